@@ -1,0 +1,5 @@
+/// The simulated machine.
+public struct World: Sendable {
+    /// Creates an empty world.
+    public init() {}
+}
