@@ -1,0 +1,30 @@
+public import Logging
+
+/// What the server needs to know to start: where to listen, where the dashboard's files are, who may call it.
+public struct AppConfiguration: Sendable {
+    /// The address to bind; loopback unless a token guards the API.
+    public var host: String
+    /// The port to bind; 0 asks the system for a free one (learn it from `onServerRunning`).
+    public var port: Int
+    /// The folder of static files served at `/` (the dashboard), relative to the working directory or absolute.
+    public var publicDirectory: String
+    /// When set, every request but `GET /health` must carry `Authorization: Bearer <token>`.
+    public var token: String?
+    /// The logger the server and its middleware write to.
+    public var logger: Logger
+
+    /// Creates a configuration; the defaults serve `./public` on 127.0.0.1:8080 without a token.
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        publicDirectory: String = "public",
+        token: String? = nil,
+        logger: Logger = Logger(label: "mmusim")
+    ) {
+        self.host = host
+        self.port = port
+        self.publicDirectory = publicDirectory
+        self.token = token
+        self.logger = logger
+    }
+}

@@ -1,0 +1,28 @@
+import Hummingbird
+
+/// The API's endpoints; each feature adds its own in an extension (`Routes+Feature.swift`).
+///
+/// The model will be held here by an actor, so that handlers share one world.
+struct Routes {
+    /// Adds every endpoint of the API.
+    func add(to endpoints: inout EndpointRegistry<AppRequestContext>) {
+        endpoints.get("/health") { _, _ in HealthAnswer(status: "ok") }
+        endpoints.get("/version") { _, _ in
+            VersionAnswer(version: ServerVersion.version, protocol: ServerVersion.protocolRevision)
+        }
+    }
+}
+
+/// The answer of `GET /health`.
+struct HealthAnswer: ResponseEncodable {
+    /// Always "ok" while the server answers.
+    let status: String
+}
+
+/// The answer of `GET /version`.
+struct VersionAnswer: ResponseEncodable {
+    /// The release of MMU Notifier Lab.
+    let version: String
+    /// The patch revision the model follows.
+    let `protocol`: String
+}

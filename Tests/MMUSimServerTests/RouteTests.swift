@@ -1,0 +1,123 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import MMUSimServer
+import Testing
+
+/// The routes, tested in process through HummingbirdTesting's `.router` framework (no socket).
+struct RouteTests {
+    private static func makeApp(token: String? = nil) -> some ApplicationProtocol {
+        var logger = Logger(label: "MMUSimServerTests")
+        logger.logLevel = .warning
+        return buildApplication(configuration: .init(host: "127.0.0.1", port: 0, publicDirectory: publicDirectory, token: token, logger: logger))
+    }
+
+    @Test("GET /health answers 200 with status ok")
+    func health() async throws {
+        try await Self.makeApp().test(.router) { client in
+            try await client.execute(uri: "/health", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+                let answer = try JSONDecoder().decode(HealthAnswer.self, from: Data(response.body.readableBytesView))
+                #expect(answer.status == "ok")
+            }
+        }
+    }
+
+    @Test("GET /version reports protocol v17 and the release")
+    func version() async throws {
+        try await Self.makeApp().test(.router) { client in
+            try await client.execute(uri: "/version", method: .get) { response in
+                #expect(response.status == .ok)
+                let answer = try JSONDecoder().decode(VersionAnswer.self, from: Data(response.body.readableBytesView))
+                #expect(answer.protocol == "v17")
+                #expect(answer.version == ServerVersion.version)
+            }
+        }
+    }
+
+    @Test("an unknown path answers 404 with the error object, code not_found")
+    func unknownPath() async throws {
+        try await Self.makeApp().test(.router) { client in
+            try await client.execute(uri: "/no/such/resource", method: .get) { response in
+                #expect(response.status == .notFound)
+                let answer = try JSONDecoder().decode(ErrorAnswer.self, from: Data(response.body.readableBytesView))
+                #expect(answer.error.code == "not_found")
+                #expect(answer.error.message.contains("/no/such/resource"))
+            }
+        }
+    }
+
+    @Test("a known path asked with another method answers 405 with Allow and code method_not_allowed")
+    func wrongMethod() async throws {
+        try await Self.makeApp().test(.router) { client in
+            try await client.execute(uri: "/health", method: .post) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "GET, HEAD")
+                let answer = try JSONDecoder().decode(ErrorAnswer.self, from: Data(response.body.readableBytesView))
+                #expect(answer.error.code == "method_not_allowed")
+            }
+        }
+    }
+
+    @Test("GET / serves the dashboard page from public/")
+    func dashboard() async throws {
+        try await Self.makeApp().test(.router) { client in
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/html") == true)
+                #expect(String(decoding: response.body.readableBytesView, as: UTF8.self).contains("<title>MMU Notifier Lab</title>"))
+            }
+        }
+    }
+
+    @Test("with a token, requests without it answer 401 unauthorized, /health stays open, the right bearer passes")
+    func token() async throws {
+        try await Self.makeApp(token: "s3cret").test(.router) { client in
+            try await client.execute(uri: "/version", method: .get) { response in
+                #expect(response.status == .unauthorized)
+                let answer = try JSONDecoder().decode(ErrorAnswer.self, from: Data(response.body.readableBytesView))
+                #expect(answer.error.code == "unauthorized")
+            }
+            try await client.execute(uri: "/version", method: .get, headers: [.authorization: "Bearer wrong!"]) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/version", method: .get, headers: [.authorization: "Bearer s3cret"]) { response in
+                #expect(response.status == .ok)
+            }
+            try await client.execute(uri: "/health", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+}
+
+/// The folder of the repository's static files, found from this file's path.
+private let publicDirectory = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent()
+    .deletingLastPathComponent()
+    .deletingLastPathComponent()
+    .appendingPathComponent("public")
+    .path
+
+/// `{"status": ...}`, as a client reads it.
+private struct HealthAnswer: Decodable {
+    let status: String
+}
+
+/// `{"version": ..., "protocol": ...}`, as a client reads it.
+private struct VersionAnswer: Decodable {
+    let version: String
+    let `protocol`: String
+}
+
+/// `{"error": {"code": ..., "message": ...}}`, as a client reads it.
+private struct ErrorAnswer: Decodable {
+    struct Body: Decodable {
+        let code: String
+        let message: String
+    }
+
+    let error: Body
+}
