@@ -8,11 +8,13 @@ import PackageDescription
 let package = Package(
     name: "mmu-notifier-lab",
     products: [
+        .executable(name: "mmusim", targets: ["mmusim"]),
         .library(name: "MMUSim", targets: ["MMUSim"]),
         .library(name: "MMUSimServer", targets: ["MMUSimServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
@@ -22,6 +24,15 @@ let package = Package(
             dependencies: [
                 .byName(name: "MMUSim"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "mmusim",
+            dependencies: [
+                .byName(name: "MMUSim"),
+                .byName(name: "MMUSimServer"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MMUSimServer
+
+/// `mmusim serve`: the HTTP/JSON API and the dashboard.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the HTTP/JSON API and the dashboard.",
+        discussion: """
+            With --port 0 a free port is bound. The first line of standard output is always \
+            "listening on http://HOST:PORT" with the bound port. SIGINT or SIGTERM shuts down gracefully.
+            """
+    )
+
+    @Option(help: "The address to bind. Anything but loopback requires --token.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to bind; 0 binds a free port.")
+    var port = 8080
+
+    @Option(help: "The folder of the journal (default ./.mmusim).")
+    var stateDir: String?
+
+    @Flag(help: "Keep no journal: a restart starts from an empty world.")
+    var ephemeral = false
+
+    @Option(help: "The number of 4 KiB physical frames.")
+    var frames: Int?
+
+    @Option(help: "The number of swap slots.")
+    var swapSlots: Int?
+
+    @Option(help: "The order of __mmu_notifier_release: v17 (unlink, then ->release: racy) or fixed (->release first).")
+    var releaseOrder: ReleaseOrderArgument = .v17
+
+    @Option(help: "A token that every request but /health must carry as 'Authorization: Bearer TOKEN'.")
+    var token: String?
+
+    @Option(help: "The folder of the dashboard's static files.")
+    var publicDir = "public"
+
+    func validate() throws {
+        guard (0...65535).contains(self.port) else {
+            throw ValidationError("--port must be between 0 and 65535, not \(self.port).")
+        }
+        if self.stateDir != nil, self.ephemeral {
+            throw ValidationError("--state-dir and --ephemeral exclude each other: --ephemeral keeps no journal.")
+        }
+        if let frames, frames <= 0 {
+            throw ValidationError("--frames must be positive, not \(frames).")
+        }
+        if let swapSlots, swapSlots < 0 {
+            throw ValidationError("--swap-slots must be zero or more, not \(swapSlots).")
+        }
+        if let token, token.isEmpty {
+            throw ValidationError("--token must not be empty.")
+        }
+        if !Self.isLoopback(self.host), self.token == nil {
+            throw ValidationError(
+                """
+                refusing to bind \(self.host) without --token: anyone who reaches that address could drive the model. \
+                Pass --token TOKEN (clients then send 'Authorization: Bearer TOKEN'), or bind 127.0.0.1.
+                """
+            )
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        let configuration = AppConfiguration(
+            host: self.host,
+            port: self.port,
+            publicDirectory: self.publicDir,
+            token: self.token,
+            logger: Logger(label: "mmusim")
+        )
+        let shownHost = self.host.contains(":") ? "[\(self.host)]" : self.host
+        let app = buildApplication(configuration: configuration) { port in
+            // FileHandle writes straight to the descriptor: nothing is left in a buffer for a reader waiting on this line.
+            FileHandle.standardOutput.write(Data("listening on http://\(shownHost):\(port)\n".utf8))
+        }
+        try await app.runService()
+    }
+
+    /// Whether `host` names the loopback interface only (127.0.0.0/8, ::1, localhost).
+    static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare == "localhost" || bare == "::1" {
+            return true
+        }
+        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+}
+
+/// The two orderings of `__mmu_notifier_release` the model offers.
+enum ReleaseOrderArgument: String, ExpressibleByArgument, CaseIterable {
+    /// The seed's: unlink the notifier, then call its `->release`.
+    case v17
+    /// Upstream's since 2013: call every `->release` first, then unlink.
+    case fixed
+}
