@@ -4,7 +4,7 @@ import PackageDescription
 
 // The dependency lists below are the architecture: the model (MMUSim) imports
 // nothing, so no network, clock or C code can reach it; the server is the only
-// place with I/O.
+// place with I/O; the C libraries serve the end-to-end tests alone.
 let package = Package(
     name: "mmu-notifier-lab",
     products: [
@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .target(name: "MMUSim"),
@@ -36,6 +38,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CJSONC",
+            pkgConfig: "json-c",
+            providers: [.apt(["libjson-c-dev"])]
+        ),
         .testTarget(
             name: "MMUSimTests",
             dependencies: [.byName(name: "MMUSim")]
@@ -46,6 +58,19 @@ let package = Package(
                 .byName(name: "MMUSimServer"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                .byName(name: "CCurl"),
+                .byName(name: "CJSONC"),
+                .byName(name: "MMUSimServer"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ],
