@@ -1,0 +1,123 @@
+/// The invariant checker. It runs at the points where an invariant can break (a frame is
+/// freed, a secondary mapping is set up, a callback runs, a clean page is dropped, a task
+/// finishes, an mm falls quiet) and only reads the world there; what it finds is recorded
+/// once in `violations`.
+extension World {
+    /// Records a violation unless the same one (invariant, mm, notifier, address) is known.
+    mutating func report(_ invariant: Invariant, mm: Int?, notifier: Int?, address: UInt64?, _ message: String) {
+        guard config.checkInvariants else { return }
+        let known = violations.contains {
+            $0.invariant == invariant && $0.mm == mm && $0.notifier == notifier && $0.address == address
+        }
+        guard !known else { return }
+        violations.append(Violation(invariant: invariant, seq: lastSeq, mm: mm, notifier: notifier, address: address, message: message))
+    }
+
+    /// Notes that the ptes or sptes of `[start, end)` in `mm` changed, for the quiescent
+    /// checks.
+    mutating func markChanged(mm: Int, start: UInt64, end: UInt64) {
+        guard config.checkInvariants else { return }
+        if let last = changed.last, last.mm == mm, start <= last.end, last.start <= end {
+            changed[changed.count - 1] = ChangedRange(mm: mm, start: min(start, last.start), end: max(end, last.end))
+        } else {
+            changed.append(ChangedRange(mm: mm, start: start, end: end))
+        }
+    }
+
+    /// A frame is about to be freed: every secondary entry that maps it without a pin is now
+    /// stale, and exit_mmap must not free a page before every notifier's ->release.
+    mutating func checkFrameFree(_ pfn: Int) {
+        guard config.checkInvariants else { return }
+        let frame = frames[pfn]
+        if frame.secondaryMaps > 0 {
+            for n in notifiers where !n.kind.pins {
+                for table in [n.sptes, n.tlb] {
+                    for (address, entry) in table.ptes(from: 0, to: taskSize)
+                    where entry.pfn == pfn && entry.generation == frame.generation {
+                        report(
+                            .noStaleSpte,
+                            mm: n.mm,
+                            notifier: n.id,
+                            address: address,
+                            "pfn \(pfn) was freed while notifier \(n.id) (\(n.kind.rawValue)) still maps it at \(hex(address))"
+                        )
+                    }
+                }
+            }
+            frames[pfn].secondaryMaps = 0
+        }
+        if let task = tasks.first(where: { $0.id == current }), case .exit(let mm) = task.operation {
+            for n in notifiers where n.mm == mm && n.kind.usesNotifier && !n.releaseDone {
+                report(
+                    .releaseBeforeFree,
+                    mm: mm,
+                    notifier: n.id,
+                    address: nil,
+                    "exit_mmap freed pfn \(pfn) before notifier \(n.id) got ->release"
+                )
+            }
+        }
+    }
+
+    /// A task finished: its invalidate ranges must all be closed; then the mms it touched
+    /// may have fallen quiet.
+    mutating func checkTaskFinished(_ index: Int) {
+        guard config.checkInvariants else { return }
+        let task = tasks[index]
+        for range in task.openRanges {
+            report(
+                .balancedRanges,
+                mm: task.mm,
+                notifier: nil,
+                address: range.start,
+                "task \(task.id) (\(task.op)) finished inside invalidate_range_start(\(hex(range.start)), \(hex(range.end))) without its end"
+            )
+        }
+        checkQuiescent()
+    }
+
+    /// True while an unfinished task works on `mm` (or on no mm in particular).
+    func inFlight(_ mm: Int) -> Bool {
+        tasks.contains { $0.status != .done && ($0.mm == nil || $0.mm == mm) }
+    }
+
+    /// For each quiet mm with changed ranges: every spte and TLB entry of a non-pinning
+    /// secondary MMU in those ranges must name the frame the pte maps, writable only where
+    /// the pte is.
+    mutating func checkQuiescent() {
+        let pending = changed
+        changed = []
+        for range in pending {
+            if inFlight(range.mm) {
+                changed.append(range)
+                continue
+            }
+            let mm = mms[range.mm - 1]
+            for n in notifiers where n.mm == range.mm && !n.kind.pins {
+                for table in [n.sptes, n.tlb] {
+                    for (address, entry) in table.ptes(from: range.start, to: min(range.end, taskSize)) {
+                        let pte = mm.pageTable.pte(at: address)
+                        if !pte.isPresent || pte.pfn != entry.pfn || frames[entry.pfn].generation != entry.generation {
+                            report(
+                                .noStaleSpte,
+                                mm: range.mm,
+                                notifier: n.id,
+                                address: address,
+                                "notifier \(n.id) (\(n.kind.rawValue)) maps \(hex(address)) to pfn \(entry.pfn) but the pte "
+                                    + (pte.isPresent ? "maps pfn \(pte.pfn)" : "is not present")
+                            )
+                        } else if entry.write && !pte.write {
+                            report(
+                                .noStaleWrite,
+                                mm: range.mm,
+                                notifier: n.id,
+                                address: address,
+                                "notifier \(n.id) (\(n.kind.rawValue)) can write \(hex(address)) but the pte is read-only"
+                            )
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+/// A page-table entry, packed in 64 bits as the hardware packs it.
+///
+/// Encoding (bit 0 clear and bit 4 clear means none):
+/// - bit 0 present, bit 1 writable, bit 2 young (accessed), bit 3 dirty;
+/// - bit 4 swap entry (not present), with the swap slot in bits 12 and up;
+/// - bit 5 migration entry (not present), with the old pfn in bits 12 to 39 and bit 1 saying
+///   whether the restored pte may be writable;
+/// - for a present entry, the pfn in bits 12 to 39.
+/// Sptes use the same encoding, with the frame's allocation generation in bits 40 to 63 so
+/// that an spte left behind on a freed and reallocated frame can be told apart.
+public struct PTE: Hashable, Sendable {
+    /// The packed value; 0 is none.
+    public var raw: UInt64
+
+    static let presentBit: UInt64 = 1 << 0
+    static let writeBit: UInt64 = 1 << 1
+    static let youngBit: UInt64 = 1 << 2
+    static let dirtyBit: UInt64 = 1 << 3
+    static let swapBit: UInt64 = 1 << 4
+    static let migrationBit: UInt64 = 1 << 5
+    static let pfnMask: UInt64 = (1 << 28) - 1
+    static let generationMask: UInt64 = (1 << 24) - 1
+
+    /// Wraps a packed value.
+    public init(raw: UInt64) { self.raw = raw }
+
+    /// The empty entry.
+    public static let none = PTE(raw: 0)
+
+    /// A present entry mapping `pfn`.
+    public static func present(pfn: Int, write: Bool, young: Bool = true, dirty: Bool = false, generation: UInt32 = 0) -> PTE {
+        var raw = presentBit | (UInt64(pfn) & pfnMask) << 12 | (UInt64(generation) & generationMask) << 40
+        if write { raw |= writeBit }
+        if young { raw |= youngBit }
+        if dirty { raw |= dirtyBit }
+        return PTE(raw: raw)
+    }
+
+    /// A swap entry naming `slot`.
+    public static func swap(slot: Int) -> PTE {
+        PTE(raw: swapBit | UInt64(slot) << 12)
+    }
+
+    /// A migration entry for `pfn` (`make_migration_entry`).
+    public static func migration(pfn: Int, write: Bool) -> PTE {
+        PTE(raw: migrationBit | (UInt64(pfn) & pfnMask) << 12 | (write ? writeBit : 0))
+    }
+
+    /// True for a migration entry.
+    public var isMigration: Bool { raw & Self.migrationBit != 0 }
+
+    /// True for the empty entry.
+    public var isNone: Bool { raw == 0 }
+    /// True when the entry maps a frame.
+    public var isPresent: Bool { raw & Self.presentBit != 0 }
+    /// True when the entry names a swap slot.
+    public var isSwap: Bool { raw & Self.swapBit != 0 }
+    /// The frame of a present entry.
+    public var pfn: Int { Int((raw >> 12) & Self.pfnMask) }
+    /// The frame generation recorded in an spte.
+    public var generation: UInt32 { UInt32((raw >> 40) & Self.generationMask) }
+    /// The slot of a swap entry.
+    public var slot: Int { Int(raw >> 12) }
+
+    /// The write-permission bit.
+    public var write: Bool {
+        get { raw & Self.writeBit != 0 }
+        set { raw = newValue ? raw | Self.writeBit : raw & ~Self.writeBit }
+    }
+    /// The accessed bit.
+    public var young: Bool {
+        get { raw & Self.youngBit != 0 }
+        set { raw = newValue ? raw | Self.youngBit : raw & ~Self.youngBit }
+    }
+    /// The dirty bit.
+    public var dirty: Bool {
+        get { raw & Self.dirtyBit != 0 }
+        set { raw = newValue ? raw | Self.dirtyBit : raw & ~Self.dirtyBit }
+    }
+}
+
+extension RadixTable {
+    /// The entry at `address` as a PTE.
+    func pte(at address: UInt64) -> PTE {
+        PTE(raw: get(address >> pageShift))
+    }
+
+    /// Sets the entry at `address`.
+    mutating func setPTE(_ pte: PTE, at address: UInt64) {
+        set(address >> pageShift, pte.raw)
+    }
+
+    /// The entries in `[start, end)` (byte addresses) as (address, PTE) pairs.
+    func ptes(from start: UInt64, to end: UInt64) -> [(address: UInt64, pte: PTE)] {
+        entries(from: start >> pageShift, to: end >> pageShift + (end & (pageSize - 1) == 0 ? 0 : 1)).map {
+            ($0.vpn << pageShift, PTE(raw: $0.entry))
+        }
+    }
+}

@@ -1,0 +1,191 @@
+/// A 4-level radix tree of 64-bit entries indexed by virtual page number, shaped like the
+/// x86-64 page table: 512 entries a level, 36 bits of page number (a 48-bit address space).
+///
+/// Entry value 0 means "none". A table is allocated when its first entry is set and freed
+/// when its last entry is cleared, so the cost of walking a range grows with the populated
+/// pages in it, never with its size. The primary MMU's page table, the sptes of a secondary
+/// MMU and its TLB are all instances of this one structure.
+public struct RadixTable: Codable, Hashable, Sendable {
+    /// Bits of page number that each level consumes.
+    static let levelBits: UInt64 = 9
+    /// Entries in one table.
+    static let fanout = 512
+    /// The number of levels above the leaf tables.
+    static let upperLevels = 3
+
+    /// Upper-level tables (PGD, PUD, PMD); each entry is a child index plus one, or 0.
+    /// Index 0 is the root and is never freed.
+    private var uppers: [[Int32]] = [Array(repeating: 0, count: fanout)]
+    /// How many entries of each upper table are in use.
+    private var upperUsed: [Int32] = [0]
+    /// Leaf tables (PTE pages) of entries.
+    private var leaves: [[UInt64]] = []
+    /// How many entries of each leaf are non-zero.
+    private var leafUsed: [Int32] = []
+    private var freeUppers: [Int32] = []
+    private var freeLeaves: [Int32] = []
+
+    /// The number of non-zero entries.
+    public private(set) var count = 0
+
+    /// Creates an empty table.
+    public init() {}
+
+    /// The number of leaf tables currently allocated.
+    public var leafTables: Int { leaves.count - freeLeaves.count }
+
+    @inline(__always)
+    private static func slot(_ vpn: UInt64, level: Int) -> Int {
+        Int((vpn >> (levelBits * UInt64(upperLevels - level))) & UInt64(fanout - 1))
+    }
+
+    /// The entry for a virtual page number, 0 when none.
+    public func get(_ vpn: UInt64) -> UInt64 {
+        guard let leaf = leafIndex(vpn) else { return 0 }
+        return leaves[leaf][Self.slot(vpn, level: Self.upperLevels)]
+    }
+
+    private func leafIndex(_ vpn: UInt64) -> Int? {
+        var table = 0
+        for level in 0..<Self.upperLevels {
+            let child = uppers[table][Self.slot(vpn, level: level)]
+            if child == 0 { return nil }
+            table = Int(child - 1)
+        }
+        return table
+    }
+
+    /// Sets the entry for a virtual page number; 0 clears it and frees tables left empty.
+    public mutating func set(_ vpn: UInt64, _ value: UInt64) {
+        if value == 0 {
+            clear(vpn)
+            return
+        }
+        var path: [Int] = []
+        var table = 0
+        for level in 0..<Self.upperLevels {
+            path.append(table)
+            let index = Self.slot(vpn, level: level)
+            var child = uppers[table][index]
+            if child == 0 {
+                let isLeafLevel = level == Self.upperLevels - 1
+                child = Int32((isLeafLevel ? allocLeaf() : allocUpper()) + 1)
+                uppers[table][index] = child
+                upperUsed[table] += 1
+            }
+            table = Int(child - 1)
+        }
+        let index = Self.slot(vpn, level: Self.upperLevels)
+        if leaves[table][index] == 0 {
+            leafUsed[table] += 1
+            count += 1
+        }
+        leaves[table][index] = value
+    }
+
+    private mutating func clear(_ vpn: UInt64) {
+        var path: [(table: Int, index: Int)] = []
+        var table = 0
+        for level in 0..<Self.upperLevels {
+            let index = Self.slot(vpn, level: level)
+            let child = uppers[table][index]
+            if child == 0 { return }
+            path.append((table, index))
+            table = Int(child - 1)
+        }
+        let index = Self.slot(vpn, level: Self.upperLevels)
+        guard leaves[table][index] != 0 else { return }
+        leaves[table][index] = 0
+        leafUsed[table] -= 1
+        count -= 1
+        if leafUsed[table] == 0 { releaseEmpty(path: path, leaf: table) }
+    }
+
+    /// Frees an empty leaf and every upper table that becomes empty with it (`free_pgtables`).
+    private mutating func releaseEmpty(path: [(table: Int, index: Int)], leaf: Int) {
+        freeLeaves.append(Int32(leaf))
+        var level = path.count - 1
+        while level >= 0 {
+            let (table, index) = path[level]
+            uppers[table][index] = 0
+            upperUsed[table] -= 1
+            if upperUsed[table] > 0 || table == 0 { break }
+            freeUppers.append(Int32(table))
+            level -= 1
+        }
+    }
+
+    private mutating func allocUpper() -> Int {
+        if let index = freeUppers.popLast() { return Int(index) }
+        uppers.append(Array(repeating: 0, count: Self.fanout))
+        upperUsed.append(0)
+        return uppers.count - 1
+    }
+
+    private mutating func allocLeaf() -> Int {
+        if let index = freeLeaves.popLast() { return Int(index) }
+        leaves.append(Array(repeating: 0, count: Self.fanout))
+        leafUsed.append(0)
+        return leaves.count - 1
+    }
+
+    /// Calls `body` for every non-zero entry with `start <= vpn < end`, in order, visiting only
+    /// tables that exist. Returns the number of tables visited (upper and leaf), which tests use
+    /// to show that a sparse range costs what is populated in it.
+    @discardableResult
+    public func forEach(from start: UInt64, to end: UInt64, _ body: (UInt64, UInt64) -> Void) -> Int {
+        guard start < end else { return 0 }
+        var visited = 0
+        walk(table: 0, level: 0, base: 0, start: start, end: end, visited: &visited, body)
+        return visited
+    }
+
+    private func walk(
+        table: Int,
+        level: Int,
+        base: UInt64,
+        start: UInt64,
+        end: UInt64,
+        visited: inout Int,
+        _ body: (UInt64, UInt64) -> Void
+    ) {
+        visited += 1
+        let shift = Self.levelBits * UInt64(Self.upperLevels - level)
+        let span: UInt64 = 1 << shift
+        let first = start > base ? Int((start - base) >> shift) : 0
+        let last = min(Self.fanout - 1, Int((end - 1 - base) >> shift))
+        guard first <= last else { return }
+        if level == Self.upperLevels {
+            let entries = leaves[table]
+            for index in first...last where entries[index] != 0 {
+                body(base + UInt64(index), entries[index])
+            }
+            return
+        }
+        if upperUsed[table] == 0 { return }
+        let children = uppers[table]
+        for index in first...last where children[index] != 0 {
+            walk(
+                table: Int(children[index] - 1),
+                level: level + 1,
+                base: base + UInt64(index) * span,
+                start: start,
+                end: end,
+                visited: &visited,
+                body
+            )
+        }
+    }
+
+    /// The non-zero entries in `[start, end)` as (vpn, entry) pairs, in order.
+    public func entries(from start: UInt64, to end: UInt64) -> [(vpn: UInt64, entry: UInt64)] {
+        var result: [(vpn: UInt64, entry: UInt64)] = []
+        forEach(from: start, to: end) { result.append(($0, $1)) }
+        return result
+    }
+
+    /// True when a leaf table exists for the 512-page block holding `vpn` (`get_old_pmd`).
+    public func hasLeaf(for vpn: UInt64) -> Bool {
+        leafIndex(vpn) != nil
+    }
+}

@@ -1,0 +1,272 @@
+/// The primary MMU's fault path: handle_mm_fault, do_anonymous_page, __do_fault,
+/// do_swap_page and do_wp_page, used by CPU touches, get_user_pages and mlock.
+extension World {
+    /// One page of a touch (or of make_pages_present), then the next.
+    mutating func touchPlan(mm: Int, address: UInt64, end: UInt64, mode: AccessMode) -> Exec {
+        guard address < end else { return .expanded }
+        if case .cpuRead = mode, tasks[currentIndex].result.values == nil { updateResult { $0.values = [] } }
+        if tasks[currentIndex].result.faults == nil, mode.isCPU { updateResult { $0.faults = 0 } }
+        push([.handleFault(mm: mm, address: address, mode: mode), .touchNext(mm: mm, address: address + pageSize, end: end, mode: mode)])
+        return .expanded
+    }
+
+    /// `handle_mm_fault` and the access that follows it, under the page-table lock:
+    /// - no VMA: -EFAULT; a read the VMA forbids: -EFAULT; a write it forbids: -EPERM;
+    /// - pte none: do_anonymous_page (the zero page for a read) or __do_fault;
+    /// - swap entry: do_swap_page; migration entry: wait for the migration;
+    /// - a write to a read-only pte: do_wp_page.
+    /// A present pte with the needed permission just takes the access (young, dirty).
+    mutating func handleFault(mm: Int, address: UInt64, mode: AccessMode) -> Exec {
+        guard let vma = mms[mm - 1].vma(containing: address) else {
+            abort(.EFAULT)
+            return .ran
+        }
+        if mode.isWrite ? !vma.prot.contains(.write) : vma.prot.isEmpty {
+            abort(mode.isWrite ? .EPERM : .EFAULT)
+            return .ran
+        }
+        if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
+        let pte = mms[mm - 1].pageTable.pte(at: address)
+        if pte.isMigration { return .blocked("migration entry at \(hex(address))") }
+        if pte.isPresent && (!mode.isWrite || pte.write) {
+            withLocks([.pageTable(mm: mm)]) { $0.accessPresent(mm: mm, address: address, mode: mode) }
+            return .ran
+        }
+        countFault(mode)
+        if pte.isPresent { return doWPPage(mm: mm, address: address, vma: vma, pte: pte, mode: mode) }
+        return withLocks([.pageTable(mm: mm)]) { world in
+            if pte.isSwap { return world.doSwapPage(mm: mm, address: address, vma: vma, slot: pte.slot, mode: mode) }
+            if vma.file == nil { return world.doAnonymousPage(mm: mm, address: address, vma: vma, mode: mode) }
+            return world.doFileFault(mm: mm, address: address, vma: vma, mode: mode)
+        }
+    }
+
+    private mutating func countFault(_ mode: AccessMode) {
+        if mode.isCPU { updateResult { $0.faults = ($0.faults ?? 0) + 1 } }
+    }
+
+    /// The access once the pte allows it: young always; a write dirties the pte and stores
+    /// the value; a read reports the content; get_user_pages takes a reference.
+    mutating func accessPresent(mm: Int, address: UInt64, mode: AccessMode) {
+        var pte = mms[mm - 1].pageTable.pte(at: address)
+        pte.young = true
+        if case .cpuWrite = mode { pte.dirty = true }
+        mms[mm - 1].pageTable.setPTE(pte, at: address)
+        let pfn = pte.pfn
+        switch mode {
+        case .cpuRead:
+            let content = frames[pfn].content
+            updateResult { $0.values?.append(content) }
+        case .cpuWrite(let value):
+            if let value { frames[pfn].content = value }
+        case .gup:
+            // get_page; follow_page's set_page_dirty for FOLL_WRITE is left out on purpose:
+            // what a secondary MMU writes reaches the page only through the set_page_dirty
+            // its driver calls when it drops a dirty spte, the contract the seed states.
+            frames[pfn].refcount += 1
+            scratch.pfn = pfn
+            scratch.writable = pte.write
+        case .populate:
+            break
+        }
+        markChanged(mm: mm, start: address, end: address + pageSize)
+    }
+
+    /// Ensures the VMA has an anon_vma (`anon_vma_prepare`) and returns it.
+    private mutating func anonVMAPrepare(mm: Int, address: UInt64) -> Int {
+        let index = mms[mm - 1].vmaIndex(containing: address)!
+        if let anon = mms[mm - 1].vmas[index].anonVMA { return anon }
+        let anon = newAnonVMA()
+        mms[mm - 1].vmas[index].anonVMA = anon
+        return anon
+    }
+
+    /// `do_anonymous_page`: a read maps the zero page read-only; a write gets a new zeroed
+    /// page, mapped writable and dirty.
+    private mutating func doAnonymousPage(mm: Int, address: UInt64, vma: VMA, mode: AccessMode) -> Exec {
+        if !mode.isWrite {
+            mapPage(mm: mm, address: address, pfn: Self.zeroPfn, write: false, dirty: false)
+            emit(EventInfo("pte_set", mm: mm, address: address, pfn: Self.zeroPfn))
+            accessPresent(mm: mm, address: address, mode: mode)
+            return .ran
+        }
+        let anon = anonVMAPrepare(mm: mm, address: address)
+        guard let pfn = allocFrame(kind: .anon, content: 0, owner: Int32(anon), index: vma.linearIndex(at: address)) else {
+            abort(.ENOMEM)
+            return .ran
+        }
+        emit(EventInfo("frame_alloc", mm: mm, address: address, pfn: pfn))
+        mapPage(mm: mm, address: address, pfn: pfn, write: true, dirty: true, newPage: true)
+        emit(EventInfo("pte_set", mm: mm, address: address, pfn: pfn))
+        accessPresent(mm: mm, address: address, mode: mode)
+        return .ran
+    }
+
+    /// `__do_fault` for a file mapping: find or read the page-cache page; a private write
+    /// copies it to an anonymous page; a shared write maps it writable and dirties it; a read
+    /// maps it read-only (writable clean for shmem, which has no write-notify).
+    private mutating func doFileFault(mm: Int, address: UInt64, vma: VMA, mode: AccessMode) -> Exec {
+        let file = vma.file!
+        let pgoff = vma.filePgoff(at: address)
+        let cached: Int
+        if let pfn = files[file].pageCache[pgoff] {
+            cached = pfn
+        } else {
+            guard let pfn = allocFrame(kind: .file, content: files[file].disk[pgoff] ?? 0, owner: Int32(file), index: pgoff) else {
+                abort(.ENOMEM)
+                return .ran
+            }
+            files[file].pageCache[pgoff] = pfn
+            cached = pfn
+            emit(EventInfo("frame_alloc", mm: mm, address: address, pfn: pfn))
+        }
+        if mode.isWrite && !vma.shared {
+            let anon = anonVMAPrepare(mm: mm, address: address)
+            guard
+                let copy = allocFrame(kind: .anon, content: frames[cached].content, owner: Int32(anon), index: vma.linearIndex(at: address))
+            else {
+                abort(.ENOMEM)
+                return .ran
+            }
+            emit(EventInfo("frame_alloc", mm: mm, address: address, pfn: copy))
+            mapPage(mm: mm, address: address, pfn: copy, write: true, dirty: true, newPage: true)
+        } else if mode.isWrite {
+            mapPage(mm: mm, address: address, pfn: cached, write: true, dirty: true)
+            frames[cached].dirty = true
+        } else {
+            mapPage(mm: mm, address: address, pfn: cached, write: vma.shared && vma.isShmem && vma.prot.contains(.write), dirty: false)
+        }
+        emit(EventInfo("pte_set", mm: mm, address: address, pfn: mms[mm - 1].pageTable.pte(at: address).pfn))
+        accessPresent(mm: mm, address: address, mode: mode)
+        return .ran
+    }
+
+    /// `do_swap_page`: take the page from the swap cache or read it from its slot, map it
+    /// (writable only for a write when nothing else shares it, `can_share_swap_page`), and
+    /// give the swap entry's reference back. A shared write then goes through do_wp_page.
+    private mutating func doSwapPage(mm: Int, address: UInt64, vma: VMA, slot: Int, mode: AccessMode) -> Exec {
+        guard let entry = swap[slot] else {
+            abort(.EFAULT)
+            return .ran
+        }
+        let pfn: Int
+        if entry.cachedPfn >= 0 {
+            pfn = Int(entry.cachedPfn)
+            frames[pfn].refcount += 1
+        } else {
+            let anon = vma.anonVMA ?? anonVMAPrepare(mm: mm, address: address)
+            guard let fresh = allocFrame(kind: .anon, content: entry.content, owner: Int32(anon), index: vma.linearIndex(at: address)) else {
+                abort(.ENOMEM)
+                return .ran
+            }
+            pfn = fresh
+            frames[pfn].swapSlot = Int32(slot)
+            swap[slot]!.cachedPfn = Int32(pfn)
+            emit(EventInfo("swap_in", mm: mm, address: address, pfn: pfn))
+        }
+        let exclusive = frames[pfn].mapcount == 0 && entry.count == 1
+        let write = mode.isWrite && exclusive
+        frames[pfn].mapcount += 1
+        setPTE(mm: mm, address: address, .present(pfn: pfn, write: write, young: true, dirty: write))
+        swapFree(slot)
+        emit(EventInfo("pte_set", mm: mm, address: address, pfn: pfn))
+        if mode.isWrite && !write {
+            push([.handleFault(mm: mm, address: address, mode: mode)])
+            return .ran
+        }
+        accessPresent(mm: mm, address: address, mode: mode)
+        return .ran
+    }
+
+    /// `do_wp_page`: a write to a read-only present pte. A shared mapping (and an anonymous
+    /// page only this pte maps, `can_share_swap_page`) is made writable in place; anything
+    /// else is copied: allocate, then under the lock ptep_clear_flush_notify (invalidate_page)
+    /// and set the new pte.
+    private mutating func doWPPage(mm: Int, address: UInt64, vma: VMA, pte: PTE, mode: AccessMode) -> Exec {
+        let old = pte.pfn
+        let frame = frames[old]
+        let swapCount = frame.swapSlot >= 0 ? Int(swap[Int(frame.swapSlot)]?.count ?? 0) : 0
+        let reuse = vma.shared || (frame.kind == .anon && Int(frame.mapcount) + swapCount == 1)
+        if reuse {
+            withLocks([.pageTable(mm: mm)]) { world in
+                var pte = pte
+                pte.write = true
+                pte.dirty = true
+                pte.young = true
+                world.mms[mm - 1].pageTable.setPTE(pte, at: address)
+                if vma.shared { world.frames[old].dirty = true }
+                world.emit(EventInfo("pte_set", mm: mm, address: address, pfn: old))
+                world.accessPresent(mm: mm, address: address, mode: mode)
+            }
+            return .ran
+        }
+        push([.wpCopy(mm: mm, address: address, oldPfn: old, mode: mode)])
+        return .expanded
+    }
+
+    /// do_wp_page, before taking the lock: allocate the new page and copy the old content.
+    mutating func wpCopy(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode) -> Exec {
+        let anon = anonVMAPrepare(mm: mm, address: address)
+        let index = mms[mm - 1].vma(containing: address)!.linearIndex(at: address)
+        let content = oldPfn == Self.zeroPfn ? 0 : frames[oldPfn].content
+        guard let copy = allocFrame(kind: .anon, content: content, owner: Int32(anon), index: index) else {
+            abort(.ENOMEM)
+            return .ran
+        }
+        scratch.pfn = copy
+        emit(EventInfo("frame_alloc", mm: mm, address: address, pfn: copy))
+        push([.acquire(.pageTable(mm: mm)), .wpClearFlush(mm: mm, address: address, oldPfn: oldPfn, mode: mode)])
+        return .ran
+    }
+
+    /// do_wp_page under the lock: if the pte still maps the old page, `ptep_clear_flush_notify`
+    /// (the pte goes, then invalidate_page on every notifier); otherwise free the copy and
+    /// fault again.
+    mutating func wpClearFlush(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode) -> Exec {
+        let pte = mms[mm - 1].pageTable.pte(at: address)
+        guard pte.isPresent, pte.pfn == oldPfn else {
+            let copy = scratch.pfn
+            scratch.pfn = -1
+            putPage(copy)
+            push([.release(.pageTable(mm: mm)), .handleFault(mm: mm, address: address, mode: mode)])
+            return .ran
+        }
+        setPTE(mm: mm, address: address, .none)
+        emit(EventInfo("pte_clear", mm: mm, address: address, pfn: oldPfn))
+        push([
+            .notify(.page(.invalidatePage, mm: mm, address: address)),
+            .wpSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode), .release(.pageTable(mm: mm)),
+            .putPage(pfn: oldPfn),
+        ])
+        return .ran
+    }
+
+    /// do_wp_page: `set_pte_at` the copy, writable and dirty; the old page loses this mapping
+    /// (page_remove_rmap); its reference is put after the lock is dropped.
+    mutating func wpSetPTE(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode) -> Exec {
+        let copy = scratch.pfn
+        scratch.pfn = -1
+        frames[copy].mapcount += 1
+        setPTE(mm: mm, address: address, .present(pfn: copy, write: true, young: true, dirty: true))
+        frames[oldPfn].mapcount -= 1
+        emit(EventInfo("pte_set", mm: mm, address: address, pfn: copy))
+        accessPresent(mm: mm, address: address, mode: mode)
+        return .ran
+    }
+
+    /// `put_page` as a step of its own.
+    mutating func putPageStep(_ pfn: Int) -> Exec {
+        if putPage(pfn) { emit(EventInfo("frame_free", pfn: pfn, pages: 1)) }
+        return .ran
+    }
+}
+
+extension AccessMode {
+    /// True for a CPU access (which counts faults and reports values).
+    var isCPU: Bool {
+        switch self {
+        case .cpuRead, .cpuWrite: true
+        case .gup, .populate: false
+        }
+    }
+}

@@ -1,0 +1,123 @@
+/// fork (dup_mmap, copy_page_range) and exit (mmput, exit_mmap, mmdrop).
+extension World {
+    // MARK: fork
+
+    /// `dup_mm`: a new mm for the child, with one user and no notifiers (they are not
+    /// inherited).
+    mutating func dupMM(mm: Int) -> Exec {
+        let child = createMM(name: mms[mm - 1].name.map { $0 + "-child" })
+        scratch.child = child
+        updateResult { $0.child = child }
+        emit(EventInfo("dup_mm", mm: mm, ret: child))
+        return .ran
+    }
+
+    /// `dup_mmap`, one VMA at a time: link a copy into the child, then copy_page_range.
+    mutating func forkVMAPlan(parent: Int, index: Int) -> Exec {
+        guard index < mms[parent - 1].vmas.count else { return .expanded }
+        let vma = mms[parent - 1].vmas[index]
+        var steps: [Step] = [.dupVMA(parent: parent, index: index)]
+        // copy_page_range: "Don't copy ptes where a page fault will fill them correctly."
+        if vma.hugetlb {
+            steps.append(.copyPTEs(parent: parent, start: vma.start, end: vma.end))
+        } else if vma.anonVMA != nil || !vma.nonlinear.isEmpty {
+            if vma.isCOW {
+                // "We need to invalidate the secondary MMU mappings only when there could be
+                // a permission downgrade on the ptes of the parent mm."
+                steps += [
+                    .notify(NotifyCall(kind: .invalidateRangeStart, mm: parent, start: vma.start, end: vma.end)),
+                    .copyPTEs(parent: parent, start: vma.start, end: vma.end),
+                    .notify(NotifyCall(kind: .invalidateRangeEnd, mm: parent, start: vma.start, end: vma.end)),
+                ]
+            } else {
+                steps.append(.copyPTEs(parent: parent, start: vma.start, end: vma.end))
+            }
+        }
+        steps.append(.forkVMA(parent: parent, index: index + 1))
+        push(steps)
+        return .expanded
+    }
+
+    /// Links a copy of the parent's VMA into the child; it shares the anon_vma
+    /// (`anon_vma_link`), so the rmap finds pages in both.
+    mutating func dupVMA(parent: Int, index: Int) -> Exec {
+        let vma = mms[parent - 1].vmas[index]
+        mms[scratch.child - 1].vmas.append(vma)
+        return .ran
+    }
+
+    /// `copy_pte_range` under both page-table locks: each page gains a mapping and a
+    /// reference; a COW mapping write-protects the parent's pte and the child's copy; a swap
+    /// entry gains a reference on its slot. The child's ptes start old.
+    mutating func copyPTEs(parent: Int, start: UInt64, end: UInt64) -> Exec {
+        let child = scratch.child
+        if let reason = waitReason(for: [.pageTable(mm: parent)]) { return .blocked(reason) }
+        guard let vma = mms[parent - 1].vma(containing: start) else { return .ran }
+        withLocks([.pageTable(mm: parent), .pageTable(mm: child)]) { world in
+            let ptes = world.mms[parent - 1].pageTable.ptes(from: start, to: end)
+            for (address, pte) in ptes {
+                var copy = pte
+                if pte.isSwap {
+                    world.swap[pte.slot]!.count += 1
+                } else if pte.isPresent {
+                    world.frames[pte.pfn].refcount += 1
+                    world.frames[pte.pfn].mapcount += 1
+                    if vma.isCOW && pte.write {
+                        var parentPTE = pte
+                        parentPTE.write = false
+                        world.mms[parent - 1].pageTable.setPTE(parentPTE, at: address)
+                        copy.write = false
+                    }
+                    if vma.shared { copy.dirty = false }
+                    copy.young = false
+                }
+                world.setPTE(mm: child, address: address, copy)
+            }
+            if !ptes.isEmpty { world.emit(EventInfo("pte_copy", mm: parent, start: start, end: end, pages: ptes.count)) }
+            world.markChanged(mm: parent, start: start, end: end)
+        }
+        return .ran
+    }
+
+    // MARK: exit
+
+    /// `mmput`: the last user gone, exit_mmap tears the address space down.
+    mutating func exitMM(mm: Int) -> Exec {
+        mms[mm - 1].users -= 1
+        emit(EventInfo("mmput", mm: mm, ret: mms[mm - 1].users))
+        if mms[mm - 1].users == 0 { push([.exitMmap(mm: mm)]) }
+        return .ran
+    }
+
+    /// `exit_mmap`: mmu_notifier_release first (in the world's ordering), then unmap_vmas over
+    /// everything (0 to ULONG_MAX) and the VMAs go; then the users' mm_count is dropped.
+    mutating func exitMmapPlan(mm: Int) -> Exec {
+        var steps: [Step] = []
+        if mms[mm - 1].hasNotifiers {
+            switch config.releaseOrder {
+            case .v17:
+                steps.append(.releaseV17Next(mm: mm))
+            case .fixed:
+                steps += [.notify(NotifyCall(kind: .release, mm: mm, start: 0, end: 0)), .unlinkAll(mm: mm), .synchronizeRCU]
+            }
+        }
+        let ranges = mms[mm - 1].vmas.map { ZapRange(start: $0.start, end: $0.end, hugetlb: $0.hugetlb) }
+        steps += [.unmapVMAs(mm: mm, start: 0, end: UInt64.max, ranges: ranges), .removeAllVMAs(mm: mm), .mmdrop(mm: mm)]
+        push(steps)
+        return .expanded
+    }
+
+    /// `remove_vma` for every VMA: the address space is empty.
+    mutating func removeAllVMAs(mm: Int) -> Exec {
+        mms[mm - 1].vmas.removeAll()
+        mms[mm - 1].exited = true
+        emit(EventInfo("exit_mmap", mm: mm))
+        return .ran
+    }
+
+    /// `mmdrop` as a step.
+    mutating func mmdropStep(mm: Int) -> Exec {
+        mmdrop(mm)
+        return .ran
+    }
+}

@@ -1,0 +1,246 @@
+/// Which ordering `__mmu_notifier_release` uses in exit_mmap.
+public enum ReleaseOrder: String, Codable, Hashable, Sendable, CaseIterable {
+    /// The seed's: per notifier, unlink it, then call its ->release.
+    case v17
+    /// Upstream's later fix: call every ->release first, then unlink them all.
+    case fixed
+}
+
+/// The settings a world is created with.
+public struct WorldConfig: Codable, Hashable, Sendable {
+    /// Physical memory in 4 KiB frames (frame 0 is the zero page).
+    public var frames: Int
+    /// Swap slots.
+    public var swapSlots: Int
+    /// The exit_mmap release ordering.
+    public var releaseOrder: ReleaseOrder
+    /// Whether the invariant checker runs after every step.
+    public var checkInvariants: Bool
+    /// How many trace events the world keeps (older ones drop off).
+    public var traceCapacity: Int
+
+    /// Creates a configuration; the defaults are those of DESIGN.md.
+    public init(
+        frames: Int = 65_536,
+        swapSlots: Int = 65_536,
+        releaseOrder: ReleaseOrder = .v17,
+        checkInvariants: Bool = true,
+        traceCapacity: Int = 100_000
+    ) {
+        self.frames = frames
+        self.swapSlots = swapSlots
+        self.releaseOrder = releaseOrder
+        self.checkInvariants = checkInvariants
+        self.traceCapacity = traceCapacity
+    }
+}
+
+/// The whole simulated machine: physical memory, swap, files, address spaces, secondary MMUs,
+/// tasks, the trace and the checker's findings.
+///
+/// A world is a value: it has no I/O, no clock and no randomness, so the same commands on two
+/// fresh worlds give equal worlds, and a copy can be explored without touching the original.
+public struct World: Codable, Hashable, Sendable {
+    /// The settings it was created with.
+    public let config: WorldConfig
+    /// Physical memory, indexed by pfn.
+    public internal(set) var frames: [Frame]
+    /// Free pfns; the last is allocated next.
+    var freeFrames: [Int32]
+    /// Swap slots, indexed by slot number; nil is free.
+    public internal(set) var swap: [SwapSlot?]
+    /// Free slots; the last is allocated next.
+    var freeSlots: [Int32]
+    /// Files by id.
+    public internal(set) var files: [File] = []
+    /// Address spaces by id - 1.
+    public internal(set) var mms: [MM] = []
+    /// Secondary MMUs by id - 1.
+    public internal(set) var notifiers: [Notifier] = []
+    /// Tasks that have not finished, or finished and not yet collected, by id.
+    public internal(set) var tasks: [TaskStruct] = []
+    /// The next task id.
+    var nextTaskID = 1
+    /// The next anon_vma id.
+    var nextAnonVMA = 1
+    /// The most recent events.
+    public internal(set) var trace: TraceLog
+    /// Sequence number of the last event.
+    public internal(set) var lastSeq = 0
+    /// Invariant violations found, each recorded once.
+    public internal(set) var violations: [Violation] = []
+    /// The running task while a step executes.
+    var current = 0
+    /// Ranges changed since their mm was last quiet, for the quiescent checks.
+    var changed: [ChangedRange] = []
+    /// Page tables visited by range walks, for tests that show sparse ranges stay cheap.
+    public internal(set) var tablesVisited = 0
+
+    /// The pfn of the zero page.
+    public static let zeroPfn = 0
+
+    /// Creates a world with empty memory.
+    public init(_ config: WorldConfig = WorldConfig()) {
+        precondition(config.frames >= 2 && config.frames <= 1 << 28, "frames out of range")
+        precondition(config.swapSlots >= 0 && config.swapSlots <= 1 << 40, "swap slots out of range")
+        self.config = config
+        trace = TraceLog(capacity: config.traceCapacity)
+        frames = Array(repeating: Frame(), count: config.frames)
+        frames[Self.zeroPfn] = Frame(refcount: 1, mapcount: 0, kind: .zero, generation: 1)
+        freeFrames = (1..<config.frames).reversed().map { Int32($0) }
+        swap = Array(repeating: nil, count: config.swapSlots)
+        freeSlots = (0..<config.swapSlots).reversed().map { Int32($0) }
+    }
+
+    // MARK: Lookups
+
+    /// The mm with this id, if it exists.
+    public func mm(_ id: Int) -> MM? {
+        id >= 1 && id <= mms.count ? mms[id - 1] : nil
+    }
+
+    /// The notifier with this id, if it exists.
+    public func notifier(_ id: Int) -> Notifier? {
+        id >= 1 && id <= notifiers.count ? notifiers[id - 1] : nil
+    }
+
+    /// The task with this id, if it is still known.
+    public func task(_ id: Int) -> TaskStruct? {
+        tasks.first { $0.id == id }
+    }
+
+    /// The file with this name, if it exists.
+    public func file(named name: String) -> File? {
+        files.first { $0.name == name }
+    }
+
+    /// Frames allocated, the zero page included.
+    public var framesInUse: Int { config.frames - freeFrames.count }
+
+    /// The pte at `address` in `mm`.
+    public func pte(mm: Int, address: UInt64) -> PTE {
+        mms[mm - 1].pageTable.pte(at: address)
+    }
+
+    /// The present and swap ptes of `mm` in `[start, end)`.
+    public func ptes(mm: Int, from start: UInt64, to end: UInt64) -> [(address: UInt64, pte: PTE)] {
+        mms[mm - 1].pageTable.ptes(from: start, to: end)
+    }
+
+    // MARK: Creation
+
+    /// Creates an address space with one user (`mm_alloc`) and returns its id.
+    public mutating func createMM(name: String? = nil) -> Int {
+        let id = mms.count + 1
+        mms.append(MM(id: id, name: name, users: 1, count: 1))
+        return id
+    }
+
+    /// The id of the file with this name, creating it if needed.
+    mutating func fileID(named name: String) -> Int {
+        if let file = files.first(where: { $0.name == name }) { return file.id }
+        files.append(File(id: files.count, name: name))
+        return files.count - 1
+    }
+
+    mutating func newAnonVMA() -> Int {
+        defer { nextAnonVMA += 1 }
+        return nextAnonVMA
+    }
+
+    // MARK: Frames
+
+    /// Allocates a frame with one reference, or nil when memory is exhausted.
+    mutating func allocFrame(kind: FrameKind, content: UInt64, owner: Int32, index: UInt64) -> Int? {
+        guard let pfn = freeFrames.popLast().map(Int.init) else { return nil }
+        let generation = frames[pfn].generation &+ 1
+        frames[pfn] = Frame(
+            refcount: 1,
+            mapcount: 0,
+            kind: kind,
+            dirty: false,
+            referenced: false,
+            content: content,
+            generation: generation & UInt32(PTE.generationMask),
+            owner: owner,
+            index: index,
+            swapSlot: -1
+        )
+        return pfn
+    }
+
+    /// Drops one reference (`put_page`); frees the frame at zero. Returns true if it was freed.
+    @discardableResult
+    mutating func putPage(_ pfn: Int) -> Bool {
+        guard pfn != Self.zeroPfn else {
+            frames[pfn].refcount -= 1
+            return false
+        }
+        precondition(frames[pfn].isAllocated && frames[pfn].refcount > 0, "put_page on a free frame \(pfn)")
+        frames[pfn].refcount -= 1
+        guard frames[pfn].refcount == 0 else { return false }
+        freeFrame(pfn)
+        return true
+    }
+
+    /// Returns a frame with no references to the free list, dropping its page-cache and
+    /// swap-cache entries; the checker looks at who still maps it.
+    mutating func freeFrame(_ pfn: Int) {
+        let frame = frames[pfn]
+        checkFrameFree(pfn)
+        if frame.kind == .file, files[Int(frame.owner)].pageCache[frame.index] == pfn {
+            files[Int(frame.owner)].pageCache[frame.index] = nil
+        }
+        if frame.swapSlot >= 0 { dropSwapCache(slot: Int(frame.swapSlot)) }
+        frames[pfn] = Frame(generation: frame.generation)
+        freeFrames.append(Int32(pfn))
+    }
+
+    // MARK: Swap
+
+    /// Allocates a swap slot, or nil when swap is full.
+    mutating func allocSlot(content: UInt64) -> Int? {
+        guard let slot = freeSlots.popLast().map(Int.init) else { return nil }
+        swap[slot] = SwapSlot(content: content, count: 0, cachedPfn: -1)
+        return slot
+    }
+
+    /// Forgets the frame that caches a slot; frees the slot when nothing names it.
+    mutating func dropSwapCache(slot: Int) {
+        guard var entry = swap[slot] else { return }
+        entry.cachedPfn = -1
+        swap[slot] = entry
+        freeSlotIfUnused(slot)
+    }
+
+    /// Drops one swap pte's reference (`swap_free`).
+    mutating func swapFree(_ slot: Int) {
+        guard var entry = swap[slot] else { return }
+        entry.count -= 1
+        swap[slot] = entry
+        freeSlotIfUnused(slot)
+    }
+
+    private mutating func freeSlotIfUnused(_ slot: Int) {
+        guard let entry = swap[slot], entry.count <= 0, entry.cachedPfn < 0 else { return }
+        swap[slot] = nil
+        freeSlots.append(Int32(slot))
+    }
+
+    // MARK: Page table entries
+
+    /// Sets a pte and keeps rss in step.
+    mutating func setPTE(mm: Int, address: UInt64, _ pte: PTE) {
+        let old = mms[mm - 1].pageTable.pte(at: address)
+        mms[mm - 1].rss += (pte.isPresent ? 1 : 0) - (old.isPresent ? 1 : 0)
+        mms[mm - 1].pageTable.setPTE(pte, at: address)
+    }
+
+    /// Maps `pfn` at `address`: a new pte plus the frame's mapping, and a reference unless the
+    /// page is newly allocated (its allocation reference becomes the pte's).
+    mutating func mapPage(mm: Int, address: UInt64, pfn: Int, write: Bool, dirty: Bool, newPage: Bool = false) {
+        frames[pfn].mapcount += 1
+        if !newPage { frames[pfn].refcount += 1 }
+        setPTE(mm: mm, address: address, .present(pfn: pfn, write: write, young: true, dirty: dirty))
+    }
+}

@@ -1,0 +1,116 @@
+/// The kinds of secondary MMU the model offers.
+public enum SecondaryKind: String, Codable, Hashable, Sendable, CaseIterable {
+    /// KVM shadow page tables: sptes plus a TLB, with the mmu_notifier_seq/count retry protocol.
+    case kvm
+    /// SGI GRU: a TLB only; a dropin fails while an invalidate range is active.
+    case gru
+    /// XPMEM: remote attachments pinned with get_user_pages; invalidating needs to sleep.
+    case xpmem
+    /// A legacy driver that pins every page it maps and registers no notifier (KVM before 2.6.27).
+    case pinning
+    /// A driver that neither pins nor registers: the use-after-free the seed prevents.
+    case unsafe
+
+    /// True when the kind registers an mmu_notifier.
+    public var usesNotifier: Bool { self != .pinning && self != .unsafe }
+
+    /// True when each mapping holds its own page reference.
+    public var pins: Bool { self == .pinning || self == .xpmem }
+
+    /// True when the kind has sptes; the others hold only a TLB.
+    public var hasSptes: Bool { self != .gru }
+}
+
+/// A driver bug that can be switched on per notifier; each is caught by the checker.
+public enum DriverBug: String, Codable, Hashable, Sendable, CaseIterable {
+    /// The fault path installs its spte without checking mmu_notifier_count and _seq.
+    case skipRetryCheck = "skip_retry_check"
+    /// The driver has no ->release.
+    case noRelease = "no_release"
+    /// ->invalidate_page does nothing.
+    case ignoreInvalidatePage = "ignore_invalidate_page"
+    /// Zapping a dirty spte does not call set_page_dirty.
+    case noSetPageDirty = "no_set_page_dirty"
+    /// Every callback sleeps.
+    case sleeps
+    /// ->release frees the notifier at once instead of after a grace period.
+    case freeInRelease = "free_in_release"
+}
+
+/// Where a notifier is in its life.
+public enum NotifierState: String, Codable, Hashable, Sendable {
+    /// On the mm's hlist.
+    case listed
+    /// Unlinked by exit_mmap or unregister, but unregister has not returned.
+    case released
+    /// mmu_notifier_unregister has returned (or a driver without a notifier detached).
+    case unregistered
+    /// A pinning or unsafe driver: attached to the mm, but never on the notifier list.
+    case attached
+}
+
+/// Per-notifier counts of each callback and fault outcome.
+public struct NotifierCounters: Codable, Hashable, Sendable {
+    /// ->release calls.
+    public var release = 0
+    /// ->clear_flush_young calls.
+    public var clearFlushYoung = 0
+    /// ->invalidate_page calls.
+    public var invalidatePage = 0
+    /// ->invalidate_range_start calls.
+    public var invalidateRangeStart = 0
+    /// ->invalidate_range_end calls.
+    public var invalidateRangeEnd = 0
+    /// Secondary faults taken.
+    public var faults = 0
+    /// Faults that had to start over (kvm) or whose dropin was refused (gru).
+    public var retries = 0
+}
+
+/// A registered secondary MMU: the `struct mmu_notifier` and the driver state behind it.
+public struct Notifier: Codable, Hashable, Sendable {
+    /// The notifier's id (unique in the world).
+    public let id: Int
+    /// The mm it is attached to.
+    public let mm: Int
+    /// The kind of secondary MMU.
+    public let kind: SecondaryKind
+    /// The bugs switched on.
+    public let bugs: Set<DriverBug>
+    /// Where the notifier is in its life.
+    public var state: NotifierState
+    /// Callback and fault counts.
+    public var counters = NotifierCounters()
+    /// kvm `mmu_notifier_seq`: bumped by invalidate_page and invalidate_range_end.
+    public var seq: UInt64 = 0
+    /// kvm `mmu_notifier_count`, gru `ms_range_active`: open invalidate ranges.
+    public var count = 0
+    /// The secondary page table (spte per address), for the kinds that have one.
+    public var sptes = RadixTable()
+    /// The secondary TLB (translations cached per address).
+    public var tlb = RadixTable()
+    /// Set by ->release: the secondary MMU is torn down and establishes nothing more.
+    public var frozen = false
+    /// Set when the driver has freed the notifier (free_in_release).
+    public var freed = false
+    /// True once ->release has run (or the driver had none to run).
+    public var releaseDone = false
+    /// The hlist successor when the notifier was unlinked: a walker standing on an unlinked
+    /// node still follows its next pointer (`hlist_del_init_rcu` keeps it).
+    public var unlinkedNext: Int?
+    /// Ranges between this notifier's invalidate_range_start and _end, with the task in each.
+    public var activeRanges: [ActiveRange] = []
+
+    /// True when `bug` is switched on.
+    public func has(_ bug: DriverBug) -> Bool { bugs.contains(bug) }
+}
+
+/// An open invalidate_range_start/_end window seen by one notifier.
+public struct ActiveRange: Codable, Hashable, Sendable {
+    /// The task inside the window.
+    public var task: Int
+    /// First address of the range.
+    public var start: UInt64
+    /// First address past the range.
+    public var end: UInt64
+}

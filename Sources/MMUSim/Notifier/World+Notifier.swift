@@ -1,0 +1,310 @@
+/// The notifier core of mm/mmu_notifier.c (v17): the list walk, registration with
+/// mm_take_all_locks, unregister, and __mmu_notifier_release in both orderings.
+extension World {
+    // MARK: The list walk
+
+    /// `__mmu_notifier_<method>`: rcu_read_lock, then one step per notifier on the list.
+    /// The mm_has_notifiers() test is inline and free: without a list there is no step.
+    mutating func notifyBegin(_ call: NotifyCall) -> Exec {
+        guard let list = mms[call.mm - 1].notifierList else { return .expanded }
+        tasks[currentIndex].rcuDepth += 1
+        if let head = list.first {
+            push([.callback(call, node: head)])
+        } else {
+            push([.rcuReadUnlock])
+        }
+        return .ran
+    }
+
+    /// One iteration of `hlist_for_each_entry_rcu`: call the method on `node`, then follow
+    /// its next pointer. A node unlinked meanwhile still leads on to the node that followed
+    /// it when it was unlinked (hlist_del_init_rcu keeps ->next), so a walker standing on it
+    /// finishes the walk; a node unlinked before the walker reached it is skipped.
+    mutating func callbackStep(_ call: NotifyCall, node: Int) -> Exec {
+        let n = notifiers[node - 1]
+        if n.kind == .kvm, !n.freed, let reason = waitReason(for: [.mmuLock(notifier: node)]) { return .blocked(reason) }
+        invoke(call, on: node)
+        let next: Int?
+        if let list = mms[call.mm - 1].notifierList, let index = list.firstIndex(of: node) {
+            next = index + 1 < list.count ? list[index + 1] : nil
+        } else {
+            next = notifiers[node - 1].unlinkedNext
+        }
+        push([next.map { .callback(call, node: $0) } ?? .rcuReadUnlock])
+        return .ran
+    }
+
+    /// Calls one method of one notifier, as the driver implements it, and records the call.
+    mutating func invoke(_ call: NotifyCall, on node: Int) {
+        let n = notifiers[node - 1]
+        if n.freed {
+            report(
+                .notifierUseAfterFree,
+                mm: call.mm,
+                notifier: node,
+                address: call.start,
+                "\(call.kind.rawValue) read notifier \(node) after its driver freed it: an RCU reader outlived the free"
+            )
+            emit(EventInfo(call.kind.rawValue, mm: call.mm, notifier: node, start: call.start, end: call.end))
+            return
+        }
+        if n.state == .unregistered {
+            report(
+                .releaseBeforeFree,
+                mm: call.mm,
+                notifier: node,
+                address: call.start,
+                "\(call.kind.rawValue) ran on notifier \(node) after mmu_notifier_unregister returned"
+            )
+        }
+        // A driver without the method is skipped by the `if (mn->ops->method)` test.
+        switch call.kind {
+        case .release where n.has(.noRelease):
+            notifiers[node - 1].releaseDone = true
+            return
+        case .clearFlushYoung where n.kind != .kvm:
+            return
+        default:
+            break
+        }
+        if n.kind == .xpmem || n.has(.sleeps), tasks[currentIndex].isAtomic {
+            let held = tasks[currentIndex].rcuDepth > 0 ? "rcu_read_lock" : tasks[currentIndex].locks.last(where: \.isSpinlock)!.label
+            report(
+                .noSleepInAtomic,
+                mm: call.mm,
+                notifier: node,
+                address: call.start,
+                "notifier \(node) (\(n.kind.rawValue)) sleeps in \(call.kind.rawValue) while \(held) is held"
+            )
+        }
+        let lock: [Lock] = n.kind == .kvm ? [.mmuLock(notifier: node)] : []
+        var young = 0
+        switch call.kind {
+        case .release:
+            notifiers[node - 1].counters.release += 1
+            emit(EventInfo("release", mm: call.mm, notifier: node))
+            withLocks(lock) { $0.secondaryRelease(node) }
+        case .clearFlushYoung:
+            notifiers[node - 1].counters.clearFlushYoung += 1
+            young = withLocks(lock) { $0.secondaryClearFlushYoung(node, address: call.start) } ? 1 : 0
+            emit(EventInfo("clear_flush_young", mm: call.mm, notifier: node, address: call.start, ret: young))
+            if young == 1 { scratch.young = true }
+        case .invalidatePage:
+            notifiers[node - 1].counters.invalidatePage += 1
+            emit(EventInfo("invalidate_page", mm: call.mm, notifier: node, address: call.start))
+            if !n.has(.ignoreInvalidatePage) {
+                withLocks(lock) { $0.secondaryInvalidatePage(node, address: call.start) }
+            }
+        case .invalidateRangeStart:
+            notifiers[node - 1].counters.invalidateRangeStart += 1
+            emit(EventInfo("invalidate_range_start", mm: call.mm, notifier: node, start: call.start, end: call.end))
+            let range = ActiveRange(task: current, start: call.start, end: call.end)
+            notifiers[node - 1].activeRanges.append(range)
+            tasks[currentIndex].openRanges.append(range)
+            withLocks(lock) { $0.secondaryRangeStart(node, start: call.start, end: call.end) }
+        case .invalidateRangeEnd:
+            notifiers[node - 1].counters.invalidateRangeEnd += 1
+            emit(EventInfo("invalidate_range_end", mm: call.mm, notifier: node, start: call.start, end: call.end))
+            let range = ActiveRange(task: current, start: call.start, end: call.end)
+            if let index = notifiers[node - 1].activeRanges.firstIndex(of: range) {
+                notifiers[node - 1].activeRanges.remove(at: index)
+            } else {
+                report(
+                    .balancedRanges,
+                    mm: call.mm,
+                    notifier: node,
+                    address: call.start,
+                    "invalidate_range_end(\(hex(call.start)), \(hex(call.end))) on notifier \(node) without a matching start on task \(current)"
+                )
+            }
+            if let index = tasks[currentIndex].openRanges.firstIndex(of: range) {
+                tasks[currentIndex].openRanges.remove(at: index)
+            }
+            withLocks(lock) { $0.secondaryRangeEnd(node, start: call.start, end: call.end) }
+        }
+    }
+
+    /// `rcu_read_unlock`.
+    mutating func rcuReadUnlock() {
+        let index = currentIndex
+        precondition(tasks[index].rcuDepth > 0, "rcu_read_unlock without rcu_read_lock")
+        tasks[index].rcuDepth -= 1
+        if tasks[index].rcuDepth == 0 { tasks[index].rcuEpoch += 1 }
+    }
+
+    /// `synchronize_rcu`: note the readers inside a read-side section now; the next step
+    /// waits until each has left it.
+    mutating func synchronizeRCU() -> Exec {
+        let readers = tasks.filter { $0.id != current && $0.rcuDepth > 0 && $0.status != .done }
+            .map { ReaderMark(task: $0.id, epoch: $0.rcuEpoch) }
+        push([.waitReaders(readers)])
+        return .expanded
+    }
+
+    /// The wait of `synchronize_rcu`.
+    mutating func waitReaders(_ readers: [ReaderMark]) -> Exec {
+        for reader in readers {
+            if let task = task(reader.task), task.status != .done, task.rcuDepth > 0, task.rcuEpoch == reader.epoch {
+                return .blocked("grace period: task \(reader.task) is inside rcu_read_lock")
+            }
+        }
+        emit(EventInfo("grace_period"))
+        return .ran
+    }
+
+    // MARK: Registration
+
+    /// `mm_take_all_locks`: the all-locks mutex, then each distinct anon_vma and file
+    /// mapping lock of the mm once, in VMA order, testing for a pending signal at each VMA.
+    mutating func takeAllLocksPlan(mm: Int, signalPending: Bool) -> Exec {
+        var steps: [Step] = [.acquire(.allLocksMutex)]
+        var taken = Set<Lock>()
+        for vma in mms[mm - 1].vmas {
+            if signalPending {
+                steps.append(.checkSignal(pending: true))
+                break
+            }
+            if let anon = vma.anonVMA, taken.insert(.anonVMA(anon)).inserted { steps.append(.acquire(.anonVMA(anon))) }
+            if let file = vma.file, taken.insert(.iMmap(file: file)).inserted { steps.append(.acquire(.iMmap(file: file))) }
+        }
+        push(steps)
+        return .expanded
+    }
+
+    /// The signal test in mm_take_all_locks' loop: -EINTR drops every lock taken.
+    mutating func checkSignal(pending: Bool) -> Exec {
+        guard pending else { return .ran }
+        emit(EventInfo("signal_pending", ret: -Errno.EINTR.number))
+        abort(.EINTR)
+        return .ran
+    }
+
+    /// The body of `do_mmu_notifier_register` under all the locks: allocate
+    /// mm->mmu_notifier_mm if this is the first notifier, pin mm_count, and hlist_add_head.
+    mutating func registerLink(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>) -> Exec {
+        let id = notifiers.count + 1
+        notifiers.append(Notifier(id: id, mm: mm, kind: kind, bugs: bugs, state: .listed))
+        if mms[mm - 1].notifierList == nil { mms[mm - 1].notifierList = [] }
+        mms[mm - 1].count += 1
+        withLocks([.notifierList(mm: mm)]) { world in
+            world.mms[mm - 1].notifierList!.insert(id, at: 0)
+            let locks = world.tasks[world.currentIndex].locks.filter {
+                if case .anonVMA = $0 { return true }
+                if case .iMmap = $0 { return true }
+                return false
+            }
+            world.updateResult {
+                $0.notifier = id
+                $0.locksTaken = locks.count
+            }
+            world.emit(EventInfo("register", mm: mm, notifier: id, ret: 0))
+        }
+        return .ran
+    }
+
+    /// `mm_drop_all_locks`.
+    mutating func dropAllLocks() -> Exec {
+        tasks[currentIndex].locks.removeAll {
+            switch $0 {
+            case .anonVMA, .iMmap, .allLocksMutex: true
+            default: false
+            }
+        }
+        return .ran
+    }
+
+    /// Attaches a driver that registers no notifier (pinning, unsafe).
+    mutating func attachSecondary(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>) -> Exec {
+        let id = notifiers.count + 1
+        notifiers.append(Notifier(id: id, mm: mm, kind: kind, bugs: bugs, state: .attached))
+        updateResult {
+            $0.notifier = id
+            $0.locksTaken = 0
+        }
+        emit(EventInfo("register", mm: mm, notifier: id, ret: 0))
+        return .ran
+    }
+
+    // MARK: Unregister and release
+
+    /// Unlinks a notifier from its mm's list, remembering its successor for walkers on it.
+    mutating func unlink(_ node: Int) {
+        let mm = notifiers[node - 1].mm
+        guard var list = mms[mm - 1].notifierList, let index = list.firstIndex(of: node) else { return }
+        notifiers[node - 1].unlinkedNext = index + 1 < list.count ? list[index + 1] : nil
+        list.remove(at: index)
+        mms[mm - 1].notifierList = list
+        notifiers[node - 1].state = .released
+        emit(EventInfo("unlink", mm: mm, notifier: node))
+    }
+
+    /// The first half of `mmu_notifier_unregister`: under the list lock, if the notifier is
+    /// still hashed, unlink it and call ->release inside rcu_read_lock.
+    mutating func unregisterUnlink(_ node: Int) -> Exec {
+        let mm = notifiers[node - 1].mm
+        withLocks([.notifierList(mm: mm)]) { world in
+            guard world.notifiers[node - 1].state == .listed else { return }
+            world.unlink(node)
+            world.tasks[world.currentIndex].rcuDepth += 1
+            world.push([.callRelease(node: node), .rcuReadUnlock])
+        }
+        return .ran
+    }
+
+    /// The end of `mmu_notifier_unregister`, after the grace period: no method can run on
+    /// the notifier any more; drop its mm_count pin. A driver without a notifier drops its
+    /// mappings and pins here.
+    mutating func unregisterFinish(_ node: Int) -> Exec {
+        let mm = notifiers[node - 1].mm
+        if !notifiers[node - 1].kind.usesNotifier { zapAllSecondary(node) }
+        notifiers[node - 1].state = .unregistered
+        notifiers[node - 1].releaseDone = true
+        emit(EventInfo("unregister", mm: mm, notifier: node))
+        if notifiers[node - 1].kind.usesNotifier { mmdrop(mm) }
+        return .ran
+    }
+
+    /// One ->release call, made by unregister or by the v17 release loop.
+    mutating func callRelease(_ node: Int) -> Exec {
+        let n = notifiers[node - 1]
+        if n.kind == .kvm, !n.freed, let reason = waitReason(for: [.mmuLock(notifier: node)]) { return .blocked(reason) }
+        invoke(NotifyCall(kind: .release, mm: n.mm, start: 0, end: 0), on: node)
+        return .ran
+    }
+
+    /// One turn of the seed's `__mmu_notifier_release` loop: under the list lock take the
+    /// first notifier, unlink it (hlist_del_init_rcu), enter rcu_read_lock, drop the lock,
+    /// then call its ->release. The window between the unlink and the ->release is the race
+    /// fixed upstream: a notifier already off the list misses invalidate_page from reclaim.
+    mutating func releaseV17Next(mm: Int) -> Exec {
+        withLocks([.notifierList(mm: mm)]) { world in
+            guard let head = world.mms[mm - 1].notifierList?.first else {
+                world.push([.synchronizeRCU])
+                return
+            }
+            world.unlink(head)
+            world.tasks[world.currentIndex].rcuDepth += 1
+            world.push([.callRelease(node: head), .rcuReadUnlock, .releaseV17Next(mm: mm)])
+        }
+        return .ran
+    }
+
+    /// The second half of the fixed `__mmu_notifier_release`: after every ->release ran,
+    /// unlink them all under the list lock.
+    mutating func unlinkAll(mm: Int) -> Exec {
+        withLocks([.notifierList(mm: mm)]) { world in
+            while let head = world.mms[mm - 1].notifierList?.first { world.unlink(head) }
+        }
+        return .ran
+    }
+
+    /// `mmdrop`: drop one mm_count; at zero the mm and its mmu_notifier_mm are freed.
+    mutating func mmdrop(_ mm: Int) {
+        mms[mm - 1].count -= 1
+        precondition(mms[mm - 1].count >= 0, "mm_count below zero")
+        if mms[mm - 1].count == 0 {
+            mms[mm - 1].notifierList = nil
+            emit(EventInfo("mm_free", mm: mm))
+        }
+    }
+}

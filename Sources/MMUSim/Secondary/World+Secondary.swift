@@ -1,0 +1,298 @@
+/// The secondary MMUs: what each kind of driver does in its notifier methods, its fault path
+/// and an access through its translations.
+extension World {
+    // MARK: Notifier methods
+
+    /// ->release: tear every secondary mapping down and freeze the secondary MMU.
+    mutating func secondaryRelease(_ node: Int) {
+        zapAllSecondary(node)
+        notifiers[node - 1].frozen = true
+        notifiers[node - 1].releaseDone = true
+        if notifiers[node - 1].has(.freeInRelease) {
+            // The bug: kfree(mn) right here instead of after the grace period that
+            // mmu_notifier_unregister's synchronize_rcu provides.
+            notifiers[node - 1].freed = true
+            emit(EventInfo("notifier_free", mm: notifiers[node - 1].mm, notifier: node))
+        }
+    }
+
+    /// ->clear_flush_young (kvm only): test and clear the spte's young bit.
+    mutating func secondaryClearFlushYoung(_ node: Int, address: UInt64) -> Bool {
+        var spte = notifiers[node - 1].sptes.pte(at: address)
+        guard spte.isPresent, spte.young else { return false }
+        spte.young = false
+        notifiers[node - 1].sptes.setPTE(spte, at: address)
+        flushSecondaryTLB(node, from: address, to: address + pageSize)
+        return true
+    }
+
+    /// ->invalidate_page: kvm bumps mmu_notifier_seq and zaps the spte; gru flushes the TLB
+    /// entry; xpmem (sleeping) drops the remote attachment and its pin.
+    mutating func secondaryInvalidatePage(_ node: Int, address: UInt64) {
+        if notifiers[node - 1].kind == .kvm { notifiers[node - 1].seq += 1 }
+        zapSecondary(node, from: address, to: address + pageSize)
+    }
+
+    /// ->invalidate_range_start: kvm counts the open range and zaps the sptes in it; gru
+    /// raises ms_range_active and flushes; xpmem drops the attachments.
+    mutating func secondaryRangeStart(_ node: Int, start: UInt64, end: UInt64) {
+        notifiers[node - 1].count += 1
+        zapSecondary(node, from: start, to: end)
+    }
+
+    /// ->invalidate_range_end: kvm bumps mmu_notifier_seq, then drops the count (the order
+    /// that mmu_notifier_retry pairs with); gru lowers ms_range_active.
+    mutating func secondaryRangeEnd(_ node: Int, start: UInt64, end: UInt64) {
+        if notifiers[node - 1].kind == .kvm { notifiers[node - 1].seq += 1 }
+        notifiers[node - 1].count -= 1
+        if notifiers[node - 1].count < 0 {
+            report(
+                .balancedRanges,
+                mm: notifiers[node - 1].mm,
+                notifier: node,
+                address: start,
+                "mmu_notifier_count of notifier \(node) went below zero"
+            )
+        }
+    }
+
+    // MARK: Zapping
+
+    /// Removes the sptes and TLB entries of a notifier in `[start, end)`. A dirty spte is
+    /// handed to set_page_dirty first (unless the driver has no_set_page_dirty); a pinning
+    /// driver drops its page reference.
+    mutating func zapSecondary(_ node: Int, from start: UInt64, to end: UInt64) {
+        let n = notifiers[node - 1]
+        var zapped = 0
+        for (address, spte) in n.sptes.ptes(from: start, to: end) {
+            notifiers[node - 1].sptes.setPTE(.none, at: address)
+            dropSecondaryEntry(node, spte, dirty: spte.dirty)
+            zapped += 1
+        }
+        if zapped > 0 { emit(EventInfo("spte_zap", mm: n.mm, notifier: node, start: start, end: end, pages: zapped)) }
+        flushSecondaryTLB(node, from: n.kind == .kvm ? 0 : start, to: n.kind == .kvm ? UInt64.max : end)
+    }
+
+    /// Flushes TLB entries in `[start, end)`; kvm_flush_remote_tlbs flushes them all.
+    mutating func flushSecondaryTLB(_ node: Int, from start: UInt64, to end: UInt64) {
+        let n = notifiers[node - 1]
+        let entries = n.tlb.ptes(from: start, to: min(end, taskSize))
+        guard !entries.isEmpty else { return }
+        for (address, entry) in entries {
+            notifiers[node - 1].tlb.setPTE(.none, at: address)
+            dropSecondaryEntry(node, entry, dirty: entry.dirty)
+        }
+        emit(EventInfo("tlb_flush", mm: n.mm, notifier: node, start: start, end: min(end, taskSize), pages: entries.count))
+    }
+
+    /// Zaps everything a secondary MMU maps.
+    mutating func zapAllSecondary(_ node: Int) {
+        zapSecondary(node, from: 0, to: taskSize)
+    }
+
+    /// Drops one secondary entry's hold on its frame. Only an entry whose frame is still the
+    /// one it was made for (same generation, still allocated) touches the frame.
+    private mutating func dropSecondaryEntry(_ node: Int, _ entry: PTE, dirty: Bool) {
+        let n = notifiers[node - 1]
+        let pfn = entry.pfn
+        guard frames[pfn].isAllocated, frames[pfn].generation == entry.generation else { return }
+        if dirty && !n.has(.noSetPageDirty) { frames[pfn].dirty = true }
+        if n.kind.pins {
+            putPage(pfn)
+        } else {
+            frames[pfn].secondaryMaps -= 1
+        }
+    }
+
+    /// Installs an entry in a secondary table, checking the invalidate window first.
+    private mutating func installSecondary(_ node: Int, tlb: Bool, address: UInt64, pfn: Int, write: Bool) {
+        let n = notifiers[node - 1]
+        if let range = n.activeRanges.first(where: { $0.start <= address && address < $0.end }) {
+            report(
+                .noSpteInInvalidateWindow,
+                mm: n.mm,
+                notifier: node,
+                address: address,
+                "notifier \(node) set up a mapping of \(hex(address)) inside invalidate_range_start/end(\(hex(range.start)), \(hex(range.end))) of task \(range.task)"
+            )
+        }
+        let entry = PTE.present(pfn: pfn, write: write, young: true, dirty: false, generation: frames[pfn].generation)
+        let old = tlb ? n.tlb.pte(at: address) : n.sptes.pte(at: address)
+        if old.isPresent { dropSecondaryEntry(node, old, dirty: old.dirty) }
+        if tlb {
+            notifiers[node - 1].tlb.setPTE(entry, at: address)
+        } else {
+            notifiers[node - 1].sptes.setPTE(entry, at: address)
+        }
+        if !n.kind.pins { frames[pfn].secondaryMaps += 1 }
+        markChanged(mm: n.mm, start: address, end: address + pageSize)
+        emit(EventInfo(tlb ? "tlb_dropin" : "spte_set", mm: n.mm, notifier: node, address: address, pfn: pfn))
+        updateResult { $0.spte = SpteInfo(address: address, pfn: pfn, writable: write, young: true, dirty: false) }
+    }
+
+    // MARK: Fault path
+
+    /// The secondary MMU's page fault, by kind:
+    /// - kvm: sample mmu_notifier_seq, get_user_pages, take mmu_lock, retry if a range is
+    ///   open or the seq moved, else install the spte; drop the gup reference.
+    /// - gru: get_user_pages, then a TLB dropin that fails while ms_range_active is raised.
+    /// - xpmem, pinning: get_user_pages and keep the reference as a pin.
+    /// - unsafe: get_user_pages, map, and drop the reference.
+    mutating func secondaryFaultPlan(_ node: Int, address: UInt64, write: Bool) -> Exec {
+        let n = notifiers[node - 1]
+        notifiers[node - 1].counters.faults += 1
+        updateResult { $0.retries = 0 }
+        let mm = n.mm
+        let gup: [Step] = [
+            .acquire(.mmapSem(mm: mm, write: false)), .handleFault(mm: mm, address: address, mode: .gup(write: write)),
+            .release(.mmapSem(mm: mm, write: false)),
+        ]
+        switch n.kind {
+        case .kvm:
+            push([.kvmSampleSeq(notifier: node, address: address, write: write)])
+        case .gru:
+            push(gup + [.gruDropin(notifier: node, address: address, write: write), .putGupPage])
+        case .xpmem, .pinning, .unsafe:
+            push(gup + [.pinInstall(notifier: node, address: address, write: write)])
+        }
+        return .expanded
+    }
+
+    /// kvm: `mmu_seq = kvm->mmu_notifier_seq; smp_rmb();` at the start of a fault. After a
+    /// retry the vcpu comes back only once the open ranges have ended.
+    mutating func kvmSampleSeq(_ node: Int, address: UInt64, write: Bool) -> Exec {
+        let n = notifiers[node - 1]
+        if scratch.retried && n.count > 0 { return .blocked("mmu_notifier_count of notifier \(node) is \(n.count)") }
+        scratch.seq = n.seq
+        let mm = n.mm
+        push([
+            .acquire(.mmapSem(mm: mm, write: false)), .handleFault(mm: mm, address: address, mode: .gup(write: write)),
+            .release(.mmapSem(mm: mm, write: false)), .acquire(.mmuLock(notifier: node)),
+            .kvmInstall(notifier: node, address: address, write: write), .release(.mmuLock(notifier: node)), .putGupPage,
+            .kvmRetry(notifier: node, address: address, write: write),
+        ])
+        return .ran
+    }
+
+    /// kvm, under mmu_lock: `if (mmu_notifier_retry(vcpu, mmu_seq)) goto out_unlock;` else
+    /// install the spte for the page get_user_pages returned.
+    mutating func kvmInstall(_ node: Int, address: UInt64, write: Bool) -> Exec {
+        let n = notifiers[node - 1]
+        if n.frozen {
+            abortKeepingGup(.EFAULT)
+            return .ran
+        }
+        if !n.has(.skipRetryCheck) && (n.count > 0 || n.seq != scratch.seq) {
+            notifiers[node - 1].counters.retries += 1
+            updateResult { $0.retries = ($0.retries ?? 0) + 1 }
+            emit(EventInfo("fault_retry", mm: n.mm, notifier: node, address: address, ret: n.count > 0 ? n.count : nil))
+            scratch.retry = true
+            return .ran
+        }
+        installSecondary(node, tlb: false, address: address, pfn: scratch.pfn, write: write)
+        return .ran
+    }
+
+    /// kvm: start the fault over after a retry (`goto again` in the vcpu loop).
+    mutating func kvmRetry(_ node: Int, address: UInt64, write: Bool) -> Exec {
+        guard scratch.retry else { return .expanded }
+        scratch.retry = false
+        scratch.retried = true
+        push([.kvmSampleSeq(notifier: node, address: address, write: write)])
+        return .expanded
+    }
+
+    /// gru: the TLB dropin, refused while an invalidate range is active.
+    mutating func gruDropin(_ node: Int, address: UInt64, write: Bool) -> Exec {
+        let n = notifiers[node - 1]
+        if n.frozen {
+            abortKeepingGup(.EFAULT)
+            return .ran
+        }
+        if n.count > 0 {
+            notifiers[node - 1].counters.retries += 1
+            updateResult {
+                $0.retries = ($0.retries ?? 0) + 1
+                $0.fail(.EAGAIN)
+            }
+            emit(EventInfo("fault_retry", mm: n.mm, notifier: node, address: address, ret: n.count))
+            return .ran
+        }
+        installSecondary(node, tlb: true, address: address, pfn: scratch.pfn, write: write)
+        return .ran
+    }
+
+    /// pinning, xpmem, unsafe: map the page; the first two keep the gup reference as a pin.
+    mutating func pinInstall(_ node: Int, address: UInt64, write: Bool) -> Exec {
+        let n = notifiers[node - 1]
+        let pfn = scratch.pfn
+        scratch.pfn = -1
+        if n.frozen {
+            putPage(pfn)
+            updateResult { $0.fail(.EFAULT) }
+            return .ran
+        }
+        installSecondary(node, tlb: false, address: address, pfn: pfn, write: write)
+        if !n.kind.pins { putPage(pfn) }
+        return .ran
+    }
+
+    /// Drops the reference get_user_pages took (`kvm_release_pfn_clean`).
+    mutating func putGupPage() -> Exec {
+        if scratch.pfn >= 0 {
+            putPage(scratch.pfn)
+            scratch.pfn = -1
+        }
+        return .ran
+    }
+
+    /// Fails a fault that holds a gup reference: the reference is dropped first.
+    private mutating func abortKeepingGup(_ errno: Errno) {
+        if scratch.pfn >= 0 {
+            putPage(scratch.pfn)
+            scratch.pfn = -1
+        }
+        abort(errno)
+    }
+
+    // MARK: Access
+
+    /// A load or store through the secondary MMU's translation. kvm and the pinning kinds
+    /// walk their sptes (filling kvm's TLB); gru needs a TLB entry. No translation: EFAULT,
+    /// and the caller faults. A stale translation still reaches the frame it names: that is
+    /// the use-after-free the checker reports.
+    mutating func secondaryAccess(_ node: Int, address: UInt64, write: Bool, value: UInt64?) -> Exec {
+        let n = notifiers[node - 1]
+        let useTLB = n.kind == .gru
+        var entry = useTLB ? n.tlb.pte(at: address) : n.sptes.pte(at: address)
+        guard !n.frozen, entry.isPresent, !write || entry.write else {
+            updateResult {
+                $0.tlbHit = false
+                $0.fail(.EFAULT)
+            }
+            return .ran
+        }
+        let pfn = entry.pfn
+        entry.young = true
+        if write {
+            entry.dirty = true
+            if let value { frames[pfn].content = value }
+        }
+        if useTLB {
+            notifiers[node - 1].tlb.setPTE(entry, at: address)
+        } else {
+            notifiers[node - 1].sptes.setPTE(entry, at: address)
+            if n.kind == .kvm, !n.tlb.pte(at: address).isPresent {
+                notifiers[node - 1].tlb.setPTE(entry, at: address)
+                if frames[pfn].isAllocated, frames[pfn].generation == entry.generation { frames[pfn].secondaryMaps += 1 }
+            }
+        }
+        let content = frames[pfn].content
+        updateResult {
+            $0.tlbHit = true
+            $0.value = content
+        }
+        emit(EventInfo(write ? "secondary_write" : "secondary_read", mm: n.mm, notifier: node, address: address, pfn: pfn))
+        return .ran
+    }
+}

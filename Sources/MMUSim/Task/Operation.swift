@@ -1,0 +1,145 @@
+/// The flags of an mmap call.
+public struct MmapFlags: Codable, Hashable, Sendable {
+    /// `MAP_SHARED` (otherwise `MAP_PRIVATE`).
+    public var shared: Bool
+    /// `MAP_ANONYMOUS`.
+    public var anonymous: Bool
+    /// `MAP_FIXED`.
+    public var fixed: Bool
+    /// `MAP_LOCKED`.
+    public var locked: Bool
+    /// `MAP_HUGETLB`.
+    public var hugetlb: Bool
+
+    /// Creates flags; private anonymous memory by default.
+    public init(shared: Bool = false, anonymous: Bool = true, fixed: Bool = false, locked: Bool = false, hugetlb: Bool = false) {
+        self.shared = shared
+        self.anonymous = anonymous
+        self.fixed = fixed
+        self.locked = locked
+        self.hugetlb = hugetlb
+    }
+}
+
+/// A simulated kernel call: the canonical command that a task runs as a sequence of atomic
+/// steps. Its arguments are already parsed; semantic checks (alignment, overflow, unknown
+/// ids) are the model's and answer with an errno.
+public enum Operation: Codable, Hashable, Sendable {
+    case mmap(mm: Int, addr: UInt64?, length: UInt64, prot: Prot, flags: MmapFlags, file: String?, offset: UInt64)
+    case munmap(mm: Int, addr: UInt64, length: UInt64)
+    case mprotect(mm: Int, addr: UInt64, length: UInt64, prot: Prot)
+    case mremap(mm: Int, oldAddr: UInt64, oldLength: UInt64, newLength: UInt64, mayMove: Bool, fixed: Bool, newAddr: UInt64?)
+    case madviseDontneed(mm: Int, addr: UInt64, length: UInt64)
+    case touch(mm: Int, addr: UInt64, length: UInt64, write: Bool, value: UInt64?)
+    case fork(mm: Int)
+    case exit(mm: Int)
+    case reclaim(mm: Int?, addr: UInt64?, length: UInt64?, pages: Int?)
+    case writeback(file: String?)
+    case migrate(mm: Int, addr: UInt64, length: UInt64)
+    case remapFilePages(mm: Int, addr: UInt64, length: UInt64, pgoff: UInt64)
+    case applyToPageRange(mm: Int, addr: UInt64, length: UInt64)
+    case register(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>, signalPending: Bool, mmapSemHeld: Bool)
+    case unregister(mm: Int, notifier: Int)
+    case fault(mm: Int, notifier: Int, address: UInt64, write: Bool)
+    case access(mm: Int, notifier: Int, address: UInt64, write: Bool, value: UInt64?)
+
+    /// The name of the operation as traces show it.
+    public var name: String {
+        switch self {
+        case .mmap: "mmap"
+        case .munmap: "munmap"
+        case .mprotect: "mprotect"
+        case .mremap: "mremap"
+        case .madviseDontneed: "madvise"
+        case .touch: "touch"
+        case .fork: "fork"
+        case .exit: "exit"
+        case .reclaim: "reclaim"
+        case .writeback: "writeback"
+        case .migrate: "migrate"
+        case .remapFilePages: "remap_file_pages"
+        case .applyToPageRange: "apply_to_page_range"
+        case .register: "register"
+        case .unregister: "unregister"
+        case .fault: "fault"
+        case .access: "access"
+        }
+    }
+
+    /// The mm the operation works on, if it names one.
+    public var mm: Int? {
+        switch self {
+        case .mmap(let mm, _, _, _, _, _, _), .munmap(let mm, _, _), .mprotect(let mm, _, _, _),
+            .mremap(let mm, _, _, _, _, _, _), .madviseDontneed(let mm, _, _), .touch(let mm, _, _, _, _),
+            .fork(let mm), .exit(let mm), .migrate(let mm, _, _), .remapFilePages(let mm, _, _, _),
+            .applyToPageRange(let mm, _, _), .register(let mm, _, _, _, _), .unregister(let mm, _),
+            .fault(let mm, _, _, _), .access(let mm, _, _, _, _):
+            mm
+        case .reclaim(let mm, _, _, _): mm
+        case .writeback: nil
+        }
+    }
+}
+
+/// What an operation answered: the kernel's return value and what it produced.
+public struct OpResult: Codable, Hashable, Sendable {
+    /// 0 or a negative errno.
+    public var ret = 0
+    /// The error when `ret` is negative.
+    public var errno: Errno?
+    /// mmap and mremap: the address of the mapping.
+    public var addr: UInt64?
+    /// touch: pages that took a fault.
+    public var faults: Int?
+    /// touch (read): the content of each page.
+    public var values: [UInt64]?
+    /// fork: the child's mm.
+    public var child: Int?
+    /// reclaim: pages looked at.
+    public var scanned: Int?
+    /// reclaim: pages kept because they were young.
+    public var referenced: Int?
+    /// reclaim: pages written to swap (or dropped) and freed.
+    public var swappedOut: Int?
+    /// reclaim: pages that could not be reclaimed (pinned, locked, no swap).
+    public var failed: Int?
+    /// writeback: pages cleaned.
+    public var cleaned: Int?
+    /// migrate: pages moved to new frames.
+    public var migrated: Int?
+    /// register: the new notifier's id.
+    public var notifier: Int?
+    /// register: locks mm_take_all_locks took.
+    public var locksTaken: Int?
+    /// fault: how often the fault retried.
+    public var retries: Int?
+    /// fault: the spte or TLB entry installed.
+    public var spte: SpteInfo?
+    /// access: the value read or written.
+    public var value: UInt64?
+    /// access: whether a translation was found.
+    public var tlbHit: Bool?
+
+    /// Creates an empty success.
+    public init() {}
+
+    /// Sets a failure.
+    mutating func fail(_ errno: Errno) {
+        ret = -errno.number
+        self.errno = errno
+    }
+}
+
+/// A secondary mapping as the API shows it.
+public struct SpteInfo: Codable, Hashable, Sendable {
+    /// The page address it translates.
+    public var address: UInt64
+    /// The frame it maps.
+    public var pfn: Int
+    /// Whether the secondary MMU may write through it.
+    public var writable: Bool
+    /// Whether it was used since its young bit was last cleared.
+    public var young: Bool
+    /// Whether the secondary MMU wrote through it.
+    public var dirty: Bool
+}

@@ -1,0 +1,260 @@
+/// A notifier call as the VM issues it: which method, on which mm, over which range.
+public struct NotifyCall: Codable, Hashable, Sendable {
+    /// The five methods of `struct mmu_notifier_ops`.
+    public enum Kind: String, Codable, Hashable, Sendable {
+        case release
+        case clearFlushYoung = "clear_flush_young"
+        case invalidatePage = "invalidate_page"
+        case invalidateRangeStart = "invalidate_range_start"
+        case invalidateRangeEnd = "invalidate_range_end"
+    }
+
+    /// The method.
+    public var kind: Kind
+    /// The mm whose notifier list is walked.
+    public var mm: Int
+    /// The range start, or the page address for the per-page methods.
+    public var start: UInt64
+    /// The range end (start + page size for the per-page methods).
+    public var end: UInt64
+
+    static func page(_ kind: Kind, mm: Int, address: UInt64) -> NotifyCall {
+        NotifyCall(kind: kind, mm: mm, start: address, end: address + pageSize)
+    }
+}
+
+/// How a page is being accessed by a fault.
+enum AccessMode: Codable, Hashable, Sendable {
+    /// A CPU load: the value is reported.
+    case cpuRead
+    /// A CPU store of a value (nil keeps the content and only dirties the page).
+    case cpuWrite(UInt64?)
+    /// get_user_pages on behalf of a secondary MMU; write breaks COW.
+    case gup(write: Bool)
+    /// make_pages_present for an mlocked mapping: faults the page in, takes no reference.
+    case populate(write: Bool)
+
+    var isWrite: Bool {
+        switch self {
+        case .cpuRead: false
+        case .cpuWrite: true
+        case .gup(let write), .populate(let write): write
+        }
+    }
+}
+
+/// One address at which an rmap walk found a frame mapped.
+struct Mapping: Codable, Hashable, Sendable {
+    var mm: Int
+    var address: UInt64
+    var write: Bool
+}
+
+/// One atomic step of a task, or a macro that expands into steps when it is reached.
+///
+/// Steps are data so that a task can stop between any two of them (pause, the explorer) and
+/// a world can be copied, compared and encoded in the middle of an operation. A step that
+/// takes a lock blocks, without changing anything, while another task holds it.
+indirect enum Step: Codable, Hashable, Sendable {
+    // Locks and RCU.
+    case acquire(Lock)
+    case release(Lock)
+    case rcuReadLock
+    case rcuReadUnlock
+    case synchronizeRCU
+    case waitReaders([ReaderMark])
+
+    // The notifier list walk (`hlist_for_each_entry_rcu`): one step per callback.
+    case notify(NotifyCall)
+    case callback(NotifyCall, node: Int)
+
+    // Unmapping: do_munmap, unmap_vmas, zap_page_range, tlb_finish_mmu.
+    case doMunmap(mm: Int, start: UInt64, end: UInt64)
+    case splitVMAs(mm: Int, start: UInt64, end: UInt64)
+    case detachVMAs(mm: Int, start: UInt64, end: UInt64)
+    case unmapVMAs(mm: Int, start: UInt64, end: UInt64, ranges: [ZapRange])
+    case zapPTEs(mm: Int, start: UInt64, end: UInt64)
+    case freePages
+
+    // mmap.
+    case mmapBody(mm: Int, addr: UInt64?, length: UInt64, prot: Prot, flags: MmapFlags, file: String?, offset: UInt64)
+    case mmapRegion(mm: Int, vma: VMA)
+
+    // mprotect.
+    case mprotectBody(mm: Int, start: UInt64, end: UInt64, prot: Prot)
+    case mprotectFixup(mm: Int, start: UInt64, end: UInt64, prot: Prot)
+    case changeProtection(mm: Int, start: UInt64, end: UInt64)
+
+    // mremap.
+    case mremapBody(mm: Int, oldAddr: UInt64, oldLength: UInt64, newLength: UInt64, mayMove: Bool, newAddr: UInt64?)
+    case madviseBody(mm: Int, start: UInt64, end: UInt64)
+    case vmaAdjust(mm: Int, start: UInt64, newEnd: UInt64)
+    case copyVMA(mm: Int, oldStart: UInt64, newStart: UInt64, newLength: UInt64)
+    case movePTEs(mm: Int, oldStart: UInt64, oldEnd: UInt64, newStart: UInt64)
+
+    // Faults: touch, handle_mm_fault, do_wp_page, get_user_pages.
+    case touchNext(mm: Int, address: UInt64, end: UInt64, mode: AccessMode)
+    case handleFault(mm: Int, address: UInt64, mode: AccessMode)
+    case wpCopy(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode)
+    case wpClearFlush(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode)
+    case wpSetPTE(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode)
+    case putPage(pfn: Int)
+    case putGupPage
+    case kvmRetry(notifier: Int, address: UInt64, write: Bool)
+    case callRelease(node: Int)
+    case dupVMA(parent: Int, index: Int)
+
+    // fork and exit.
+    case dupMM(mm: Int)
+    case forkVMA(parent: Int, index: Int)
+    case copyPTEs(parent: Int, start: UInt64, end: UInt64)
+    case exitMM(mm: Int)
+    case exitMmap(mm: Int)
+    case releaseV17Next(mm: Int)
+    case unlinkAll(mm: Int)
+    case removeAllVMAs(mm: Int)
+    case mmdrop(mm: Int)
+
+    // Reclaim, writeback, migration.
+    case reclaimScan(mm: Int?, start: UInt64, end: UInt64, pages: Int?)
+    case reclaimNext(index: Int)
+    case reclaimPage(pfn: Int)
+    case referencedOne(mm: Int, address: UInt64, pfn: Int, fresh: Bool)
+    case reclaimDecide(pfn: Int)
+    case unmapOne(mm: Int, address: UInt64, pfn: Int, migration: Bool)
+    case setSwapPTE(mm: Int, address: UInt64, pfn: Int)
+    case pageout(pfn: Int)
+    case writebackScan(file: Int?)
+    case writebackNext(index: Int)
+    case mkcleanOne(mm: Int, address: UInt64, pfn: Int)
+    case mkcleanSet(mm: Int, address: UInt64, pfn: Int)
+    case writepage(pfn: Int)
+    case migrateScan(mm: Int, start: UInt64, end: UInt64)
+    case migrateNext(index: Int)
+    case migrateAlloc(pfn: Int)
+    case migrateCopy(oldPfn: Int)
+    case removeMigrationPTEs(oldPfn: Int)
+
+    // remap_file_pages and apply_to_page_range.
+    case remapFileBody(mm: Int, start: UInt64, end: UInt64, pgoff: UInt64)
+    case populateRange(mm: Int, start: UInt64, end: UInt64, pgoff: UInt64)
+    case applyPTEs(mm: Int, start: UInt64, end: UInt64)
+
+    // Notifier registration.
+    case takeAllLocks(mm: Int, signalPending: Bool)
+    case checkSignal(pending: Bool)
+    case registerLink(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>)
+    case dropAllLocks
+    case attachSecondary(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>)
+    case unregisterUnlink(notifier: Int)
+    case unregisterFinish(notifier: Int)
+
+    // Secondary MMU faults and accesses.
+    case secondaryFault(notifier: Int, address: UInt64, write: Bool)
+    case kvmSampleSeq(notifier: Int, address: UInt64, write: Bool)
+    case kvmInstall(notifier: Int, address: UInt64, write: Bool)
+    case gruDropin(notifier: Int, address: UInt64, write: Bool)
+    case pinInstall(notifier: Int, address: UInt64, write: Bool)
+    case secondaryAccess(notifier: Int, address: UInt64, write: Bool, value: UInt64?)
+
+    /// The name `pause_at` and GET /tasks use for this step.
+    var name: String {
+        switch self {
+        case .acquire(let lock): "lock:" + lock.label.split(separator: ":")[0]
+        case .release(let lock): "unlock:" + lock.label.split(separator: ":")[0]
+        case .rcuReadLock, .notify: "rcu_read_lock"
+        case .rcuReadUnlock: "rcu_read_unlock"
+        case .synchronizeRCU, .waitReaders: "synchronize_rcu"
+        case .callback(let call, _): call.kind.rawValue
+        case .doMunmap: "do_munmap"
+        case .splitVMAs: "split_vma"
+        case .detachVMAs: "detach_vmas_to_be_unmapped"
+        case .unmapVMAs: "unmap_vmas"
+        case .zapPTEs: "zap_pte_range"
+        case .freePages: "tlb_finish_mmu"
+        case .mmapBody: "do_mmap_pgoff"
+        case .mmapRegion: "mmap_region"
+        case .mprotectFixup: "mprotect_fixup"
+        case .changeProtection: "change_protection"
+        case .mremapBody: "do_mremap"
+        case .vmaAdjust: "vma_adjust"
+        case .copyVMA: "copy_vma"
+        case .movePTEs: "move_ptes"
+        case .touchNext: "touch"
+        case .handleFault: "handle_mm_fault"
+        case .wpCopy: "do_wp_page"
+        case .wpClearFlush: "ptep_clear_flush"
+        case .wpSetPTE: "set_pte_at"
+        case .putPage: "put_page"
+        case .putGupPage: "put_page"
+        case .kvmRetry: "fault_retry"
+        case .callRelease: "release"
+        case .dupVMA: "dup_vma"
+        case .mprotectBody: "sys_mprotect"
+        case .madviseBody: "madvise_dontneed"
+        case .reclaimScan: "shrink_list"
+        case .writebackScan: "write_cache_pages"
+        case .migrateScan: "migrate_pages"
+        case .kvmSampleSeq: "mmu_notifier_seq"
+        case .dupMM: "dup_mm"
+        case .forkVMA: "dup_mmap"
+        case .copyPTEs: "copy_page_range"
+        case .exitMM: "mmput"
+        case .exitMmap: "exit_mmap"
+        case .releaseV17Next: "mmu_notifier_release"
+        case .unlinkAll: "hlist_del_init_rcu"
+        case .removeAllVMAs: "remove_vma"
+        case .mmdrop: "mmdrop"
+        case .reclaimNext: "shrink_page_list"
+        case .reclaimPage: "page_referenced"
+        case .referencedOne: "ptep_clear_flush_young"
+        case .reclaimDecide: "add_to_swap"
+        case .unmapOne: "try_to_unmap_one"
+        case .setSwapPTE: "set_pte_at"
+        case .pageout: "pageout"
+        case .writebackNext: "clear_page_dirty_for_io"
+        case .mkcleanOne: "page_mkclean_one"
+        case .mkcleanSet: "set_pte_at"
+        case .writepage: "writepage"
+        case .migrateNext: "migrate_pages"
+        case .migrateAlloc: "alloc_new_page"
+        case .migrateCopy: "migrate_page_copy"
+        case .removeMigrationPTEs: "remove_migration_ptes"
+        case .remapFileBody: "sys_remap_file_pages"
+        case .populateRange: "populate_range"
+        case .applyPTEs: "apply_to_pte_range"
+        case .takeAllLocks: "mm_take_all_locks"
+        case .checkSignal: "signal_pending"
+        case .registerLink: "hlist_add_head"
+        case .dropAllLocks: "mm_drop_all_locks"
+        case .attachSecondary: "attach"
+        case .unregisterUnlink: "hlist_del_rcu"
+        case .unregisterFinish: "mmu_notifier_unregister"
+        case .secondaryFault: "secondary_fault"
+        case .kvmInstall: "install_spte"
+        case .gruDropin: "tlb_dropin"
+        case .pinInstall: "map_pinned"
+        case .secondaryAccess: "secondary_access"
+        }
+    }
+
+    /// True for a step that only expands into other steps; it is not counted, traced or
+    /// paused at.
+    var isMacro: Bool {
+        switch self {
+        case .doMunmap, .unmapVMAs, .mmapBody, .mremapBody, .touchNext, .forkVMA, .exitMmap, .reclaimNext,
+            .reclaimPage, .writebackNext, .migrateNext, .remapFileBody, .takeAllLocks, .secondaryFault, .mprotectBody,
+            .madviseBody, .reclaimScan, .writebackScan, .migrateScan, .kvmRetry, .synchronizeRCU:
+            true
+        default:
+            false
+        }
+    }
+}
+
+/// A part of an unmap: a range inside one VMA, and whether it is hugetlb.
+struct ZapRange: Codable, Hashable, Sendable {
+    var start: UInt64
+    var end: UInt64
+    var hugetlb: Bool
+}

@@ -1,0 +1,135 @@
+/// A lock the model's tasks take, named as the kernel names it.
+public enum Lock: Codable, Hashable, Sendable {
+    /// `mm->mmap_sem`, for read or for write.
+    case mmapSem(mm: Int, write: Bool)
+    /// `mm->page_table_lock` (the model has one page-table lock per mm).
+    case pageTable(mm: Int)
+    /// `anon_vma->lock` (a spinlock in 2008).
+    case anonVMA(Int)
+    /// `mapping->i_mmap_lock` of a file (a spinlock in 2008).
+    case iMmap(file: Int)
+    /// A secondary MMU's own lock (`kvm->mmu_lock`).
+    case mmuLock(notifier: Int)
+    /// `mm->mmu_notifier_mm->lock`.
+    case notifierList(mm: Int)
+    /// The global `mm_all_locks_mutex`.
+    case allLocksMutex
+
+    /// True for spinlocks: holding one makes the context atomic.
+    public var isSpinlock: Bool {
+        switch self {
+        case .mmapSem, .allLocksMutex: false
+        case .pageTable, .anonVMA, .iMmap, .mmuLock, .notifierList: true
+        }
+    }
+
+    /// True when `self` and `other` cannot be held at once by two tasks.
+    func conflicts(with other: Lock) -> Bool {
+        switch (self, other) {
+        case (.mmapSem(let a, let writeA), .mmapSem(let b, let writeB)):
+            a == b && (writeA || writeB)
+        default:
+            self == other
+        }
+    }
+
+    /// The name traces show.
+    public var label: String {
+        switch self {
+        case .mmapSem(_, let write): write ? "mmap_sem:w" : "mmap_sem:r"
+        case .pageTable: "page_table_lock"
+        case .anonVMA(let id): "anon_vma:\(id)"
+        case .iMmap(let file): "i_mmap_lock:\(file)"
+        case .mmuLock(let notifier): "mmu_lock:\(notifier)"
+        case .notifierList: "mmu_notifier_mm.lock"
+        case .allLocksMutex: "mm_all_locks_mutex"
+        }
+    }
+}
+
+/// Where a task stands.
+public enum TaskStatus: String, Codable, Hashable, Sendable {
+    /// It can run its next step.
+    case runnable
+    /// Its next step waits for a lock or a grace period.
+    case blocked
+    /// It was told to stop before a named step (`pause_at`) and waits for step or resume.
+    case paused
+    /// It has finished; its result is final.
+    case done
+}
+
+/// A reader that a grace period waits for: a task and its read-side section count.
+public struct ReaderMark: Codable, Hashable, Sendable {
+    /// The reading task.
+    public var task: Int
+    /// The task's `rcuEpoch` when the grace period started.
+    public var epoch: Int
+}
+
+/// A simulated thread running one operation as a sequence of atomic steps (`task_struct`).
+public struct TaskStruct: Codable, Hashable, Sendable {
+    /// The task's id.
+    public let id: Int
+    /// The operation it runs.
+    public let operation: Operation
+    /// The steps still to run; the last element runs next.
+    var program: [Step]
+    /// The locks it holds, in the order taken.
+    public internal(set) var locks: [Lock] = []
+    /// Nesting depth of rcu_read_lock.
+    public internal(set) var rcuDepth = 0
+    /// Bumped when the outermost rcu_read_unlock runs; grace periods compare it.
+    var rcuEpoch = 0
+    /// Where it stands.
+    public internal(set) var status: TaskStatus = .runnable
+    /// What it waits for when blocked.
+    public internal(set) var blockedOn: String?
+    /// The step name to stop before, if any.
+    public internal(set) var pauseAt: String?
+    /// The result so far; final when done.
+    public internal(set) var result = OpResult()
+    /// Steps run so far.
+    public internal(set) var stepsRun = 0
+    /// Invalidate ranges this task has started and not ended, per notifier.
+    var openRanges: [ActiveRange] = []
+    /// Working values passed from one step to a later one.
+    var scratch = Scratch()
+
+    /// The name of the operation.
+    public var op: String { operation.name }
+    /// The mm it works on, if any.
+    public var mm: Int? { operation.mm }
+    /// The name of the step that runs next, if any.
+    public var nextStep: String? { program.last?.name }
+    /// True in atomic context: a spinlock or rcu_read_lock is held (v17 RCU disables preemption).
+    public var isAtomic: Bool { rcuDepth > 0 || locks.contains { $0.isSpinlock } }
+}
+
+/// Values that a step leaves for a later step of the same task.
+struct Scratch: Codable, Hashable, Sendable {
+    /// Frames whose references the current unmap gathered (`mmu_gather`), put after the zap.
+    var pendingFree: [Int] = []
+    /// VMAs taken off the mm by do_munmap, still to be zapped.
+    var detached: [VMA] = []
+    /// The ORed result of the clear_flush_young walk.
+    var young = false
+    /// A frame the operation holds a reference on (gup result, COW copy, migration target).
+    var pfn = -1
+    /// Whether the gup result may be mapped writable.
+    var writable = false
+    /// kvm: the mmu_notifier_seq sampled at the start of a fault.
+    var seq: UInt64 = 0
+    /// The notifier a fault or access works for.
+    var notifier = 0
+    /// The child mm a fork is building.
+    var child = 0
+    /// Frames a reclaim, writeback or migration pass goes through.
+    var candidates: [Int] = []
+    /// Where the current page of such a pass is mapped.
+    var mappings: [Mapping] = []
+    /// kvm: the fault must start over (mmu_notifier_retry said so).
+    var retry = false
+    /// kvm: the fault has retried, so it waits for the open ranges to end before sampling.
+    var retried = false
+}

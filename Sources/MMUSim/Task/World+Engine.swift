@@ -1,0 +1,243 @@
+/// What running one step did.
+public enum StepOutcome: Hashable, Sendable {
+    /// A step with this name ran.
+    case ran(String)
+    /// The next step waits for something (a lock, a grace period).
+    case blocked(String)
+    /// The task has finished.
+    case done
+}
+
+/// What executing a step did, inside the engine.
+enum Exec {
+    /// The step ran and changed the world.
+    case ran
+    /// The step was a macro: it replaced itself with other steps.
+    case expanded
+    /// The step cannot run now; nothing changed.
+    case blocked(String)
+}
+
+extension World {
+    // MARK: Running tasks
+
+    /// Starts `operation` as a new task and returns its id; the task has not run a step yet.
+    /// A request the model refuses outright (bad range, unknown id) gives a task that is
+    /// already done with its errno, having changed nothing.
+    public mutating func start(_ operation: Operation, pauseAt: String? = nil) -> Int {
+        let id = nextTaskID
+        nextTaskID += 1
+        var task = TaskStruct(id: id, operation: operation, program: [])
+        task.pauseAt = pauseAt
+        switch plan(operation) {
+        case .success(let steps):
+            task.program = steps.reversed()
+        case .failure(let errno):
+            task.result.fail(errno)
+            task.status = .done
+        }
+        tasks.append(task)
+        return id
+    }
+
+    /// Runs the next step of a task, whether or not it is paused; macros on the way expand
+    /// for free.
+    public mutating func step(_ id: Int) -> StepOutcome {
+        guard let index = tasks.firstIndex(where: { $0.id == id }) else { return .done }
+        if tasks[index].status == .done { return .done }
+        current = id
+        while let next = tasks[index].program.popLast() {
+            switch execute(next) {
+            case .expanded:
+                continue
+            case .ran:
+                tasks[index].stepsRun += 1
+                tasks[index].status = .runnable
+                tasks[index].blockedOn = nil
+                if tasks[index].program.isEmpty { finish(index) }
+                return .ran(next.name)
+            case .blocked(let reason):
+                tasks[index].program.append(next)
+                tasks[index].status = .blocked
+                tasks[index].blockedOn = reason
+                return .blocked(reason)
+            }
+        }
+        finish(index)
+        return .done
+    }
+
+    /// Runs a task until it finishes, blocks, or reaches its `pause_at` step; returns where
+    /// it stands.
+    @discardableResult
+    public mutating func run(_ id: Int) -> TaskStatus {
+        while true {
+            guard let index = tasks.firstIndex(where: { $0.id == id }) else { return .done }
+            expandMacros(index)
+            if let pause = tasks[index].pauseAt, tasks[index].nextStep == pause {
+                tasks[index].pauseAt = nil
+                tasks[index].status = .paused
+                return .paused
+            }
+            switch step(id) {
+            case .ran: continue
+            case .blocked: return .blocked
+            case .done: return .done
+            }
+        }
+    }
+
+    /// Lets a paused task run on to the end or to its next blocking point (resume).
+    @discardableResult
+    public mutating func resume(_ id: Int) -> TaskStatus {
+        guard let index = tasks.firstIndex(where: { $0.id == id }) else { return .done }
+        if tasks[index].status == .paused { tasks[index].status = .runnable }
+        let status = run(id)
+        wakeBlocked()
+        return status
+    }
+
+    /// Sets or clears the step a task stops before.
+    public mutating func setPause(_ id: Int, at step: String?) {
+        guard let index = tasks.firstIndex(where: { $0.id == id }) else { return }
+        tasks[index].pauseAt = step
+    }
+
+    /// Runs blocked tasks whose wait is over, until none can move; paused tasks stay paused.
+    public mutating func wakeBlocked() {
+        var progress = true
+        while progress {
+            progress = false
+            for task in tasks where task.status == .blocked {
+                // A blocked step changes nothing, so trying it is the test.
+                run(task.id)
+                if let after = self.task(task.id), after.stepsRun == task.stepsRun, after.status != .done { continue }
+                progress = true
+            }
+        }
+    }
+
+    /// Starts an operation, runs it to completion (or to its pause point or a block), lets
+    /// blocked tasks move on, and collects the task if it finished.
+    public mutating func perform(_ operation: Operation, pauseAt: String? = nil) -> TaskStruct {
+        let id = start(operation, pauseAt: pauseAt)
+        run(id)
+        wakeBlocked()
+        let task = tasks.first { $0.id == id }!
+        if task.status == .done { collect(id) }
+        return task
+    }
+
+    /// Forgets a finished task.
+    public mutating func collect(_ id: Int) {
+        tasks.removeAll { $0.id == id && $0.status == .done }
+    }
+
+    /// Expands macro steps at the top of a task's program so that its next step is real.
+    mutating func expandMacros(_ index: Int) {
+        current = tasks[index].id
+        while let next = tasks[index].program.last, next.isMacro {
+            tasks[index].program.removeLast()
+            switch execute(next) {
+            case .expanded, .ran: continue
+            case .blocked:
+                tasks[index].program.append(next)
+                return
+            }
+        }
+    }
+
+    private mutating func finish(_ index: Int) {
+        tasks[index].status = .done
+        tasks[index].blockedOn = nil
+        checkTaskFinished(index)
+    }
+
+    // MARK: The running task
+
+    /// The index of the running task.
+    var currentIndex: Int {
+        tasks.firstIndex { $0.id == current }!
+    }
+
+    /// Pushes steps so that `steps[0]` runs next.
+    mutating func push(_ steps: [Step]) {
+        tasks[currentIndex].program.append(contentsOf: steps.reversed())
+    }
+
+    /// Ends the running operation with an error: its remaining steps are dropped and the
+    /// locks it holds are released, so that nothing is left half-done or held.
+    mutating func abort(_ errno: Errno) {
+        let index = currentIndex
+        tasks[index].result.fail(errno)
+        tasks[index].program.removeAll()
+        tasks[index].locks.removeAll()
+        tasks[index].rcuDepth = 0
+    }
+
+    /// Updates the running task's result.
+    mutating func updateResult(_ body: (inout OpResult) -> Void) {
+        body(&tasks[currentIndex].result)
+    }
+
+    /// The running task's scratch values.
+    var scratch: Scratch {
+        get { tasks[currentIndex].scratch }
+        set { tasks[currentIndex].scratch = newValue }
+    }
+
+    // MARK: Locks
+
+    /// The task other than `id` that holds a lock conflicting with `lock`, if any.
+    func holder(of lock: Lock, except id: Int) -> Int? {
+        tasks.first { $0.id != id && $0.locks.contains { $0.conflicts(with: lock) } }?.id
+    }
+
+    /// Nil when the running task could take every lock in `locks` now; otherwise what it
+    /// waits for.
+    func waitReason(for locks: [Lock]) -> String? {
+        for lock in locks {
+            if let other = holder(of: lock, except: current) { return "\(lock.label) held by task \(other)" }
+        }
+        return nil
+    }
+
+    /// Runs `body` with `locks` added to the running task's held locks, for a step that takes
+    /// and drops them inside itself.
+    mutating func withLocks<T>(_ locks: [Lock], _ body: (inout World) -> T) -> T {
+        let before = tasks[currentIndex].locks.count
+        tasks[currentIndex].locks.append(contentsOf: locks)
+        let result = body(&self)
+        let index = currentIndex
+        if tasks[index].locks.count >= before { tasks[index].locks.removeSubrange(before...) }
+        return result
+    }
+
+    // MARK: Trace
+
+    /// Appends an event with the running task's context.
+    mutating func emit(_ info: EventInfo) {
+        let task = tasks.first { $0.id == current }
+        lastSeq += 1
+        var locks = task?.locks.map(\.label) ?? []
+        if let depth = task?.rcuDepth, depth > 0 { locks.append("rcu_read_lock") }
+        trace.append(
+            TraceEvent(
+                seq: lastSeq,
+                task: task?.id,
+                mm: info.mm ?? task?.mm,
+                op: task?.op,
+                call: info.call,
+                notifier: info.notifier,
+                start: info.start,
+                end: info.end,
+                address: info.address,
+                pfn: info.pfn,
+                pages: info.pages,
+                locks: locks,
+                atomic: task?.isAtomic ?? false,
+                ret: info.ret
+            )
+        )
+    }
+}

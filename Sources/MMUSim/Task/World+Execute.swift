@@ -1,0 +1,106 @@
+extension World {
+    /// Runs one step (or expands one macro) for the running task.
+    mutating func execute(_ step: Step) -> Exec {
+        switch step {
+        case .acquire(let lock):
+            if let reason = waitReason(for: [lock]) { return .blocked(reason) }
+            tasks[currentIndex].locks.append(lock)
+            return .ran
+        case .release(let lock):
+            if let index = tasks[currentIndex].locks.lastIndex(of: lock) { tasks[currentIndex].locks.remove(at: index) }
+            return .ran
+        case .rcuReadLock:
+            tasks[currentIndex].rcuDepth += 1
+            return .ran
+        case .rcuReadUnlock:
+            rcuReadUnlock()
+            return .ran
+        case .synchronizeRCU: return synchronizeRCU()
+        case .waitReaders(let readers): return waitReaders(readers)
+        case .notify(let call): return notifyBegin(call)
+        case .callback(let call, let node): return callbackStep(call, node: node)
+        case .callRelease(let node): return callRelease(node)
+
+        case .doMunmap(let mm, let start, let end): return doMunmapPlan(mm: mm, start: start, end: end)
+        case .splitVMAs(let mm, let start, let end): return splitVMAs(mm: mm, start: start, end: end)
+        case .detachVMAs(let mm, let start, let end): return detachVMAs(mm: mm, start: start, end: end)
+        case .unmapVMAs(let mm, let start, let end, let ranges): return unmapVMAsPlan(mm: mm, start: start, end: end, ranges: ranges)
+        case .zapPTEs(let mm, let start, let end): return zapPTEs(mm: mm, start: start, end: end)
+        case .freePages: return freePages()
+        case .madviseBody(let mm, let start, let end): return madvisePlan(mm: mm, start: start, end: end)
+
+        case .mmapBody(let mm, let addr, let length, let prot, let flags, let file, let offset):
+            return mmapPlan(mm: mm, addr: addr, length: length, prot: prot, flags: flags, file: file, offset: offset)
+        case .mmapRegion(let mm, let vma): return mmapRegion(mm: mm, vma: vma)
+        case .mprotectBody(let mm, let start, let end, let prot): return mprotectPlan(mm: mm, start: start, end: end, prot: prot)
+        case .mprotectFixup(let mm, let start, let end, let prot): return mprotectFixup(mm: mm, start: start, end: end, prot: prot)
+        case .changeProtection(let mm, let start, let end): return changeProtection(mm: mm, start: start, end: end)
+        case .mremapBody(let mm, let oldAddr, let oldLength, let newLength, let mayMove, let newAddr):
+            return mremapPlan(mm: mm, oldAddr: oldAddr, oldLength: oldLength, newLength: newLength, mayMove: mayMove, newAddr: newAddr)
+        case .vmaAdjust(let mm, let start, let newEnd): return vmaAdjust(mm: mm, start: start, newEnd: newEnd)
+        case .copyVMA(let mm, let oldStart, let newStart, let newLength):
+            return copyVMA(mm: mm, oldStart: oldStart, newStart: newStart, newLength: newLength)
+        case .movePTEs(let mm, let oldStart, let oldEnd, let newStart):
+            return movePTEs(mm: mm, oldStart: oldStart, oldEnd: oldEnd, newStart: newStart)
+        case .remapFileBody(let mm, let start, let end, let pgoff): return remapFilePlan(mm: mm, start: start, end: end, pgoff: pgoff)
+        case .populateRange(let mm, let start, let end, let pgoff): return populateRange(mm: mm, start: start, end: end, pgoff: pgoff)
+        case .applyPTEs(let mm, let start, let end): return applyPTEs(mm: mm, start: start, end: end)
+
+        case .touchNext(let mm, let address, let end, let mode): return touchPlan(mm: mm, address: address, end: end, mode: mode)
+        case .handleFault(let mm, let address, let mode): return handleFault(mm: mm, address: address, mode: mode)
+        case .wpCopy(let mm, let address, let oldPfn, let mode): return wpCopy(mm: mm, address: address, oldPfn: oldPfn, mode: mode)
+        case .wpClearFlush(let mm, let address, let oldPfn, let mode):
+            return wpClearFlush(mm: mm, address: address, oldPfn: oldPfn, mode: mode)
+        case .wpSetPTE(let mm, let address, let oldPfn, let mode): return wpSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode)
+        case .putPage(let pfn): return putPageStep(pfn)
+        case .putGupPage: return putGupPage()
+
+        case .dupMM(let mm): return dupMM(mm: mm)
+        case .forkVMA(let parent, let index): return forkVMAPlan(parent: parent, index: index)
+        case .dupVMA(let parent, let index): return dupVMA(parent: parent, index: index)
+        case .copyPTEs(let parent, let start, let end): return copyPTEs(parent: parent, start: start, end: end)
+        case .exitMM(let mm): return exitMM(mm: mm)
+        case .exitMmap(let mm): return exitMmapPlan(mm: mm)
+        case .releaseV17Next(let mm): return releaseV17Next(mm: mm)
+        case .unlinkAll(let mm): return unlinkAll(mm: mm)
+        case .removeAllVMAs(let mm): return removeAllVMAs(mm: mm)
+        case .mmdrop(let mm): return mmdropStep(mm: mm)
+
+        case .reclaimScan(let mm, let start, let end, let pages): return reclaimScan(mm: mm, start: start, end: end, pages: pages)
+        case .reclaimNext(let index): return reclaimNext(index: index)
+        case .reclaimPage(let pfn): return reclaimPagePlan(pfn: pfn)
+        case .referencedOne(let mm, let address, let pfn, let fresh): return referencedOne(mm: mm, address: address, pfn: pfn, fresh: fresh)
+        case .reclaimDecide(let pfn): return reclaimDecide(pfn: pfn)
+        case .unmapOne(let mm, let address, let pfn, let migration): return unmapOne(mm: mm, address: address, pfn: pfn, migration: migration)
+        case .setSwapPTE(let mm, let address, let pfn): return setSwapPTE(mm: mm, address: address, pfn: pfn)
+        case .pageout(let pfn): return pageout(pfn: pfn)
+        case .writebackScan(let file): return writebackScan(file: file)
+        case .writebackNext(let index): return writebackNext(index: index)
+        case .mkcleanOne(let mm, let address, let pfn): return mkcleanOne(mm: mm, address: address, pfn: pfn)
+        case .mkcleanSet(let mm, let address, let pfn): return mkcleanSet(mm: mm, address: address, pfn: pfn)
+        case .writepage(let pfn): return writepage(pfn: pfn)
+        case .migrateScan(let mm, let start, let end): return migrateScan(mm: mm, start: start, end: end)
+        case .migrateNext(let index): return migrateNext(index: index)
+        case .migrateAlloc(let pfn): return migrateAlloc(pfn: pfn)
+        case .migrateCopy(let oldPfn): return migrateCopy(oldPfn: oldPfn)
+        case .removeMigrationPTEs(let oldPfn): return removeMigrationPTEs(oldPfn: oldPfn)
+
+        case .takeAllLocks(let mm, let signalPending): return takeAllLocksPlan(mm: mm, signalPending: signalPending)
+        case .checkSignal(let pending): return checkSignal(pending: pending)
+        case .registerLink(let mm, let kind, let bugs): return registerLink(mm: mm, kind: kind, bugs: bugs)
+        case .dropAllLocks: return dropAllLocks()
+        case .attachSecondary(let mm, let kind, let bugs): return attachSecondary(mm: mm, kind: kind, bugs: bugs)
+        case .unregisterUnlink(let node): return unregisterUnlink(node)
+        case .unregisterFinish(let node): return unregisterFinish(node)
+
+        case .secondaryFault(let node, let address, let write): return secondaryFaultPlan(node, address: address, write: write)
+        case .kvmSampleSeq(let node, let address, let write): return kvmSampleSeq(node, address: address, write: write)
+        case .kvmInstall(let node, let address, let write): return kvmInstall(node, address: address, write: write)
+        case .kvmRetry(let node, let address, let write): return kvmRetry(node, address: address, write: write)
+        case .gruDropin(let node, let address, let write): return gruDropin(node, address: address, write: write)
+        case .pinInstall(let node, let address, let write): return pinInstall(node, address: address, write: write)
+        case .secondaryAccess(let node, let address, let write, let value):
+            return secondaryAccess(node, address: address, write: write, value: value)
+        }
+    }
+}

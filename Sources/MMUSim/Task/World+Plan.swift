@@ -1,0 +1,187 @@
+extension Errno: Error {}
+
+extension World {
+    /// Checks an operation's arguments as the system call's entry checks do, and gives the
+    /// steps its task runs. Checks that depend on the mm's layout happen in the steps, after
+    /// the locks are taken.
+    func plan(_ operation: Operation) -> Result<[Step], Errno> {
+        switch operation {
+        case .mmap(let mm, let addr, let length, let prot, let flags, let file, let offset):
+            guard live(mm) else { return .failure(.ESRCH) }
+            guard length > 0, length <= taskSize, isPageAligned(offset) else { return .failure(.EINVAL) }
+            guard flags.anonymous == (file == nil) else { return .failure(.EINVAL) }
+            if flags.fixed {
+                guard let addr, isPageAligned(addr), addr <= taskSize, pageAlign(length) <= taskSize - addr else {
+                    return .failure(.EINVAL)
+                }
+            }
+            if flags.hugetlb, let addr, flags.fixed, addr % hugePageSize != 0 { return .failure(.EINVAL) }
+            return .success([
+                .acquire(.mmapSem(mm: mm, write: true)),
+                .mmapBody(mm: mm, addr: addr, length: length, prot: prot, flags: flags, file: file, offset: offset),
+                .release(.mmapSem(mm: mm, write: true)),
+            ])
+
+        case .munmap(let mm, let addr, let length):
+            guard live(mm) else { return .failure(.ESRCH) }
+            guard let end = rangeEnd(addr, length), length > 0 else { return .failure(.EINVAL) }
+            return .success([
+                .acquire(.mmapSem(mm: mm, write: true)), .doMunmap(mm: mm, start: addr, end: end),
+                .release(.mmapSem(mm: mm, write: true)),
+            ])
+
+        case .mprotect(let mm, let addr, let length, let prot):
+            guard live(mm) else { return .failure(.ESRCH) }
+            guard let end = rangeEnd(addr, length) else { return .failure(.EINVAL) }
+            if end == addr { return .success([]) }
+            return .success([
+                .acquire(.mmapSem(mm: mm, write: true)), .mprotectBody(mm: mm, start: addr, end: end, prot: prot),
+                .release(.mmapSem(mm: mm, write: true)),
+            ])
+
+        case .mremap(let mm, let oldAddr, let oldLength, let newLength, let mayMove, let fixed, let newAddr):
+            guard live(mm) else { return .failure(.ESRCH) }
+            guard rangeEnd(oldAddr, oldLength) != nil, newLength > 0, newLength <= taskSize else { return .failure(.EINVAL) }
+            if fixed {
+                guard mayMove, let newAddr, rangeEnd(newAddr, newLength) != nil else { return .failure(.EINVAL) }
+                let oldEnd = oldAddr + pageAlign(oldLength)
+                let newEnd = newAddr + pageAlign(newLength)
+                if newAddr < oldEnd && oldAddr < newEnd { return .failure(.EINVAL) }
+            }
+            return .success([
+                .acquire(.mmapSem(mm: mm, write: true)),
+                .mremapBody(
+                    mm: mm,
+                    oldAddr: oldAddr,
+                    oldLength: pageAlign(oldLength),
+                    newLength: pageAlign(newLength),
+                    mayMove: mayMove,
+                    newAddr: fixed ? newAddr : nil
+                ),
+                .release(.mmapSem(mm: mm, write: true)),
+            ])
+
+        case .madviseDontneed(let mm, let addr, let length):
+            guard live(mm) else { return .failure(.ESRCH) }
+            guard let end = rangeEnd(addr, length) else { return .failure(.EINVAL) }
+            if end == addr { return .success([]) }
+            return .success([
+                .acquire(.mmapSem(mm: mm, write: false)), .madviseBody(mm: mm, start: addr, end: end),
+                .release(.mmapSem(mm: mm, write: false)),
+            ])
+
+        case .touch(let mm, let addr, let length, let write, let value):
+            guard live(mm) else { return .failure(.ESRCH) }
+            let start = addr & ~(pageSize - 1)
+            guard let end = rangeEnd(start, max(length, 1) + (addr - start)) else { return .failure(.EFAULT) }
+            return .success([
+                .acquire(.mmapSem(mm: mm, write: false)),
+                .touchNext(mm: mm, address: start, end: end, mode: write ? .cpuWrite(value) : .cpuRead),
+                .release(.mmapSem(mm: mm, write: false)),
+            ])
+
+        case .fork(let mm):
+            guard live(mm) else { return .failure(.ESRCH) }
+            return .success([
+                .acquire(.mmapSem(mm: mm, write: true)), .dupMM(mm: mm), .forkVMA(parent: mm, index: 0),
+                .release(.mmapSem(mm: mm, write: true)),
+            ])
+
+        case .exit(let mm):
+            guard live(mm) else { return .failure(.ESRCH) }
+            return .success([.exitMM(mm: mm)])
+
+        case .reclaim(let mm, let addr, let length, let pages):
+            if let mm, !live(mm) { return .failure(.ESRCH) }
+            if let pages, pages < 0 { return .failure(.EINVAL) }
+            var start: UInt64 = 0
+            var end: UInt64 = taskSize
+            if let addr {
+                guard mm != nil, let stop = rangeEnd(addr, length ?? pageSize) else { return .failure(.EINVAL) }
+                (start, end) = (addr, stop)
+            }
+            return .success([.reclaimScan(mm: mm, start: start, end: end, pages: pages), .reclaimNext(index: 0)])
+
+        case .writeback(let name):
+            var file: Int?
+            if let name {
+                guard let found = files.first(where: { $0.name == name }) else { return .failure(.ENOENT) }
+                file = found.id
+            }
+            return .success([.writebackScan(file: file), .writebackNext(index: 0)])
+
+        case .migrate(let mm, let addr, let length):
+            guard live(mm) else { return .failure(.ESRCH) }
+            guard let end = rangeEnd(addr, length) else { return .failure(.EINVAL) }
+            return .success([
+                .acquire(.mmapSem(mm: mm, write: false)), .migrateScan(mm: mm, start: addr, end: end), .migrateNext(index: 0),
+                .release(.mmapSem(mm: mm, write: false)),
+            ])
+
+        case .remapFilePages(let mm, let addr, let length, let pgoff):
+            guard live(mm) else { return .failure(.ESRCH) }
+            guard let end = rangeEnd(addr, length), end > addr else { return .failure(.EINVAL) }
+            return .success([
+                .acquire(.mmapSem(mm: mm, write: true)), .remapFileBody(mm: mm, start: addr, end: end, pgoff: pgoff),
+                .release(.mmapSem(mm: mm, write: true)),
+            ])
+
+        case .applyToPageRange(let mm, let addr, let length):
+            guard live(mm) else { return .failure(.ESRCH) }
+            guard let end = rangeEnd(addr, length), end > addr else { return .failure(.EINVAL) }
+            return .success([
+                .acquire(.mmapSem(mm: mm, write: false)),
+                .notify(NotifyCall(kind: .invalidateRangeStart, mm: mm, start: addr, end: end)),
+                .applyPTEs(mm: mm, start: addr, end: end),
+                .notify(NotifyCall(kind: .invalidateRangeEnd, mm: mm, start: addr, end: end)),
+                .release(.mmapSem(mm: mm, write: false)),
+            ])
+
+        case .register(let mm, let kind, let bugs, let signalPending, _):
+            // BUG_ON(atomic_read(&mm->mm_users) <= 0) in do_mmu_notifier_register.
+            guard live(mm) else { return .failure(.ESRCH) }
+            guard kind.usesNotifier else { return .success([.attachSecondary(mm: mm, kind: kind, bugs: bugs)]) }
+            // __mmu_notifier_register's caller holds mmap_sem already: the task takes it as
+            // that caller would, so the trace shows the same locks either way.
+            return .success([
+                .acquire(.mmapSem(mm: mm, write: true)), .takeAllLocks(mm: mm, signalPending: signalPending),
+                .registerLink(mm: mm, kind: kind, bugs: bugs), .dropAllLocks, .release(.mmapSem(mm: mm, write: true)),
+            ])
+
+        case .unregister(let mm, let id):
+            guard let notifier = notifier(id), notifier.mm == mm else { return .failure(.ENOENT) }
+            guard notifier.state != .unregistered else { return .failure(.EINVAL) }
+            guard notifier.kind.usesNotifier else { return .success([.unregisterFinish(notifier: id)]) }
+            return .success([.unregisterUnlink(notifier: id), .synchronizeRCU, .unregisterFinish(notifier: id)])
+
+        case .fault(let mm, let id, let address, let write):
+            guard let notifier = notifier(id), notifier.mm == mm else { return .failure(.ENOENT) }
+            guard live(mm), notifier.state != .unregistered, !notifier.frozen else { return .failure(.EFAULT) }
+            guard address < taskSize else { return .failure(.EFAULT) }
+            return .success([.secondaryFault(notifier: id, address: address & ~(pageSize - 1), write: write)])
+
+        case .access(let mm, let id, let address, let write, let value):
+            guard let notifier = notifier(id), notifier.mm == mm else { return .failure(.ENOENT) }
+            guard address < taskSize else { return .failure(.EFAULT) }
+            return .success([.secondaryAccess(notifier: id, address: address & ~(pageSize - 1), write: write, value: value)])
+        }
+    }
+
+    /// True when the mm exists and still has users.
+    func live(_ mm: Int) -> Bool {
+        self.mm(mm).map { $0.users > 0 && !$0.exited } ?? false
+    }
+
+    /// The end of a range as the syscalls check it: a page-aligned start, the length rounded
+    /// up to pages, and no wrap past `TASK_SIZE`. Nil when the range is invalid.
+    func rangeEnd(_ start: UInt64, _ length: UInt64) -> UInt64? {
+        guard isPageAligned(start), start <= taskSize, length <= taskSize - start else { return nil }
+        let end = start + pageAlign(length)
+        return end <= taskSize ? end : nil
+    }
+}
+
+/// `PAGE_ALIGN`: rounds a length up to whole pages.
+func pageAlign(_ length: UInt64) -> UInt64 {
+    length > UInt64.max - pageSize ? UInt64.max & ~(pageSize - 1) : (length + pageSize - 1) & ~(pageSize - 1)
+}

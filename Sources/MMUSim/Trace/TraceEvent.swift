@@ -1,0 +1,70 @@
+/// One thing that happened, in order: a notifier call, or a model event such as a pte change
+/// or a frame freed, with the locks the task held at that moment.
+public struct TraceEvent: Codable, Hashable, Sendable {
+    /// Position in the world's trace, from 1.
+    public var seq: Int
+    /// The task that caused it.
+    public var task: Int?
+    /// The mm concerned.
+    public var mm: Int?
+    /// The operation the task runs.
+    public var op: String?
+    /// A notifier method (`release`, `clear_flush_young`, `invalidate_page`,
+    /// `invalidate_range_start`, `invalidate_range_end`) or a model event (`pte_clear`,
+    /// `pte_set`, `frame_free`, `frame_alloc`, `spte_set`, `spte_zap`, `tlb_flush`,
+    /// `fault_retry`, `grace_period`, `register`, `unregister`, ...).
+    public var call: String
+    /// The notifier called, or whose secondary MMU changed.
+    public var notifier: Int?
+    /// Range start.
+    public var start: UInt64?
+    /// Range end.
+    public var end: UInt64?
+    /// Page address.
+    public var address: UInt64?
+    /// The frame concerned.
+    public var pfn: Int?
+    /// How many pages a batched event covers.
+    public var pages: Int?
+    /// The locks held, as `mmap_sem:w`, `page_table_lock`, `rcu_read_lock` ...
+    public var locks: [String]
+    /// True when the task was in atomic context (a spinlock or rcu_read_lock held).
+    public var atomic: Bool
+    /// A callback's return value, where it has one (clear_flush_young).
+    public var ret: Int?
+}
+
+/// The fields of a trace event other than its position and context, as a step reports it.
+struct EventInfo {
+    var call: String
+    var mm: Int?
+    var notifier: Int?
+    var start: UInt64?
+    var end: UInt64?
+    var address: UInt64?
+    var pfn: Int?
+    var pages: Int?
+    var ret: Int?
+
+    init(
+        _ call: String,
+        mm: Int? = nil,
+        notifier: Int? = nil,
+        start: UInt64? = nil,
+        end: UInt64? = nil,
+        address: UInt64? = nil,
+        pfn: Int? = nil,
+        pages: Int? = nil,
+        ret: Int? = nil
+    ) {
+        self.call = call
+        self.mm = mm
+        self.notifier = notifier
+        self.start = start
+        self.end = end
+        self.address = address
+        self.pfn = pfn
+        self.pages = pages
+        self.ret = ret
+    }
+}

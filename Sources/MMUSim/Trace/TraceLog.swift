@@ -1,0 +1,42 @@
+/// The world's trace: a ring of the most recent events, with a count of those that fell off.
+public struct TraceLog: Codable, Hashable, Sendable {
+    /// How many events the ring keeps.
+    public let capacity: Int
+    private var ring: [TraceEvent] = []
+    private var head = 0
+    /// Events dropped because the ring was full.
+    public private(set) var dropped = 0
+
+    /// Creates an empty log that keeps `capacity` events.
+    public init(capacity: Int) {
+        precondition(capacity > 0, "a trace needs room for one event")
+        self.capacity = capacity
+    }
+
+    /// The number of events kept.
+    public var count: Int { ring.count }
+
+    mutating func append(_ event: TraceEvent) {
+        if ring.count < capacity {
+            ring.append(event)
+        } else {
+            ring[head] = event
+            head = (head + 1) % capacity
+            dropped += 1
+        }
+    }
+
+    /// The kept events in order.
+    public var events: [TraceEvent] {
+        Array(ring[head...] + ring[..<head])
+    }
+
+    /// The kept events with a sequence number above `seq`, in order.
+    public func events(after seq: Int) -> [TraceEvent] {
+        guard let last = ring.isEmpty ? nil : ring[(head + ring.count - 1) % ring.count], last.seq > seq else { return [] }
+        let oldest = ring[head].seq
+        let skip = max(0, seq - oldest + 1)
+        guard skip < ring.count else { return [] }
+        return (skip..<ring.count).map { ring[(head + $0) % ring.count] }
+    }
+}
