@@ -59,12 +59,18 @@ extension World {
         }
     }
 
-    /// A task finished: its invalidate ranges must all be closed; then the mms it touched
-    /// may have fallen quiet.
+    /// A task finished: its invalidate ranges must all be closed, except on notifiers it
+    /// found unlinked meanwhile (after ->release the protocol owes them no end); then the
+    /// mms it touched may have fallen quiet.
     mutating func checkTaskFinished(_ index: Int) {
-        guard config.checkInvariants else { return }
         let task = tasks[index]
         for range in task.openRanges {
+            if let open = notifiers[range.notifier - 1].activeRanges.firstIndex(of: range) {
+                notifiers[range.notifier - 1].activeRanges.remove(at: open)
+            }
+        }
+        guard config.checkInvariants else { return }
+        for range in task.openRanges where notifiers[range.notifier - 1].state == .listed {
             report(
                 .balancedRanges,
                 mm: task.mm,

@@ -107,6 +107,8 @@ public struct Notifier: Codable, Hashable, Sendable {
 
 /// An open invalidate_range_start/_end window seen by one notifier.
 public struct ActiveRange: Codable, Hashable, Sendable {
+    /// The notifier whose window it is.
+    public var notifier: Int
     /// The task inside the window.
     public var task: Int
     /// First address of the range.

@@ -98,14 +98,14 @@ extension World {
         case .invalidateRangeStart:
             notifiers[node - 1].counters.invalidateRangeStart += 1
             emit(EventInfo("invalidate_range_start", mm: call.mm, notifier: node, start: call.start, end: call.end))
-            let range = ActiveRange(task: current, start: call.start, end: call.end)
+            let range = ActiveRange(notifier: node, task: current, start: call.start, end: call.end)
             notifiers[node - 1].activeRanges.append(range)
             tasks[currentIndex].openRanges.append(range)
             withLocks(lock) { $0.secondaryRangeStart(node, start: call.start, end: call.end) }
         case .invalidateRangeEnd:
             notifiers[node - 1].counters.invalidateRangeEnd += 1
             emit(EventInfo("invalidate_range_end", mm: call.mm, notifier: node, start: call.start, end: call.end))
-            let range = ActiveRange(task: current, start: call.start, end: call.end)
+            let range = ActiveRange(notifier: node, task: current, start: call.start, end: call.end)
             if let index = notifiers[node - 1].activeRanges.firstIndex(of: range) {
                 notifiers[node - 1].activeRanges.remove(at: index)
             } else {
