@@ -1,4 +1,5 @@
 public import Logging
+public import MMUSim
 
 /// What the server needs to know to start: where to listen, where the dashboard's files are, who may call it.
 public struct AppConfiguration: Sendable {
@@ -12,6 +13,10 @@ public struct AppConfiguration: Sendable {
     public var token: String?
     /// The logger the server and its middleware write to.
     public var logger: Logger
+    /// The world the server starts with (frames, swap slots, release ordering).
+    public var world: WorldConfig
+    /// What one request may ask for.
+    public var limits: RequestLimits
 
     /// Creates a configuration; the defaults serve `./public` on 127.0.0.1:8080 without a token.
     public init(
@@ -19,8 +24,12 @@ public struct AppConfiguration: Sendable {
         port: Int = 8080,
         publicDirectory: String = "public",
         token: String? = nil,
-        logger: Logger = Logger(label: "mmusim")
+        logger: Logger = Logger(label: "mmusim"),
+        world: WorldConfig = WorldConfig(),
+        limits: RequestLimits = RequestLimits()
     ) {
+        self.world = world
+        self.limits = limits
         self.host = host
         self.port = port
         self.publicDirectory = publicDirectory

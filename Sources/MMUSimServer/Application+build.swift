@@ -11,7 +11,9 @@ public func buildApplication(
     configuration: AppConfiguration,
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
+    let simulator = Simulator(config: configuration.world)
     let router = Router(context: AppRequestContext.self, options: [.autoGenerateHeadEndpoints])
+    router.add(middleware: MetricsMiddleware(simulator: simulator))
     router.add(middleware: JSONErrorMiddleware(logger: configuration.logger))
     if let token = configuration.token {
         router.add(middleware: TokenMiddleware(token: token))
@@ -24,7 +26,7 @@ public func buildApplication(
         )
     )
     var endpoints = EndpointRegistry(router: router)
-    Routes().add(to: &endpoints)
+    Routes(simulator: simulator, limits: configuration.limits).add(to: &endpoints)
     endpoints.addMethodNotAllowedResponders()
 
     return Application(

@@ -1,15 +1,22 @@
 import Hummingbird
 
 /// The API's endpoints; each feature adds its own in an extension (`Routes+Feature.swift`).
-///
-/// The model will be held here by an actor, so that handlers share one world.
+/// Every handler shares the one world held by the simulator actor.
 struct Routes {
+    /// The world behind the API.
+    let simulator: Simulator
+    /// What one request may ask for.
+    let limits: RequestLimits
+
     /// Adds every endpoint of the API.
     func add(to endpoints: inout EndpointRegistry<AppRequestContext>) {
         endpoints.get("/health") { _, _ in HealthAnswer(status: "ok") }
         endpoints.get("/version") { _, _ in
             VersionAnswer(version: ServerVersion.version, protocol: ServerVersion.protocolRevision)
         }
+        addMMRoutes(to: &endpoints)
+        addNotifierRoutes(to: &endpoints)
+        addSystemRoutes(to: &endpoints)
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import MMUSim
 import MMUSimServer
 
 /// `mmusim serve`: the HTTP/JSON API and the dashboard.
@@ -32,7 +33,7 @@ struct Serve: AsyncParsableCommand {
     var swapSlots: Int?
 
     @Option(help: "The order of __mmu_notifier_release: v17 (unlink, then ->release: racy) or fixed (->release first).")
-    var releaseOrder: ReleaseOrderArgument = .v17
+    var releaseOrder: ReleaseOrder = .v17
 
     @Option(help: "A token that every request but /health must carry as 'Authorization: Bearer TOKEN'.")
     var token: String?
@@ -47,11 +48,11 @@ struct Serve: AsyncParsableCommand {
         if self.stateDir != nil, self.ephemeral {
             throw ValidationError("--state-dir and --ephemeral exclude each other: --ephemeral keeps no journal.")
         }
-        if let frames, frames <= 0 {
-            throw ValidationError("--frames must be positive, not \(frames).")
+        if let frames, frames < 2 || frames > 1 << 22 {
+            throw ValidationError("--frames must be between 2 and \(1 << 22), not \(frames).")
         }
-        if let swapSlots, swapSlots < 0 {
-            throw ValidationError("--swap-slots must be zero or more, not \(swapSlots).")
+        if let swapSlots, swapSlots < 0 || swapSlots > 1 << 22 {
+            throw ValidationError("--swap-slots must be between 0 and \(1 << 22), not \(swapSlots).")
         }
         if let token, token.isEmpty {
             throw ValidationError("--token must not be empty.")
@@ -73,7 +74,8 @@ struct Serve: AsyncParsableCommand {
             port: self.port,
             publicDirectory: self.publicDir,
             token: self.token,
-            logger: Logger(label: "mmusim")
+            logger: Logger(label: "mmusim"),
+            world: WorldConfig(frames: self.frames ?? 65_536, swapSlots: self.swapSlots ?? 65_536, releaseOrder: self.releaseOrder)
         )
         let shownHost = self.host.contains(":") ? "[\(self.host)]" : self.host
         let app = buildApplication(configuration: configuration) { port in
@@ -95,9 +97,4 @@ struct Serve: AsyncParsableCommand {
 }
 
 /// The two orderings of `__mmu_notifier_release` the model offers.
-enum ReleaseOrderArgument: String, ExpressibleByArgument, CaseIterable {
-    /// The seed's: unlink the notifier, then call its `->release`.
-    case v17
-    /// Upstream's since 2013: call every `->release` first, then unlink.
-    case fixed
-}
+extension ReleaseOrder: ExpressibleByArgument {}

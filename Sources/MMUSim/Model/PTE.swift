@@ -97,3 +97,10 @@ extension RadixTable {
         }
     }
 }
+
+extension World {
+    /// The entries of a secondary table (or any table of ptes), in address order, at most `limit`.
+    public func ptesOf(_ table: RadixTable, limit: Int) -> [(address: UInt64, pte: PTE)] {
+        Array(table.ptes(from: 0, to: taskSize).prefix(limit))
+    }
+}

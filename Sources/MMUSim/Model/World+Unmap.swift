@@ -20,7 +20,7 @@ extension World {
         let indices = mms[mm - 1].vmaIndices(overlapping: start, end)
         let detached = Array(mms[mm - 1].vmas[indices])
         mms[mm - 1].vmas.removeSubrange(indices)
-        emit(EventInfo("vma_detach", mm: mm, start: start, end: end, pages: detached.count))
+        emit(EventInfo("vma_detach", mm: mm, start: start, end: end))
         let ranges = detached.map { ZapRange(start: max($0.start, start), end: min($0.end, end), hugetlb: $0.hugetlb) }
         push([.unmapVMAs(mm: mm, start: start, end: end, ranges: ranges)])
         return .ran

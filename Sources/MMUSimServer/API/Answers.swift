@@ -1,0 +1,358 @@
+import Hummingbird
+import MMUSim
+
+/// An address or other 64-bit value that the API prints as `"0x7f0000000000"` and accepts as
+/// such a string or as an integer.
+struct Hex: Codable, Hashable, Sendable {
+    /// The value.
+    var value: UInt64
+
+    init(_ value: UInt64) {
+        self.value = value
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let number = try? container.decode(UInt64.self) {
+            value = number
+            return
+        }
+        let text = try container.decode(String.self)
+        let digits = text.hasPrefix("0x") || text.hasPrefix("0X") ? text.dropFirst(2) : Substring(text)
+        let radix = digits.count == text.count ? 10 : 16
+        guard !digits.isEmpty, let parsed = UInt64(digits, radix: radix) else {
+            throw DecodingError.dataCorruptedError(
+                in: container,
+                debugDescription: "'\(text)' is not an address: give an integer or a hex string like \"0x7f0000000000\""
+            )
+        }
+        value = parsed
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(hex(value))
+    }
+}
+
+/// A trace event as the API shows it.
+struct EventAnswer: Codable, Sendable {
+    var seq: Int
+    var task: Int?
+    var mm: Int?
+    var op: String?
+    var call: String
+    var notifier: Int?
+    var start: Hex?
+    var end: Hex?
+    var address: Hex?
+    var pfn: Int?
+    var pages: Int?
+    var locks: [String]
+    var atomic: Bool
+    var ret: Int?
+
+    init(_ event: TraceEvent) {
+        seq = event.seq
+        task = event.task
+        mm = event.mm
+        op = event.op
+        call = event.call
+        notifier = event.notifier
+        start = event.start.map(Hex.init)
+        end = event.end.map(Hex.init)
+        address = event.address.map(Hex.init)
+        pfn = event.pfn
+        pages = event.pages
+        locks = event.locks
+        atomic = event.atomic
+        ret = event.ret
+    }
+}
+
+/// A secondary mapping.
+struct SpteAnswer: Codable, Sendable {
+    var address: Hex
+    var pfn: Int
+    var writable: Bool
+    var young: Bool
+    var dirty: Bool
+    /// False when the frame was freed or reused since the mapping was made.
+    var valid: Bool?
+}
+
+/// The answer of every mutating request: the kernel's result, what the operation produced,
+/// the task that ran it and the trace events it caused.
+struct OperationAnswer: ResponseEncodable, Sendable {
+    var ret: Int
+    var errno: String?
+    var task: Int
+    var status: String
+    var nextStep: String?
+    var blockedOn: String?
+    var trace: [EventAnswer]
+    var addr: Hex?
+    var faults: Int?
+    var values: [UInt64]?
+    var child: Int?
+    var scanned: Int?
+    var referenced: Int?
+    var swappedOut: Int?
+    var failed: Int?
+    var cleaned: Int?
+    var migrated: Int?
+    var id: Int?
+    var locksTaken: Int?
+    var retries: Int?
+    var spte: SpteAnswer?
+    var value: UInt64?
+    var tlbHit: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case ret, errno, task, status, trace, addr, faults, values, child, scanned, referenced, failed, cleaned, migrated, id, retries, spte,
+            value
+        case nextStep = "next_step"
+        case blockedOn = "blocked_on"
+        case swappedOut = "swapped_out"
+        case locksTaken = "locks_taken"
+        case tlbHit = "tlb_hit"
+    }
+
+    init(_ outcome: Simulator.Outcome) {
+        let task = outcome.task
+        let result = task.result
+        ret = result.ret
+        errno = result.errno?.rawValue
+        self.task = task.id
+        status = task.status.rawValue
+        nextStep = task.status == .done ? nil : task.nextStep
+        blockedOn = task.blockedOn
+        trace = outcome.events.map(EventAnswer.init)
+        addr = result.addr.map(Hex.init)
+        faults = result.faults
+        values = result.values
+        child = result.child
+        scanned = result.scanned
+        referenced = result.referenced
+        swappedOut = result.swappedOut
+        failed = result.failed
+        cleaned = result.cleaned
+        migrated = result.migrated
+        id = result.ret == 0 ? result.notifier : nil
+        locksTaken = result.locksTaken
+        retries = result.retries
+        spte = result.spte.map { SpteAnswer(address: Hex($0.address), pfn: $0.pfn, writable: $0.writable, young: $0.young, dirty: $0.dirty) }
+        value = result.value
+        tlbHit = result.tlbHit
+    }
+}
+
+/// A VMA.
+struct VMAAnswer: Codable, Sendable {
+    var start: Hex
+    var end: Hex
+    var prot: String
+    var flags: [String]
+    var file: String?
+    var pgoff: UInt64
+    var anonVMA: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case start, end, prot, flags, file, pgoff
+        case anonVMA = "anon_vma"
+    }
+
+    init(_ vma: VMA, world: World) {
+        start = Hex(vma.start)
+        end = Hex(vma.end)
+        prot = vma.prot.text
+        flags = vma.flags
+        file = vma.isShmem ? nil : vma.file.map { world.files[$0].name }
+        pgoff = vma.pgoff
+        anonVMA = vma.anonVMA
+    }
+}
+
+/// An address space.
+struct MMAnswer: ResponseEncodable, Sendable {
+    var id: Int
+    var name: String?
+    var users: Int
+    var count: Int
+    var hasNotifiers: Bool
+    var state: String
+    var rss: Int
+    var vmas: [VMAAnswer]?
+    var notifiers: [Int]
+    var ret: Int?
+    var trace: [EventAnswer]?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, users, count, state, rss, vmas, notifiers, ret, trace
+        case hasNotifiers = "has_notifiers"
+    }
+
+    init(_ mm: MM, world: World, detailed: Bool) {
+        id = mm.id
+        name = mm.name
+        users = mm.users
+        count = mm.count
+        hasNotifiers = mm.hasNotifiers
+        state = mm.count == 0 ? "freed" : mm.exited ? "exited" : "live"
+        rss = mm.rss
+        vmas = detailed ? mm.vmas.map { VMAAnswer($0, world: world) } : nil
+        notifiers = world.notifiers.filter { $0.mm == mm.id }.map(\.id)
+    }
+}
+
+/// A notifier and the state of its secondary MMU.
+struct NotifierAnswer: ResponseEncodable, Sendable {
+    struct Counters: Codable, Sendable {
+        var release: Int
+        var clearFlushYoung: Int
+        var invalidatePage: Int
+        var invalidateRangeStart: Int
+        var invalidateRangeEnd: Int
+        var faults: Int
+        var retries: Int
+
+        enum CodingKeys: String, CodingKey {
+            case release, faults, retries
+            case clearFlushYoung = "clear_flush_young"
+            case invalidatePage = "invalidate_page"
+            case invalidateRangeStart = "invalidate_range_start"
+            case invalidateRangeEnd = "invalidate_range_end"
+        }
+    }
+
+    var id: Int
+    var mm: Int
+    var kind: String
+    var bugs: [String]
+    var state: String
+    var counters: Counters
+    var seq: UInt64
+    var count: Int
+    var sptes: Int
+    var tlbEntries: Int
+    var frozen: Bool
+    var freed: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, mm, kind, bugs, state, counters, seq, count, sptes, frozen, freed
+        case tlbEntries = "tlb_entries"
+    }
+
+    init(_ notifier: Notifier) {
+        id = notifier.id
+        mm = notifier.mm
+        kind = notifier.kind.rawValue
+        bugs = notifier.bugs.map(\.rawValue).sorted()
+        state = notifier.state.rawValue
+        let c = notifier.counters
+        counters = Counters(
+            release: c.release,
+            clearFlushYoung: c.clearFlushYoung,
+            invalidatePage: c.invalidatePage,
+            invalidateRangeStart: c.invalidateRangeStart,
+            invalidateRangeEnd: c.invalidateRangeEnd,
+            faults: c.faults,
+            retries: c.retries
+        )
+        seq = notifier.seq
+        count = notifier.count
+        sptes = notifier.sptes.count
+        tlbEntries = notifier.tlb.count
+        frozen = notifier.frozen
+        freed = notifier.freed
+    }
+}
+
+/// A task.
+struct TaskAnswer: ResponseEncodable, Sendable {
+    var id: Int
+    var op: String
+    var mm: Int?
+    var status: String
+    var nextStep: String?
+    var blockedOn: String?
+    var pauseAt: String?
+    var locks: [String]
+    var atomic: Bool
+    var stepsRun: Int
+    var ret: Int
+    var errno: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, op, mm, status, locks, atomic, ret, errno
+        case nextStep = "next_step"
+        case blockedOn = "blocked_on"
+        case pauseAt = "pause_at"
+        case stepsRun = "steps_run"
+    }
+
+    init(_ task: TaskStruct) {
+        id = task.id
+        op = task.op
+        mm = task.mm
+        status = task.status.rawValue
+        nextStep = task.status == .done ? nil : task.nextStep
+        blockedOn = task.blockedOn
+        pauseAt = task.pauseAt
+        locks = task.locks.map(\.label) + (task.rcuDepth > 0 ? ["rcu_read_lock"] : [])
+        atomic = task.isAtomic
+        stepsRun = task.stepsRun
+        ret = task.result.ret
+        errno = task.result.errno?.rawValue
+    }
+}
+
+/// An invariant violation.
+struct ViolationAnswer: Codable, Sendable {
+    var invariant: String
+    var seq: Int
+    var mm: Int?
+    var notifier: Int?
+    var address: Hex?
+    var message: String
+
+    init(_ violation: Violation) {
+        invariant = violation.invariant.rawValue
+        seq = violation.seq
+        mm = violation.mm
+        notifier = violation.notifier
+        address = violation.address.map(Hex.init)
+        message = violation.message
+    }
+}
+
+/// A list answer, keyed by what it lists.
+struct ListAnswer<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
+    var key: String
+    var items: [Item]
+    var extra: [String: Int] = [:]
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: AnyKey.self)
+        try container.encode(items, forKey: AnyKey(key))
+        for (name, value) in extra { try container.encode(value, forKey: AnyKey(name)) }
+    }
+}
+
+/// A coding key made from a string.
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+
+    init(_ string: String) {
+        stringValue = string
+    }
+
+    init?(stringValue: String) {
+        self.stringValue = stringValue
+    }
+
+    init?(intValue: Int) {
+        nil
+    }
+}

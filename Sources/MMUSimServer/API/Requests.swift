@@ -1,0 +1,284 @@
+import Foundation
+import Hummingbird
+import MMUSim
+
+/// Limits on what one request may ask for.
+public struct RequestLimits: Sendable {
+    /// The largest request body, in bytes.
+    public var maxBody: Int
+    /// The most pages one touch may access.
+    public var maxTouchPages: UInt64
+    /// The most frames a reset may ask for.
+    public var maxFrames: Int
+    /// The most swap slots a reset may ask for.
+    public var maxSwapSlots: Int
+    /// The most items a list answer holds (ptes, frames, sptes).
+    public var maxListed: Int
+
+    /// The defaults: 1 MiB bodies, 1 Mi pages a touch, 4 Mi frames (16 GiB) and slots.
+    public init(
+        maxBody: Int = 1 << 20,
+        maxTouchPages: UInt64 = 1 << 20,
+        maxFrames: Int = 1 << 22,
+        maxSwapSlots: Int = 1 << 22,
+        maxListed: Int = 100_000
+    ) {
+        self.maxListed = maxListed
+        self.maxBody = maxBody
+        self.maxTouchPages = maxTouchPages
+        self.maxFrames = maxFrames
+        self.maxSwapSlots = maxSwapSlots
+    }
+}
+
+extension Request {
+    /// Decodes a JSON body (an empty body reads as `{}`), answering 413 past the limit and
+    /// 400 for JSON that is malformed or of the wrong shape.
+    func decodeBody<T: Decodable>(_ type: T.Type, limit: Int) async throws -> T {
+        var request = self
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is over the limit of \(limit) bytes")
+        }
+        let bytes = buffer.readableBytes == 0 ? Data("{}".utf8) : Data(buffer.readableBytesView)
+        do {
+            return try JSONDecoder().decode(T.self, from: bytes)
+        } catch let error as DecodingError {
+            throw APIError(.badRequest, code: "bad_request", message: Self.describe(error))
+        } catch {
+            throw APIError(.badRequest, code: "bad_request", message: "the body is not valid JSON")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let names = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return names.isEmpty ? "the body" : "'" + names.joined(separator: ".") + "'"
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return "\(path(context)) has the wrong type: expected \(type)"
+        case .valueNotFound(_, let context):
+            return "\(path(context)) must not be null"
+        case .keyNotFound(let key, let context):
+            let parent = context.codingPath.isEmpty ? "the body" : path(context)
+            return "\(parent) lacks the required field '\(key.stringValue)'"
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty { return "the body is not valid JSON" }
+            return "\(path(context)): \(context.debugDescription)"
+        @unknown default:
+            return "the body does not match the request's schema"
+        }
+    }
+}
+
+/// A 422 for a request that parsed but asks for something the API does not take.
+func invalid(_ message: String, code: String = "invalid_request") -> APIError {
+    APIError(.unprocessableContent, code: code, message: message)
+}
+
+/// Checks a page-aligned, non-empty range below TASK_SIZE and returns it.
+func checkRange(_ addr: UInt64, _ length: UInt64, field: String = "addr") throws -> (start: UInt64, length: UInt64) {
+    guard addr % pageSize == 0 else { throw invalid("'\(field)' \(hex(addr)) is not page-aligned (4096)", code: "unaligned") }
+    guard length > 0 else { throw invalid("'length' must be positive", code: "empty_range") }
+    guard addr <= taskSize, length <= taskSize - addr else {
+        throw invalid("the range \(hex(addr)) + \(length) passes the end of user space (\(hex(taskSize)))", code: "range_overflow")
+    }
+    return (addr, length)
+}
+
+/// Parses a protection string.
+func parseProt(_ text: String) throws -> Prot {
+    guard let prot = Prot(text: text) else {
+        throw invalid("'prot' must be one of none, r, rw, rx, rwx, w, wx, x; not '\(text)'", code: "invalid_value")
+    }
+    return prot
+}
+
+/// Every mutating request may say where its task stops.
+protocol Pausable {
+    /// The step to stop before (`GET /steps` lists the names).
+    var pauseAt: String? { get }
+}
+
+struct CreateMMRequest: Decodable, Pausable {
+    var name: String?
+    var pauseAt: String?
+    enum CodingKeys: String, CodingKey {
+        case name
+        case pauseAt = "pause_at"
+    }
+}
+
+struct MmapRequest: Decodable, Pausable {
+    var addr: Hex?
+    var length: UInt64
+    var prot: String
+    var flags: [String]
+    var file: String?
+    var offset: UInt64?
+    var pauseAt: String?
+    enum CodingKeys: String, CodingKey {
+        case addr, length, prot, flags, file, offset
+        case pauseAt = "pause_at"
+    }
+}
+
+struct RangeRequest: Decodable, Pausable {
+    var addr: Hex
+    var length: UInt64
+    var pauseAt: String?
+    enum CodingKeys: String, CodingKey {
+        case addr, length
+        case pauseAt = "pause_at"
+    }
+}
+
+struct MprotectRequest: Decodable, Pausable {
+    var addr: Hex
+    var length: UInt64
+    var prot: String
+    var pauseAt: String?
+    enum CodingKeys: String, CodingKey {
+        case addr, length, prot
+        case pauseAt = "pause_at"
+    }
+}
+
+struct MadviseRequest: Decodable, Pausable {
+    var addr: Hex
+    var length: UInt64
+    var advice: String
+    var pauseAt: String?
+    enum CodingKeys: String, CodingKey {
+        case addr, length, advice
+        case pauseAt = "pause_at"
+    }
+}
+
+struct MremapRequest: Decodable, Pausable {
+    var oldAddr: Hex
+    var oldLength: UInt64
+    var newLength: UInt64
+    var flags: [String]?
+    var newAddr: Hex?
+    var pauseAt: String?
+    enum CodingKeys: String, CodingKey {
+        case flags
+        case oldAddr = "old_addr"
+        case oldLength = "old_length"
+        case newLength = "new_length"
+        case newAddr = "new_addr"
+        case pauseAt = "pause_at"
+    }
+}
+
+struct TouchRequest: Decodable, Pausable {
+    var addr: Hex
+    var length: UInt64?
+    var write: Bool
+    var value: UInt64?
+    var pauseAt: String?
+    enum CodingKeys: String, CodingKey {
+        case addr, length, write, value
+        case pauseAt = "pause_at"
+    }
+}
+
+struct EmptyRequest: Decodable, Pausable {
+    var pauseAt: String?
+    enum CodingKeys: String, CodingKey {
+        case pauseAt = "pause_at"
+    }
+}
+
+struct RemapFileRequest: Decodable, Pausable {
+    var addr: Hex
+    var length: UInt64
+    var pgoff: UInt64
+    var pauseAt: String?
+    enum CodingKeys: String, CodingKey {
+        case addr, length, pgoff
+        case pauseAt = "pause_at"
+    }
+}
+
+struct ReclaimRequest: Decodable, Pausable {
+    var mm: Int?
+    var addr: Hex?
+    var length: UInt64?
+    var pages: Int?
+    var pauseAt: String?
+    enum CodingKeys: String, CodingKey {
+        case mm, addr, length, pages
+        case pauseAt = "pause_at"
+    }
+}
+
+struct WritebackRequest: Decodable, Pausable {
+    var file: String?
+    var pauseAt: String?
+    enum CodingKeys: String, CodingKey {
+        case file
+        case pauseAt = "pause_at"
+    }
+}
+
+struct MigrateRequest: Decodable, Pausable {
+    var mm: Int
+    var addr: Hex
+    var length: UInt64?
+    var pauseAt: String?
+    enum CodingKeys: String, CodingKey {
+        case mm, addr, length
+        case pauseAt = "pause_at"
+    }
+}
+
+struct RegisterRequest: Decodable, Pausable {
+    var kind: String
+    var bugs: [String]?
+    var signalPending: Bool?
+    var mmapSemHeld: Bool?
+    var pauseAt: String?
+    enum CodingKeys: String, CodingKey {
+        case kind, bugs
+        case signalPending = "signal_pending"
+        case mmapSemHeld = "mmap_sem_held"
+        case pauseAt = "pause_at"
+    }
+}
+
+struct FaultRequest: Decodable, Pausable {
+    var address: Hex
+    var write: Bool
+    var pauseAt: String?
+    enum CodingKeys: String, CodingKey {
+        case address, write
+        case pauseAt = "pause_at"
+    }
+}
+
+struct AccessRequest: Decodable, Pausable {
+    var address: Hex
+    var write: Bool
+    var value: UInt64?
+    var pauseAt: String?
+    enum CodingKeys: String, CodingKey {
+        case address, write, value
+        case pauseAt = "pause_at"
+    }
+}
+
+struct ResetRequest: Decodable {
+    var frames: Int?
+    var swapSlots: Int?
+    var releaseOrder: String?
+    enum CodingKeys: String, CodingKey {
+        case frames
+        case swapSlots = "swap_slots"
+        case releaseOrder = "release_order"
+    }
+}

@@ -1,0 +1,97 @@
+import Hummingbird
+import MMUSim
+
+/// Notifiers and their secondary MMUs.
+extension Routes {
+    func addNotifierRoutes(to endpoints: inout EndpointRegistry<AppRequestContext>) {
+        let simulator = self.simulator
+        let limits = self.limits
+
+        endpoints.post("/mms/{mm}/notifiers") { request, context in
+            let id = try await mmID(context, simulator)
+            let body = try await request.decodeBody(RegisterRequest.self, limit: limits.maxBody)
+            guard let kind = SecondaryKind(rawValue: body.kind) else {
+                let kinds = SecondaryKind.allCases.map(\.rawValue).joined(separator: ", ")
+                throw invalid("unknown kind '\(body.kind)': use one of \(kinds)", code: "invalid_value")
+            }
+            var bugs = Set<DriverBug>()
+            for name in body.bugs ?? [] {
+                guard let bug = DriverBug(rawValue: name) else {
+                    let known = DriverBug.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw invalid("unknown bug '\(name)': use any of \(known)", code: "invalid_value")
+                }
+                bugs.insert(bug)
+            }
+            let operation = Operation.register(
+                mm: id,
+                kind: kind,
+                bugs: bugs,
+                signalPending: body.signalPending ?? false,
+                mmapSemHeld: body.mmapSemHeld ?? false
+            )
+            return OperationAnswer(await simulator.perform(operation, pauseAt: body.pauseAt))
+        }
+        endpoints.get("/mms/{mm}/notifiers") { _, context in
+            let world = await simulator.world
+            let mm = try mm(context, in: world)
+            return ListAnswer(key: "notifiers", items: world.notifiers.filter { $0.mm == mm.id }.map(NotifierAnswer.init))
+        }
+        endpoints.get("/mms/{mm}/notifiers/{n}") { _, context in
+            NotifierAnswer(try notifier(context, in: await simulator.world))
+        }
+        endpoints.delete("/mms/{mm}/notifiers/{n}") { request, context in
+            let n = try notifier(context, in: await simulator.world)
+            let body = try await request.decodeBody(EmptyRequest.self, limit: limits.maxBody)
+            return OperationAnswer(await simulator.perform(.unregister(mm: n.mm, notifier: n.id), pauseAt: body.pauseAt))
+        }
+        endpoints.post("/mms/{mm}/notifiers/{n}/fault") { request, context in
+            let n = try notifier(context, in: await simulator.world)
+            let body = try await request.decodeBody(FaultRequest.self, limit: limits.maxBody)
+            guard body.address.value < taskSize else { throw invalid("'address' is outside user space", code: "range_overflow") }
+            let operation = Operation.fault(mm: n.mm, notifier: n.id, address: body.address.value, write: body.write)
+            return OperationAnswer(await simulator.perform(operation, pauseAt: body.pauseAt))
+        }
+        endpoints.post("/mms/{mm}/notifiers/{n}/access") { request, context in
+            let n = try notifier(context, in: await simulator.world)
+            let body = try await request.decodeBody(AccessRequest.self, limit: limits.maxBody)
+            guard body.address.value < taskSize else { throw invalid("'address' is outside user space", code: "range_overflow") }
+            let operation = Operation.access(mm: n.mm, notifier: n.id, address: body.address.value, write: body.write, value: body.value)
+            return OperationAnswer(await simulator.perform(operation, pauseAt: body.pauseAt))
+        }
+        endpoints.get("/mms/{mm}/notifiers/{n}/sptes") { _, context in
+            let world = await simulator.world
+            let n = try notifier(context, in: world)
+            return ListAnswer(key: "sptes", items: secondaryEntries(n.sptes, world: world, limit: limits.maxListed))
+        }
+        endpoints.get("/mms/{mm}/notifiers/{n}/tlb") { _, context in
+            let world = await simulator.world
+            let n = try notifier(context, in: world)
+            return ListAnswer(key: "entries", items: secondaryEntries(n.tlb, world: world, limit: limits.maxListed))
+        }
+    }
+}
+
+/// The entries of a secondary table, each marked invalid when its frame was freed or reused.
+func secondaryEntries(_ table: RadixTable, world: World, limit: Int) -> [SpteAnswer] {
+    world.ptesOf(table, limit: limit).map { address, entry in
+        let frame = world.frames[entry.pfn]
+        return SpteAnswer(
+            address: Hex(address),
+            pfn: entry.pfn,
+            writable: entry.write,
+            young: entry.young,
+            dirty: entry.dirty,
+            valid: frame.isAllocated && frame.generation == entry.generation
+        )
+    }
+}
+
+/// The notifier named by the path (it must belong to the mm of the path), or 404.
+func notifier(_ context: AppRequestContext, in world: World) throws -> Notifier {
+    let owner = try mm(context, in: world)
+    let text = context.parameters.get("n") ?? ""
+    guard let id = Int(text), let notifier = world.notifier(id), notifier.mm == owner.id else {
+        throw APIError(.notFound, code: "unknown_notifier", message: "mm \(owner.id) has no notifier with id '\(text)'")
+    }
+    return notifier
+}

@@ -1,0 +1,226 @@
+import Foundation
+import Hummingbird
+import MMUSim
+
+/// Machine-wide operations, tasks, the trace, the checker, reset and metrics.
+extension Routes {
+    func addSystemRoutes(to endpoints: inout EndpointRegistry<AppRequestContext>) {
+        let simulator = self.simulator
+        let limits = self.limits
+
+        endpoints.post("/reclaim") { request, _ in
+            let body = try await request.decodeBody(ReclaimRequest.self, limit: limits.maxBody)
+            if let mm = body.mm, await simulator.world.mm(mm) == nil {
+                throw APIError(.notFound, code: "unknown_mm", message: "no mm with id '\(mm)'")
+            }
+            if let pages = body.pages, pages < 0 { throw invalid("'pages' must not be negative") }
+            var length = body.length
+            if let addr = body.addr?.value {
+                guard body.mm != nil else { throw invalid("'addr' needs 'mm'") }
+                length = try checkRange(addr, body.length ?? pageSize).length
+            } else if body.length != nil {
+                throw invalid("'length' needs 'addr'")
+            }
+            let operation = Operation.reclaim(mm: body.mm, addr: body.addr?.value, length: length, pages: body.pages)
+            return OperationAnswer(await simulator.perform(operation, pauseAt: body.pauseAt))
+        }
+        endpoints.post("/writeback") { request, _ in
+            let body = try await request.decodeBody(WritebackRequest.self, limit: limits.maxBody)
+            if let file = body.file, await simulator.world.file(named: file) == nil {
+                throw APIError(.notFound, code: "unknown_file", message: "no file named '\(file)'")
+            }
+            return OperationAnswer(await simulator.perform(.writeback(file: body.file), pauseAt: body.pauseAt))
+        }
+        endpoints.post("/migrate") { request, _ in
+            let body = try await request.decodeBody(MigrateRequest.self, limit: limits.maxBody)
+            guard await simulator.world.mm(body.mm) != nil else {
+                throw APIError(.notFound, code: "unknown_mm", message: "no mm with id '\(body.mm)'")
+            }
+            let range = try checkRange(body.addr.value, body.length ?? pageSize)
+            return OperationAnswer(await simulator.perform(.migrate(mm: body.mm, addr: range.start, length: range.length), pauseAt: body.pauseAt))
+        }
+        endpoints.get("/frames") { _, _ in
+            let world = await simulator.world
+            let frames = world.frames.indices.lazy.filter { world.frames[$0].isAllocated }.prefix(limits.maxListed).map {
+                FrameAnswer(pfn: $0, world: world)
+            }
+            return FramesAnswer(total: world.config.frames, free: world.config.frames - world.framesInUse, frames: Array(frames))
+        }
+
+        endpoints.get("/tasks") { _, _ in
+            ListAnswer(key: "tasks", items: await simulator.world.tasks.map(TaskAnswer.init))
+        }
+        endpoints.get("/tasks/{t}") { _, context in
+            TaskAnswer(try await task(context, simulator))
+        }
+        endpoints.post("/tasks/{t}/step") { _, context in
+            let id = try await task(context, simulator).id
+            guard let outcome = await simulator.step(task: id) else { throw unknownTask(context) }
+            return OperationAnswer(outcome)
+        }
+        endpoints.post("/tasks/{t}/resume") { _, context in
+            let id = try await task(context, simulator).id
+            guard let outcome = await simulator.resume(task: id) else { throw unknownTask(context) }
+            return OperationAnswer(outcome)
+        }
+
+        endpoints.get("/trace") { request, _ in
+            let query = request.uri.queryParameters
+            let since = try query.get("since").map { try parseInt(String($0), name: "since") } ?? 0
+            let mm = try query.get("mm").map { try parseInt(String($0), name: "mm") }
+            let notifier = try query.get("notifier").map { try parseInt(String($0), name: "notifier") }
+            let call: String? = query.get("call").map { String($0) }
+            let world = await simulator.world
+            let events = world.trace.events(after: since).filter {
+                (mm == nil || $0.mm == mm) && (notifier == nil || $0.notifier == notifier) && (call == nil || $0.call == call)
+            }
+            return TraceAnswer(events: events.map(EventAnswer.init), next: world.lastSeq, dropped: world.trace.dropped)
+        }
+        endpoints.get("/trace/stream") { _, _ in
+            let events = await simulator.subscribe()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let body = ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: ": mmusim trace stream\n\n"))
+                for await event in events {
+                    let json = String(decoding: try encoder.encode(EventAnswer(event)), as: UTF8.self)
+                    try await writer.write(ByteBuffer(string: "id: \(event.seq)\nevent: trace\ndata: \(json)\n\n"))
+                }
+                try await writer.finish(nil)
+            }
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "keep-alive"],
+                body: body
+            )
+        }
+        endpoints.get("/trace/export") { request, _ in
+            let format = request.uri.queryParameters.get("format") ?? "chrome"
+            guard format == "chrome" else { throw invalid("unknown export format '\(format)': the one format is chrome", code: "invalid_value") }
+            let world = await simulator.world
+            return ChromeTrace(events: world.trace.events)
+        }
+        endpoints.get("/invariants") { _, _ in
+            let violations = await simulator.world.violations
+            return InvariantsAnswer(ok: violations.isEmpty, violations: violations.map(ViolationAnswer.init))
+        }
+        endpoints.post("/reset") { request, _ in
+            let body = try await request.decodeBody(ResetRequest.self, limit: limits.maxBody)
+            let current = await simulator.world.config
+            var config = current
+            if let frames = body.frames {
+                guard frames >= 2, frames <= limits.maxFrames else {
+                    throw invalid("'frames' must be between 2 and \(limits.maxFrames) (the limit max_frames)", code: "limit_exceeded")
+                }
+                config.frames = frames
+            }
+            if let slots = body.swapSlots {
+                guard slots >= 0, slots <= limits.maxSwapSlots else {
+                    throw invalid("'swap_slots' must be between 0 and \(limits.maxSwapSlots) (the limit max_swap_slots)", code: "limit_exceeded")
+                }
+                config.swapSlots = slots
+            }
+            if let order = body.releaseOrder {
+                guard let parsed = ReleaseOrder(rawValue: order) else {
+                    throw invalid("'release_order' must be v17 or fixed, not '\(order)'", code: "invalid_value")
+                }
+                config.releaseOrder = parsed
+            }
+            await simulator.reset(config: config)
+            return ResetAnswer(ret: 0, frames: config.frames, swapSlots: config.swapSlots, releaseOrder: config.releaseOrder.rawValue, trace: [])
+        }
+        endpoints.get("/metrics") { _, _ in
+            await metricsText(simulator)
+        }
+        endpoints.post("/explore") { _, _ -> Response in
+            throw APIError(.notImplemented, code: "not_implemented", message: "POST /explore is not implemented yet")
+        }
+        endpoints.post("/scenarios/run") { _, _ -> Response in
+            throw APIError(.notImplemented, code: "not_implemented", message: "POST /scenarios/run is not implemented yet")
+        }
+    }
+}
+
+private func parseInt(_ text: String, name: String) throws -> Int {
+    guard let value = Int(text), value >= 0 else {
+        throw APIError(.badRequest, code: "bad_request", message: "query parameter '\(name)' must be a non-negative integer, not '\(text)'")
+    }
+    return value
+}
+
+private func unknownTask(_ context: AppRequestContext) -> APIError {
+    APIError(.notFound, code: "unknown_task", message: "no task with id '\(context.parameters.get("t") ?? "")'")
+}
+
+private func task(_ context: AppRequestContext, _ simulator: Simulator) async throws -> TaskStruct {
+    guard let id = context.parameters.get("t").flatMap({ Int($0) }), let task = await simulator.task(id) else { throw unknownTask(context) }
+    return task
+}
+
+/// GET /frames.
+struct FramesAnswer: ResponseEncodable, Sendable {
+    var total: Int
+    var free: Int
+    var frames: [FrameAnswer]
+}
+
+/// An allocated frame.
+struct FrameAnswer: Codable, Sendable {
+    var pfn: Int
+    var refcount: Int
+    var mapcount: Int
+    var kind: String
+    var dirty: Bool
+    var referenced: Bool
+    var content: UInt64
+    var pinned: Bool
+    var swapSlot: Int?
+    var file: String?
+
+    enum CodingKeys: String, CodingKey {
+        case pfn, refcount, mapcount, kind, dirty, referenced, content, pinned, file
+        case swapSlot = "swap_slot"
+    }
+
+    init(pfn: Int, world: World) {
+        let frame = world.frames[pfn]
+        self.pfn = pfn
+        refcount = Int(frame.refcount)
+        mapcount = Int(frame.mapcount)
+        kind = frame.kind.rawValue
+        dirty = frame.dirty
+        referenced = frame.referenced
+        content = frame.content
+        pinned = frame.kind != .zero && frame.refcount > frame.mapcount + (frame.kind == .file ? 1 : 0)
+        swapSlot = frame.swapSlot >= 0 ? Int(frame.swapSlot) : nil
+        file = frame.kind == .file ? world.files[Int(frame.owner)].name : nil
+    }
+}
+
+/// GET /trace.
+struct TraceAnswer: ResponseEncodable, Sendable {
+    var events: [EventAnswer]
+    var next: Int
+    var dropped: Int
+}
+
+/// GET /invariants.
+struct InvariantsAnswer: ResponseEncodable, Sendable {
+    var ok: Bool
+    var violations: [ViolationAnswer]
+}
+
+/// POST /reset.
+struct ResetAnswer: ResponseEncodable, Sendable {
+    var ret: Int
+    var frames: Int
+    var swapSlots: Int
+    var releaseOrder: String
+    var trace: [EventAnswer]
+
+    enum CodingKeys: String, CodingKey {
+        case ret, frames, trace
+        case swapSlots = "swap_slots"
+        case releaseOrder = "release_order"
+    }
+}

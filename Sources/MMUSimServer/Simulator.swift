@@ -1,0 +1,119 @@
+import MMUSim
+
+/// The one world behind the API. Requests are serialized on this actor, so a read never sees
+/// an operation half-applied unless that operation's task is paused (or blocked) on purpose.
+actor Simulator {
+    /// The simulated machine.
+    private(set) var world: World
+    /// Recently finished tasks, so that GET /tasks/{t} can still tell how they ended.
+    private var finished: [TaskStruct] = []
+    /// Live /trace/stream listeners.
+    private var listeners: [Int: AsyncStream<TraceEvent>.Continuation] = [:]
+    private var nextListener = 0
+    /// Counts of notifier calls and model events over the server's life, by call name.
+    private(set) var callCounts: [String: Int] = [:]
+    /// HTTP requests answered, by route and status.
+    private(set) var requestCounts: [RouteStatus: Int] = [:]
+
+    /// How many finished tasks are remembered.
+    static let finishedLimit = 1000
+
+    /// Creates a simulator with a fresh world.
+    init(config: WorldConfig) {
+        world = World(config)
+    }
+
+    /// What a mutating request caused: the task as it stands and the trace events.
+    struct Outcome: Sendable {
+        var task: TaskStruct
+        var events: [TraceEvent]
+    }
+
+    /// Runs an operation as a new task, to completion or to its pause point or a block.
+    func perform(_ operation: Operation, pauseAt: String? = nil) -> Outcome {
+        record { world in world.perform(operation, pauseAt: pauseAt) }
+    }
+
+    /// Runs one step of a task.
+    func step(task id: Int) -> Outcome? {
+        guard world.task(id) != nil else { return nil }
+        return record { world in
+            _ = world.step(id)
+            world.wakeBlocked()
+            return world.task(id)!
+        }
+    }
+
+    /// Resumes a paused (or blocked) task.
+    func resume(task id: Int) -> Outcome? {
+        guard world.task(id) != nil else { return nil }
+        return record { world in
+            world.resume(id)
+            return world.task(id)!
+        }
+    }
+
+    /// Creates an mm.
+    func createMM(name: String?) -> Int {
+        world.createMM(name: name)
+    }
+
+    /// Replaces the world with a fresh one.
+    func reset(config: WorldConfig) {
+        world = World(config)
+        finished = []
+    }
+
+    /// A task still known: running, paused, blocked, or finished recently.
+    func task(_ id: Int) -> TaskStruct? {
+        world.task(id) ?? finished.last { $0.id == id }
+    }
+
+    /// Notes an answered HTTP request for /metrics.
+    func countRequest(route: String, status: Int) {
+        requestCounts[RouteStatus(route: route, status: status), default: 0] += 1
+    }
+
+    /// A stream of every trace event from now on, until the consumer stops.
+    func subscribe() -> AsyncStream<TraceEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: TraceEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        let id = nextListener
+        nextListener += 1
+        listeners[id] = continuation
+        continuation.onTermination = { _ in
+            Task { await self.unsubscribe(id) }
+        }
+        return stream
+    }
+
+    /// The number of live stream listeners.
+    var listenerCount: Int { listeners.count }
+
+    private func unsubscribe(_ id: Int) {
+        listeners[id] = nil
+    }
+
+    /// Applies a change, collects the events it caused, publishes them, and files away the
+    /// tasks that finished.
+    private func record(_ change: (inout World) -> TaskStruct) -> Outcome {
+        let before = world.lastSeq
+        let task = change(&world)
+        let events = world.trace.events(after: before)
+        for event in events {
+            callCounts[event.call, default: 0] += 1
+            for listener in listeners.values { listener.yield(event) }
+        }
+        for done in world.tasks where done.status == .done {
+            world.collect(done.id)
+            finished.append(done)
+        }
+        if finished.count > Self.finishedLimit { finished.removeFirst(finished.count - Self.finishedLimit) }
+        return Outcome(task: task, events: events)
+    }
+}
+
+/// A route and an answer status, the key of the request counter.
+struct RouteStatus: Hashable, Sendable {
+    var route: String
+    var status: Int
+}
