@@ -132,9 +132,6 @@ extension Routes {
         endpoints.get("/metrics") { _, _ in
             await metricsText(simulator)
         }
-        endpoints.post("/explore") { _, _ -> Response in
-            throw APIError(.notImplemented, code: "not_implemented", message: "POST /explore is not implemented yet")
-        }
         endpoints.post("/scenarios/run") { _, _ -> Response in
             throw APIError(.notImplemented, code: "not_implemented", message: "POST /scenarios/run is not implemented yet")
         }

@@ -17,6 +17,7 @@ struct Routes {
         addMMRoutes(to: &endpoints)
         addNotifierRoutes(to: &endpoints)
         addSystemRoutes(to: &endpoints)
+        addExploreRoutes(to: &endpoints)
     }
 }
 

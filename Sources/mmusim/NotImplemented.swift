@@ -13,18 +13,6 @@ struct Run: ParsableCommand {
     }
 }
 
-/// `mmusim explore SCENARIO.json`: check every interleaving of a scenario's tasks.
-struct Explore: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check every interleaving of a scenario's concurrent tasks.")
-
-    @Argument(help: "The scenario file.")
-    var scenario: String
-
-    func run() throws {
-        try notImplemented("explore")
-    }
-}
-
 /// `mmusim replay DIR`: rebuild the world from a state directory's journal.
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Replay a state directory's journal and print the world it gives.")

@@ -202,14 +202,17 @@ extension World {
         return .expanded
     }
 
-    /// gru: the TLB dropin, refused while an invalidate range is active.
+    /// gru: `gru_try_dropin` in the TLB-miss handler, atomic: refused while ms_range_active
+    /// is raised; otherwise look the pte up now (`atomic_pte_lookup`) and drop its
+    /// translation into the TLB. get_user_pages before it only faulted the page in.
     mutating func gruDropin(_ node: Int, address: UInt64, write: Bool) -> Exec {
         let n = notifiers[node - 1]
         if n.frozen {
             abortKeepingGup(.EFAULT)
             return .ran
         }
-        if n.count > 0 {
+        let pte = mms[n.mm - 1].pageTable.pte(at: address)
+        if n.count > 0 || !pte.isPresent || (write && !pte.write) {
             notifiers[node - 1].counters.retries += 1
             updateResult {
                 $0.retries = ($0.retries ?? 0) + 1
@@ -218,7 +221,7 @@ extension World {
             emit(EventInfo("fault_retry", mm: n.mm, notifier: node, address: address, ret: n.count))
             return .ran
         }
-        installSecondary(node, tlb: true, address: address, pfn: scratch.pfn, write: write)
+        installSecondary(node, tlb: true, address: address, pfn: pte.pfn, write: write)
         return .ran
     }
 

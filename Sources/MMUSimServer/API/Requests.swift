@@ -14,6 +14,10 @@ public struct RequestLimits: Sendable {
     public var maxSwapSlots: Int
     /// The most items a list answer holds (ptes, frames, sptes).
     public var maxListed: Int
+    /// The most distinct states one exploration may visit.
+    public var maxExploreStates: Int
+    /// The most seconds one exploration may run.
+    public var maxExploreSeconds: Double
 
     /// The defaults: 1 MiB bodies, 1 Mi pages a touch, 4 Mi frames (16 GiB) and slots.
     public init(
@@ -21,9 +25,13 @@ public struct RequestLimits: Sendable {
         maxTouchPages: UInt64 = 1 << 20,
         maxFrames: Int = 1 << 22,
         maxSwapSlots: Int = 1 << 22,
-        maxListed: Int = 100_000
+        maxListed: Int = 100_000,
+        maxExploreStates: Int = 200_000,
+        maxExploreSeconds: Double = 20
     ) {
         self.maxListed = maxListed
+        self.maxExploreStates = maxExploreStates
+        self.maxExploreSeconds = maxExploreSeconds
         self.maxBody = maxBody
         self.maxTouchPages = maxTouchPages
         self.maxFrames = maxFrames
@@ -43,13 +51,18 @@ extension Request {
             throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is over the limit of \(limit) bytes")
         }
         let bytes = buffer.readableBytes == 0 ? Data("{}".utf8) : Data(buffer.readableBytesView)
+        let value: T
         do {
-            return try JSONDecoder().decode(T.self, from: bytes)
+            value = try JSONDecoder().decode(T.self, from: bytes)
         } catch let error as DecodingError {
             throw APIError(.badRequest, code: "bad_request", message: Self.describe(error))
         } catch {
             throw APIError(.badRequest, code: "bad_request", message: "the body is not valid JSON")
         }
+        if let step = (value as? any Pausable)?.pauseAt, !World.stepNames.contains(step) {
+            throw invalid("'pause_at' names no step: '\(step)' (GET /steps lists them)", code: "unknown_step")
+        }
+        return value
     }
 
     private static func describe(_ error: DecodingError) -> String {

@@ -1,0 +1,256 @@
+/// A 64-bit value written as `"0x7f0000000000"`, read from such a string or from an integer.
+public struct Hex: Codable, Hashable, Sendable {
+    /// The value.
+    public var value: UInt64
+
+    /// Wraps a value.
+    public init(_ value: UInt64) {
+        self.value = value
+    }
+
+    /// Reads an integer, or a string in hex (with 0x) or decimal.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let number = try? container.decode(UInt64.self) {
+            value = number
+            return
+        }
+        let text = try container.decode(String.self)
+        guard let parsed = Hex.parse(text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container,
+                debugDescription: "'\(text)' is not an address: give an integer or a hex string like \"0x7f0000000000\""
+            )
+        }
+        value = parsed
+    }
+
+    /// Writes the hex string.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(hex(value))
+    }
+
+    /// Parses `0x...` hex or decimal digits.
+    public static func parse(_ text: String) -> UInt64? {
+        let isHex = text.hasPrefix("0x") || text.hasPrefix("0X")
+        let digits = isHex ? text.dropFirst(2) : Substring(text)
+        guard !digits.isEmpty else { return nil }
+        return UInt64(digits, radix: isHex ? 16 : 10)
+    }
+}
+
+/// One operation as scenario and explorer files write it: the API's request fields plus
+/// `op` (the operation) and the ids the API puts in the path (`mm`, `notifier`).
+///
+/// `{"op": "mmap", "mm": 1, "length": 4096, "prot": "rw", "flags": ["private", "anonymous"]}`
+public struct Command: Codable, Hashable, Sendable {
+    /// create_mm, mmap, munmap, mprotect, mremap, madvise, touch, fork, exit, reclaim,
+    /// writeback, migrate, remap_file_pages, apply_to_page_range, register, unregister,
+    /// fault, access.
+    public var op: String
+    /// The mm (the API's path id).
+    public var mm: Int?
+    /// The notifier (the API's path id).
+    public var notifier: Int?
+    /// create_mm: the mm's name.
+    public var name: String?
+    /// The start of the range.
+    public var addr: Hex?
+    /// The length of the range in bytes.
+    public var length: UInt64?
+    /// mmap, mprotect: none, r, rw, rx or rwx.
+    public var prot: String?
+    /// mmap: private or shared, anonymous, fixed, locked, hugetlb; mremap: maymove, fixed.
+    public var flags: [String]?
+    /// mmap, writeback: the file's name.
+    public var file: String?
+    /// mmap: the file offset in bytes.
+    public var offset: UInt64?
+    /// mremap: the old start.
+    public var oldAddr: Hex?
+    /// mremap: the old length.
+    public var oldLength: UInt64?
+    /// mremap: the new length.
+    public var newLength: UInt64?
+    /// mremap with fixed: the new start.
+    public var newAddr: Hex?
+    /// madvise: dontneed.
+    public var advice: String?
+    /// touch, fault, access: a write rather than a read.
+    public var write: Bool?
+    /// touch, access: the value a write stores.
+    public var value: UInt64?
+    /// reclaim: the most pages to scan.
+    public var pages: Int?
+    /// register: kvm, gru, xpmem, pinning or unsafe.
+    public var kind: String?
+    /// register: the driver bugs to switch on.
+    public var bugs: [String]?
+    /// register: a signal is pending (mm_take_all_locks fails with EINTR).
+    public var signalPending: Bool?
+    /// register: the caller holds mmap_sem (__mmu_notifier_register).
+    public var mmapSemHeld: Bool?
+    /// fault, access: the page address.
+    public var address: Hex?
+    /// remap_file_pages: the file page offset.
+    public var pgoff: UInt64?
+
+    enum CodingKeys: String, CodingKey {
+        case op, mm, notifier, name, addr, length, prot, flags, file, offset, advice, write, value, pages, kind, bugs, address, pgoff
+        case oldAddr = "old_addr"
+        case oldLength = "old_length"
+        case newLength = "new_length"
+        case newAddr = "new_addr"
+        case signalPending = "signal_pending"
+        case mmapSemHeld = "mmap_sem_held"
+    }
+
+    /// Creates a command for `op`; set the fields it needs.
+    public init(op: String) {
+        self.op = op
+    }
+
+    /// The operations a command may name.
+    public static let operations = [
+        "create_mm", "mmap", "munmap", "mprotect", "mremap", "madvise", "touch", "fork", "exit", "reclaim", "writeback", "migrate",
+        "remap_file_pages", "apply_to_page_range", "register", "unregister", "fault", "access",
+    ]
+
+    /// The model operation, or nil for create_mm (which is no task); a message naming the
+    /// problem when a field is missing or invalid.
+    public func operation() throws(CommandError) -> Operation? {
+        switch op {
+        case "create_mm":
+            return nil
+        case "mmap":
+            let flags = try mmapFlags()
+            return .mmap(
+                mm: try need(mm, "mm"),
+                addr: addr?.value,
+                length: try need(length, "length"),
+                prot: try protection(),
+                flags: flags,
+                file: file,
+                offset: offset ?? 0
+            )
+        case "munmap":
+            return .munmap(mm: try need(mm, "mm"), addr: try need(addr, "addr").value, length: try need(length, "length"))
+        case "mprotect":
+            return .mprotect(mm: try need(mm, "mm"), addr: try need(addr, "addr").value, length: try need(length, "length"), prot: try protection())
+        case "mremap":
+            let names = flags ?? []
+            if let unknown = names.first(where: { $0 != "maymove" && $0 != "fixed" }) { throw CommandError("unknown mremap flag '\(unknown)'") }
+            return .mremap(
+                mm: try need(mm, "mm"),
+                oldAddr: try need(oldAddr, "old_addr").value,
+                oldLength: try need(oldLength, "old_length"),
+                newLength: try need(newLength, "new_length"),
+                mayMove: names.contains("maymove"),
+                fixed: names.contains("fixed"),
+                newAddr: newAddr?.value
+            )
+        case "madvise":
+            guard (advice ?? "dontneed") == "dontneed" else { throw CommandError("unknown advice '\(advice ?? "")': the model implements dontneed") }
+            return .madviseDontneed(mm: try need(mm, "mm"), addr: try need(addr, "addr").value, length: try need(length, "length"))
+        case "touch":
+            return .touch(mm: try need(mm, "mm"), addr: try need(addr, "addr").value, length: length ?? pageSize, write: write ?? false, value: value)
+        case "fork":
+            return .fork(mm: try need(mm, "mm"))
+        case "exit":
+            return .exit(mm: try need(mm, "mm"))
+        case "reclaim":
+            return .reclaim(mm: mm, addr: addr?.value, length: length, pages: pages)
+        case "writeback":
+            return .writeback(file: file)
+        case "migrate":
+            return .migrate(mm: try need(mm, "mm"), addr: try need(addr, "addr").value, length: length ?? pageSize)
+        case "remap_file_pages":
+            return .remapFilePages(mm: try need(mm, "mm"), addr: try need(addr, "addr").value, length: try need(length, "length"), pgoff: pgoff ?? 0)
+        case "apply_to_page_range":
+            return .applyToPageRange(mm: try need(mm, "mm"), addr: try need(addr, "addr").value, length: try need(length, "length"))
+        case "register":
+            let kindName = try need(kind, "kind")
+            guard let parsed = SecondaryKind(rawValue: kindName) else { throw CommandError("unknown kind '\(kindName)'") }
+            var set = Set<DriverBug>()
+            for name in bugs ?? [] {
+                guard let bug = DriverBug(rawValue: name) else { throw CommandError("unknown bug '\(name)'") }
+                set.insert(bug)
+            }
+            return .register(
+                mm: try need(mm, "mm"),
+                kind: parsed,
+                bugs: set,
+                signalPending: signalPending ?? false,
+                mmapSemHeld: mmapSemHeld ?? false
+            )
+        case "unregister":
+            return .unregister(mm: try need(mm, "mm"), notifier: try need(notifier, "notifier"))
+        case "fault":
+            return .fault(
+                mm: try need(mm, "mm"),
+                notifier: try need(notifier, "notifier"),
+                address: try need(address, "address").value,
+                write: write ?? false
+            )
+        case "access":
+            return .access(
+                mm: try need(mm, "mm"),
+                notifier: try need(notifier, "notifier"),
+                address: try need(address, "address").value,
+                write: write ?? false,
+                value: value
+            )
+        default:
+            throw CommandError("unknown op '\(op)': use one of \(Self.operations.joined(separator: ", "))")
+        }
+    }
+
+    private func need<T>(_ value: T?, _ field: String) throws(CommandError) -> T {
+        guard let value else { throw CommandError("\(op) needs '\(field)'") }
+        return value
+    }
+
+    private func protection() throws(CommandError) -> Prot {
+        let text = try need(prot, "prot")
+        guard let parsed = Prot(text: text) else { throw CommandError("'prot' must be none, r, rw, rx or rwx; not '\(text)'") }
+        return parsed
+    }
+
+    private func mmapFlags() throws(CommandError) -> MmapFlags {
+        var flags = MmapFlags(anonymous: false)
+        let names = self.flags ?? ["private", file == nil ? "anonymous" : "private"]
+        for name in names {
+            switch name {
+            case "private": flags.shared = false
+            case "shared": flags.shared = true
+            case "anonymous": flags.anonymous = true
+            case "fixed": flags.fixed = true
+            case "locked": flags.locked = true
+            case "hugetlb": flags.hugetlb = true
+            default: throw CommandError("unknown mmap flag '\(name)'")
+            }
+        }
+        return flags
+    }
+}
+
+/// Why a command could not be turned into an operation.
+public struct CommandError: Error, Hashable, Sendable {
+    /// One sentence naming the problem.
+    public var message: String
+
+    /// Creates an error.
+    public init(_ message: String) {
+        self.message = message
+    }
+}
+
+extension World {
+    /// Runs a command to completion: create_mm creates an mm, anything else runs as a task.
+    /// Returns the task (nil for create_mm) and the new mm's id for create_mm.
+    public mutating func apply(_ command: Command) throws(CommandError) -> (task: TaskStruct?, mm: Int?) {
+        guard let operation = try command.operation() else { return (nil, createMM(name: command.name)) }
+        return (perform(operation), nil)
+    }
+}

@@ -1,0 +1,45 @@
+extension World {
+    /// The steps each operation may run, by operation name: the names `pause_at` takes (a
+    /// task stops before the first step of that name) and `GET /steps` lists.
+    public static let stepCatalog: [String: [String]] = {
+        func locked(_ lock: String) -> [String] { ["lock:\(lock)", "unlock:\(lock)"] }
+        let rcu = ["rcu_read_lock", "rcu_read_unlock"]
+        let range = rcu + ["invalidate_range_start", "invalidate_range_end"]
+        let unmap = ["split_vma", "detach_vmas_to_be_unmapped", "zap_pte_range", "tlb_finish_mmu"] + range
+        let fault =
+            ["handle_mm_fault", "do_wp_page", "ptep_clear_flush", "set_pte_at", "put_page", "invalidate_page"] + rcu + locked("page_table_lock")
+        let rmap = locked("anon_vma") + locked("i_mmap_lock") + locked("page_table_lock") + rcu
+        let mmapSem = locked("mmap_sem")
+        return [
+            "mmap": mmapSem + ["mmap_region"] + unmap + fault,
+            "munmap": mmapSem + unmap,
+            "mprotect": mmapSem + ["mprotect_fixup", "change_protection"] + range,
+            "mremap": mmapSem + ["vma_adjust", "copy_vma", "move_ptes"] + unmap,
+            "madvise": mmapSem + ["zap_pte_range", "tlb_finish_mmu"] + range,
+            "touch": mmapSem + fault,
+            "fork": mmapSem + ["dup_mm", "dup_vma", "copy_page_range"] + range,
+            "exit": [
+                "mmput", "mmu_notifier_release", "release", "hlist_del_init_rcu", "synchronize_rcu", "zap_pte_range", "tlb_finish_mmu",
+                "remove_vma", "mmdrop",
+            ] + range,
+            "reclaim": rmap + [
+                "ptep_clear_flush_young", "clear_flush_young", "add_to_swap", "try_to_unmap_one", "invalidate_page", "set_pte_at", "pageout",
+            ],
+            "writeback": rmap + ["page_mkclean_one", "invalidate_page", "set_pte_at", "writepage"],
+            "migrate": mmapSem + rmap + [
+                "alloc_new_page", "try_to_unmap_one", "invalidate_page", "set_pte_at", "migrate_page_copy", "remove_migration_ptes",
+            ],
+            "remap_file_pages": mmapSem + ["populate_range"] + range,
+            "apply_to_page_range": mmapSem + ["apply_to_pte_range"] + range,
+            "register": mmapSem + locked("mm_all_locks_mutex") + locked("anon_vma") + locked("i_mmap_lock") + [
+                "signal_pending", "hlist_add_head", "mm_drop_all_locks", "attach",
+            ],
+            "unregister": ["hlist_del_rcu", "release", "synchronize_rcu", "mmu_notifier_unregister"] + rcu,
+            "fault": mmapSem + fault + locked("mmu_lock") + ["mmu_notifier_seq", "install_spte", "tlb_dropin", "map_pinned"],
+            "access": ["secondary_access"],
+        ]
+    }()
+
+    /// Every step name of every operation.
+    public static let stepNames: Set<String> = Set(stepCatalog.values.joined())
+}

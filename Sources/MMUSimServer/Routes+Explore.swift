@@ -1,0 +1,94 @@
+import Foundation
+import Hummingbird
+import MMUSim
+import NIOPosix
+
+/// Step names and the explorer.
+extension Routes {
+    func addExploreRoutes(to endpoints: inout EndpointRegistry<AppRequestContext>) {
+        let limits = self.limits
+
+        endpoints.get("/steps") { _, _ in
+            StepsAnswer(steps: World.stepCatalog.mapValues { Array(Set($0)).sorted() })
+        }
+        endpoints.post("/explore") { request, _ in
+            var spec = try await request.decodeBody(ExploreSpec.self, limit: limits.maxBody)
+            let states = spec.maxStates ?? limits.maxExploreStates
+            guard states > 0, states <= limits.maxExploreStates else {
+                throw invalid("'max_states' must be between 1 and \(limits.maxExploreStates) (the limit max_explore_states)", code: "limit_exceeded")
+            }
+            spec.maxStates = states
+            if let frames = spec.frames, frames < 2 || frames > 4096 {
+                throw invalid("an exploration's 'frames' must be between 2 and 4096", code: "limit_exceeded")
+            }
+            if let slots = spec.swapSlots, slots < 0 || slots > 4096 {
+                throw invalid("an exploration's 'swap_slots' must be between 0 and 4096", code: "limit_exceeded")
+            }
+            let explorer: Explorer
+            do {
+                explorer = try Explorer(spec)
+            } catch let error as ExploreError {
+                throw invalid(error.message)
+            }
+            let seconds = limits.maxExploreSeconds
+            let result = try await NIOThreadPool.singleton.runIfActive {
+                let clock = ContinuousClock()
+                let deadline = clock.now + .milliseconds(Int(seconds * 1000))
+                return explorer.run { clock.now > deadline }
+            }
+            return ExploreAnswer(result, expectation: spec.expect)
+        }
+    }
+}
+
+/// GET /steps.
+struct StepsAnswer: ResponseEncodable, Sendable {
+    var steps: [String: [String]]
+}
+
+/// POST /explore.
+struct ExploreAnswer: ResponseEncodable, Sendable {
+    struct CounterexampleAnswer: Codable, Sendable {
+        var schedule: [Int]
+        var violations: [ViolationAnswer]
+        var trace: [EventAnswer]
+    }
+
+    struct Verdict: Codable, Sendable {
+        var expected: Bool
+        var mismatches: [String]
+    }
+
+    var schedules: Int
+    var distinctStates: Int
+    var transitions: Int
+    var violations: [String: Int]
+    var deadlocks: Int
+    var truncated: Bool
+    var locksTaken: [Int]
+    var counterexample: CounterexampleAnswer?
+    var verdict: Verdict?
+
+    enum CodingKeys: String, CodingKey {
+        case schedules, transitions, violations, deadlocks, truncated, counterexample, verdict
+        case distinctStates = "distinct_states"
+        case locksTaken = "locks_taken"
+    }
+
+    init(_ result: ExploreResult, expectation: ExploreSpec.Expectation?) {
+        schedules = result.schedules
+        distinctStates = result.distinctStates
+        transitions = result.transitions
+        violations = result.violations
+        deadlocks = result.deadlocks
+        truncated = result.truncated
+        locksTaken = result.locksTaken
+        counterexample = result.counterexample.map {
+            CounterexampleAnswer(schedule: $0.schedule, violations: $0.violations.map(ViolationAnswer.init), trace: $0.trace.map(EventAnswer.init))
+        }
+        verdict = expectation.map {
+            let mismatches = $0.mismatches(result)
+            return Verdict(expected: mismatches.isEmpty, mismatches: mismatches)
+        }
+    }
+}

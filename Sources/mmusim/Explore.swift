@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import MMUSim
+
+/// `mmusim explore FILE...`: run every interleaving of each file's tasks and check the
+/// verdict the file expects.
+struct Explore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check every interleaving of the concurrent tasks of explorer files.",
+        discussion: """
+            Each file gives a world, setup commands, 2 or 3 tasks and optionally the verdict it expects \
+            ("expect": {"violations": [...]}); see examples/explore/. Prints, per file, the schedules and \
+            distinct states explored, the violations found and the first counterexample's schedule and trace. \
+            Exits 1 when a file's verdict differs from its expectation.
+            """
+    )
+
+    @Argument(help: "Explorer files (JSON).")
+    var files: [String]
+
+    @Option(help: "Stop each exploration after this many seconds.")
+    var seconds: Double = 60
+
+    @Flag(help: "Print each result as JSON instead of text.")
+    var json = false
+
+    func run() throws {
+        var failed = 0
+        for file in files {
+            let spec: ExploreSpec
+            let explorer: Explorer
+            do {
+                spec = try JSONDecoder().decode(ExploreSpec.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
+                explorer = try Explorer(spec)
+            } catch let error as ExploreError {
+                throw ValidationError("\(file): \(error.message)")
+            } catch {
+                throw ValidationError("\(file): \(error)")
+            }
+            let clock = ContinuousClock()
+            let deadline = clock.now + .milliseconds(Int(seconds * 1000))
+            let started = clock.now
+            let result = explorer.run { clock.now > deadline }
+            let elapsed = clock.now - started
+            let mismatches = spec.expect?.mismatches(result) ?? []
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            } else {
+                print(Self.describe(file: file, result: result, elapsed: elapsed, initialSeq: explorer.initial.lastSeq))
+            }
+            if spec.expect != nil {
+                print(mismatches.isEmpty ? "  verdict: as expected" : "  verdict: NOT as expected: " + mismatches.joined(separator: "; "))
+            }
+            if !mismatches.isEmpty { failed += 1 }
+        }
+        if files.count > 1 { print("\(files.count - failed) passed, \(failed) failed") }
+        if failed > 0 { throw ExitCode(1) }
+    }
+
+    static func describe(file: String, result: ExploreResult, elapsed: Duration, initialSeq: Int) -> String {
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        var lines = [
+            "\(file): \(result.schedules) schedules, \(result.distinctStates) distinct states, \(result.transitions) steps"
+                + (result.truncated ? " (cut short by a bound)" : "") + String(format: " in %.3f s", seconds)
+        ]
+        if result.violations.isEmpty {
+            lines.append("  no invariant violated" + (result.deadlocks > 0 ? "; \(result.deadlocks) deadlocks" : ""))
+        } else {
+            for (invariant, count) in result.violations.sorted(by: { $0.key < $1.key }) { lines.append("  \(invariant): \(count) schedules") }
+        }
+        if !result.locksTaken.isEmpty { lines.append("  locks_taken: \(result.locksTaken.map(String.init).joined(separator: ", "))") }
+        if let counterexample = result.counterexample {
+            lines.append("  counterexample schedule (task ids): \(counterexample.schedule.map(String.init).joined(separator: " "))")
+            for violation in counterexample.violations {
+                lines.append("  \(violation.invariant.rawValue) at seq \(violation.seq): \(violation.message)")
+            }
+            lines.append("  trace:")
+            for event in counterexample.trace {
+                var text = "    \(event.seq) task \(event.task.map(String.init) ?? "-") \(event.op ?? "") \(event.call)"
+                if let notifier = event.notifier { text += " n\(notifier)" }
+                if let start = event.start, let end = event.end { text += " \(hex(start))-\(hex(end))" }
+                if let address = event.address { text += " @\(hex(address))" }
+                if let pfn = event.pfn { text += " pfn \(pfn)" }
+                if !event.locks.isEmpty { text += " [\(event.locks.joined(separator: ", "))]" }
+                lines.append(text)
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

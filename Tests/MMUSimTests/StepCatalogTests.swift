@@ -1,0 +1,66 @@
+import Testing
+
+@testable import MMUSim
+
+@Suite("Step names")
+struct StepCatalogTests {
+    /// Runs an operation one step at a time and records the names of the steps it ran.
+    private func steps(_ world: inout World, _ operation: Operation) -> [String] {
+        let id = world.start(operation)
+        var names: [String] = []
+        while case .ran(let name) = world.step(id) { names.append(name) }
+        world.collect(id)
+        return names
+    }
+
+    @Test("every step an operation runs is in the catalog that pause_at and GET /steps use")
+    func catalogCoversEverything() {
+        var world = World(WorldConfig(frames: 64, swapSlots: 64))
+        let mm = world.createMM()
+        let a = mmapBase
+        var seen: [(op: String, names: [String])] = []
+        func run(_ operation: Operation) { seen.append((operation.name, steps(&world, operation))) }
+        run(.mmap(mm: mm, addr: nil, length: 4 * pageSize, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
+        run(
+            .mmap(
+                mm: mm,
+                addr: a + 8 * pageSize,
+                length: 2 * pageSize,
+                prot: [.read, .write],
+                flags: MmapFlags(shared: true, anonymous: false, fixed: true, locked: true),
+                file: "f",
+                offset: 0
+            )
+        )
+        run(.touch(mm: mm, addr: a, length: 4 * pageSize, write: true, value: 1))
+        run(.register(mm: mm, kind: .kvm, bugs: [], signalPending: false, mmapSemHeld: false))
+        run(.register(mm: mm, kind: .gru, bugs: [], signalPending: false, mmapSemHeld: false))
+        run(.register(mm: mm, kind: .pinning, bugs: [], signalPending: false, mmapSemHeld: false))
+        run(.register(mm: mm, kind: .kvm, bugs: [], signalPending: true, mmapSemHeld: false))
+        run(.fault(mm: mm, notifier: 1, address: a, write: true))
+        run(.fault(mm: mm, notifier: 2, address: a, write: false))
+        run(.fault(mm: mm, notifier: 3, address: a + pageSize, write: false))
+        run(.access(mm: mm, notifier: 1, address: a, write: true, value: 2))
+        run(.fork(mm: mm))
+        run(.touch(mm: mm, addr: a + 2 * pageSize, length: pageSize, write: true, value: 3))
+        run(.mprotect(mm: mm, addr: a, length: pageSize, prot: [.read]))
+        run(.reclaim(mm: nil, addr: nil, length: nil, pages: nil))
+        run(.reclaim(mm: nil, addr: nil, length: nil, pages: nil))
+        run(.writeback(file: nil))
+        run(.migrate(mm: mm, addr: a + 3 * pageSize, length: pageSize))
+        run(.mremap(mm: mm, oldAddr: a, oldLength: 4 * pageSize, newLength: 6 * pageSize, mayMove: true, fixed: false, newAddr: nil))
+        run(.madviseDontneed(mm: mm, addr: a + 8 * pageSize, length: pageSize))
+        run(.remapFilePages(mm: mm, addr: a + 8 * pageSize, length: pageSize, pgoff: 1))
+        run(.applyToPageRange(mm: mm, addr: a + 8 * pageSize, length: pageSize))
+        run(.unregister(mm: mm, notifier: 2))
+        run(.munmap(mm: mm, addr: a + 8 * pageSize, length: 2 * pageSize))
+        run(.exit(mm: mm))
+        run(.unregister(mm: mm, notifier: 1))
+        for (op, names) in seen {
+            let catalog = Set(World.stepCatalog[op] ?? [])
+            #expect(!names.isEmpty, "\(op) ran no step")
+            #expect(Set(names).subtracting(catalog).isEmpty, "\(op) ran steps missing from its catalog: \(Set(names).subtracting(catalog))")
+        }
+        #expect(Set(seen.map(\.op)) == Set(World.stepCatalog.keys))
+    }
+}
