@@ -1,4 +1,6 @@
+public import Foundation
 public import Hummingbird
+public import MMUSim
 
 /// Builds the MMU Notifier Lab HTTP application; run it with `runService()` or inside a `ServiceGroup`.
 ///
@@ -11,7 +13,36 @@ public func buildApplication(
     configuration: AppConfiguration,
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let simulator = Simulator(config: configuration.world)
+    buildApplication(configuration: configuration, simulator: Simulator(config: configuration.world), onServerRunning: onServerRunning)
+}
+
+/// Builds the application with a journal in `stateDirectory`: the world is rebuilt from it on
+/// start, and every accepted mutating request is appended and fsynced before it is answered.
+/// - Throws: `JournalError` naming the byte offset when the journal is corrupt before its end.
+/// - Returns: The application and a warning for each torn record dropped at the journal's end.
+public func buildApplication(
+    configuration: AppConfiguration,
+    stateDirectory: URL,
+    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+) throws -> (application: some ApplicationProtocol, warnings: [String]) {
+    var warnings: [String] = []
+    let simulator = try Simulator(config: configuration.world, stateDirectory: stateDirectory, warnings: &warnings)
+    return (buildApplication(configuration: configuration, simulator: simulator, onServerRunning: onServerRunning), warnings)
+}
+
+/// Rebuilds the world a state directory's journal describes (`mmusim replay`).
+/// - Returns: The world and a warning for each torn record dropped.
+public func replayStateDirectory(_ directory: URL) throws -> (world: World, warnings: [String]) {
+    var warnings: [String] = []
+    let world = try Simulator.replay(directory, warnings: &warnings)
+    return (world, warnings)
+}
+
+private func buildApplication(
+    configuration: AppConfiguration,
+    simulator: Simulator,
+    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void
+) -> some ApplicationProtocol {
     let router = Router(context: AppRequestContext.self, options: [.autoGenerateHeadEndpoints])
     router.add(middleware: MetricsMiddleware(simulator: simulator))
     router.add(middleware: JSONErrorMiddleware(logger: configuration.logger))

@@ -1,3 +1,4 @@
+import Foundation
 import MMUSim
 
 /// The one world behind the API. Requests are serialized on this actor, so a read never sees
@@ -15,12 +16,61 @@ actor Simulator {
     /// HTTP requests answered, by route and status.
     private(set) var requestCounts: [RouteStatus: Int] = [:]
 
+    /// The journal, when the server keeps one.
+    private let journal: Journal?
+
     /// How many finished tasks are remembered.
     static let finishedLimit = 1000
 
-    /// Creates a simulator with a fresh world.
+    /// Creates a simulator with a fresh world and no journal.
     init(config: WorldConfig) {
         world = World(config)
+        journal = nil
+    }
+
+    /// Creates a simulator whose world is rebuilt from the journal in `directory` (or fresh,
+    /// with a new journal, when there is none) and whose accepted commands are journaled.
+    /// `warnings` gets a line for each torn record dropped.
+    init(config: WorldConfig, stateDirectory directory: URL, warnings: inout [String]) throws {
+        let (records, generation, valid) = try Journal.read(directory, warnings: &warnings)
+        world = records.isEmpty ? World(config) : Self.rebuild(records)
+        journal = try Journal.open(directory, generation: generation, validBytes: valid, initial: config)
+    }
+
+    /// Rebuilds the world a state directory's journal describes, without opening it for writing.
+    static func replay(_ directory: URL, warnings: inout [String]) throws -> World {
+        let (records, _, _) = try Journal.read(directory, warnings: &warnings)
+        guard !records.isEmpty else { throw JournalError(description: "\(directory.path) holds no journal") }
+        return rebuild(records)
+    }
+
+    /// Applies journal records in order to a fresh world, as the requests that made them did.
+    static func rebuild(_ records: [JournalRecord]) -> World {
+        var world = World()
+        for record in records {
+            switch record {
+            case .reset(let config): world = World(config)
+            case .createMM(let name): _ = world.createMM(name: name)
+            case .perform(let operation, let pauseAt): _ = world.perform(operation, pauseAt: pauseAt)
+            case .step(let task):
+                _ = world.step(task)
+                world.wakeBlocked()
+            case .resume(let task): world.resume(task)
+            }
+            for done in world.tasks where done.status == .done { world.collect(done.id) }
+        }
+        return world
+    }
+
+    /// Makes a record durable before its command is applied. A journal that cannot be written
+    /// stops the server: answering would acknowledge something a restart could lose.
+    private func log(_ record: JournalRecord) {
+        guard let journal else { return }
+        do {
+            try journal.append(record)
+        } catch {
+            fatalError("cannot append to the journal in \(journal.directory.path): \(error)")
+        }
     }
 
     /// What a mutating request caused: the task as it stands and the trace events.
@@ -30,14 +80,21 @@ actor Simulator {
     }
 
     /// Runs an operation as a new task, to completion or to its pause point or a block.
-    func perform(_ operation: Operation, pauseAt: String? = nil) -> Outcome {
-        record { world in world.perform(operation, pauseAt: pauseAt) }
+    func perform(_ operation: MMUSim.Operation, pauseAt: String? = nil) -> Outcome {
+        log(.perform(operation, pauseAt: pauseAt))
+        return capture { world in world.perform(operation, pauseAt: pauseAt) }
     }
 
     /// Runs one step of a task.
     func step(task id: Int) -> Outcome? {
         guard world.task(id) != nil else { return nil }
-        return record { world in
+        log(.step(task: id))
+        return stepWorld(id)
+    }
+
+    private func stepWorld(_ id: Int) -> Outcome? {
+        guard world.task(id) != nil else { return nil }
+        return capture { world in
             _ = world.step(id)
             world.wakeBlocked()
             return world.task(id)!
@@ -47,7 +104,13 @@ actor Simulator {
     /// Resumes a paused (or blocked) task.
     func resume(task id: Int) -> Outcome? {
         guard world.task(id) != nil else { return nil }
-        return record { world in
+        log(.resume(task: id))
+        return resumeWorld(id)
+    }
+
+    private func resumeWorld(_ id: Int) -> Outcome? {
+        guard world.task(id) != nil else { return nil }
+        return capture { world in
             world.resume(id)
             return world.task(id)!
         }
@@ -55,11 +118,23 @@ actor Simulator {
 
     /// Creates an mm.
     func createMM(name: String?) -> Int {
-        world.createMM(name: name)
+        log(.createMM(name: name))
+        return world.createMM(name: name)
     }
 
-    /// Replaces the world with a fresh one.
+    /// Replaces the world with a fresh one and starts a new journal generation.
     func reset(config: WorldConfig) {
+        if let journal {
+            do {
+                try journal.startGeneration(config)
+            } catch {
+                fatalError("cannot start a new journal generation in \(journal.directory.path): \(error)")
+            }
+        }
+        resetWorld(config)
+    }
+
+    private func resetWorld(_ config: WorldConfig) {
         world = World(config)
         finished = []
     }
@@ -95,7 +170,7 @@ actor Simulator {
 
     /// Applies a change, collects the events it caused, publishes them, and files away the
     /// tasks that finished.
-    private func record(_ change: (inout World) -> TaskStruct) -> Outcome {
+    private func capture(_ change: (inout World) -> TaskStruct) -> Outcome {
         let before = world.lastSeq
         let task = change(&world)
         let events = world.trace.events(after: before)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Hummingbird
 import Logging
 import MMUSim
 import MMUSimServer
@@ -78,11 +79,23 @@ struct Serve: AsyncParsableCommand {
             world: WorldConfig(frames: self.frames ?? 65_536, swapSlots: self.swapSlots ?? 65_536, releaseOrder: self.releaseOrder)
         )
         let shownHost = self.host.contains(":") ? "[\(self.host)]" : self.host
-        let app = buildApplication(configuration: configuration) { port in
+        let announce: @Sendable (Int) async -> Void = { port in
             // FileHandle writes straight to the descriptor: nothing is left in a buffer for a reader waiting on this line.
             FileHandle.standardOutput.write(Data("listening on http://\(shownHost):\(port)\n".utf8))
         }
-        try await app.runService()
+        if ephemeral {
+            try await buildApplication(configuration: configuration, onServerRunning: announce).runService()
+            return
+        }
+        let directory = URL(fileURLWithPath: stateDir ?? ".mmusim")
+        do {
+            let built = try buildApplication(configuration: configuration, stateDirectory: directory, onServerRunning: announce)
+            for warning in built.warnings { configuration.logger.warning("\(warning)") }
+            try await built.application.runService()
+        } catch let error as JournalError {
+            FileHandle.standardError.write(Data("mmusim serve: refusing to start: \(error.description)\n".utf8))
+            throw ExitCode(1)
+        }
     }
 
     /// Whether `host` names the loopback interface only (127.0.0.0/8, ::1, localhost).
