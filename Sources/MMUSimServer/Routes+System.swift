@@ -139,7 +139,8 @@ extension Routes {
 }
 
 private func parseInt(_ text: String, name: String) throws -> Int {
-    guard let value = Int(text), value >= 0 else {
+    // Int(_:) takes a leading "+"; a count is digits alone.
+    guard text.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(text) else {
         throw APIError(.badRequest, code: "bad_request", message: "query parameter '\(name)' must be a non-negative integer, not '\(text)'")
     }
     return value

@@ -20,7 +20,8 @@ struct Hex: Codable, Hashable, Sendable {
         let text = try container.decode(String.self)
         let digits = text.hasPrefix("0x") || text.hasPrefix("0X") ? text.dropFirst(2) : Substring(text)
         let radix = digits.count == text.count ? 10 : 16
-        guard !digits.isEmpty, let parsed = UInt64(digits, radix: radix) else {
+        // UInt64(_:radix:) takes a leading "+" or "-"; an address is digits alone.
+        guard digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isHexDigit), let parsed = UInt64(digits, radix: radix) else {
             throw DecodingError.dataCorruptedError(
                 in: container,
                 debugDescription: "'\(text)' is not an address: give an integer or a hex string like \"0x7f0000000000\""

@@ -47,7 +47,8 @@ extension Request {
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            // Both HTTPError and NIOTooManyBytesError (what collecting past the limit throws) land here.
             throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is over the limit of \(limit) bytes")
         }
         let bytes = buffer.readableBytes == 0 ? Data("{}".utf8) : Data(buffer.readableBytesView)
