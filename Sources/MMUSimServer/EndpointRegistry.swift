@@ -6,8 +6,10 @@ import Hummingbird
 /// After the last endpoint, ``addMethodNotAllowedResponders()`` gives every other common method of a
 /// known path a responder that answers 405 with an `Allow` header.
 struct EndpointRegistry<Context: RequestContext> {
-    /// The methods a path that exists but does not answer them gets a 405 for.
-    private static var commonMethods: [HTTPRequest.Method] { [.get, .head, .post, .put, .patch, .delete, .options] }
+    /// The methods a path that exists but does not answer them gets a 405 for; any method left out would answer 404.
+    private static var commonMethods: [HTTPRequest.Method] {
+        [.get, .head, .post, .put, .patch, .delete, .options, .trace, HTTPRequest.Method("QUERY")!]
+    }
 
     private let router: Router<Context>
     /// Paths in the order they were first added, each with its methods; the order keeps `Allow` stable.
@@ -46,6 +48,13 @@ struct EndpointRegistry<Context: RequestContext> {
     /// Adds a DELETE handler.
     mutating func delete(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> some ResponseGenerator) {
         self.on(path, method: .delete, use: handler)
+    }
+
+    /// The endpoints added so far: each path (Hummingbird syntax, which is OpenAPI's: `/mms/{mm}`) with the
+    /// methods it answers, in the order added. The HEAD that the router generates for a GET and the 405
+    /// responders are not listed. A test holds openapi.yaml to this list.
+    func routes() -> [(path: String, methods: [HTTPRequest.Method])] {
+        self.methodsByPath
     }
 
     /// Makes every common method that a known path does not answer answer 405; call once, after the last endpoint.
