@@ -1,0 +1,80 @@
+// The dashboard's entry point: first render from plain GETs, then live updates, forms, the
+// explorer and the guided tour. `?live=poll` turns the event stream off (polling only) and
+// `?live=stream` forces it on. Headless Chromium polls by default: its virtual time
+// (--virtual-time-budget) never runs out while an EventSource is open, so --dump-dom and
+// --screenshot would wait forever.
+
+import { state, onChange, refresh, reloadTrace, loadSteps, appendEvents } from './state.js';
+import { startLive, reloadAll } from './live.js';
+import { renderMMs } from './views/mms.js';
+import { renderFrames } from './views/frames.js';
+import { renderTimeline } from './views/timeline.js';
+import { renderInvariants } from './views/invariants.js';
+import { renderTasks } from './views/tasks.js';
+import { renderTrace, goToEvent } from './views/trace.js';
+import { renderActions, updateTargets, showAnswer } from './views/actions.js';
+import { setupExplorer } from './views/explorer.js';
+import { setupTour } from './views/tour-panel.js';
+
+const $ = (id) => document.getElementById(id);
+
+/** After a form's or a task button's answer: take its trace events, then re-read the world. */
+async function afterAnswer(answer, form) {
+  if (form?.id === 'reset' && answer.ok) {
+    await reloadAll();
+    return;
+  }
+  if (answer.ok && Array.isArray(answer.data?.trace)) appendEvents(answer.data.trace);
+  await refresh();
+}
+
+function draw() {
+  renderMMs($('mms'), state);
+  renderFrames($('frames'), state);
+  renderTimeline($('timeline'), state, $('timeline-detail'));
+  renderInvariants($('invariants'), state, (seq) => goToEvent($('trace'), state, seq, $('timeline-detail')));
+  renderTasks($('tasks'), state, (answer, what) => {
+    showAnswer($('tasks-answer'), answer, what);
+    afterAnswer(answer);
+  });
+  renderTrace($('trace'), state);
+  updateTargets($('actions'), state);
+  $('load-error').hidden = !state.error;
+  $('load-error').textContent = state.error ? `Could not read the world: ${state.error}` : '';
+  document.body.dataset.next = String(state.next);
+  document.body.dataset.ready = 'true';
+}
+
+function followHash(tour) {
+  const match = /^#tour=([\w-]+)$/.exec(location.hash);
+  if (match) tour.goTo(match[1]);
+}
+
+async function main() {
+  const asked = new URLSearchParams(location.search).get('live');
+  const live = asked === 'poll' || asked === 'stream' ? asked : /HeadlessChrome/.test(navigator.userAgent) ? 'poll' : 'stream';
+  onChange(draw);
+  await loadSteps();
+  renderActions($('actions'), state, afterAnswer);
+  await reloadTrace();
+  await refresh();
+
+  const tour = setupTour($('tour'), async () => {
+    await reloadTrace();
+    await refresh();
+  });
+  $('tour-open').addEventListener('click', () => tour.open());
+  window.addEventListener('hashchange', () => followHash(tour));
+  followHash(tour);
+
+  setupExplorer($('explorer')).catch((error) => {
+    $('explore-description').textContent = `Could not load the examples: ${error.message}`;
+  });
+  startLive(live, $('live-status'));
+}
+
+main().catch((error) => {
+  const box = $('load-error');
+  box.hidden = false;
+  box.textContent = `The dashboard could not start: ${error.message}`;
+});
