@@ -45,9 +45,12 @@ function draw() {
   document.body.dataset.ready = 'true';
 }
 
-function followHash(tour) {
-  const match = /^#tour=([\w-]+)$/.exec(location.hash);
-  if (match) tour.goTo(match[1]);
+/** `#tour=STEP` runs the tour up to STEP; `#explore=EXAMPLE` runs an explorer example. */
+function followHash(tour, explorer) {
+  const tourStep = /^#tour=([\w-]+)$/.exec(location.hash);
+  if (tourStep) tour.goTo(tourStep[1]);
+  const example = /^#explore=([\w-]+)$/.exec(location.hash);
+  if (example) explorer.then((e) => e?.run(example[1]));
 }
 
 async function main() {
@@ -64,12 +67,12 @@ async function main() {
     await refresh();
   });
   $('tour-open').addEventListener('click', () => tour.open());
-  window.addEventListener('hashchange', () => followHash(tour));
-  followHash(tour);
-
-  setupExplorer($('explorer')).catch((error) => {
+  const explorer = setupExplorer($('explorer')).catch((error) => {
     $('explore-description').textContent = `Could not load the examples: ${error.message}`;
+    return null;
   });
+  window.addEventListener('hashchange', () => followHash(tour, explorer));
+  followHash(tour, explorer);
   startLive(live, $('live-status'));
 }
 

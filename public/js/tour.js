@@ -31,6 +31,14 @@ async function faultAll(mm, n, write) {
   }
 }
 
+/** "all hold", or the violated invariants with how often: "no-stale-spte ×4". */
+function verdictWords(invariants) {
+  if (invariants.ok) return 'all hold';
+  const counts = new Map();
+  for (const v of invariants.violations) counts.set(v.invariant, (counts.get(v.invariant) ?? 0) + 1);
+  return [...counts].map(([name, n]) => (n > 1 ? `${name} ×${n}` : name)).join(', ');
+}
+
 const reclaimWords = (r) => `scanned ${r.scanned}, referenced ${r.referenced}, swapped out ${r.swapped_out}, failed ${r.failed}`;
 
 /** The fault/munmap race: fault paused after gup, munmap paused inside its range, fault resumed. */
@@ -120,7 +128,7 @@ export const STEPS = [
       const { munmap } = await raceSetup(['skip_retry_check']);
       await post(`/tasks/${munmap.task}/resume`);
       const inv = await call('GET', '/invariants');
-      return `${inv.violations.length} violation(s): ${inv.violations.map((v) => v.invariant).join(', ')}.`;
+      return `Invariants: ${verdictWords(inv)}.`;
     },
   },
   {
@@ -129,7 +137,7 @@ export const STEPS = [
     text: 'A new world with the seed’s ordering (release_order v17). The guest exits and stops just before ->release (pause_at “release”): __mmu_notifier_release has already unlinked kvm. Reclaim runs meanwhile; its invalidate_page no longer reaches kvm, so the frames are freed under kvm’s sptes. Resumed, the exit calls ->release too late: no-stale-spte.',
     run: async () => {
       const { reclaim, invariants } = await releaseRace('v17');
-      return `Reclaim meanwhile: ${reclaimWords(reclaim)}. Invariants: ${invariants.ok ? 'all hold' : invariants.violations.map((v) => v.invariant).join(', ')}.`;
+      return `Reclaim meanwhile: ${reclaimWords(reclaim)}. Invariants: ${verdictWords(invariants)}.`;
     },
   },
   {
@@ -138,7 +146,7 @@ export const STEPS = [
     text: 'The same schedule with release_order fixed (upstream 2012–2013): every ->release runs before any notifier is unlinked, so while the exit is paused kvm is still listed and reclaim’s invalidate_page reaches it. Clean.',
     run: async () => {
       const { reclaim, invariants } = await releaseRace('fixed');
-      return `Reclaim meanwhile: ${reclaimWords(reclaim)}. Invariants: ${invariants.ok ? 'all hold' : invariants.violations.map((v) => v.invariant).join(', ')}.`;
+      return `Reclaim meanwhile: ${reclaimWords(reclaim)}. Invariants: ${verdictWords(invariants)}.`;
     },
   },
 ];

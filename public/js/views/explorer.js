@@ -104,8 +104,7 @@ export async function setupExplorer(container) {
   select.addEventListener('change', load);
   select.value = '01-release-v17.json';
   await load();
-  container.querySelector('#explore-form').addEventListener('submit', async (event) => {
-    event.preventDefault();
+  const explore = async () => {
     let body;
     try {
       body = JSON.parse(spec.value);
@@ -115,6 +114,7 @@ export async function setupExplorer(container) {
       return;
     }
     output.textContent = 'exploring…';
+    results.dataset.state = 'running';
     const answer = await post('/explore', body);
     showAnswer(output, answer);
     if (answer.ok) {
@@ -123,7 +123,22 @@ export async function setupExplorer(container) {
     } else {
       replace(results);
     }
+    results.dataset.state = answer.ok ? 'done' : 'failed';
+  };
+  container.querySelector('#explore-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    explore();
   });
+  return {
+    /** Loads the example `name` (its file name without .json) and explores it. */
+    async run(name) {
+      if (!index.examples.some((e) => e.file === `${name}.json`)) return;
+      select.value = `${name}.json`;
+      await load();
+      container.scrollIntoView();
+      await explore();
+    },
+  };
 }
 
 /** Draws an exploration's result. */
