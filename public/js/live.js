@@ -25,13 +25,18 @@ export async function reloadAll() {
   await refresh();
 }
 
+let lastRefresh = 0;
+
 /** Takes events however they came; a seq at or below the last one seen means a reset. */
 function take(events) {
   if (events.length && events[0].seq <= state.next && state.next > 0 && events[0].seq === 1) {
     reloadAll();
     return;
   }
-  if (appendEvents(events)) scheduleRefresh();
+  if (appendEvents(events)) {
+    lastRefresh = Date.now();
+    scheduleRefresh();
+  }
 }
 
 async function poll() {
@@ -42,6 +47,11 @@ async function poll() {
       await reloadAll();
     } else {
       take(answer.events);
+    }
+    // Creating an mm leaves no trace event: re-read the world now and then regardless.
+    if (Date.now() - lastRefresh >= SLOW_POLL_MS) {
+      lastRefresh = Date.now();
+      scheduleRefresh();
     }
     if (!streaming) setStatus('polling /trace', 'poll');
   } catch {

@@ -104,7 +104,9 @@ function pageCell(mm, address, pte, marks) {
       class: `page pte-${state}${stale.length ? ' stale' : ''}`,
       title: words.join('\n'),
       'aria-label': words.join(', '),
+      tabindex: '-1',
       dataset: {
+        focusKey: `page-${mm.id}-${hex(address)}`,
         addr: hex(address),
         pte: state,
         pfn: pte?.pfn ?? '',
@@ -278,10 +280,56 @@ function mmCard(mm) {
       h('span', { class: 'facts', text: ` users ${mm.users} · count ${mm.count} · rss ${mm.rss} · notifiers ${mm.has_notifiers ? 'yes' : 'none'}` }),
     ),
     addressBar(mm),
+    h('p', {
+      class: 'detail page-detail',
+      'aria-live': 'polite',
+      text: details.get(String(mm.id)) ?? 'Hover a page, or focus a page grid and use the arrow keys, for its pte and secondary mappings.',
+    }),
     (mm.vmas ?? []).map((vma) => vmaSection(mm, vma, index)),
     outsideSection(mm, index),
     notifierTable(mm),
   );
+}
+
+/**
+ * Keyboard use of a page grid: the grid is one tab stop; arrow keys, Home and End move
+ * between pages, and the focused page's description shows in the mm's detail line.
+ */
+function gridKeys(event) {
+  const cells = [...event.currentTarget.querySelectorAll('li.page')];
+  const at = cells.indexOf(document.activeElement);
+  if (at < 0) return;
+  const columns = Math.max(1, cells.filter((c) => c.offsetTop === cells[0].offsetTop).length);
+  const moves = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns, ArrowUp: -columns, Home: -at, End: cells.length - 1 - at };
+  if (!(event.key in moves)) return;
+  event.preventDefault();
+  const next = cells[Math.max(0, Math.min(cells.length - 1, at + moves[event.key]))];
+  for (const c of cells) c.tabIndex = c === next ? 0 : -1;
+  next.focus();
+}
+
+/** The last page description shown per mm, kept across redraws. */
+const details = new Map();
+
+function showPage(event) {
+  const cell = event.target.closest?.('li.page');
+  const article = event.currentTarget.closest('article');
+  const detail = article?.querySelector('.page-detail');
+  if (!cell || !detail) return;
+  detail.textContent = cell.getAttribute('aria-label');
+  details.set(article.dataset.mm, detail.textContent);
+}
+
+/** Makes each grid one tab stop (its first page, or the page focused before a redraw). */
+function wireGrids(container) {
+  for (const grid of container.querySelectorAll('ol.pages')) {
+    const cells = grid.querySelectorAll('li.page');
+    if (cells.length && ![...cells].some((c) => c === document.activeElement)) cells[0].tabIndex = 0;
+    else for (const c of cells) c.tabIndex = c === document.activeElement ? 0 : -1;
+    grid.addEventListener('keydown', gridKeys);
+    grid.addEventListener('focusin', showPage);
+    grid.addEventListener('mouseover', showPage);
+  }
 }
 
 /** Draws every mm into `container`. */
@@ -291,4 +339,5 @@ export function renderMMs(container, state) {
     return;
   }
   replace(container, state.mms.map(mmCard));
+  wireGrids(container);
 }

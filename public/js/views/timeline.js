@@ -52,14 +52,16 @@ export function renderTimeline(container, state, detail) {
     return;
   }
   const windowEvents = events.slice(-WINDOW_EVENTS);
-  const lo = windowEvents[0].seq;
+  const first = windowEvents[0].seq;
   const hi = windowEvents[windowEvents.length - 1].seq;
+  const { spans, ticks } = pairSpans(events);
+  const visibleSpans = spans.filter((s) => (s.finish?.seq ?? Infinity) >= first && (s.begin?.seq ?? -Infinity) <= hi);
+  const visibleTicks = ticks.filter((t) => t.seq >= first);
+  // The axis starts just before the first entry drawn, so the entries use the width.
+  const starts = [...visibleSpans.map((s) => s.begin?.seq ?? first), ...visibleTicks.map((t) => t.seq)];
+  const lo = starts.length ? Math.max(first, Math.min(...starts) - 1) : first;
   const width = Math.max(1, hi - lo + 1);
   const x = (seq) => ((Math.min(Math.max(seq, lo), hi + 1) - lo) / width) * 100;
-
-  const { spans, ticks } = pairSpans(events);
-  const visibleSpans = spans.filter((s) => (s.finish?.seq ?? Infinity) >= lo && (s.begin?.seq ?? -Infinity) <= hi);
-  const visibleTicks = ticks.filter((t) => t.seq >= lo);
 
   const tasks = new Map();
   const taskOf = (task, op, mm, seq) => {
