@@ -15,6 +15,9 @@ export const INVARIANTS = {
   'notifier-use-after-free': 'No RCU reader touches a freed notifier.',
 };
 
+/** At most this many violations are drawn. */
+const SHOWN = 50;
+
 /** Draws the verdict; `goToEvent(seq)` shows a trace event. */
 export function renderInvariants(container, state, goToEvent) {
   const { ok, violations } = state.invariants;
@@ -24,15 +27,13 @@ export function renderInvariants(container, state, goToEvent) {
     replace(container, h('p', { class: 'verdict ok' }, h('span', { class: 'icon', 'aria-hidden': 'true', text: '✔' }), ' All invariants hold.'));
     return;
   }
-  const items = violations.map((v, i) =>
+  const item = (v, i) =>
     h(
       'li',
       {
         class: 'violation',
         dataset: { invariant: v.invariant, seq: v.seq, mm: v.mm ?? '', notifier: v.notifier ?? '', address: v.address ?? '' },
       },
-      h('strong', { class: 'invariant-name', text: v.invariant }),
-      ' ',
       h('a', {
         href: `#event-${v.seq}`,
         class: 'event-link',
@@ -46,18 +47,33 @@ export function renderInvariants(container, state, goToEvent) {
         },
       }),
       h('p', { class: 'message', text: v.message }),
-      INVARIANTS[v.invariant] ? h('p', { class: 'explain', text: `The invariant: ${INVARIANTS[v.invariant]}` }) : null,
       h('p', {
         class: 'where',
         text: [v.mm !== undefined ? `mm ${v.mm}` : '', v.notifier !== undefined ? `notifier ${v.notifier}` : '', v.address ? `address ${v.address}` : '']
           .filter(Boolean)
           .join(' · '),
       }),
+    );
+  // One group per invariant: its name and promise once, then each violation.
+  const groups = new Map();
+  violations.slice(0, SHOWN).forEach((v, i) => {
+    if (!groups.has(v.invariant)) groups.set(v.invariant, []);
+    groups.get(v.invariant).push(item(v, i));
+  });
+  const items = [...groups].map(([name, list]) =>
+    h(
+      'li',
+      { class: 'invariant-group', dataset: { group: name } },
+      h('strong', { class: 'invariant-name', text: name }),
+      ` · ${list.length}`,
+      INVARIANTS[name] ? h('p', { class: 'explain', text: INVARIANTS[name] }) : null,
+      h('ol', { class: 'violations' }, list),
     ),
   );
+  if (violations.length > SHOWN) items.push(h('li', { class: 'muted', text: `and ${violations.length - SHOWN} more (GET /invariants lists them all)` }));
   replace(
     container,
     h('p', { class: 'verdict bad' }, h('span', { class: 'icon', 'aria-hidden': 'true', text: '✖' }), ` ${violations.length} violation${violations.length === 1 ? '' : 's'}`),
-    h('ol', { class: 'violations' }, items),
+    h('ul', { class: 'invariant-groups' }, items),
   );
 }

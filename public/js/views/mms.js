@@ -280,13 +280,13 @@ function mmCard(mm) {
       h('span', { class: 'facts', text: ` users ${mm.users} · count ${mm.count} · rss ${mm.rss} · notifiers ${mm.has_notifiers ? 'yes' : 'none'}` }),
     ),
     addressBar(mm),
+    (mm.vmas ?? []).map((vma) => vmaSection(mm, vma, index)),
+    outsideSection(mm, index),
     h('p', {
       class: 'detail page-detail',
       'aria-live': 'polite',
-      text: details.get(String(mm.id)) ?? 'Hover a page, or focus a page grid and use the arrow keys, for its pte and secondary mappings.',
+      text: details.get(String(mm.id)) ?? 'Hover a page, or focus a grid and use the arrow keys: its pte and secondary mappings show here.',
     }),
-    (mm.vmas ?? []).map((vma) => vmaSection(mm, vma, index)),
-    outsideSection(mm, index),
     notifierTable(mm),
   );
 }

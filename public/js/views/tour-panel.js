@@ -25,7 +25,7 @@ export function setupTour(panel, afterStep) {
         h(
           'li',
           { class: i === current ? 'current' : i < current ? 'done' : '', 'aria-current': i === current ? 'step' : null },
-          h('a', { href: `#tour=${s.id}`, text: s.title, dataset: { step: s.id } }),
+          h('a', { href: `#tour=${s.id}`, title: s.title, 'aria-label': `Step ${i + 1}: ${s.title}`, dataset: { step: s.id } }, String(i + 1)),
         ),
       ),
     );
