@@ -6,6 +6,8 @@ import { get, parseAddr, hex, PAGE } from './api.js';
 
 /** How many pages of a VMA the page grid shows at once. */
 export const WINDOW_PAGES = 256;
+/** A secondary table with more entries than this is not drawn (see loadMM). */
+const SECONDARY_READ_MAX = 16384;
 /** Ptes outside every VMA are looked for only in mms with at most this many resident pages. */
 const OUTSIDE_READ_RSS = 4096;
 /** How many trace events the page keeps. */
@@ -75,11 +77,14 @@ export function insideVMA(mm, address) {
 async function loadMM(summary) {
   const mm = await get(`/mms/${summary.id}`);
   const notifiers = mm.notifiers.length ? (await get(`/mms/${mm.id}/notifiers`)).notifiers : [];
-  // Only the secondary tables that hold something are read.
+  // Only the secondary tables that hold something are read, and only while they are small:
+  // GET .../sptes and .../tlb take no address range, so a huge table is not read at all.
   await Promise.all(
     notifiers.map(async (n) => {
-      n.spteList = n.sptes > 0 ? (await get(`/mms/${mm.id}/notifiers/${n.id}/sptes`)).sptes : [];
-      n.tlbList = n.tlb_entries > 0 ? (await get(`/mms/${mm.id}/notifiers/${n.id}/tlb`)).entries : [];
+      n.tooMany = n.sptes > SECONDARY_READ_MAX || n.tlb_entries > SECONDARY_READ_MAX;
+      const read = (count, what, key) =>
+        count > 0 && count <= SECONDARY_READ_MAX ? get(`/mms/${mm.id}/notifiers/${n.id}/${what}`).then((a) => a[key]) : [];
+      [n.spteList, n.tlbList] = await Promise.all([read(n.sptes, 'sptes', 'sptes'), read(n.tlb_entries, 'tlb', 'entries')]);
     }),
   );
   // One bounded window of ptes per VMA: the cost does not grow with the VMA's size.

@@ -268,7 +268,7 @@ export function renderActions(container, state, after) {
         'form',
         { id: `form-${form.id}`, class: 'action', dataset: { form: form.id }, 'aria-label': form.title },
         fields,
-        h('div', { class: 'submit-row' }, h('button', { type: 'submit', text: form.id === 'reset' ? 'Reset' : 'Run' }), h('output', { class: 'answer', 'aria-live': 'polite', for: '' })),
+        h('div', { class: 'submit-row' }, h('button', { type: 'submit', text: form.id === 'reset' ? 'Reset' : 'Run' }), h('output', { class: 'answer', 'aria-live': 'polite' })),
       );
       element.addEventListener('submit', async (event) => {
         event.preventDefault();

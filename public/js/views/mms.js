@@ -234,7 +234,7 @@ function notifierTable(mm) {
       h('td', { class: 'bugs', text: n.bugs.length ? n.bugs.join(', ') : '—' }),
       h('td', { class: 'num', text: n.seq }),
       h('td', { class: 'num', text: n.count }),
-      h('td', { class: 'num', text: `${n.sptes} / ${n.tlb_entries}` }),
+      h('td', { class: 'num', text: `${n.sptes} / ${n.tlb_entries}${n.tooMany ? ' (too many to draw)' : ''}` }),
       h('td', { class: 'num', text: n.counters.release }),
       h('td', { class: 'num', text: n.counters.clear_flush_young }),
       h('td', { class: 'num', text: n.counters.invalidate_page }),
