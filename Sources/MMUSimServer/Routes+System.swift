@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import MMUSim
+import NIOPosix
 
 /// Machine-wide operations, tasks, the trace, the checker, reset and metrics.
 extension Routes {
@@ -132,8 +133,16 @@ extension Routes {
         endpoints.get("/metrics") { _, _ in
             await metricsText(simulator)
         }
-        endpoints.post("/scenarios/run") { _, _ -> Response in
-            throw APIError(.notImplemented, code: "not_implemented", message: "POST /scenarios/run is not implemented yet")
+        endpoints.post("/scenarios/run") { request, _ in
+            let scenario = try await request.decodeBody(Scenario.self, limit: limits.maxBody)
+            if let frames = scenario.world?.frames, frames < 2 || frames > limits.maxFrames {
+                throw invalid("'world.frames' must be between 2 and \(limits.maxFrames) (the limit max_frames)", code: "limit_exceeded")
+            }
+            if let slots = scenario.world?.swapSlots, slots < 0 || slots > limits.maxSwapSlots {
+                throw invalid("'world.swap_slots' must be between 0 and \(limits.maxSwapSlots) (the limit max_swap_slots)", code: "limit_exceeded")
+            }
+            let report = try await NIOThreadPool.singleton.runIfActive { ScenarioRunner.run(scenario) }
+            return ScenarioAnswer(passed: report.passed, steps: report.steps)
         }
     }
 }
@@ -221,4 +230,10 @@ struct ResetAnswer: ResponseEncodable, Sendable {
         case swapSlots = "swap_slots"
         case releaseOrder = "release_order"
     }
+}
+
+/// POST /scenarios/run.
+struct ScenarioAnswer: ResponseEncodable, Sendable {
+    var passed: Bool
+    var steps: [StepReport]
 }

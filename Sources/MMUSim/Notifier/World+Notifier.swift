@@ -68,13 +68,14 @@ extension World {
             break
         }
         if n.kind == .xpmem || n.has(.sleeps), tasks[currentIndex].isAtomic {
-            let held = tasks[currentIndex].rcuDepth > 0 ? "rcu_read_lock" : tasks[currentIndex].locks.last(where: \.isSpinlock)!.label
+            let task = tasks[currentIndex]
+            let held = ((task.rcuDepth > 0 ? ["rcu_read_lock"] : []) + task.locks.filter(\.isSpinlock).map(\.label)).joined(separator: " and ")
             report(
                 .noSleepInAtomic,
                 mm: call.mm,
                 notifier: node,
                 address: call.start,
-                "notifier \(node) (\(n.kind.rawValue)) sleeps in \(call.kind.rawValue) while \(held) is held"
+                "notifier \(node) (\(n.kind.rawValue)) sleeps in \(call.kind.rawValue) while holding \(held)"
             )
         }
         let lock: [Lock] = n.kind == .kvm ? [.mmuLock(notifier: node)] : []

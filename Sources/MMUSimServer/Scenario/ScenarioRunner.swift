@@ -1,0 +1,221 @@
+import Foundation
+import MMUSim
+
+/// Runs a scenario on a world of its own, without a server, and checks each step's
+/// expectations against the same JSON the API would answer.
+public struct ScenarioRunner {
+    /// The world the scenario builds.
+    public private(set) var world: World
+    private var names: [String: Int] = [:]
+    private let scenario: Scenario
+
+    /// Prepares a scenario.
+    public init(_ scenario: Scenario) {
+        self.scenario = scenario
+        world = World(scenario.config)
+    }
+
+    /// Runs every step, even after a failure, and reports each.
+    public static func run(_ scenario: Scenario) -> ScenarioReport {
+        var runner = ScenarioRunner(scenario)
+        let steps = scenario.steps.enumerated().map { runner.run(index: $0.offset + 1, $0.element) }
+        return ScenarioReport(description: scenario.description, steps: steps)
+    }
+
+    private mutating func run(index: Int, _ step: ScenarioStep) -> StepReport {
+        var report = StepReport(index: index, label: step.label, passed: true, checked: step.expect != nil, failures: [])
+        func fail(_ message: String) {
+            report.passed = false
+            report.failures.append(message)
+        }
+        let before = world.lastSeq
+        var task: TaskStruct?
+        if let command = step.do {
+            if let pause = step.pauseAt, !World.stepNames.contains(pause) { fail("pause_at names no step: '\(pause)'") }
+            do {
+                guard let operation = try command.operation() else {
+                    let id = world.createMM(name: command.name)
+                    task = nil
+                    return check(step, report: report, task: nil, before: before, createdMM: id)
+                }
+                let id = world.start(operation, pauseAt: step.pauseAt)
+                world.run(id)
+                world.wakeBlocked()
+                task = world.task(id)
+                if let name = step.name { names[name] = id }
+            } catch {
+                fail("the operation cannot run: \(error.message)")
+                return report
+            }
+        } else if let name = step.step ?? step.resume {
+            guard let id = names[name], world.task(id) != nil else {
+                fail("no task named '\(name)' is running")
+                return report
+            }
+            if step.step != nil {
+                if case .done = world.step(id) { fail("task '\(name)' had no step left") }
+                world.wakeBlocked()
+            } else {
+                world.resume(id)
+            }
+            task = world.task(id)
+        }
+        let finished = world.tasks.filter { $0.status == .done && $0.id != task?.id }.map(\.id)
+        for id in finished { world.collect(id) }
+        if let id = task?.id, task?.status == .done { world.collect(id) }
+        return check(step, report: report, task: task, before: before, createdMM: nil)
+    }
+
+    /// Checks a step's expectations.
+    private func check(_ step: ScenarioStep, report: StepReport, task: TaskStruct?, before: Int, createdMM: Int?) -> StepReport {
+        var report = report
+        guard let expect = step.expect else { return report }
+        let events = world.trace.events(after: before)
+        func compare(_ what: String, _ expected: JSONValue, _ actual: JSONValue) {
+            if !expected.matches(actual) {
+                report.passed = false
+                report.failures.append("\(what): expected \(expected)\n      actual   \(actual)")
+            }
+        }
+        let defaultMM = step.do?.mm ?? createdMM ?? 1
+        for (key, expected) in expect.sorted(by: { $0.key < $1.key }) {
+            switch key {
+            case "ret", "errno", "status", "next_step", "values", "faults", "retries", "locks_taken", "child", "addr", "scanned", "referenced",
+                "swapped_out", "failed", "cleaned", "migrated", "value", "tlb_hit", "spte", "id":
+                let actual: JSONValue =
+                    task.map { JSONValue.of(OperationAnswer(Simulator.Outcome(task: $0, events: []))) } ?? .object(["ret": .int(0)])
+                guard case .object(let fields) = actual else { continue }
+                compare(key, expected, fields[key] ?? .null)
+            case "calls":
+                compare(key, expected, .array(events.filter { notifierMethods.contains($0.call) }.map { JSONValue.of(EventAnswer($0)) }))
+            case "calls_any_order":
+                let actual = events.filter { notifierMethods.contains($0.call) }.map { JSONValue.of(EventAnswer($0)) }
+                if !matchesInAnyOrder(expected, actual) {
+                    report.passed = false
+                    report.failures.append("calls_any_order: expected \(expected)\n      actual   \(JSONValue.array(actual))")
+                }
+            case "events":
+                let actual = events.map { JSONValue.of(EventAnswer($0)) }
+                if !matchesSubsequence(expected, actual) {
+                    report.passed = false
+                    report.failures.append(
+                        "events (in this order, others may come between): expected \(expected)\n      actual   \(JSONValue.array(actual))"
+                    )
+                }
+            case "invariants":
+                let found = JSONValue.array(Set(world.violations.map(\.invariant.rawValue)).sorted().map(JSONValue.string))
+                let wanted: JSONValue = expected == .string("ok") ? .array([]) : sortedStrings(expected)
+                compare(key, wanted, found)
+            default:
+                for (label, expectedItem, actual) in items(key, expected, defaultMM: defaultMM) {
+                    compare(label, expectedItem, actual)
+                }
+            }
+        }
+        return report
+    }
+
+    /// The state expectations: each expected object with the actual object it is compared to.
+    private func items(_ key: String, _ expected: JSONValue, defaultMM: Int) -> [(String, JSONValue, JSONValue)] {
+        let list: [JSONValue] = if case .array(let array) = expected { array } else { [expected] }
+        return list.map { item in
+            guard case .object(let fields) = item else { return ("\(key)", item, .string("an object per item")) }
+            let mm = fields["mm"]?.numeric.map { NSDecimalNumber(decimal: $0).intValue } ?? defaultMM
+            let address = fields["address"]?.numeric.map { NSDecimalNumber(decimal: $0).uint64Value }
+            let notifier = fields["notifier"]?.numeric.map { NSDecimalNumber(decimal: $0).intValue } ?? 1
+            let label = "\(key) " + JSONValue.object(fields.filter { ["mm", "address", "notifier", "id", "name"].contains($0.key) }).description
+            switch key {
+            case "ptes":
+                guard let address, world.mm(mm) != nil else { return (label, item, .string("no such mm or no address")) }
+                let pte = world.pte(mm: mm, address: address)
+                var actual = pte.isNone ? JSONValue.object(["state": .string("none")]) : JSONValue.of(PTEAnswer(address: address, pte: pte))
+                actual = merged(actual, ["mm": .int(Int64(mm)), "address": .string(hex(address))])
+                return (label, item, actual)
+            case "sptes", "tlb":
+                guard let address, let n = world.notifier(notifier) else { return (label, item, .string("no such notifier or no address")) }
+                let entry = key == "tlb" ? n.tlb.get(address >> pageShift) : n.sptes.get(address >> pageShift)
+                let pte = PTE(raw: entry)
+                var actual: JSONValue = .object(["present": .bool(false)])
+                if pte.isPresent {
+                    let frame = world.frames[pte.pfn]
+                    actual = JSONValue.of(
+                        SpteAnswer(
+                            address: Hex(address),
+                            pfn: pte.pfn,
+                            writable: pte.write,
+                            young: pte.young,
+                            dirty: pte.dirty,
+                            valid: frame.isAllocated && frame.generation == pte.generation
+                        )
+                    )
+                    actual = merged(actual, ["present": .bool(true)])
+                }
+                return (label, item, merged(actual, ["notifier": .int(Int64(notifier)), "address": .string(hex(address))]))
+            case "frame_at":
+                guard let address, world.mm(mm) != nil, world.pte(mm: mm, address: address).isPresent else {
+                    return (label, item, .string("no page mapped there"))
+                }
+                let actual = JSONValue.of(FrameAnswer(pfn: world.pte(mm: mm, address: address).pfn, world: world))
+                return (label, item, merged(actual, ["mm": .int(Int64(mm)), "address": .string(hex(address))]))
+            case "frames":
+                return (
+                    label, item, .object(["in_use": .int(Int64(world.framesInUse)), "free": .int(Int64(world.config.frames - world.framesInUse))])
+                )
+            case "notifiers":
+                let id = fields["id"]?.numeric.map { NSDecimalNumber(decimal: $0).intValue } ?? notifier
+                guard let n = world.notifier(id) else { return (label, item, .string("no notifier \(id)")) }
+                return (label, item, JSONValue.of(NotifierAnswer(n)))
+            case "mm", "mms":
+                let id = fields["id"]?.numeric.map { NSDecimalNumber(decimal: $0).intValue } ?? mm
+                guard let found = world.mm(id) else { return (label, item, .string("no mm \(id)")) }
+                var actual = JSONValue.of(MMAnswer(found, world: world, detailed: true))
+                actual = merged(actual, ["vma_count": .int(Int64(found.vmas.count))])
+                return (label, item, actual)
+            case "file":
+                let name = fields["name"].flatMap { if case .string(let text) = $0 { text } else { nil } } ?? ""
+                guard let file = world.file(named: name) else { return (label, item, .string("no file \(name)")) }
+                let disk = Dictionary(uniqueKeysWithValues: file.disk.map { (String($0.key), JSONValue.uint($0.value)) })
+                return (label, item, .object(["name": .string(name), "disk": .object(disk), "cached_pages": .int(Int64(file.pageCache.count))]))
+            default:
+                return (key, item, .string("an expectation this runner knows (see docs/scenarios.md)"))
+            }
+        }
+    }
+}
+
+private let notifierMethods: Set<String> = ["release", "clear_flush_young", "invalidate_page", "invalidate_range_start", "invalidate_range_end"]
+
+private func merged(_ value: JSONValue, _ extra: [String: JSONValue]) -> JSONValue {
+    guard case .object(var fields) = value else { return value }
+    for (key, item) in extra { fields[key] = item }
+    return .object(fields)
+}
+
+private func sortedStrings(_ value: JSONValue) -> JSONValue {
+    guard case .array(let items) = value else { return value }
+    return .array(items.sorted { $0.description < $1.description })
+}
+
+/// Each expected item matches a distinct actual item, and there are as many of each.
+private func matchesInAnyOrder(_ expected: JSONValue, _ actual: [JSONValue]) -> Bool {
+    guard case .array(let wanted) = expected, wanted.count == actual.count else { return false }
+    var unused = actual
+    for item in wanted {
+        guard let index = unused.firstIndex(where: { item.matches($0) }) else { return false }
+        unused.remove(at: index)
+    }
+    return true
+}
+
+/// The expected items match actual items in order, with others allowed in between; a string
+/// item names an event's call.
+private func matchesSubsequence(_ expected: JSONValue, _ actual: [JSONValue]) -> Bool {
+    guard case .array(let wanted) = expected else { return false }
+    var cursor = actual.startIndex
+    for item in wanted {
+        let pattern: JSONValue = if case .string(let call) = item { .object(["call": .string(call)]) } else { item }
+        guard let found = actual[cursor...].firstIndex(where: { pattern.matches($0) }) else { return false }
+        cursor = found + 1
+    }
+    return true
+}
