@@ -199,9 +199,7 @@ func mmID(_ context: AppRequestContext, _ simulator: Simulator) async throws -> 
 
 /// A query parameter given as an integer or a hex string.
 func parseHexQuery(_ text: String, name: String) throws -> UInt64 {
-    let digits = text.hasPrefix("0x") ? text.dropFirst(2) : Substring(text)
-    // UInt64(_:radix:) takes a leading "+" or "-"; a value is digits alone.
-    guard digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isHexDigit), let value = UInt64(digits, radix: text.hasPrefix("0x") ? 16 : 10) else {
+    guard let value = Hex.parse(text) else {
         throw APIError(.badRequest, code: "bad_request", message: "query parameter '\(name)' must be an integer or a hex string, not '\(text)'")
     }
     return value

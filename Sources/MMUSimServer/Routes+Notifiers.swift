@@ -58,22 +58,24 @@ extension Routes {
             let operation = Operation.access(mm: n.mm, notifier: n.id, address: body.address.value, write: body.write, value: body.value)
             return OperationAnswer(await simulator.perform(operation, pauseAt: body.pauseAt))
         }
-        endpoints.get("/mms/{mm}/notifiers/{n}/sptes") { _, context in
+        endpoints.get("/mms/{mm}/notifiers/{n}/sptes") { request, context in
             let world = await simulator.world
             let n = try notifier(context, in: world)
-            return ListAnswer(key: "sptes", items: secondaryEntries(n.sptes, world: world, limit: limits.maxListed))
+            let range = try queryRange(request)
+            return ListAnswer(key: "sptes", items: secondaryEntries(n.sptes, world: world, range: range, limit: limits.maxListed))
         }
-        endpoints.get("/mms/{mm}/notifiers/{n}/tlb") { _, context in
+        endpoints.get("/mms/{mm}/notifiers/{n}/tlb") { request, context in
             let world = await simulator.world
             let n = try notifier(context, in: world)
-            return ListAnswer(key: "entries", items: secondaryEntries(n.tlb, world: world, limit: limits.maxListed))
+            let range = try queryRange(request)
+            return ListAnswer(key: "entries", items: secondaryEntries(n.tlb, world: world, range: range, limit: limits.maxListed))
         }
     }
 }
 
 /// The entries of a secondary table, each marked invalid when its frame was freed or reused.
-func secondaryEntries(_ table: RadixTable, world: World, limit: Int) -> [SpteAnswer] {
-    world.ptesOf(table, limit: limit).map { address, entry in
+func secondaryEntries(_ table: RadixTable, world: World, range: (start: UInt64, end: UInt64), limit: Int) -> [SpteAnswer] {
+    world.ptesOf(table, from: range.start, to: range.end, limit: limit).map { address, entry in
         let frame = world.frames[entry.pfn]
         return SpteAnswer(
             address: Hex(address),
@@ -94,4 +96,14 @@ func notifier(_ context: AppRequestContext, in world: World) throws -> Notifier 
         throw APIError(.notFound, code: "unknown_notifier", message: "mm \(owner.id) has no notifier with id '\(text)'")
     }
     return notifier
+}
+
+/// The optional `addr` and `length` query parameters as a range (the whole address space
+/// when absent); 422 when it passes TASK_SIZE.
+func queryRange(_ request: Request) throws -> (start: UInt64, end: UInt64) {
+    let query = request.uri.queryParameters
+    let start = try query.get("addr").map { try parseHexQuery(String($0), name: "addr") } ?? 0
+    let length = try query.get("length").map { try parseHexQuery(String($0), name: "length") } ?? (start < taskSize ? taskSize - start : 0)
+    guard start <= taskSize, length <= taskSize - start else { throw invalid("the range passes the end of user space", code: "range_overflow") }
+    return (start, start + length)
 }

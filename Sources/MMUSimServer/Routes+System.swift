@@ -40,12 +40,21 @@ extension Routes {
             let range = try checkRange(body.addr.value, body.length ?? pageSize)
             return OperationAnswer(await simulator.perform(.migrate(mm: body.mm, addr: range.start, length: range.length), pauseAt: body.pauseAt))
         }
-        endpoints.get("/frames") { _, _ in
+        endpoints.get("/frames") { request, _ in
             let world = await simulator.world
-            let frames = world.frames.indices.lazy.filter { world.frames[$0].isAllocated }.prefix(limits.maxListed).map {
-                FrameAnswer(pfn: $0, world: world)
+            let query = request.uri.queryParameters
+            let from = try query.get("from").map { try parseInt(String($0), name: "from") } ?? 0
+            let limit = min(try query.get("limit").map { try parseInt(String($0), name: "limit") } ?? limits.maxListed, limits.maxListed)
+            var frames: [FrameAnswer] = []
+            var next: Int?
+            for pfn in from..<max(from, world.config.frames) where world.frames[pfn].isAllocated {
+                if frames.count == limit {
+                    next = pfn
+                    break
+                }
+                frames.append(FrameAnswer(pfn: pfn, world: world))
             }
-            return FramesAnswer(total: world.config.frames, free: world.config.frames - world.framesInUse, frames: Array(frames))
+            return FramesAnswer(total: world.config.frames, free: world.config.frames - world.framesInUse, frames: frames, next: next)
         }
 
         endpoints.get("/tasks") { _, _ in
@@ -77,15 +86,20 @@ extension Routes {
             }
             return TraceAnswer(events: events.map(EventAnswer.init), next: world.lastSeq, dropped: world.trace.dropped)
         }
-        endpoints.get("/trace/stream") { _, _ in
+        endpoints.get("/trace/stream") { request, _ in
+            let limit = try request.uri.queryParameters.get("limit").map { try parseInt(String($0), name: "limit") }
             let events = await simulator.subscribe()
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let body = ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: ": mmusim trace stream\n\n"))
+                var sent = 0
                 for await event in events {
+                    if let limit, sent >= limit { break }
                     let json = String(decoding: try encoder.encode(EventAnswer(event)), as: UTF8.self)
                     try await writer.write(ByteBuffer(string: "id: \(event.seq)\nevent: trace\ndata: \(json)\n\n"))
+                    sent += 1
+                    if let limit, sent >= limit { break }
                 }
                 try await writer.finish(nil)
             }
@@ -169,6 +183,8 @@ struct FramesAnswer: ResponseEncodable, Sendable {
     var total: Int
     var free: Int
     var frames: [FrameAnswer]
+    /// The pfn to ask `from` next when `limit` cut the list.
+    var next: Int?
 }
 
 /// An allocated frame.

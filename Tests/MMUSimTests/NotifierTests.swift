@@ -385,6 +385,9 @@ struct NotifierTests {
         #expect(!lab.world.frames[pfn].isAllocated)
         #expect(lab.invariantsBroken == [.noStaleSpte])
         #expect(lab.world.violations[0].notifier == bad && lab.world.violations[0].address == a)
+        // The violation points at the event that shows it: the frame freed under the spte.
+        let shown = lab.world.trace.events.first { $0.seq == lab.world.violations[0].seq }
+        #expect(shown?.call == "frame_free" && shown?.pfn == pfn)
         let other = lab.mmap(1)
         lab.write(other, value: 0xbad)
         #expect(lab.pte(other).pfn == pfn)

@@ -4,13 +4,23 @@
 /// once in `violations`.
 extension World {
     /// Records a violation unless the same one (invariant, mm, notifier, address) is known.
+    /// Its `seq` is that of the event the step emits next (the one that shows the cause: the
+    /// frame_free, the spte_set, the callback), or of the step's last event if none follows.
     mutating func report(_ invariant: Invariant, mm: Int?, notifier: Int?, address: UInt64?, _ message: String) {
         guard config.checkInvariants else { return }
         let known = violations.contains {
             $0.invariant == invariant && $0.mm == mm && $0.notifier == notifier && $0.address == address
         }
         guard !known else { return }
-        violations.append(Violation(invariant: invariant, seq: lastSeq, mm: mm, notifier: notifier, address: address, message: message))
+        violations.append(Violation(invariant: invariant, seq: 0, mm: mm, notifier: notifier, address: address, message: message))
+        unstampedViolations += 1
+    }
+
+    /// Gives the violations reported since the last event the sequence number `seq`.
+    mutating func stampViolations(_ seq: Int) {
+        guard unstampedViolations > 0 else { return }
+        for index in violations.indices.suffix(unstampedViolations) { violations[index].seq = seq }
+        unstampedViolations = 0
     }
 
     /// Notes that the ptes or sptes of `[start, end)` in `mm` changed, for the quiescent

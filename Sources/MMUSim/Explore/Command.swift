@@ -35,7 +35,7 @@ public struct Hex: Codable, Hashable, Sendable {
     public static func parse(_ text: String) -> UInt64? {
         let isHex = text.hasPrefix("0x") || text.hasPrefix("0X")
         let digits = isHex ? text.dropFirst(2) : Substring(text)
-        guard !digits.isEmpty else { return nil }
+        guard !digits.isEmpty, digits.allSatisfy({ isHex ? $0.isHexDigit : $0.isASCII && $0.isNumber }) else { return nil }
         return UInt64(digits, radix: isHex ? 16 : 10)
     }
 }

@@ -99,8 +99,14 @@ extension RadixTable {
 }
 
 extension World {
-    /// The entries of a secondary table (or any table of ptes), in address order, at most `limit`.
-    public func ptesOf(_ table: RadixTable, limit: Int) -> [(address: UInt64, pte: PTE)] {
-        Array(table.ptes(from: 0, to: taskSize).prefix(limit))
+    /// The entries of a secondary table (or any table of ptes) in `[start, end)`, in address
+    /// order, at most `limit`.
+    public func ptesOf(_ table: RadixTable, from start: UInt64 = 0, to end: UInt64 = taskSize, limit: Int) -> [(address: UInt64, pte: PTE)] {
+        var found: [(address: UInt64, pte: PTE)] = []
+        guard start < end else { return found }
+        table.forEach(from: start >> pageShift, to: (end - 1) >> pageShift + 1) { vpn, entry in
+            if found.count < limit { found.append((vpn << pageShift, PTE(raw: entry))) }
+        }
+        return found
     }
 }

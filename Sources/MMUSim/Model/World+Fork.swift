@@ -5,7 +5,7 @@ extension World {
     /// `dup_mm`: a new mm for the child, with one user and no notifiers (they are not
     /// inherited).
     mutating func dupMM(mm: Int) -> Exec {
-        let child = createMM(name: mms[mm - 1].name.map { $0 + "-child" })
+        let child = newMM(name: mms[mm - 1].name.map { $0 + "-child" })
         scratch.child = child
         updateResult { $0.child = child }
         emit(EventInfo("dup_mm", mm: mm, ret: child))

@@ -69,6 +69,8 @@ public struct World: Codable, Hashable, Sendable {
     public internal(set) var lastSeq = 0
     /// Invariant violations found, each recorded once.
     public internal(set) var violations: [Violation] = []
+    /// How many of the last violations still wait for the event that shows them.
+    var unstampedViolations = 0
     /// The running task while a step executes.
     var current = 0
     /// Ranges changed since their mm was last quiet, for the quiescent checks.
@@ -131,8 +133,15 @@ public struct World: Codable, Hashable, Sendable {
 
     /// Creates an address space with one user (`mm_alloc`) and returns its id.
     public mutating func createMM(name: String? = nil) -> Int {
+        current = 0
+        return newMM(name: name)
+    }
+
+    /// Creates an mm on behalf of the running task (fork's dup_mm) or of nobody.
+    mutating func newMM(name: String?) -> Int {
         let id = mms.count + 1
         mms.append(MM(id: id, name: name, users: 1, count: 1))
+        emit(EventInfo("mm_create", mm: id))
         return id
     }
 

@@ -105,7 +105,6 @@ extension World {
             withLocks(lock) { $0.secondaryRangeStart(node, start: call.start, end: call.end) }
         case .invalidateRangeEnd:
             notifiers[node - 1].counters.invalidateRangeEnd += 1
-            emit(EventInfo("invalidate_range_end", mm: call.mm, notifier: node, start: call.start, end: call.end))
             let range = ActiveRange(notifier: node, task: current, start: call.start, end: call.end)
             if let index = notifiers[node - 1].activeRanges.firstIndex(of: range) {
                 notifiers[node - 1].activeRanges.remove(at: index)
@@ -121,6 +120,7 @@ extension World {
             if let index = tasks[currentIndex].openRanges.firstIndex(of: range) {
                 tasks[currentIndex].openRanges.remove(at: index)
             }
+            emit(EventInfo("invalidate_range_end", mm: call.mm, notifier: node, start: call.start, end: call.end))
             withLocks(lock) { $0.secondaryRangeEnd(node, start: call.start, end: call.end) }
         }
     }

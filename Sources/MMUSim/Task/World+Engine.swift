@@ -55,6 +55,7 @@ extension World {
                 tasks[index].status = .runnable
                 tasks[index].blockedOn = nil
                 if tasks[index].program.isEmpty { finish(index) }
+                stampViolations(lastSeq)
                 return .ran(next.name)
             case .blocked(let reason):
                 tasks[index].program.append(next)
@@ -64,6 +65,7 @@ extension World {
             }
         }
         finish(index)
+        stampViolations(lastSeq)
         return .done
     }
 
@@ -219,6 +221,7 @@ extension World {
     mutating func emit(_ info: EventInfo) {
         let task = tasks.first { $0.id == current }
         lastSeq += 1
+        stampViolations(lastSeq)
         var locks = task?.locks.map(\.label) ?? []
         if let depth = task?.rcuDepth, depth > 0 { locks.append("rcu_read_lock") }
         trace.append(

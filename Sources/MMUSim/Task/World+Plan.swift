@@ -92,7 +92,8 @@ extension World {
             return .success([.exitMM(mm: mm)])
 
         case .reclaim(let mm, let addr, let length, let pages):
-            if let mm, !live(mm) { return .failure(.ESRCH) }
+            // Reclaim walks pages, not users: an mm whose exit_mmap is under way still has them.
+            if let mm, self.mm(mm).map({ $0.exited || $0.count == 0 }) ?? true { return .failure(.ESRCH) }
             if let pages, pages < 0 { return .failure(.EINVAL) }
             var start: UInt64 = 0
             var end: UInt64 = taskSize

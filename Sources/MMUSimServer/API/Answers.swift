@@ -1,41 +1,6 @@
 import Hummingbird
 import MMUSim
 
-/// An address or other 64-bit value that the API prints as `"0x7f0000000000"` and accepts as
-/// such a string or as an integer.
-struct Hex: Codable, Hashable, Sendable {
-    /// The value.
-    var value: UInt64
-
-    init(_ value: UInt64) {
-        self.value = value
-    }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let number = try? container.decode(UInt64.self) {
-            value = number
-            return
-        }
-        let text = try container.decode(String.self)
-        let digits = text.hasPrefix("0x") || text.hasPrefix("0X") ? text.dropFirst(2) : Substring(text)
-        let radix = digits.count == text.count ? 10 : 16
-        // UInt64(_:radix:) takes a leading "+" or "-"; an address is digits alone.
-        guard digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isHexDigit), let parsed = UInt64(digits, radix: radix) else {
-            throw DecodingError.dataCorruptedError(
-                in: container,
-                debugDescription: "'\(text)' is not an address: give an integer or a hex string like \"0x7f0000000000\""
-            )
-        }
-        value = parsed
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(hex(value))
-    }
-}
-
 /// A trace event as the API shows it.
 struct EventAnswer: Codable, Sendable {
     var seq: Int
