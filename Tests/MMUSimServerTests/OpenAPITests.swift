@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import MMUSim
 import Testing
 
 @testable import MMUSimServer
@@ -58,12 +59,90 @@ struct OpenAPITests {
         let unserved = documented.subtracting(Self.servedEndpoints())
         #expect(unserved.isEmpty, "in openapi.yaml but not served: \(unserved.sorted())")
     }
+
+    /// The values of the `enum:` of a schema under `components: schemas:`, written as a block
+    /// list (`- name`, quoted or not) or a flow list (`[a, b]`).
+    ///
+    /// As for `paths:`, the layout is regular: the schema is a key indented by 4 spaces, its
+    /// `enum:` a key indented by 6, and the schema ends at the next key indented by 4 or less.
+    private static func documentedEnum(_ schema: String) throws -> [String] {
+        let text = try String(contentsOfFile: openAPIPath, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let start = lines.firstIndex(of: "    \(schema):") else { return [] }
+        func unquoted(_ item: Substring) -> String {
+            item.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
+        }
+        var values: [String] = []
+        var inEnum = false
+        for line in lines[(start + 1)...] {
+            if line.isEmpty { continue }
+            let indent = line.prefix { $0 == " " }.count
+            if indent <= 4 { break }
+            if indent == 6 {
+                inEnum = line.hasPrefix("      enum:")
+                let rest = line.dropFirst("      enum:".count).trimmingCharacters(in: .whitespaces)
+                if inEnum, rest.hasPrefix("["), rest.hasSuffix("]") {
+                    values += rest.dropFirst().dropLast().split(separator: ",").map(unquoted)
+                    inEnum = false
+                }
+            } else if inEnum, line.hasPrefix("        - ") {
+                values.append(unquoted(line.dropFirst("        - ".count)))
+            }
+        }
+        return values
+    }
+
+    @Test("openapi.yaml's PauseAt enum is the model's step names, World.stepNames")
+    func pauseAtIsStepNames() throws {
+        let documented = try Self.documentedEnum("PauseAt")
+        #expect(documented.count == Set(documented).count, "PauseAt lists a name twice: \(documented)")
+        let names = Set(documented)
+        #expect(names.subtracting(World.stepNames).isEmpty, "in PauseAt but no step: \(names.subtracting(World.stepNames).sorted())")
+        #expect(World.stepNames.subtracting(names).isEmpty, "steps missing from PauseAt: \(World.stepNames.subtracting(names).sorted())")
+    }
+
+    @Test("openapi.yaml's TraceCall enum is every call the model emits, the notifier methods included")
+    func traceCallIsEmittedCalls() throws {
+        let methods = try Self.documentedEnum("NotifierMethod")
+        #expect(methods.count == 5, "NotifierMethod was not read: \(methods)")
+        let emitted = try emittedCalls(notifierMethods: Set(methods))
+        #expect(emitted.count > 30, "the model's EventInfo calls were not read: \(emitted.sorted())")
+        let documented = Set(try Self.documentedEnum("TraceCall"))
+        #expect(documented.subtracting(emitted).isEmpty, "in TraceCall but never emitted: \(documented.subtracting(emitted).sorted())")
+        #expect(emitted.subtracting(documented).isEmpty, "emitted but missing from TraceCall: \(emitted.subtracting(documented).sorted())")
+    }
 }
 
-/// openapi.yaml at the repository's root, found from this file's path.
-private let openAPIPath = URL(fileURLWithPath: #filePath)
+/// Every `call` the model emits, read from Sources/MMUSim: the string literals in the first
+/// argument of each `EventInfo(` (a literal or a choice between literals), plus the notifier
+/// methods for the one call site that passes `call.kind.rawValue`. Any other first argument
+/// is recorded as `<unread: ...>`, so that the comparison fails and names it.
+private func emittedCalls(notifierMethods: Set<String>) throws -> Set<String> {
+    let sources = repositoryRoot.appendingPathComponent("Sources/MMUSim")
+    var calls = Set<String>()
+    let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL } ?? []
+    for file in files where file.pathExtension == "swift" {
+        let text = try String(contentsOf: file, encoding: .utf8)
+        for piece in text.components(separatedBy: "EventInfo(").dropFirst() {
+            let argument = piece.prefix { $0 != "," && $0 != ")" && $0 != "\n" }.trimmingCharacters(in: .whitespaces)
+            if argument.isEmpty || argument.hasPrefix("_ call: String") { continue }
+            if argument == "call.kind.rawValue" {
+                calls.formUnion(notifierMethods)
+                continue
+            }
+            let literals = argument.split(separator: "\"", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 1 }
+            if literals.isEmpty { calls.insert("<unread: \(argument)>") }
+            calls.formUnion(literals.map { String($0.element) })
+        }
+    }
+    return calls
+}
+
+/// The repository's root, found from this file's path.
+private let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent()
     .deletingLastPathComponent()
     .deletingLastPathComponent()
-    .appendingPathComponent("openapi.yaml")
-    .path
+
+/// openapi.yaml at the repository's root.
+private let openAPIPath = repositoryRoot.appendingPathComponent("openapi.yaml").path
