@@ -10,6 +10,9 @@
 /// The write callback libcurl calls with each piece of a response body.
 typedef size_t (*ccurl_write_callback)(char *data, size_t size, size_t count, void *userdata);
 
+/// The progress callback libcurl calls during a transfer, at least once a second; non-zero aborts it.
+typedef int (*ccurl_xferinfo_callback)(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
+
 /// Calls curl_global_init(CURL_GLOBAL_DEFAULT); call it once, before any other thread uses libcurl.
 static inline CURLcode ccurl_global_init_default(void) {
     return curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -69,6 +72,25 @@ static inline CURLcode ccurl_set_nosignal(CURL *curl, long enabled) {
 /// Reads CURLINFO_RESPONSE_CODE, the last HTTP status received.
 static inline CURLcode ccurl_get_response_code(CURL *curl, long *status) {
     return curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+}
+
+/// Sets CURLOPT_XFERINFOFUNCTION and turns progress calls on (CURLOPT_NOPROGRESS 0).
+static inline CURLcode ccurl_set_xferinfo_function(CURL *curl, ccurl_xferinfo_callback callback) {
+    CURLcode code = curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, callback);
+    if (code != CURLE_OK) {
+        return code;
+    }
+    return curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+}
+
+/// Sets CURLOPT_XFERINFODATA, the userdata passed to the progress callback.
+static inline CURLcode ccurl_set_xferinfo_data(CURL *curl, void *userdata) {
+    return curl_easy_setopt(curl, CURLOPT_XFERINFODATA, userdata);
+}
+
+/// Reads CURLINFO_CONTENT_TYPE, the Content-Type received (NULL when none); libcurl owns the string.
+static inline CURLcode ccurl_get_content_type(CURL *curl, const char **type) {
+    return curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, type);
 }
 
 #endif

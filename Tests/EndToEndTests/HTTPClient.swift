@@ -106,7 +106,7 @@ struct HTTPClient: Sendable {
     }
 
     /// Throws unless `code` is CURLE_OK.
-    private static func check(_ code: CURLcode, _ operation: String) throws {
+    static func check(_ code: CURLcode, _ operation: String) throws {
         guard code == CURLE_OK else {
             throw CurlError(operation: operation, code: code, message: String(cString: curl_easy_strerror(code)))
         }
@@ -137,4 +137,4 @@ private final class ReceivedBytes {
 }
 
 /// libcurl's global initialisation, run once (Swift initialises globals lazily and exactly once).
-private let curlGlobalInit: CURLcode = ccurl_global_init_default()
+let curlGlobalInit: CURLcode = ccurl_global_init_default()

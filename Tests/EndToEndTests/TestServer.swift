@@ -21,9 +21,15 @@ struct TestServer: Sendable {
     /// Starts a server, runs `body` with it, then shuts the server down gracefully and waits until it has stopped.
     /// - Parameters:
     ///   - token: The bearer token the server requires, or nil for none.
+    ///   - shutdownTimeoutSeconds: How long the graceful shutdown may take before the server is cancelled and
+    ///     ``TestServerError/shutdownTimedOut(seconds:)`` is thrown.
     ///   - body: The test, given the running server.
     /// - Returns: What `body` returns; if `body` throws, the server is still stopped first.
-    static func withRunning<Value>(token: String? = nil, _ body: (TestServer) async throws -> Value) async throws -> Value {
+    static func withRunning<Value>(
+        token: String? = nil,
+        shutdownTimeoutSeconds: Int = 10,
+        _ body: (TestServer) async throws -> Value
+    ) async throws -> Value {
         var logger = Logger(label: "EndToEndTests.TestServer")
         logger.logLevel = .warning
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
@@ -52,8 +58,24 @@ struct TestServer: Sendable {
                 result = .failure(error)
             }
             await serviceGroup.triggerGracefulShutdown()
-            try await group.waitForAll()
-            return try result.get()
+            // A server that does not stop in time is cancelled, and the test learns of it by the error.
+            group.addTask {
+                try await Task.sleep(for: .seconds(shutdownTimeoutSeconds))
+                throw TestServerError.shutdownTimedOut(seconds: shutdownTimeoutSeconds)
+            }
+            var shutdownError: (any Error)? = nil
+            do {
+                _ = try await group.next()
+            } catch {
+                shutdownError = error
+            }
+            group.cancelAll()
+            while !group.isEmpty {
+                _ = try? await group.next()
+            }
+            let value = try result.get()
+            if let shutdownError { throw shutdownError }
+            return value
         }
     }
 
@@ -70,4 +92,6 @@ struct TestServer: Sendable {
 enum TestServerError: Error {
     /// The service group returned before the server reported a bound port.
     case stoppedBeforeListening
+    /// The graceful shutdown did not finish in time; the server was cancelled.
+    case shutdownTimedOut(seconds: Int)
 }
