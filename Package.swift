@@ -9,6 +9,7 @@ let package = Package(
     name: "mmu-notifier-lab",
     products: [
         .executable(name: "mmusim", targets: ["mmusim"]),
+        .executable(name: "mmusim-bench", targets: ["mmusim-bench"]),
         .library(name: "MMUSim", targets: ["MMUSim"]),
         .library(name: "MMUSimServer", targets: ["MMUSimServer"]),
     ],
@@ -38,6 +39,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .executableTarget(
+            name: "mmusim-bench",
+            dependencies: [.byName(name: "MMUSim")]
         ),
         .systemLibrary(
             name: "CCurl",

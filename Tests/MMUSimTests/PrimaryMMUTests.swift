@@ -374,3 +374,27 @@ struct PrimaryMMUTests {
         #expect(lab.world.mm(lab.mm)!.vmas[0].hugetlb)
     }
 }
+
+@Suite("Limits the kernel itself has")
+struct KernelLimitTests {
+    @Test("mmap past sysctl_max_map_count is ENOMEM, and so is a munmap or mprotect that would split a VMA")
+    func maxMapCount() {
+        var world = World(WorldConfig(frames: 64, swapSlots: 0, maxMapCount: 3))
+        let mm = world.createMM()
+        func mmap(_ prot: Prot) -> OpResult {
+            world.perform(.mmap(mm: mm, addr: nil, length: 4 * pageSize, prot: prot, flags: MmapFlags(), file: nil, offset: 0)).result
+        }
+        #expect(mmap([.read]).ret == 0)
+        #expect(mmap([.read, .write]).ret == 0)
+        #expect(mmap([.read]).ret == 0)
+        #expect(world.mm(mm)!.vmas.count == 3)
+        #expect(mmap([.read, .write]).errno == .ENOMEM)
+        let before = world.mm(mm)!
+        #expect(world.perform(.munmap(mm: mm, addr: mmapBase + pageSize, length: pageSize)).result.errno == .ENOMEM)
+        #expect(world.perform(.mprotect(mm: mm, addr: mmapBase + pageSize, length: pageSize, prot: [])).result.errno == .ENOMEM)
+        #expect(world.mm(mm)! == before)
+        // A munmap that splits nothing is fine.
+        #expect(world.perform(.munmap(mm: mm, addr: mmapBase, length: 4 * pageSize)).result.ret == 0)
+        #expect(world.tasks.isEmpty)
+    }
+}

@@ -61,10 +61,8 @@ public struct RadixTable: Codable, Hashable, Sendable {
             clear(vpn)
             return
         }
-        var path: [Int] = []
         var table = 0
         for level in 0..<Self.upperLevels {
-            path.append(table)
             let index = Self.slot(vpn, level: level)
             var child = uppers[table][index]
             if child == 0 {
@@ -175,6 +173,87 @@ public struct RadixTable: Codable, Hashable, Sendable {
                 body
             )
         }
+    }
+
+    /// Rewrites every non-zero entry with `start <= vpn < end` in place, in order: `body`
+    /// gets the vpn and the entry and returns the new entry (0 removes it). Tables left empty
+    /// are freed. Visits only tables that exist; returns how many it visited.
+    @discardableResult
+    public mutating func update(from start: UInt64, to end: UInt64, _ body: (UInt64, UInt64) -> UInt64) -> Int {
+        guard start < end else { return 0 }
+        var visited = 0
+        _ = updateWalk(table: 0, level: 0, base: 0, start: start, end: end, visited: &visited, body)
+        return visited
+    }
+
+    /// Removes every entry with `start <= vpn < end`, handing each to `body` first.
+    @discardableResult
+    public mutating func removeAll(from start: UInt64, to end: UInt64, _ body: (UInt64, UInt64) -> Void) -> Int {
+        update(from: start, to: end) { vpn, entry in
+            body(vpn, entry)
+            return 0
+        }
+    }
+
+    /// Walks one table for `update`; returns true when the table is left empty (and so may
+    /// be freed by its parent).
+    private mutating func updateWalk(
+        table: Int,
+        level: Int,
+        base: UInt64,
+        start: UInt64,
+        end: UInt64,
+        visited: inout Int,
+        _ body: (UInt64, UInt64) -> UInt64
+    ) -> Bool {
+        visited += 1
+        let shift = Self.levelBits * UInt64(Self.upperLevels - level)
+        let span: UInt64 = 1 << shift
+        let first = start > base ? Int((start - base) >> shift) : 0
+        let last = min(Self.fanout - 1, Int((end - 1 - base) >> shift))
+        if level == Self.upperLevels {
+            guard first <= last else { return leafUsed[table] == 0 }
+            var used = leafUsed[table]
+            var removed = 0
+            leaves[table].withUnsafeMutableBufferPointer { entries in
+                for index in first...last where entries[index] != 0 {
+                    let new = body(base + UInt64(index), entries[index])
+                    if new == 0 {
+                        used -= 1
+                        removed += 1
+                    }
+                    entries[index] = new
+                }
+            }
+            leafUsed[table] = used
+            count -= removed
+            return used == 0
+        }
+        guard first <= last, upperUsed[table] > 0 else { return upperUsed[table] == 0 }
+        for index in first...last {
+            let child = uppers[table][index]
+            if child == 0 { continue }
+            let childTable = Int(child - 1)
+            let emptied = updateWalk(
+                table: childTable,
+                level: level + 1,
+                base: base + UInt64(index) * span,
+                start: start,
+                end: end,
+                visited: &visited,
+                body
+            )
+            if emptied {
+                uppers[table][index] = 0
+                upperUsed[table] -= 1
+                if level + 1 == Self.upperLevels {
+                    freeLeaves.append(Int32(childTable))
+                } else {
+                    freeUppers.append(Int32(childTable))
+                }
+            }
+        }
+        return upperUsed[table] == 0 && table != 0
     }
 
     /// The non-zero entries in `[start, end)` as (vpn, entry) pairs, in order.

@@ -54,26 +54,37 @@ extension World {
         if let reason = waitReason(for: [.pageTable(mm: parent)]) { return .blocked(reason) }
         guard let vma = mms[parent - 1].vma(containing: start) else { return .ran }
         withLocks([.pageTable(mm: parent), .pageTable(mm: child)]) { world in
-            let ptes = world.mms[parent - 1].pageTable.ptes(from: start, to: end)
-            for (address, pte) in ptes {
+            var childTable = world.mms[child - 1].pageTable
+            world.mms[child - 1].pageTable = RadixTable()
+            var pages: [Int] = []
+            var slots: [Int] = []
+            var copied = 0
+            world.tablesVisited += world.mms[parent - 1].pageTable.update(from: start >> pageShift, to: (end - 1) >> pageShift + 1) { vpn, raw in
+                var pte = PTE(raw: raw)
                 var copy = pte
+                copied += 1
                 if pte.isSwap {
-                    world.swap[pte.slot]!.count += 1
+                    slots.append(pte.slot)
                 } else if pte.isPresent {
-                    world.frames[pte.pfn].refcount += 1
-                    world.frames[pte.pfn].mapcount += 1
+                    pages.append(pte.pfn)
                     if vma.isCOW && pte.write {
-                        var parentPTE = pte
-                        parentPTE.write = false
-                        world.mms[parent - 1].pageTable.setPTE(parentPTE, at: address)
+                        pte.write = false
                         copy.write = false
                     }
                     if vma.shared { copy.dirty = false }
                     copy.young = false
                 }
-                world.setPTE(mm: child, address: address, copy)
+                childTable.set(vpn, copy.raw)
+                return pte.raw
             }
-            if !ptes.isEmpty { world.emit(EventInfo("pte_copy", mm: parent, start: start, end: end, pages: ptes.count)) }
+            world.mms[child - 1].pageTable = childTable
+            world.mms[child - 1].rss += pages.count
+            for pfn in pages {
+                world.frames[pfn].refcount += 1
+                world.frames[pfn].mapcount += 1
+            }
+            for slot in slots { world.swap[slot]!.count += 1 }
+            if copied > 0 { world.emit(EventInfo("pte_copy", mm: parent, start: start, end: end, pages: copied)) }
             world.markChanged(mm: parent, start: start, end: end)
         }
         return .ran

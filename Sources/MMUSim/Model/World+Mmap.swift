@@ -53,6 +53,11 @@ extension World {
             anonVMA: nil
         )
         vma.isShmem = isShmem
+        // do_mmap_pgoff: "Too many mappings?"
+        if mms[mm - 1].vmas.count >= config.maxMapCount {
+            abort(.ENOMEM)
+            return .expanded
+        }
         updateResult { $0.addr = start }
         var steps: [Step] = []
         if flags.fixed { steps.append(.doMunmap(mm: mm, start: start, end: start + size)) }
@@ -92,6 +97,11 @@ extension World {
     /// or merge the VMA, then change_protection inside an invalidate_range_start/end pair.
     mutating func mprotectFixup(mm: Int, start: UInt64, end: UInt64, prot: Prot) -> Exec {
         guard let index = mms[mm - 1].vmaIndex(containing: start), mms[mm - 1].vmas[index].prot != prot else { return .ran }
+        let splits = (mms[mm - 1].vmas[index].start < start ? 1 : 0) + (mms[mm - 1].vmas[index].end > end ? 1 : 0)
+        if splits > 0 && mms[mm - 1].vmas.count + splits > config.maxMapCount {
+            abort(.ENOMEM)
+            return .ran
+        }
         mms[mm - 1].split(at: start)
         mms[mm - 1].split(at: end)
         let first = mms[mm - 1].vmaIndex(containing: start)!
@@ -113,16 +123,15 @@ extension World {
         if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
         guard let vma = mms[mm - 1].vma(containing: start) else { return .ran }
         withLocks([.pageTable(mm: mm)]) { world in
-            var changes: [(address: UInt64, pte: PTE)] = []
-            world.tablesVisited += world.mms[mm - 1].pageTable.forEach(from: start >> pageShift, to: (end - 1) >> pageShift + 1) {
-                let old = PTE(raw: $1)
-                guard old.isPresent else { return }
-                var pte = old
-                pte.write = vma.shared && vma.prot.contains(.write) && (vma.isShmem || pte.dirty)
-                if pte != old { changes.append(($0 << pageShift, pte)) }
+            var changed = 0
+            let shared = vma.shared && vma.prot.contains(.write)
+            world.tablesVisited += world.mms[mm - 1].pageTable.update(from: start >> pageShift, to: (end - 1) >> pageShift + 1) { _, raw in
+                var pte = PTE(raw: raw)
+                guard pte.isPresent else { return raw }
+                pte.write = shared && (vma.isShmem || pte.dirty)
+                if pte.raw != raw { changed += 1 }
+                return pte.raw
             }
-            for (address, pte) in changes { world.mms[mm - 1].pageTable.setPTE(pte, at: address) }
-            let changed = changes.count
             if changed > 0 { world.emit(EventInfo("pte_protect", mm: mm, start: start, end: end, pages: changed)) }
             world.markChanged(mm: mm, start: start, end: end)
         }

@@ -10,6 +10,13 @@ extension World {
 
     /// `split_vma` at both edges of a range.
     mutating func splitVMAs(mm: Int, start: UInt64, end: UInt64) -> Exec {
+        // do_munmap: "If we need to split any vma, do it now to save pain later", unless the
+        // mm is at sysctl_max_map_count.
+        let splits = [start, end].filter { address in mms[mm - 1].vma(containing: address).map { $0.start < address } ?? false }
+        if !splits.isEmpty && mms[mm - 1].vmas.count >= config.maxMapCount {
+            abort(.ENOMEM)
+            return .ran
+        }
         mms[mm - 1].split(at: start)
         mms[mm - 1].split(at: end)
         return .ran
@@ -54,9 +61,10 @@ extension World {
     mutating func zapPTEs(mm: Int, start: UInt64, end: UInt64) -> Exec {
         if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
         withLocks([.pageTable(mm: mm)]) { world in
-            let cleared = world.clearPTEs(mm: mm, from: start, to: end)
             var gathered = world.scratch.pendingFree
-            for (_, pte) in cleared {
+            var cleared = 0
+            world.removePTEs(mm: mm, from: start, to: end) { world, _, pte in
+                cleared += 1
                 if pte.isPresent {
                     world.frames[pte.pfn].mapcount -= 1
                     if pte.dirty { world.frames[pte.pfn].dirty = true }
@@ -66,22 +74,33 @@ extension World {
                 }
             }
             world.scratch.pendingFree = gathered
-            if !cleared.isEmpty { world.emit(EventInfo("pte_clear", mm: mm, start: start, end: end, pages: cleared.count)) }
+            if cleared > 0 { world.emit(EventInfo("pte_clear", mm: mm, start: start, end: end, pages: cleared)) }
             world.markChanged(mm: mm, start: start, end: end)
         }
         return .ran
     }
 
+    /// Removes the ptes of `[start, end)` in place, in address order, handing each (with
+    /// its address) to `body`, and keeps rss in step. The page table is taken out of the mm
+    /// meanwhile, so `body` may change the rest of the world.
+    mutating func removePTEs(mm: Int, from start: UInt64, to end: UInt64, _ body: (inout World, UInt64, PTE) -> Void) {
+        guard start < end else { return }
+        var table = mms[mm - 1].pageTable
+        mms[mm - 1].pageTable = RadixTable()
+        var removedPresent = 0
+        tablesVisited += table.removeAll(from: start >> pageShift, to: (end - 1) >> pageShift + 1) { vpn, raw in
+            let pte = PTE(raw: raw)
+            if pte.isPresent { removedPresent += 1 }
+            body(&self, vpn << pageShift, pte)
+        }
+        mms[mm - 1].pageTable = table
+        mms[mm - 1].rss -= removedPresent
+    }
+
     /// Clears the ptes in a range and returns what they were, keeping rss in step.
     mutating func clearPTEs(mm: Int, from start: UInt64, to end: UInt64) -> [(address: UInt64, pte: PTE)] {
         var found: [(address: UInt64, pte: PTE)] = []
-        tablesVisited += mms[mm - 1].pageTable.forEach(from: start >> pageShift, to: (end - 1) >> pageShift + 1) {
-            found.append(($0 << pageShift, PTE(raw: $1)))
-        }
-        for (address, pte) in found {
-            if pte.isPresent { mms[mm - 1].rss -= 1 }
-            mms[mm - 1].pageTable.setPTE(.none, at: address)
-        }
+        removePTEs(mm: mm, from: start, to: end) { _, address, pte in found.append((address, pte)) }
         return found
     }
 

@@ -18,6 +18,8 @@ public struct WorldConfig: Codable, Hashable, Sendable {
     public var checkInvariants: Bool
     /// How many trace events the world keeps (older ones drop off).
     public var traceCapacity: Int
+    /// `sysctl_max_map_count`: an mm with this many VMAs gets -ENOMEM for one more.
+    public var maxMapCount: Int
 
     /// Creates a configuration; the defaults are those of DESIGN.md.
     public init(
@@ -25,13 +27,34 @@ public struct WorldConfig: Codable, Hashable, Sendable {
         swapSlots: Int = 65_536,
         releaseOrder: ReleaseOrder = .v17,
         checkInvariants: Bool = true,
-        traceCapacity: Int = 100_000
+        traceCapacity: Int = 100_000,
+        maxMapCount: Int = 65_530
     ) {
+        self.maxMapCount = maxMapCount
         self.frames = frames
         self.swapSlots = swapSlots
         self.releaseOrder = releaseOrder
         self.checkInvariants = checkInvariants
         self.traceCapacity = traceCapacity
+    }
+}
+
+extension WorldConfig {
+    enum CodingKeys: String, CodingKey {
+        case frames, swapSlots, releaseOrder, checkInvariants, traceCapacity, maxMapCount
+    }
+
+    /// Reads a configuration; fields added later take their defaults.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            frames: try container.decode(Int.self, forKey: .frames),
+            swapSlots: try container.decode(Int.self, forKey: .swapSlots),
+            releaseOrder: try container.decode(ReleaseOrder.self, forKey: .releaseOrder),
+            checkInvariants: try container.decodeIfPresent(Bool.self, forKey: .checkInvariants) ?? true,
+            traceCapacity: try container.decodeIfPresent(Int.self, forKey: .traceCapacity) ?? 100_000,
+            maxMapCount: try container.decodeIfPresent(Int.self, forKey: .maxMapCount) ?? 65_530
+        )
     }
 }
 

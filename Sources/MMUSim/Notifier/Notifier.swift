@@ -75,8 +75,10 @@ public struct Notifier: Codable, Hashable, Sendable {
     public let mm: Int
     /// The kind of secondary MMU.
     public let kind: SecondaryKind
+    /// The bugs switched on, one bit each (in `DriverBug.allCases` order).
+    let bugMask: UInt8
     /// The bugs switched on.
-    public let bugs: Set<DriverBug>
+    public var bugs: Set<DriverBug> { Set(DriverBug.allCases.filter(has)) }
     /// Where the notifier is in its life.
     public var state: NotifierState
     /// Callback and fault counts.
@@ -101,8 +103,21 @@ public struct Notifier: Codable, Hashable, Sendable {
     /// Ranges between this notifier's invalidate_range_start and _end, with the task in each.
     public var activeRanges: [ActiveRange] = []
 
+    /// Creates a notifier.
+    public init(id: Int, mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>, state: NotifierState) {
+        self.id = id
+        self.mm = mm
+        self.kind = kind
+        self.state = state
+        bugMask = bugs.reduce(0) { $0 | Self.bit($1) }
+    }
+
+    private static func bit(_ bug: DriverBug) -> UInt8 {
+        1 << UInt8(DriverBug.allCases.firstIndex(of: bug)!)
+    }
+
     /// True when `bug` is switched on.
-    public func has(_ bug: DriverBug) -> Bool { bugs.contains(bug) }
+    public func has(_ bug: DriverBug) -> Bool { bugMask & Self.bit(bug) != 0 }
 }
 
 /// An open invalidate_range_start/_end window seen by one notifier.

@@ -21,8 +21,9 @@ extension World {
     /// it when it was unlinked (hlist_del_init_rcu keeps ->next), so a walker standing on it
     /// finishes the walk; a node unlinked before the walker reached it is skipped.
     mutating func callbackStep(_ call: NotifyCall, node: Int) -> Exec {
-        let n = notifiers[node - 1]
-        if n.kind == .kvm, !n.freed, let reason = waitReason(for: [.mmuLock(notifier: node)]) { return .blocked(reason) }
+        if notifiers[node - 1].kind == .kvm, !notifiers[node - 1].freed, let reason = waitReason(for: [.mmuLock(notifier: node)]) {
+            return .blocked(reason)
+        }
         invoke(call, on: node)
         let next: Int?
         if let list = mms[call.mm - 1].notifierList, let index = list.firstIndex(of: node) {
@@ -36,8 +37,7 @@ extension World {
 
     /// Calls one method of one notifier, as the driver implements it, and records the call.
     mutating func invoke(_ call: NotifyCall, on node: Int) {
-        let n = notifiers[node - 1]
-        if n.freed {
+        if notifiers[node - 1].freed {
             report(
                 .notifierUseAfterFree,
                 mm: call.mm,
@@ -48,7 +48,7 @@ extension World {
             emit(EventInfo(call.kind.rawValue, mm: call.mm, notifier: node, start: call.start, end: call.end))
             return
         }
-        if n.state == .unregistered {
+        if notifiers[node - 1].state == .unregistered {
             report(
                 .releaseBeforeFree,
                 mm: call.mm,
@@ -59,15 +59,15 @@ extension World {
         }
         // A driver without the method is skipped by the `if (mn->ops->method)` test.
         switch call.kind {
-        case .release where n.has(.noRelease):
+        case .release where notifiers[node - 1].has(.noRelease):
             notifiers[node - 1].releaseDone = true
             return
-        case .clearFlushYoung where n.kind != .kvm:
+        case .clearFlushYoung where notifiers[node - 1].kind != .kvm:
             return
         default:
             break
         }
-        if n.kind == .xpmem || n.has(.sleeps), tasks[currentIndex].isAtomic {
+        if notifiers[node - 1].kind == .xpmem || notifiers[node - 1].has(.sleeps), tasks[currentIndex].isAtomic {
             let task = tasks[currentIndex]
             let held = ((task.rcuDepth > 0 ? ["rcu_read_lock"] : []) + task.locks.filter(\.isSpinlock).map(\.label)).joined(separator: " and ")
             report(
@@ -75,10 +75,10 @@ extension World {
                 mm: call.mm,
                 notifier: node,
                 address: call.start,
-                "notifier \(node) (\(n.kind.rawValue)) sleeps in \(call.kind.rawValue) while holding \(held)"
+                "notifier \(node) (\(notifiers[node - 1].kind.rawValue)) sleeps in \(call.kind.rawValue) while holding \(held)"
             )
         }
-        let lock: [Lock] = n.kind == .kvm ? [.mmuLock(notifier: node)] : []
+        let lock: [Lock] = notifiers[node - 1].kind == .kvm ? [.mmuLock(notifier: node)] : []
         var young = 0
         switch call.kind {
         case .release:
@@ -93,7 +93,7 @@ extension World {
         case .invalidatePage:
             notifiers[node - 1].counters.invalidatePage += 1
             emit(EventInfo("invalidate_page", mm: call.mm, notifier: node, address: call.start))
-            if !n.has(.ignoreInvalidatePage) {
+            if !notifiers[node - 1].has(.ignoreInvalidatePage) {
                 withLocks(lock) { $0.secondaryInvalidatePage(node, address: call.start) }
             }
         case .invalidateRangeStart:
@@ -267,9 +267,10 @@ extension World {
 
     /// One ->release call, made by unregister or by the v17 release loop.
     mutating func callRelease(_ node: Int) -> Exec {
-        let n = notifiers[node - 1]
-        if n.kind == .kvm, !n.freed, let reason = waitReason(for: [.mmuLock(notifier: node)]) { return .blocked(reason) }
-        invoke(NotifyCall(kind: .release, mm: n.mm, start: 0, end: 0), on: node)
+        if notifiers[node - 1].kind == .kvm, !notifiers[node - 1].freed, let reason = waitReason(for: [.mmuLock(notifier: node)]) {
+            return .blocked(reason)
+        }
+        invoke(NotifyCall(kind: .release, mm: notifiers[node - 1].mm, start: 0, end: 0), on: node)
         return .ran
     }
 

@@ -62,27 +62,35 @@ extension World {
     /// handed to set_page_dirty first (unless the driver has no_set_page_dirty); a pinning
     /// driver drops its page reference.
     mutating func zapSecondary(_ node: Int, from start: UInt64, to end: UInt64) {
-        let n = notifiers[node - 1]
         var zapped = 0
-        for (address, spte) in n.sptes.ptes(from: start, to: end) {
-            notifiers[node - 1].sptes.setPTE(.none, at: address)
-            dropSecondaryEntry(node, spte, dirty: spte.dirty)
-            zapped += 1
+        if notifiers[node - 1].sptes.count > 0 {
+            var sptes = notifiers[node - 1].sptes
+            notifiers[node - 1].sptes = RadixTable()
+            sptes.removeAll(from: start >> pageShift, to: (min(end, taskSize) - 1) >> pageShift + 1) { _, raw in
+                let spte = PTE(raw: raw)
+                dropSecondaryEntry(node, spte, dirty: spte.dirty)
+                zapped += 1
+            }
+            notifiers[node - 1].sptes = sptes
         }
-        if zapped > 0 { emit(EventInfo("spte_zap", mm: n.mm, notifier: node, start: start, end: end, pages: zapped)) }
-        flushSecondaryTLB(node, from: n.kind == .kvm ? 0 : start, to: n.kind == .kvm ? UInt64.max : end)
+        if zapped > 0 { emit(EventInfo("spte_zap", mm: notifiers[node - 1].mm, notifier: node, start: start, end: end, pages: zapped)) }
+        flushSecondaryTLB(node, from: notifiers[node - 1].kind == .kvm ? 0 : start, to: notifiers[node - 1].kind == .kvm ? UInt64.max : end)
     }
 
     /// Flushes TLB entries in `[start, end)`; kvm_flush_remote_tlbs flushes them all.
     mutating func flushSecondaryTLB(_ node: Int, from start: UInt64, to end: UInt64) {
-        let n = notifiers[node - 1]
-        let entries = n.tlb.ptes(from: start, to: min(end, taskSize))
-        guard !entries.isEmpty else { return }
-        for (address, entry) in entries {
-            notifiers[node - 1].tlb.setPTE(.none, at: address)
+        guard notifiers[node - 1].tlb.count > 0 else { return }
+        var tlb = notifiers[node - 1].tlb
+        notifiers[node - 1].tlb = RadixTable()
+        var flushed = 0
+        let stop = min(end, taskSize)
+        tlb.removeAll(from: start >> pageShift, to: (stop - 1) >> pageShift + 1) { _, raw in
+            let entry = PTE(raw: raw)
             dropSecondaryEntry(node, entry, dirty: entry.dirty)
+            flushed += 1
         }
-        emit(EventInfo("tlb_flush", mm: n.mm, notifier: node, start: start, end: min(end, taskSize), pages: entries.count))
+        notifiers[node - 1].tlb = tlb
+        if flushed > 0 { emit(EventInfo("tlb_flush", mm: notifiers[node - 1].mm, notifier: node, start: start, end: stop, pages: flushed)) }
     }
 
     /// Zaps everything a secondary MMU maps.
@@ -93,11 +101,10 @@ extension World {
     /// Drops one secondary entry's hold on its frame. Only an entry whose frame is still the
     /// one it was made for (same generation, still allocated) touches the frame.
     private mutating func dropSecondaryEntry(_ node: Int, _ entry: PTE, dirty: Bool) {
-        let n = notifiers[node - 1]
         let pfn = entry.pfn
         guard frames[pfn].isAllocated, frames[pfn].generation == entry.generation else { return }
-        if dirty && !n.has(.noSetPageDirty) { frames[pfn].dirty = true }
-        if n.kind.pins {
+        if dirty && !notifiers[node - 1].has(.noSetPageDirty) { frames[pfn].dirty = true }
+        if notifiers[node - 1].kind.pins {
             putPage(pfn)
         } else {
             frames[pfn].secondaryMaps -= 1
@@ -106,27 +113,26 @@ extension World {
 
     /// Installs an entry in a secondary table, checking the invalidate window first.
     private mutating func installSecondary(_ node: Int, tlb: Bool, address: UInt64, pfn: Int, write: Bool) {
-        let n = notifiers[node - 1]
-        if let range = n.activeRanges.first(where: { $0.start <= address && address < $0.end }) {
+        if let range = notifiers[node - 1].activeRanges.first(where: { $0.start <= address && address < $0.end }) {
             report(
                 .noSpteInInvalidateWindow,
-                mm: n.mm,
+                mm: notifiers[node - 1].mm,
                 notifier: node,
                 address: address,
                 "notifier \(node) set up a mapping of \(hex(address)) inside invalidate_range_start/end(\(hex(range.start)), \(hex(range.end))) of task \(range.task)"
             )
         }
         let entry = PTE.present(pfn: pfn, write: write, young: true, dirty: false, generation: frames[pfn].generation)
-        let old = tlb ? n.tlb.pte(at: address) : n.sptes.pte(at: address)
+        let old = tlb ? notifiers[node - 1].tlb.pte(at: address) : notifiers[node - 1].sptes.pte(at: address)
         if old.isPresent { dropSecondaryEntry(node, old, dirty: old.dirty) }
         if tlb {
             notifiers[node - 1].tlb.setPTE(entry, at: address)
         } else {
             notifiers[node - 1].sptes.setPTE(entry, at: address)
         }
-        if !n.kind.pins { frames[pfn].secondaryMaps += 1 }
-        markChanged(mm: n.mm, start: address, end: address + pageSize)
-        emit(EventInfo(tlb ? "tlb_dropin" : "spte_set", mm: n.mm, notifier: node, address: address, pfn: pfn))
+        if !notifiers[node - 1].kind.pins { frames[pfn].secondaryMaps += 1 }
+        markChanged(mm: notifiers[node - 1].mm, start: address, end: address + pageSize)
+        emit(EventInfo(tlb ? "tlb_dropin" : "spte_set", mm: notifiers[node - 1].mm, notifier: node, address: address, pfn: pfn))
         updateResult { $0.spte = SpteInfo(address: address, pfn: pfn, writable: write, young: true, dirty: false) }
     }
 
@@ -139,15 +145,14 @@ extension World {
     /// - xpmem, pinning: get_user_pages and keep the reference as a pin.
     /// - unsafe: get_user_pages, map, and drop the reference.
     mutating func secondaryFaultPlan(_ node: Int, address: UInt64, write: Bool) -> Exec {
-        let n = notifiers[node - 1]
         notifiers[node - 1].counters.faults += 1
         updateResult { $0.retries = 0 }
-        let mm = n.mm
+        let mm = notifiers[node - 1].mm
         let gup: [Step] = [
             .acquire(.mmapSem(mm: mm, write: false)), .handleFault(mm: mm, address: address, mode: .gup(write: write)),
             .release(.mmapSem(mm: mm, write: false)),
         ]
-        switch n.kind {
+        switch notifiers[node - 1].kind {
         case .kvm:
             push([.kvmSampleSeq(notifier: node, address: address, write: write)])
         case .gru:
@@ -161,10 +166,11 @@ extension World {
     /// kvm: `mmu_seq = kvm->mmu_notifier_seq; smp_rmb();` at the start of a fault. After a
     /// retry the vcpu comes back only once the open ranges have ended.
     mutating func kvmSampleSeq(_ node: Int, address: UInt64, write: Bool) -> Exec {
-        let n = notifiers[node - 1]
-        if scratch.retried && n.count > 0 { return .blocked("mmu_notifier_count of notifier \(node) is \(n.count)") }
-        scratch.seq = n.seq
-        let mm = n.mm
+        if scratch.retried && notifiers[node - 1].count > 0 {
+            return .blocked("mmu_notifier_count of notifier \(node) is \(notifiers[node - 1].count)")
+        }
+        scratch.seq = notifiers[node - 1].seq
+        let mm = notifiers[node - 1].mm
         push([
             .acquire(.mmapSem(mm: mm, write: false)), .handleFault(mm: mm, address: address, mode: .gup(write: write)),
             .release(.mmapSem(mm: mm, write: false)), .acquire(.mmuLock(notifier: node)),
@@ -177,15 +183,22 @@ extension World {
     /// kvm, under mmu_lock: `if (mmu_notifier_retry(vcpu, mmu_seq)) goto out_unlock;` else
     /// install the spte for the page get_user_pages returned.
     mutating func kvmInstall(_ node: Int, address: UInt64, write: Bool) -> Exec {
-        let n = notifiers[node - 1]
-        if n.frozen {
+        if notifiers[node - 1].frozen {
             abortKeepingGup(.EFAULT)
             return .ran
         }
-        if !n.has(.skipRetryCheck) && (n.count > 0 || n.seq != scratch.seq) {
+        if !notifiers[node - 1].has(.skipRetryCheck) && (notifiers[node - 1].count > 0 || notifiers[node - 1].seq != scratch.seq) {
             notifiers[node - 1].counters.retries += 1
             updateResult { $0.retries = ($0.retries ?? 0) + 1 }
-            emit(EventInfo("fault_retry", mm: n.mm, notifier: node, address: address, ret: n.count > 0 ? n.count : nil))
+            emit(
+                EventInfo(
+                    "fault_retry",
+                    mm: notifiers[node - 1].mm,
+                    notifier: node,
+                    address: address,
+                    ret: notifiers[node - 1].count > 0 ? notifiers[node - 1].count : nil
+                )
+            )
             scratch.retry = true
             return .ran
         }
@@ -206,19 +219,18 @@ extension World {
     /// is raised; otherwise look the pte up now (`atomic_pte_lookup`) and drop its
     /// translation into the TLB. get_user_pages before it only faulted the page in.
     mutating func gruDropin(_ node: Int, address: UInt64, write: Bool) -> Exec {
-        let n = notifiers[node - 1]
-        if n.frozen {
+        if notifiers[node - 1].frozen {
             abortKeepingGup(.EFAULT)
             return .ran
         }
-        let pte = mms[n.mm - 1].pageTable.pte(at: address)
-        if n.count > 0 || !pte.isPresent || (write && !pte.write) {
+        let pte = mms[notifiers[node - 1].mm - 1].pageTable.pte(at: address)
+        if notifiers[node - 1].count > 0 || !pte.isPresent || (write && !pte.write) {
             notifiers[node - 1].counters.retries += 1
             updateResult {
                 $0.retries = ($0.retries ?? 0) + 1
                 $0.fail(.EAGAIN)
             }
-            emit(EventInfo("fault_retry", mm: n.mm, notifier: node, address: address, ret: n.count))
+            emit(EventInfo("fault_retry", mm: notifiers[node - 1].mm, notifier: node, address: address, ret: notifiers[node - 1].count))
             return .ran
         }
         installSecondary(node, tlb: true, address: address, pfn: pte.pfn, write: write)
@@ -227,16 +239,15 @@ extension World {
 
     /// pinning, xpmem, unsafe: map the page; the first two keep the gup reference as a pin.
     mutating func pinInstall(_ node: Int, address: UInt64, write: Bool) -> Exec {
-        let n = notifiers[node - 1]
         let pfn = scratch.pfn
         scratch.pfn = -1
-        if n.frozen {
+        if notifiers[node - 1].frozen {
             putPage(pfn)
             updateResult { $0.fail(.EFAULT) }
             return .ran
         }
         installSecondary(node, tlb: false, address: address, pfn: pfn, write: write)
-        if !n.kind.pins { putPage(pfn) }
+        if !notifiers[node - 1].kind.pins { putPage(pfn) }
         return .ran
     }
 
@@ -265,10 +276,9 @@ extension World {
     /// and the caller faults. A stale translation still reaches the frame it names: that is
     /// the use-after-free the checker reports.
     mutating func secondaryAccess(_ node: Int, address: UInt64, write: Bool, value: UInt64?) -> Exec {
-        let n = notifiers[node - 1]
-        let useTLB = n.kind == .gru
-        var entry = useTLB ? n.tlb.pte(at: address) : n.sptes.pte(at: address)
-        guard !n.frozen, entry.isPresent, !write || entry.write else {
+        let useTLB = notifiers[node - 1].kind == .gru
+        var entry = useTLB ? notifiers[node - 1].tlb.pte(at: address) : notifiers[node - 1].sptes.pte(at: address)
+        guard !notifiers[node - 1].frozen, entry.isPresent, !write || entry.write else {
             updateResult {
                 $0.tlbHit = false
                 $0.fail(.EFAULT)
@@ -285,7 +295,7 @@ extension World {
             notifiers[node - 1].tlb.setPTE(entry, at: address)
         } else {
             notifiers[node - 1].sptes.setPTE(entry, at: address)
-            if n.kind == .kvm, !n.tlb.pte(at: address).isPresent {
+            if notifiers[node - 1].kind == .kvm, !notifiers[node - 1].tlb.pte(at: address).isPresent {
                 notifiers[node - 1].tlb.setPTE(entry, at: address)
                 if frames[pfn].isAllocated, frames[pfn].generation == entry.generation { frames[pfn].secondaryMaps += 1 }
             }
@@ -295,7 +305,7 @@ extension World {
             $0.tlbHit = true
             $0.value = content
         }
-        emit(EventInfo(write ? "secondary_write" : "secondary_read", mm: n.mm, notifier: node, address: address, pfn: pfn))
+        emit(EventInfo(write ? "secondary_write" : "secondary_read", mm: notifiers[node - 1].mm, notifier: node, address: address, pfn: pfn))
         return .ran
     }
 }

@@ -55,14 +55,14 @@ struct Mapping: Codable, Hashable, Sendable {
 /// Steps are data so that a task can stop between any two of them (pause, the explorer) and
 /// a world can be copied, compared and encoded in the middle of an operation. A step that
 /// takes a lock blocks, without changing anything, while another task holds it.
-indirect enum Step: Codable, Hashable, Sendable {
+enum Step: Codable, Hashable, Sendable {
     // Locks and RCU.
     case acquire(Lock)
     case release(Lock)
     case rcuReadLock
     case rcuReadUnlock
     case synchronizeRCU
-    case waitReaders([ReaderMark])
+    indirect case waitReaders([ReaderMark])
 
     // The notifier list walk (`hlist_for_each_entry_rcu`): one step per callback.
     case notify(NotifyCall)
@@ -72,13 +72,13 @@ indirect enum Step: Codable, Hashable, Sendable {
     case doMunmap(mm: Int, start: UInt64, end: UInt64)
     case splitVMAs(mm: Int, start: UInt64, end: UInt64)
     case detachVMAs(mm: Int, start: UInt64, end: UInt64)
-    case unmapVMAs(mm: Int, start: UInt64, end: UInt64, ranges: [ZapRange])
+    indirect case unmapVMAs(mm: Int, start: UInt64, end: UInt64, ranges: [ZapRange])
     case zapPTEs(mm: Int, start: UInt64, end: UInt64)
     case freePages
 
     // mmap.
-    case mmapBody(mm: Int, addr: UInt64?, length: UInt64, prot: Prot, flags: MmapFlags, file: String?, offset: UInt64)
-    case mmapRegion(mm: Int, vma: VMA)
+    indirect case mmapBody(mm: Int, addr: UInt64?, length: UInt64, prot: Prot, flags: MmapFlags, file: String?, offset: UInt64)
+    indirect case mmapRegion(mm: Int, vma: VMA)
 
     // mprotect.
     case mprotectBody(mm: Int, start: UInt64, end: UInt64, prot: Prot)
@@ -86,7 +86,7 @@ indirect enum Step: Codable, Hashable, Sendable {
     case changeProtection(mm: Int, start: UInt64, end: UInt64)
 
     // mremap.
-    case mremapBody(mm: Int, oldAddr: UInt64, oldLength: UInt64, newLength: UInt64, mayMove: Bool, newAddr: UInt64?)
+    indirect case mremapBody(mm: Int, oldAddr: UInt64, oldLength: UInt64, newLength: UInt64, mayMove: Bool, newAddr: UInt64?)
     case madviseBody(mm: Int, start: UInt64, end: UInt64)
     case vmaAdjust(mm: Int, start: UInt64, newEnd: UInt64)
     case copyVMA(mm: Int, oldStart: UInt64, newStart: UInt64, newLength: UInt64)
@@ -143,9 +143,9 @@ indirect enum Step: Codable, Hashable, Sendable {
     // Notifier registration.
     case takeAllLocks(mm: Int, signalPending: Bool)
     case checkSignal(pending: Bool)
-    case registerLink(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>)
+    indirect case registerLink(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>)
     case dropAllLocks
-    case attachSecondary(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>)
+    indirect case attachSecondary(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>)
     case unregisterUnlink(notifier: Int)
     case unregisterFinish(notifier: Int)
 
@@ -155,7 +155,7 @@ indirect enum Step: Codable, Hashable, Sendable {
     case kvmInstall(notifier: Int, address: UInt64, write: Bool)
     case gruDropin(notifier: Int, address: UInt64, write: Bool)
     case pinInstall(notifier: Int, address: UInt64, write: Bool)
-    case secondaryAccess(notifier: Int, address: UInt64, write: Bool, value: UInt64?)
+    indirect case secondaryAccess(notifier: Int, address: UInt64, write: Bool, value: UInt64?)
 
     /// The name `pause_at` and GET /tasks use for this step.
     var name: String {

@@ -219,17 +219,36 @@ extension World {
 
     /// Appends an event with the running task's context.
     mutating func emit(_ info: EventInfo) {
-        let task = tasks.first { $0.id == current }
         lastSeq += 1
         stampViolations(lastSeq)
-        var locks = task?.locks.map(\.label) ?? []
-        if let depth = task?.rcuDepth, depth > 0 { locks.append("rcu_read_lock") }
+        guard let index = tasks.firstIndex(where: { $0.id == current }) else {
+            trace.append(
+                TraceEvent(
+                    seq: lastSeq,
+                    task: nil,
+                    mm: info.mm,
+                    op: nil,
+                    call: info.call,
+                    notifier: info.notifier,
+                    start: info.start,
+                    end: info.end,
+                    address: info.address,
+                    pfn: info.pfn,
+                    pages: info.pages,
+                    heldLocks: [],
+                    inRCU: false,
+                    atomic: false,
+                    ret: info.ret
+                )
+            )
+            return
+        }
         trace.append(
             TraceEvent(
                 seq: lastSeq,
-                task: task?.id,
-                mm: info.mm ?? task?.mm,
-                op: task?.op,
+                task: current,
+                mm: info.mm ?? tasks[index].mm,
+                op: tasks[index].op,
                 call: info.call,
                 notifier: info.notifier,
                 start: info.start,
@@ -237,8 +256,9 @@ extension World {
                 address: info.address,
                 pfn: info.pfn,
                 pages: info.pages,
-                locks: locks,
-                atomic: task?.isAtomic ?? false,
+                heldLocks: tasks[index].locks,
+                inRCU: tasks[index].rcuDepth > 0,
+                atomic: tasks[index].isAtomic,
                 ret: info.ret
             )
         )

@@ -26,8 +26,12 @@ public struct TraceEvent: Codable, Hashable, Sendable {
     public var pfn: Int?
     /// How many pages a batched event covers.
     public var pages: Int?
+    /// The locks held, in the order taken (rcu_read_lock is `inRCU`).
+    public var heldLocks: [Lock]
+    /// True inside rcu_read_lock.
+    public var inRCU: Bool
     /// The locks held, as `mmap_sem:w`, `page_table_lock`, `rcu_read_lock` ...
-    public var locks: [String]
+    public var locks: [String] { heldLocks.map(\.label) + (inRCU ? ["rcu_read_lock"] : []) }
     /// True when the task was in atomic context (a spinlock or rcu_read_lock held).
     public var atomic: Bool
     /// A callback's return value, where it has one (clear_flush_young).
