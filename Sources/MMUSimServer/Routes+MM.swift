@@ -9,7 +9,7 @@ extension Routes {
 
         endpoints.post("/mms") { request, _ in
             let body = try await request.decodeBody(CreateMMRequest.self, limit: limits.maxBody)
-            let id = await simulator.createMM(name: body.name)
+            let id = try await simulator.createMM(name: body.name, limit: limits.maxMMs)
             let world = await simulator.world
             var answer = MMAnswer(world.mm(id)!, world: world, detailed: false)
             answer.ret = 0
@@ -141,7 +141,7 @@ extension Routes {
         endpoints.post("/mms/{mm}/fork") { request, context in
             let id = try await mmID(context, simulator)
             let body = try await request.decodeBody(EmptyRequest.self, limit: limits.maxBody)
-            return OperationAnswer(await simulator.perform(.fork(mm: id), pauseAt: body.pauseAt))
+            return OperationAnswer(try await simulator.perform(.fork(mm: id), pauseAt: body.pauseAt, within: limits))
         }
         endpoints.post("/mms/{mm}/exit") { request, context in
             let id = try await mmID(context, simulator)

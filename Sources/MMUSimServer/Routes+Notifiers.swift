@@ -29,7 +29,7 @@ extension Routes {
                 signalPending: body.signalPending ?? false,
                 mmapSemHeld: body.mmapSemHeld ?? false
             )
-            return OperationAnswer(await simulator.perform(operation, pauseAt: body.pauseAt))
+            return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
         }
         endpoints.get("/mms/{mm}/notifiers") { _, context in
             let world = await simulator.world

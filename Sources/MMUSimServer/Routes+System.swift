@@ -88,7 +88,7 @@ extension Routes {
         }
         endpoints.get("/trace/stream") { request, _ in
             let limit = try request.uri.queryParameters.get("limit").map { try parseInt(String($0), name: "limit") }
-            let events = await simulator.subscribe()
+            let events = try await simulator.subscribe(limit: limits.maxStreamClients)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let body = ResponseBody { writer in

@@ -116,6 +116,29 @@ actor Simulator {
         }
     }
 
+    /// Runs an operation unless it would pass a limit on the world's size (mms, notifiers per
+    /// mm); the check and the run are one step of the actor, so concurrent requests cannot
+    /// pass a limit together.
+    func perform(_ operation: MMUSim.Operation, pauseAt: String?, within limits: RequestLimits) throws -> Outcome {
+        switch operation {
+        case .fork:
+            if world.mms.count >= limits.maxMMs { throw limitExceeded("mms", limits.maxMMs) }
+        case .register(let mm, _, _, _, _):
+            if world.notifiers.filter({ $0.mm == mm }).count >= limits.maxNotifiersPerMM {
+                throw limitExceeded("notifiers_per_mm", limits.maxNotifiersPerMM)
+            }
+        default:
+            break
+        }
+        return perform(operation, pauseAt: pauseAt)
+    }
+
+    /// Creates an mm unless the world holds `limit` already.
+    func createMM(name: String?, limit: Int) throws -> Int {
+        if world.mms.count >= limit { throw limitExceeded("mms", limit) }
+        return createMM(name: name)
+    }
+
     /// Creates an mm.
     func createMM(name: String?) -> Int {
         log(.createMM(name: name))
@@ -147,6 +170,12 @@ actor Simulator {
     /// Notes an answered HTTP request for /metrics.
     func countRequest(route: String, status: Int) {
         requestCounts[RouteStatus(route: route, status: status), default: 0] += 1
+    }
+
+    /// A stream of every trace event from now on, unless `limit` listeners are there already.
+    func subscribe(limit: Int) throws -> AsyncStream<TraceEvent> {
+        if listeners.count >= limit { throw limitExceeded("stream_clients", limit) }
+        return subscribe()
     }
 
     /// A stream of every trace event from now on, until the consumer stops.
@@ -191,4 +220,9 @@ actor Simulator {
 struct RouteStatus: Hashable, Sendable {
     var route: String
     var status: Int
+}
+
+/// The 4xx for a request that would pass one of the server's limits, naming it.
+func limitExceeded(_ name: String, _ value: Int) -> APIError {
+    APIError(.tooManyRequests, code: "limit_exceeded", message: "the limit max_\(name) (\(value)) is reached")
 }

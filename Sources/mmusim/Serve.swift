@@ -42,6 +42,33 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The folder of the dashboard's static files.")
     var publicDir = "public"
 
+    @Option(help: "Trace events kept (a ring: older ones drop, and /trace says how many).")
+    var traceCapacity = 100_000
+
+    @Option(help: "sysctl_max_map_count: VMAs one mm may have before mmap answers ENOMEM.")
+    var maxMapCount = 65_530
+
+    @Option(help: "The largest request body, in bytes.")
+    var maxBody = 1 << 20
+
+    @Option(help: "The most mms the world may hold.")
+    var maxMMs = 1024
+
+    @Option(help: "The most notifiers one mm may have.")
+    var maxNotifiersPerMM = 64
+
+    @Option(help: "The most pages one touch may access.")
+    var maxTouchPages = 1 << 20
+
+    @Option(help: "The most /trace/stream listeners at once.")
+    var maxStreamClients = 16
+
+    @Option(help: "The most distinct states one exploration may visit.")
+    var maxExploreStates = 200_000
+
+    @Option(help: "The most seconds one exploration may run.")
+    var maxExploreSeconds = 20.0
+
     func validate() throws {
         guard (0...65535).contains(self.port) else {
             throw ValidationError("--port must be between 0 and 65535, not \(self.port).")
@@ -55,6 +82,14 @@ struct Serve: AsyncParsableCommand {
         if let swapSlots, swapSlots < 0 || swapSlots > 1 << 22 {
             throw ValidationError("--swap-slots must be between 0 and \(1 << 22), not \(swapSlots).")
         }
+        for (name, value) in [
+            ("--trace-capacity", traceCapacity), ("--max-map-count", maxMapCount), ("--max-body", maxBody), ("--max-mms", maxMMs),
+            ("--max-notifiers-per-mm", maxNotifiersPerMM), ("--max-touch-pages", maxTouchPages), ("--max-stream-clients", maxStreamClients),
+            ("--max-explore-states", maxExploreStates),
+        ] where value < 1 {
+            throw ValidationError("\(name) must be at least 1, not \(value).")
+        }
+        if !(maxExploreSeconds > 0) { throw ValidationError("--max-explore-seconds must be positive.") }
         if let token, token.isEmpty {
             throw ValidationError("--token must not be empty.")
         }
@@ -76,7 +111,22 @@ struct Serve: AsyncParsableCommand {
             publicDirectory: self.publicDir,
             token: self.token,
             logger: Logger(label: "mmusim"),
-            world: WorldConfig(frames: self.frames ?? 65_536, swapSlots: self.swapSlots ?? 65_536, releaseOrder: self.releaseOrder)
+            world: WorldConfig(
+                frames: self.frames ?? 65_536,
+                swapSlots: self.swapSlots ?? 65_536,
+                releaseOrder: self.releaseOrder,
+                traceCapacity: traceCapacity,
+                maxMapCount: maxMapCount
+            ),
+            limits: RequestLimits(
+                maxBody: maxBody,
+                maxTouchPages: UInt64(maxTouchPages),
+                maxExploreStates: maxExploreStates,
+                maxExploreSeconds: maxExploreSeconds,
+                maxMMs: maxMMs,
+                maxNotifiersPerMM: maxNotifiersPerMM,
+                maxStreamClients: maxStreamClients
+            )
         )
         let shownHost = self.host.contains(":") ? "[\(self.host)]" : self.host
         let announce: @Sendable (Int) async -> Void = { port in

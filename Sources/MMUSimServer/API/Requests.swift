@@ -18,6 +18,12 @@ public struct RequestLimits: Sendable {
     public var maxExploreStates: Int
     /// The most seconds one exploration may run.
     public var maxExploreSeconds: Double
+    /// The most mms a world may hold (POST /mms and fork).
+    public var maxMMs: Int
+    /// The most notifiers (of any kind) one mm may have.
+    public var maxNotifiersPerMM: Int
+    /// The most /trace/stream listeners at once.
+    public var maxStreamClients: Int
 
     /// The defaults: 1 MiB bodies, 1 Mi pages a touch, 4 Mi frames (16 GiB) and slots.
     public init(
@@ -27,8 +33,14 @@ public struct RequestLimits: Sendable {
         maxSwapSlots: Int = 1 << 22,
         maxListed: Int = 100_000,
         maxExploreStates: Int = 200_000,
-        maxExploreSeconds: Double = 20
+        maxExploreSeconds: Double = 20,
+        maxMMs: Int = 1024,
+        maxNotifiersPerMM: Int = 64,
+        maxStreamClients: Int = 16
     ) {
+        self.maxMMs = maxMMs
+        self.maxNotifiersPerMM = maxNotifiersPerMM
+        self.maxStreamClients = maxStreamClients
         self.maxListed = maxListed
         self.maxExploreStates = maxExploreStates
         self.maxExploreSeconds = maxExploreSeconds
@@ -51,6 +63,13 @@ extension Request {
             // Both HTTPError and NIOTooManyBytesError (what collecting past the limit throws) land here.
             throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is over the limit of \(limit) bytes")
         }
+        if buffer.readableBytes > 0, let type = headers[.contentType], !Self.acceptsAsJSON(type) {
+            throw APIError(
+                .unsupportedMediaType,
+                code: "unsupported_media_type",
+                message: "the body must be JSON (Content-Type application/json), not '\(type)'"
+            )
+        }
         let bytes = buffer.readableBytes == 0 ? Data("{}".utf8) : Data(buffer.readableBytesView)
         let value: T
         do {
@@ -64,6 +83,13 @@ extension Request {
             throw invalid("'pause_at' names no step: '\(step)' (GET /steps lists them)", code: "unknown_step")
         }
         return value
+    }
+
+    /// JSON media types, and curl's default for `-d` (form-urlencoded), which clients send
+    /// JSON with far more often than forms.
+    private static func acceptsAsJSON(_ contentType: String) -> Bool {
+        let media = contentType.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
+        return media == "application/json" || media.hasSuffix("+json") || media == "application/x-www-form-urlencoded" || media == "*/*"
     }
 
     private static func describe(_ error: DecodingError) -> String {
