@@ -9,11 +9,11 @@ extension Routes {
 
         endpoints.post("/mms") { request, _ in
             let body = try await request.decodeBody(CreateMMRequest.self, limit: limits.maxBody)
-            let id = try await simulator.createMM(name: body.name, limit: limits.maxMMs)
+            let (id, events) = try await simulator.createMM(name: body.name, limit: limits.maxMMs)
             let world = await simulator.world
             var answer = MMAnswer(world.mm(id)!, world: world, detailed: false)
             answer.ret = 0
-            answer.trace = []
+            answer.trace = events.map(EventAnswer.init)
             return answer
         }
         endpoints.get("/mms") { _, _ in

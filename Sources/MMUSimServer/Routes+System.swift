@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import MMUSim
 import NIOPosix
+import ServiceLifecycle
 
 /// Machine-wide operations, tasks, the trace, the checker, reset and metrics.
 extension Routes {
@@ -93,13 +94,18 @@ extension Routes {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let body = ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: ": mmusim trace stream\n\n"))
-                var sent = 0
-                for await event in events {
-                    if let limit, sent >= limit { break }
-                    let json = String(decoding: try encoder.encode(EventAnswer(event)), as: UTF8.self)
-                    try await writer.write(ByteBuffer(string: "id: \(event.seq)\nevent: trace\ndata: \(json)\n\n"))
-                    sent += 1
-                    if let limit, sent >= limit { break }
+                // A graceful shutdown ends every stream, so that an open one does not hold the server.
+                try await withGracefulShutdownHandler {
+                    var sent = 0
+                    for await event in events {
+                        if let limit, sent >= limit { break }
+                        let json = String(decoding: try encoder.encode(EventAnswer(event)), as: UTF8.self)
+                        try await writer.write(ByteBuffer(string: "id: \(event.seq)\nevent: trace\ndata: \(json)\n\n"))
+                        sent += 1
+                        if let limit, sent >= limit { break }
+                    }
+                } onGracefulShutdown: {
+                    Task { await simulator.endStreams() }
                 }
                 try await writer.finish(nil)
             }

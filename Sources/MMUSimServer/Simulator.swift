@@ -133,16 +133,24 @@ actor Simulator {
         return perform(operation, pauseAt: pauseAt)
     }
 
-    /// Creates an mm unless the world holds `limit` already.
-    func createMM(name: String?, limit: Int) throws -> Int {
+    /// Creates an mm unless the world holds `limit` already; returns its id and events.
+    func createMM(name: String?, limit: Int) throws -> (id: Int, events: [TraceEvent]) {
         if world.mms.count >= limit { throw limitExceeded("mms", limit) }
-        return createMM(name: name)
+        return createMMRecorded(name: name)
     }
 
     /// Creates an mm.
+    @discardableResult
     func createMM(name: String?) -> Int {
+        createMMRecorded(name: name).id
+    }
+
+    /// Creates an mm and returns the events it caused (published like any other change).
+    func createMMRecorded(name: String?) -> (id: Int, events: [TraceEvent]) {
         log(.createMM(name: name))
-        return world.createMM(name: name)
+        let before = world.lastSeq
+        let id = world.createMM(name: name)
+        return (id, publish(after: before))
     }
 
     /// Replaces the world with a fresh one and starts a new journal generation.
@@ -170,6 +178,21 @@ actor Simulator {
     /// Notes an answered HTTP request for /metrics.
     func countRequest(route: String, status: Int) {
         requestCounts[RouteStatus(route: route, status: status), default: 0] += 1
+    }
+
+    /// The events after `seq`, counted and sent to every stream listener.
+    private func publish(after seq: Int) -> [TraceEvent] {
+        let events = world.trace.events(after: seq)
+        for event in events {
+            callCounts[event.call, default: 0] += 1
+            for listener in listeners.values { listener.yield(event) }
+        }
+        return events
+    }
+
+    /// Ends every open stream (graceful shutdown).
+    func endStreams() {
+        for listener in listeners.values { listener.finish() }
     }
 
     /// A stream of every trace event from now on, unless `limit` listeners are there already.
@@ -202,11 +225,7 @@ actor Simulator {
     private func capture(_ change: (inout World) -> TaskStruct) -> Outcome {
         let before = world.lastSeq
         let task = change(&world)
-        let events = world.trace.events(after: before)
-        for event in events {
-            callCounts[event.call, default: 0] += 1
-            for listener in listeners.values { listener.yield(event) }
-        }
+        let events = publish(after: before)
         for done in world.tasks where done.status == .done {
             world.collect(done.id)
             finished.append(done)

@@ -151,22 +151,18 @@ struct TraceStreamTests {
             let expected = try await lab.events(since: start).filter { ($0["seq"]?.int ?? 0) <= Int64(mmapSeqs.last ?? "0") ?? 0 }
             #expect(LabClient.events(expected, ["mm_create"]).count == 1)
             let streamed = Array(try self.events(capture).prefix(expected.count))
-            withKnownIssue("bug: POST /mms bypasses Simulator.record: mm_create is in GET /trace but not in the answer's trace nor on the stream") {
-                #expect(streamed == expected)
-                #expect(create["trace"]?.array == LabClient.events(expected, ["mm_create"]))
-            }
+            #expect(streamed == expected)
+            #expect(create["trace"]?.array == LabClient.events(expected, ["mm_create"]))
         }
     }
 
     @Test("the server shuts down gracefully within 3 s while a GET /trace/stream client stays connected")
     func shutdownWithOpenStream() async throws {
         let capture = StreamCapture()
-        await withKnownIssue("bug: /trace/stream's handler ignores graceful shutdown: the server never stops while a stream is open") {
-            try await TestServer.withRunning(shutdownTimeoutSeconds: 3) { server in
-                let lab = LabClient(server)
-                _ = await self.open(server, capture, timeoutMilliseconds: 8_000)
-                _ = try await lab.createMM()
-            }
+        try await TestServer.withRunning(shutdownTimeoutSeconds: 3) { server in
+            let lab = LabClient(server)
+            _ = await self.open(server, capture, timeoutMilliseconds: 8_000)
+            _ = try await lab.createMM()
         }
         capture.stop()
     }

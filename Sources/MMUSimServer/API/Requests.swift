@@ -75,7 +75,7 @@ extension Request {
         do {
             value = try JSONDecoder().decode(T.self, from: bytes)
         } catch let error as DecodingError {
-            throw APIError(.badRequest, code: "bad_request", message: Self.describe(error))
+            throw APIError(.badRequest, code: "bad_request", message: Self.numberProblem(bytes) ?? Self.describe(error))
         } catch {
             throw APIError(.badRequest, code: "bad_request", message: "the body is not valid JSON")
         }
@@ -90,6 +90,19 @@ extension Request {
     private static func acceptsAsJSON(_ contentType: String) -> Bool {
         let media = contentType.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
         return media == "application/json" || media.hasSuffix("+json") || media == "application/x-www-form-urlencoded" || media == "*/*"
+    }
+
+    /// Foundation reports a number that does not fit its field (negative, fractional, too big)
+    /// as invalid JSON; when the JSON parses, name the fields whose numbers are out of range.
+    private static func numberProblem(_ bytes: Data) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: bytes) as? [String: Any] else { return nil }
+        let bad = object.compactMap { key, value -> String? in
+            guard !(value is Bool), let number = value as? NSNumber else { return nil }
+            let double = number.doubleValue
+            return double < 0 || double != double.rounded() || double >= 18_446_744_073_709_551_616 ? "'\(key)' (\(number))" : nil
+        }.sorted()
+        guard !bad.isEmpty else { return nil }
+        return "\(bad.joined(separator: ", ")) must be a non-negative integer below 2^64"
     }
 
     private static func describe(_ error: DecodingError) -> String {
