@@ -12,9 +12,12 @@ public struct AppRequestContext: RequestContext {
     }
 
     /// JSON with sorted keys, so that equal answers are equal bytes, and with "/" left unescaped.
-    public var responseEncoder: JSONEncoder {
+    public var responseEncoder: JSONEncoder { Self.encoder }
+
+    /// One encoder for every answer: making one a request costs more than the answer.
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
-    }
+    }()
 }

@@ -44,7 +44,8 @@ private func buildApplication(
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void
 ) -> some ApplicationProtocol {
     let router = Router(context: AppRequestContext.self, options: [.autoGenerateHeadEndpoints])
-    router.add(middleware: MetricsMiddleware(simulator: simulator))
+    let requests = RequestCounter()
+    router.add(middleware: MetricsMiddleware(counter: requests))
     router.add(middleware: JSONErrorMiddleware(logger: configuration.logger))
     if let token = configuration.token {
         router.add(middleware: TokenMiddleware(token: token))
@@ -57,7 +58,7 @@ private func buildApplication(
         )
     )
     var endpoints = EndpointRegistry(router: router)
-    Routes(simulator: simulator, limits: configuration.limits).add(to: &endpoints)
+    Routes(simulator: simulator, limits: configuration.limits, requests: requests).add(to: &endpoints)
     endpoints.addMethodNotAllowedResponders()
 
     return Application(

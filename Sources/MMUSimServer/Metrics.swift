@@ -1,25 +1,37 @@
 import Hummingbird
 import MMUSim
+import Synchronization
+
+/// HTTP requests answered, by route and status. A lock, not the simulator actor: counting
+/// must not make every request (a GET /health too) wait its turn on the world.
+final class RequestCounter: Sendable {
+    private let counts = Mutex<[RouteStatus: Int]>([:])
+
+    func count(route: String, status: Int) {
+        counts.withLock { $0[RouteStatus(route: route, status: status), default: 0] += 1 }
+    }
+
+    var snapshot: [RouteStatus: Int] { counts.withLock { $0 } }
+}
 
 /// Counts every answered request by route and status, for /metrics.
 struct MetricsMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     /// Where the counts go.
-    let simulator: Simulator
+    let counter: RequestCounter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let response = try await next(request, context)
-        let route = context.endpointPath ?? "unmatched"
-        await simulator.countRequest(route: route, status: Int(response.status.code))
+        counter.count(route: context.endpointPath ?? "unmatched", status: Int(response.status.code))
         return response
     }
 }
 
 /// The Prometheus text exposition of the simulator's counters and gauges.
-func metricsText(_ simulator: Simulator) async -> Response {
+func metricsText(_ simulator: Simulator, requests counter: RequestCounter) async -> Response {
     let world = await simulator.world
     let calls = await simulator.callCounts
-    let requests = await simulator.requestCounts
+    let requests = counter.snapshot
     var lines: [String] = []
     func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: Int)]) {
         lines.append("# HELP \(name) \(help)")

@@ -9,6 +9,7 @@ extension Routes {
     func addSystemRoutes(to endpoints: inout EndpointRegistry<AppRequestContext>) {
         let simulator = self.simulator
         let limits = self.limits
+        let requests = self.requests
 
         endpoints.post("/reclaim") { request, _ in
             let body = try await request.decodeBody(ReclaimRequest.self, limit: limits.maxBody)
@@ -151,7 +152,7 @@ extension Routes {
             return ResetAnswer(ret: 0, frames: config.frames, swapSlots: config.swapSlots, releaseOrder: config.releaseOrder.rawValue, trace: [])
         }
         endpoints.get("/metrics") { _, _ in
-            await metricsText(simulator)
+            await metricsText(simulator, requests: requests)
         }
         endpoints.post("/scenarios/run") { request, _ in
             let scenario = try await request.decodeBody(Scenario.self, limit: limits.maxBody)

@@ -13,8 +13,6 @@ actor Simulator {
     private var nextListener = 0
     /// Counts of notifier calls and model events over the server's life, by call name.
     private(set) var callCounts: [String: Int] = [:]
-    /// HTTP requests answered, by route and status.
-    private(set) var requestCounts: [RouteStatus: Int] = [:]
 
     /// The journal, when the server keeps one.
     private let journal: Journal?
@@ -173,11 +171,6 @@ actor Simulator {
     /// A task still known: running, paused, blocked, or finished recently.
     func task(_ id: Int) -> TaskStruct? {
         world.task(id) ?? finished.last { $0.id == id }
-    }
-
-    /// Notes an answered HTTP request for /metrics.
-    func countRequest(route: String, status: Int) {
-        requestCounts[RouteStatus(route: route, status: status), default: 0] += 1
     }
 
     /// The events after `seq`, counted and sent to every stream listener.
