@@ -26,17 +26,8 @@ public struct MM: Codable, Hashable, Sendable {
 
     /// The index of the VMA containing `address`, if any.
     public func vmaIndex(containing address: UInt64) -> Int? {
-        var low = 0
-        var high = vmas.count
-        while low < high {
-            let mid = (low + high) / 2
-            if vmas[mid].end <= address {
-                low = mid + 1
-            } else {
-                high = mid
-            }
-        }
-        return low < vmas.count && vmas[low].start <= address ? low : nil
+        let index = firstVMAIndex(endingAbove: address)
+        return index < vmas.count && vmas[index].start <= address ? index : nil
     }
 
     /// The VMA containing `address`, if any (`find_vma` plus the start check).

@@ -221,34 +221,13 @@ extension World {
     mutating func emit(_ info: EventInfo) {
         lastSeq += 1
         stampViolations(lastSeq)
-        guard let index = tasks.firstIndex(where: { $0.id == current }) else {
-            trace.append(
-                TraceEvent(
-                    seq: lastSeq,
-                    task: nil,
-                    mm: info.mm,
-                    op: nil,
-                    call: info.call,
-                    notifier: info.notifier,
-                    start: info.start,
-                    end: info.end,
-                    address: info.address,
-                    pfn: info.pfn,
-                    pages: info.pages,
-                    heldLocks: [],
-                    inRCU: false,
-                    atomic: false,
-                    ret: info.ret
-                )
-            )
-            return
-        }
+        let index = tasks.firstIndex { $0.id == current }
         trace.append(
             TraceEvent(
                 seq: lastSeq,
-                task: current,
-                mm: info.mm ?? tasks[index].mm,
-                op: tasks[index].op,
+                task: index.map { tasks[$0].id },
+                mm: info.mm ?? index.flatMap { tasks[$0].mm },
+                op: index.map { tasks[$0].op },
                 call: info.call,
                 notifier: info.notifier,
                 start: info.start,
@@ -256,9 +235,9 @@ extension World {
                 address: info.address,
                 pfn: info.pfn,
                 pages: info.pages,
-                heldLocks: tasks[index].locks,
-                inRCU: tasks[index].rcuDepth > 0,
-                atomic: tasks[index].isAtomic,
+                heldLocks: index.map { tasks[$0].locks } ?? [],
+                inRCU: index.map { tasks[$0].rcuDepth > 0 } ?? false,
+                atomic: index.map { tasks[$0].isAtomic } ?? false,
                 ret: info.ret
             )
         )
