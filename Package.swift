@@ -45,6 +45,10 @@ let package = Package(
             name: "mmusim-bench",
             dependencies: [.byName(name: "MMUSim")]
         ),
+        .executableTarget(
+            name: "bench-bare-http",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")]
+        ),
         .systemLibrary(
             name: "CCurl",
             pkgConfig: "libcurl",

@@ -98,6 +98,7 @@ extension Routes {
                 // A graceful shutdown ends every stream, so that an open one does not hold the server.
                 try await withGracefulShutdownHandler {
                     var sent = 0
+                    if let limit, limit == 0 { return }
                     for await event in events {
                         if let limit, sent >= limit { break }
                         let json = String(decoding: try encoder.encode(EventAnswer(event)), as: UTF8.self)
