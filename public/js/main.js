@@ -1,5 +1,5 @@
 // The dashboard's entry point: first render from plain GETs, then live updates, forms, the
-// explorer and the guided tour. `?live=poll` turns the event stream off (polling only) and
+// explorer, the guided tour and the scenario panel. `?live=poll` turns the event stream off (polling only) and
 // `?live=stream` forces it on. Headless Chromium polls by default: its virtual time
 // (--virtual-time-budget) never runs out while an EventSource is open, so --dump-dom and
 // --screenshot would wait forever.
@@ -15,6 +15,7 @@ import { renderTrace, goToEvent } from './views/trace.js';
 import { renderActions, updateTargets, showAnswer } from './views/actions.js';
 import { setupExplorer } from './views/explorer.js';
 import { setupTour } from './views/tour-panel.js';
+import { setupScenarioPanel } from './views/scenario-panel.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -45,12 +46,21 @@ function draw() {
   document.body.dataset.ready = 'true';
 }
 
-/** `#tour=STEP` runs the tour up to STEP; `#explore=EXAMPLE` runs an explorer example. */
-function followHash(tour, explorer) {
+/**
+ * `#tour=STEP` runs the tour up to STEP; `#explore=EXAMPLE` runs an explorer example;
+ * `#scenario=NAME` loads a library scenario, `&steps=all` (or `&steps=N`) resets the world and
+ * plays all (or N) of its steps against this server, `&server=run` runs it with POST /scenarios/run.
+ */
+function followHash(tour, explorer, scenarios) {
   const tourStep = /^#tour=([\w-]+)$/.exec(location.hash);
   if (tourStep) tour.goTo(tourStep[1]);
   const example = /^#explore=([\w-]+)$/.exec(location.hash);
   if (example) explorer.then((e) => e?.run(example[1]));
+  if (/^#scenario=[\w-]+(&|$)/.test(location.hash)) {
+    const params = new URLSearchParams(location.hash.slice(1));
+    const steps = params.get('steps');
+    scenarios.then((s) => s?.run(params.get('scenario'), steps === 'all' || /^\d+$/.test(steps ?? '') ? steps : null, params.get('server') === 'run'));
+  }
 }
 
 async function main() {
@@ -71,8 +81,28 @@ async function main() {
     $('explore-description').textContent = `Could not load the examples: ${error.message}`;
     return null;
   });
-  window.addEventListener('hashchange', () => followHash(tour, explorer));
-  followHash(tour, explorer);
+  const scenarioPanel = $('scenario');
+  const scenarioOpen = $('scenario-open');
+  const showScenarios = (open) => {
+    scenarioPanel.hidden = !open;
+    scenarioOpen.setAttribute('aria-expanded', String(open));
+  };
+  const scenarios = setupScenarioPanel(scenarioPanel, state, (answer, reset) => afterAnswer(answer, reset ? { id: 'reset' } : undefined)).catch((error) => {
+    $('scenario-status').textContent = `Could not load the scenarios: ${error.message}`;
+    return null;
+  });
+  scenarioOpen.addEventListener('click', () => {
+    showScenarios(scenarioPanel.hidden);
+    if (!scenarioPanel.hidden) $('scenario-file').focus();
+  });
+  $('scenario-close').addEventListener('click', () => {
+    showScenarios(false);
+    if (location.hash.startsWith('#scenario=')) history.replaceState(null, '', location.pathname + location.search);
+    scenarioOpen.focus();
+  });
+  new MutationObserver(() => scenarioOpen.setAttribute('aria-expanded', String(!scenarioPanel.hidden))).observe(scenarioPanel, { attributes: true, attributeFilter: ['hidden'] });
+  window.addEventListener('hashchange', () => followHash(tour, explorer, scenarios));
+  followHash(tour, explorer, scenarios);
   startLive(live, $('live-status'));
 }
 
