@@ -116,6 +116,25 @@ export const ANSWER_KEYS = new Set([
   'swapped_out', 'failed', 'cleaned', 'migrated', 'value', 'tlb_hit', 'spte', 'id',
 ]);
 
+/**
+ * The part of `actual` that `expected` talks about: the fields an expected object names, element
+ * by element for arrays (an extra trace event keeps its call and notifier), so that the actual
+ * column reads against the expected one.
+ */
+export function project(expected, actual) {
+  if (isObject(expected) && isObject(actual)) {
+    return Object.fromEntries(Object.keys(expected).map((k) => [k, project(expected[k], actual[k])]));
+  }
+  if (Array.isArray(actual)) {
+    return actual.map((a, i) => {
+      if (Array.isArray(expected) && i < expected.length) return project(expected[i], a);
+      if (isObject(a) && a.call) return Object.fromEntries(Object.entries(a).filter(([k]) => ['call', 'notifier'].includes(k)));
+      return a;
+    });
+  }
+  return actual;
+}
+
 /** A compact JSON text for a value, for the expected/actual columns. */
 export function show(value) {
   if (value === undefined) return '(absent)';

@@ -5,7 +5,7 @@
 
 import { h, replace, plural } from '../dom.js';
 import { get, post } from '../api.js';
-import { Player, problem, stepLabel, summarize, show } from '../scenario.js';
+import { Player, problem, stepLabel, summarize, show, project } from '../scenario.js';
 
 const LIBRARY = '/scenarios/';
 
@@ -59,7 +59,7 @@ function checkTable(record) {
             h('td', { class: 'scn-mark' }, h('span', { 'aria-hidden': 'true', text: MARK[c.result] }), h('span', { class: 'visually-hidden', text: c.result })),
             h('th', { scope: 'row' }, h('code', { text: c.label })),
             h('td', {}, h('code', { text: show(c.expected) })),
-            h('td', {}, c.why ? h('span', { class: 'muted', text: c.why }) : h('code', { text: show(c.actual) })),
+            h('td', {}, c.why ? h('span', { class: 'muted', text: c.why }) : h('code', { text: show(project(c.expected, c.actual)) })),
           ),
         ),
       ),
