@@ -25,13 +25,20 @@ struct JournalTests {
         _ = await simulator.perform(.fork(mm: mm))
     }
 
+    /// A simulator journaling to `directory` that has run `session`.
+    private func journaledSession(in directory: URL) async throws -> Simulator {
+        var warnings: [String] = []
+        let simulator = try Simulator(config: WorldConfig(frames: 128, swapSlots: 64), stateDirectory: directory, warnings: &warnings)
+        await session(simulator)
+        return simulator
+    }
+
     @Test("a journal replays to a world equal to the one that wrote it")
     func replayGivesTheSameWorld() async throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         var warnings: [String] = []
-        let simulator = try Simulator(config: WorldConfig(frames: 128, swapSlots: 64), stateDirectory: directory, warnings: &warnings)
-        await session(simulator)
+        let simulator = try await journaledSession(in: directory)
         let live = await simulator.world
         #expect(live.lastSeq > 20)
         let replayed = try Simulator.replay(directory, warnings: &warnings)
@@ -50,8 +57,7 @@ struct JournalTests {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         var warnings: [String] = []
-        let simulator = try Simulator(config: WorldConfig(frames: 128, swapSlots: 64), stateDirectory: directory, warnings: &warnings)
-        await session(simulator)
+        let simulator = try await journaledSession(in: directory)
         let live = await simulator.world
         let file = Journal.file(directory, generation: 1)
         let handle = try FileHandle(forWritingTo: file)
@@ -73,8 +79,7 @@ struct JournalTests {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         var warnings: [String] = []
-        let simulator = try Simulator(config: WorldConfig(frames: 128, swapSlots: 64), stateDirectory: directory, warnings: &warnings)
-        await session(simulator)
+        let simulator = try await journaledSession(in: directory)
         let file = Journal.file(directory, generation: 1)
         var bytes = try [UInt8](Data(contentsOf: file))
         let secondLine = bytes.firstIndex(of: UInt8(ascii: "\n"))! + 1
@@ -92,8 +97,7 @@ struct JournalTests {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         var warnings: [String] = []
-        let simulator = try Simulator(config: WorldConfig(frames: 128, swapSlots: 64), stateDirectory: directory, warnings: &warnings)
-        await session(simulator)
+        let simulator = try await journaledSession(in: directory)
         await simulator.reset(config: WorldConfig(frames: 64, swapSlots: 8, releaseOrder: .fixed))
         _ = await simulator.createMM(name: "new")
         #expect(Journal.latestGeneration(in: directory) == 2)

@@ -138,6 +138,14 @@ public struct RadixTable: Codable, Hashable, Sendable {
         return visited
     }
 
+    /// The entries of a table at `level` covering `base` that fall in `[start, end)`, and
+    /// how many pages each entry spans.
+    private static func slots(level: Int, base: UInt64, start: UInt64, end: UInt64) -> (first: Int, last: Int, span: UInt64) {
+        let shift = levelBits * UInt64(upperLevels - level)
+        let first = start > base ? Int((start - base) >> shift) : 0
+        return (first, min(fanout - 1, Int((end - 1 - base) >> shift)), 1 << shift)
+    }
+
     private func walk(
         table: Int,
         level: Int,
@@ -148,10 +156,7 @@ public struct RadixTable: Codable, Hashable, Sendable {
         _ body: (UInt64, UInt64) -> Void
     ) {
         visited += 1
-        let shift = Self.levelBits * UInt64(Self.upperLevels - level)
-        let span: UInt64 = 1 << shift
-        let first = start > base ? Int((start - base) >> shift) : 0
-        let last = min(Self.fanout - 1, Int((end - 1 - base) >> shift))
+        let (first, last, span) = Self.slots(level: level, base: base, start: start, end: end)
         guard first <= last else { return }
         if level == Self.upperLevels {
             let entries = leaves[table]
@@ -207,10 +212,7 @@ public struct RadixTable: Codable, Hashable, Sendable {
         _ body: (UInt64, UInt64) -> UInt64
     ) -> Bool {
         visited += 1
-        let shift = Self.levelBits * UInt64(Self.upperLevels - level)
-        let span: UInt64 = 1 << shift
-        let first = start > base ? Int((start - base) >> shift) : 0
-        let last = min(Self.fanout - 1, Int((end - 1 - base) >> shift))
+        let (first, last, span) = Self.slots(level: level, base: base, start: start, end: end)
         if level == Self.upperLevels {
             guard first <= last else { return leafUsed[table] == 0 }
             var used = leafUsed[table]
