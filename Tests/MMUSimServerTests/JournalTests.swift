@@ -79,7 +79,7 @@ struct JournalTests {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         var warnings: [String] = []
-        let simulator = try await journaledSession(in: directory)
+        _ = try await journaledSession(in: directory)
         let file = Journal.file(directory, generation: 1)
         var bytes = try [UInt8](Data(contentsOf: file))
         let secondLine = bytes.firstIndex(of: UInt8(ascii: "\n"))! + 1
