@@ -223,6 +223,9 @@ actor Simulator {
             world.collect(done.id)
             finished.append(done)
         }
+        // World.perform collects a task that finished at once itself, so it is not among
+        // world.tasks above; file it away too, or GET /tasks/{t} would not know it.
+        if task.status == .done, !finished.contains(where: { $0.id == task.id }) { finished.append(task) }
         if finished.count > Self.finishedLimit { finished.removeFirst(finished.count - Self.finishedLimit) }
         return Outcome(task: task, events: events)
     }
