@@ -29,12 +29,6 @@ struct Routes {
     }
 }
 
-/// The answer of `GET /health`.
-struct HealthAnswer: ResponseEncodable {
-    /// Always "ok" while the server answers.
-    let status: String
-}
-
 /// The answer of `GET /version`.
 struct VersionAnswer: ResponseEncodable {
     /// The release of MMU Notifier Lab.

@@ -45,18 +45,7 @@ actor Simulator {
     /// Applies journal records in order to a fresh world, as the requests that made them did.
     static func rebuild(_ records: [JournalRecord]) -> World {
         var world = World()
-        for record in records {
-            switch record {
-            case .reset(let config): world = World(config)
-            case .createMM(let name): _ = world.createMM(name: name)
-            case .perform(let operation, let pauseAt): _ = world.perform(operation, pauseAt: pauseAt)
-            case .step(let task):
-                _ = world.step(task)
-                world.wakeBlocked()
-            case .resume(let task): world.resume(task)
-            }
-            for done in world.tasks where done.status == .done { world.collect(done.id) }
-        }
+        for record in records { _ = world.apply(record) }
         return world
     }
 
@@ -79,39 +68,22 @@ actor Simulator {
 
     /// Runs an operation as a new task, to completion or to its pause point or a block.
     func perform(_ operation: MMUSim.Operation, pauseAt: String? = nil) -> Outcome {
-        log(.perform(operation, pauseAt: pauseAt))
-        return capture { world in world.perform(operation, pauseAt: pauseAt) }
+        let outcome = commit(.perform(operation, pauseAt: pauseAt))
+        return Outcome(task: outcome.task!, events: outcome.events)
     }
 
     /// Runs one step of a task.
     func step(task id: Int) -> Outcome? {
         guard world.task(id) != nil else { return nil }
-        log(.step(task: id))
-        return stepWorld(id)
-    }
-
-    private func stepWorld(_ id: Int) -> Outcome? {
-        guard world.task(id) != nil else { return nil }
-        return capture { world in
-            _ = world.step(id)
-            world.wakeBlocked()
-            return world.task(id)!
-        }
+        let outcome = commit(.step(task: id))
+        return outcome.task.map { Outcome(task: $0, events: outcome.events) }
     }
 
     /// Resumes a paused (or blocked) task.
     func resume(task id: Int) -> Outcome? {
         guard world.task(id) != nil else { return nil }
-        log(.resume(task: id))
-        return resumeWorld(id)
-    }
-
-    private func resumeWorld(_ id: Int) -> Outcome? {
-        guard world.task(id) != nil else { return nil }
-        return capture { world in
-            world.resume(id)
-            return world.task(id)!
-        }
+        let outcome = commit(.resume(task: id))
+        return outcome.task.map { Outcome(task: $0, events: outcome.events) }
     }
 
     /// Runs an operation unless it would pass a limit on the world's size (mms, notifiers per
@@ -145,10 +117,8 @@ actor Simulator {
 
     /// Creates an mm and returns the events it caused (published like any other change).
     func createMMRecorded(name: String?) -> (id: Int, events: [TraceEvent]) {
-        log(.createMM(name: name))
-        let before = world.lastSeq
-        let id = world.createMM(name: name)
-        return (id, publish(after: before))
+        let outcome = commit(.createMM(name: name))
+        return (world.mms.count, outcome.events)
     }
 
     /// Replaces the world with a fresh one and starts a new journal generation.
@@ -160,11 +130,7 @@ actor Simulator {
                 fatalError("cannot start a new journal generation in \(journal.directory.path): \(error)")
             }
         }
-        resetWorld(config)
-    }
-
-    private func resetWorld(_ config: WorldConfig) {
-        world = World(config)
+        _ = world.apply(.reset(config))
         finished = []
     }
 
@@ -206,28 +172,19 @@ actor Simulator {
         return stream
     }
 
-    /// The number of live stream listeners.
-    var listenerCount: Int { listeners.count }
-
     private func unsubscribe(_ id: Int) {
         listeners[id] = nil
     }
 
-    /// Applies a change, collects the events it caused, publishes them, and files away the
-    /// tasks that finished.
-    private func capture(_ change: (inout World) -> TaskStruct) -> Outcome {
+    /// Journals a record (durably, before the change), applies it, publishes the events it
+    /// caused, and files away the tasks that finished.
+    private func commit(_ record: JournalRecord) -> (task: TaskStruct?, events: [TraceEvent]) {
+        log(record)
         let before = world.lastSeq
-        let task = change(&world)
-        let events = publish(after: before)
-        for done in world.tasks where done.status == .done {
-            world.collect(done.id)
-            finished.append(done)
-        }
-        // World.perform collects a task that finished at once itself, so it is not among
-        // world.tasks above; file it away too, or GET /tasks/{t} would not know it.
-        if task.status == .done, !finished.contains(where: { $0.id == task.id }) { finished.append(task) }
+        let (task, done) = world.apply(record)
+        finished += done
         if finished.count > Self.finishedLimit { finished.removeFirst(finished.count - Self.finishedLimit) }
-        return Outcome(task: task, events: events)
+        return (task, publish(after: before))
     }
 }
 

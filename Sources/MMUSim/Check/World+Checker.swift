@@ -108,30 +108,43 @@ extension World {
                 changed.append(range)
                 continue
             }
-            let mm = mms[range.mm - 1]
-            for n in notifiers where n.mm == range.mm && !n.kind.pins {
-                for table in [n.sptes, n.tlb] {
-                    for (address, entry) in table.ptes(from: range.start, to: min(range.end, taskSize)) {
-                        let pte = mm.pageTable.pte(at: address)
+            for index in notifiers.indices where notifiers[index].mm == range.mm && !notifiers[index].kind.pins {
+                // Read first, report after: the tables are walked in place, without copies.
+                var stale: [(address: UInt64, pfn: Int, pte: PTE)] = []
+                var writable: [UInt64] = []
+                for table in [\Notifier.sptes, \Notifier.tlb] {
+                    notifiers[index][keyPath: table].forEach(from: range.start >> pageShift, to: (min(range.end, taskSize) - 1) >> pageShift + 1) {
+                        vpn,
+                        raw in
+                        let address = vpn << pageShift
+                        let entry = PTE(raw: raw)
+                        let pte = mms[range.mm - 1].pageTable.pte(at: address)
                         if !pte.isPresent || pte.pfn != entry.pfn || frames[entry.pfn].generation != entry.generation {
-                            report(
-                                .noStaleSpte,
-                                mm: range.mm,
-                                notifier: n.id,
-                                address: address,
-                                "notifier \(n.id) (\(n.kind.rawValue)) maps \(hex(address)) to pfn \(entry.pfn) but the pte "
-                                    + (pte.isPresent ? "maps pfn \(pte.pfn)" : "is not present")
-                            )
+                            stale.append((address, entry.pfn, pte))
                         } else if entry.write && !pte.write {
-                            report(
-                                .noStaleWrite,
-                                mm: range.mm,
-                                notifier: n.id,
-                                address: address,
-                                "notifier \(n.id) (\(n.kind.rawValue)) can write \(hex(address)) but the pte is read-only"
-                            )
+                            writable.append(address)
                         }
                     }
+                }
+                let (id, kind) = (notifiers[index].id, notifiers[index].kind.rawValue)
+                for (address, pfn, pte) in stale {
+                    report(
+                        .noStaleSpte,
+                        mm: range.mm,
+                        notifier: id,
+                        address: address,
+                        "notifier \(id) (\(kind)) maps \(hex(address)) to pfn \(pfn) but the pte "
+                            + (pte.isPresent ? "maps pfn \(pte.pfn)" : "is not present")
+                    )
+                }
+                for address in writable {
+                    report(
+                        .noStaleWrite,
+                        mm: range.mm,
+                        notifier: id,
+                        address: address,
+                        "notifier \(id) (\(kind)) can write \(hex(address)) but the pte is read-only"
+                    )
                 }
             }
         }

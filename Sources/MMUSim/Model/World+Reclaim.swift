@@ -167,16 +167,16 @@ extension World {
         if pte.dirty { frames[pfn].dirty = true }
         scratch.writable = pte.write
         emit(EventInfo("pte_clear", mm: mm, address: address, pfn: pfn))
-        push([.notify(.page(.invalidatePage, mm: mm, address: address)), .setSwapPTE(mm: mm, address: address, pfn: pfn)])
+        push([.notify(.page(.invalidatePage, mm: mm, address: address)), .setSwapPTE(mm: mm, address: address, pfn: pfn, migration: migration)])
         markChanged(mm: mm, start: address, end: address + pageSize)
         return .ran
     }
 
     /// The end of try_to_unmap_one: the swap entry for an anonymous page, a migration entry
     /// while migrating, nothing for a file page; the mapping and its reference go.
-    mutating func setSwapPTE(mm: Int, address: UInt64, pfn: Int) -> Exec {
+    mutating func setSwapPTE(mm: Int, address: UInt64, pfn: Int, migration: Bool) -> Exec {
         let frame = frames[pfn]
-        if tasks[currentIndex].operation.name == "migrate" {
+        if migration {
             setPTE(mm: mm, address: address, .migration(pfn: pfn, write: scratch.writable))
             scratch.mappings.append(Mapping(mm: mm, address: address, write: scratch.writable))
         } else if frame.kind == .anon {

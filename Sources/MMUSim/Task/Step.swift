@@ -122,7 +122,7 @@ enum Step: Codable, Hashable, Sendable {
     case referencedOne(mm: Int, address: UInt64, pfn: Int, fresh: Bool)
     case reclaimDecide(pfn: Int)
     case unmapOne(mm: Int, address: UInt64, pfn: Int, migration: Bool)
-    case setSwapPTE(mm: Int, address: UInt64, pfn: Int)
+    case setSwapPTE(mm: Int, address: UInt64, pfn: Int, migration: Bool)
     case pageout(pfn: Int)
     case writebackScan(file: Int?)
     case writebackNext(index: Int)

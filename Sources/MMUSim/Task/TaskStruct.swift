@@ -110,8 +110,6 @@ public struct TaskStruct: Codable, Hashable, Sendable {
 struct Scratch: Codable, Hashable, Sendable {
     /// Frames whose references the current unmap gathered (`mmu_gather`), put after the zap.
     var pendingFree: [Int] = []
-    /// VMAs taken off the mm by do_munmap, still to be zapped.
-    var detached: [VMA] = []
     /// The ORed result of the clear_flush_young walk.
     var young = false
     /// A frame the operation holds a reference on (gup result, COW copy, migration target).
@@ -120,8 +118,6 @@ struct Scratch: Codable, Hashable, Sendable {
     var writable = false
     /// kvm: the mmu_notifier_seq sampled at the start of a fault.
     var seq: UInt64 = 0
-    /// The notifier a fault or access works for.
-    var notifier = 0
     /// The child mm a fork is building.
     var child = 0
     /// Frames a reclaim, writeback or migration pass goes through.

@@ -99,12 +99,6 @@ extension World {
         return status
     }
 
-    /// Sets or clears the step a task stops before.
-    public mutating func setPause(_ id: Int, at step: String?) {
-        guard let index = tasks.firstIndex(where: { $0.id == id }) else { return }
-        tasks[index].pauseAt = step
-    }
-
     /// Runs blocked tasks whose wait is over, until none can move; paused tasks stay paused.
     public mutating func wakeBlocked() {
         var progress = true

@@ -72,7 +72,7 @@ extension World {
         case .referencedOne(let mm, let address, let pfn, let fresh): return referencedOne(mm: mm, address: address, pfn: pfn, fresh: fresh)
         case .reclaimDecide(let pfn): return reclaimDecide(pfn: pfn)
         case .unmapOne(let mm, let address, let pfn, let migration): return unmapOne(mm: mm, address: address, pfn: pfn, migration: migration)
-        case .setSwapPTE(let mm, let address, let pfn): return setSwapPTE(mm: mm, address: address, pfn: pfn)
+        case .setSwapPTE(let mm, let address, let pfn, let migration): return setSwapPTE(mm: mm, address: address, pfn: pfn, migration: migration)
         case .pageout(let pfn): return pageout(pfn: pfn)
         case .writebackScan(let file): return writebackScan(file: file)
         case .writebackNext(let index): return writebackNext(index: index)

@@ -29,20 +29,12 @@ public struct ScenarioRunner {
             report.failures.append(message)
         }
         let before = world.lastSeq
-        var task: TaskStruct?
+        // A step runs as the API request for it would: the same journal record, applied.
+        let record: JournalRecord
         if let command = step.do {
             if let pause = step.pauseAt, !World.stepNames.contains(pause) { fail("pause_at names no step: '\(pause)'") }
             do {
-                guard let operation = try command.operation() else {
-                    let id = world.createMM(name: command.name)
-                    task = nil
-                    return check(step, report: report, task: nil, before: before, createdMM: id)
-                }
-                let id = world.start(operation, pauseAt: step.pauseAt)
-                world.run(id)
-                world.wakeBlocked()
-                task = world.task(id)
-                if let name = step.name { names[name] = id }
+                record = try command.operation().map { .perform($0, pauseAt: step.pauseAt) } ?? .createMM(name: command.name)
             } catch {
                 fail("the operation cannot run: \(error.message)")
                 return report
@@ -52,18 +44,14 @@ public struct ScenarioRunner {
                 fail("no task named '\(name)' is running")
                 return report
             }
-            if step.step != nil {
-                if case .done = world.step(id) { fail("task '\(name)' had no step left") }
-                world.wakeBlocked()
-            } else {
-                world.resume(id)
-            }
-            task = world.task(id)
+            record = step.step != nil ? .step(task: id) : .resume(task: id)
+        } else {
+            return check(step, report: report, task: nil, before: before, createdMM: nil)
         }
-        let finished = world.tasks.filter { $0.status == .done && $0.id != task?.id }.map(\.id)
-        for id in finished { world.collect(id) }
-        if let id = task?.id, task?.status == .done { world.collect(id) }
-        return check(step, report: report, task: task, before: before, createdMM: nil)
+        let task = world.apply(record).task
+        if let name = step.name, let task { names[name] = task.id }
+        let created = if case .createMM = record { world.mms.count } else { Int?.none }
+        return check(step, report: report, task: task, before: before, createdMM: created)
     }
 
     /// Checks a step's expectations.
