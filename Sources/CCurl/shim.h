@@ -59,6 +59,16 @@ static inline CURLcode ccurl_set_write_data(CURL *curl, void *userdata) {
     return curl_easy_setopt(curl, CURLOPT_WRITEDATA, userdata);
 }
 
+/// Sets CURLOPT_HEADERFUNCTION, called with each response header line (status line included).
+static inline CURLcode ccurl_set_header_function(CURL *curl, ccurl_write_callback callback) {
+    return curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, callback);
+}
+
+/// Sets CURLOPT_HEADERDATA, the userdata passed to the header callback.
+static inline CURLcode ccurl_set_header_data(CURL *curl, void *userdata) {
+    return curl_easy_setopt(curl, CURLOPT_HEADERDATA, userdata);
+}
+
 /// Sets CURLOPT_TIMEOUT_MS, the limit on the whole transfer.
 static inline CURLcode ccurl_set_timeout_ms(CURL *curl, long milliseconds) {
     return curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, milliseconds);

@@ -11,6 +11,9 @@ public struct AppConfiguration: Sendable {
     public var publicDirectory: String
     /// When set, every request but `GET /health` must carry `Authorization: Bearer <token>`.
     public var token: String?
+    /// More names (each may carry a `:port`) that the `Host` may give and whose `http://` and `https://`
+    /// origins may call, for a server behind a proxy; loopback names are always allowed.
+    public var allowedHosts: [String]
     /// The logger the server and its middleware write to.
     public var logger: Logger
     /// The world the server starts with (frames, swap slots, release ordering).
@@ -24,6 +27,7 @@ public struct AppConfiguration: Sendable {
         port: Int = 8080,
         publicDirectory: String = "public",
         token: String? = nil,
+        allowedHosts: [String] = [],
         logger: Logger = Logger(label: "mmusim"),
         world: WorldConfig = WorldConfig(),
         limits: RequestLimits = RequestLimits()
@@ -34,6 +38,7 @@ public struct AppConfiguration: Sendable {
         self.port = port
         self.publicDirectory = publicDirectory
         self.token = token
+        self.allowedHosts = allowedHosts
         self.logger = logger
     }
 }

@@ -4,8 +4,9 @@ public import MMUSim
 
 /// Builds the MMU Notifier Lab HTTP application; run it with `runService()` or inside a `ServiceGroup`.
 ///
-/// Middleware runs outside in: errors become `{"error": {"code", "message"}}` answers, then the
-/// token is checked (when configured), then static files from `publicDirectory` answer what no route does.
+/// Middleware runs outside in: errors become `{"error": {"code", "message"}}` answers; a foreign
+/// `Host` or `Origin` is refused (403); the token is checked (when configured); a mutating body that
+/// is not JSON is refused (415); then static files from `publicDirectory` answer what no route does.
 /// - Parameters:
 ///   - configuration: Where to listen, which files to serve, which token to require.
 ///   - onServerRunning: Called once the socket is bound, with the bound port (the real one when the port asked was 0).
@@ -47,9 +48,11 @@ private func buildApplication(
     let requests = RequestCounter()
     router.add(middleware: MetricsMiddleware(counter: requests))
     router.add(middleware: JSONErrorMiddleware(logger: configuration.logger))
+    router.add(middleware: SameOriginMiddleware(checksHost: Loopback.names(configuration.host), allowedHosts: configuration.allowedHosts))
     if let token = configuration.token {
         router.add(middleware: TokenMiddleware(token: token))
     }
+    router.add(middleware: JSONBodyMiddleware(maxBody: configuration.limits.maxBody))
     router.add(
         middleware: FileMiddleware(
             configuration.publicDirectory,

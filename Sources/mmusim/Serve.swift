@@ -39,6 +39,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "A token that every request but /health must carry as 'Authorization: Bearer TOKEN'.")
     var token: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "A name (with an optional :port) that the Host header may give, and whose http:// and https:// origins may call; repeatable.",
+            discussion: "A server on loopback answers loopback names only (localhost, 127.0.0.1, [::1]); add the name a proxy in front presents.",
+            valueName: "name"
+        )
+    )
+    var allowHost: [String] = []
+
     @Option(help: "The folder of the dashboard's static files.")
     var publicDir = "public"
 
@@ -90,10 +99,12 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("\(name) must be at least 1, not \(value).")
         }
         if !(maxExploreSeconds > 0) { throw ValidationError("--max-explore-seconds must be positive.") }
-        if let token, token.isEmpty {
-            throw ValidationError("--token must not be empty.")
+        if let token, token.isEmpty || !token.unicodeScalars.allSatisfy(Self.isCookieOctet) {
+            throw ValidationError(
+                "--token must be printable ASCII without spaces, quotes, commas, semicolons or backslashes (a browser keeps it in a cookie)."
+            )
         }
-        if !Self.isLoopback(self.host), self.token == nil {
+        if !Loopback.names(self.host), self.token == nil {
             throw ValidationError(
                 """
                 refusing to bind \(self.host) without --token: anyone who reaches that address could drive the model. \
@@ -110,6 +121,7 @@ struct Serve: AsyncParsableCommand {
             port: self.port,
             publicDirectory: self.publicDir,
             token: self.token,
+            allowedHosts: self.allowHost,
             logger: Logger(label: "mmusim"),
             world: WorldConfig(
                 frames: self.frames ?? 65_536,
@@ -148,14 +160,9 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    /// Whether `host` names the loopback interface only (127.0.0.0/8, ::1, localhost).
-    static func isLoopback(_ host: String) -> Bool {
-        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        if bare == "localhost" || bare == "::1" {
-            return true
-        }
-        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
-        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    /// RFC 6265's cookie-octet: what a cookie value may hold unquoted.
+    static func isCookieOctet(_ scalar: Unicode.Scalar) -> Bool {
+        (0x21...0x7E).contains(scalar.value) && !"\",;\\".unicodeScalars.contains(scalar)
     }
 }
 

@@ -1,4 +1,5 @@
 import CCurl
+import Foundation
 import NIOPosix
 
 /// An HTTP client over libcurl, for talking to a live server as an outside client would.
@@ -26,15 +27,38 @@ struct HTTPClient: Sendable {
     /// - Parameters:
     ///   - method: The HTTP method ("GET", "POST", "DELETE", "HEAD"...).
     ///   - path: The path and query, starting with "/".
-    ///   - body: The request body, sent with `Content-Type: application/json`; nil sends none.
+    ///   - body: The request body, sent with `Content-Type: application/json` unless `headers` name another
+    ///     type; nil sends none.
     ///   - headers: More header lines, such as `"Authorization: Bearer T"`.
     /// - Returns: The status and the body received.
     func request(method: String = "GET", path: String, body: [UInt8]? = nil, headers: [String] = []) async throws -> (status: Int, body: [UInt8]) {
+        let answer = try await self.exchange(method: method, path: path, body: body, headers: headers)
+        return (answer.status, answer.body)
+    }
+
+    /// Sends one request as ``request(method:path:body:headers:)`` does, and also returns the answer's
+    /// header lines (`Name: value`, the status line left out).
+    func exchange(method: String = "GET", path: String, body: [UInt8]? = nil, headers: [String] = []) async throws -> Answer {
         precondition(path.hasPrefix("/"), "a path starts with /")
         let url = self.baseURL + path
         let timeout = self.timeoutMilliseconds
         return try await Self.blockingPool.runIfActive {
             try Self.perform(method: method, url: url, body: body, headers: headers, timeoutMilliseconds: timeout)
+        }
+    }
+
+    /// A whole answer: status, header lines and body.
+    struct Answer: Sendable {
+        var status: Int
+        var headers: [String]
+        var body: [UInt8]
+
+        /// The values of the header `name` (case-insensitive), in the order received.
+        func header(_ name: String) -> [String] {
+            let prefix = name.lowercased() + ":"
+            return self.headers.filter { $0.lowercased().hasPrefix(prefix) }.map {
+                String($0.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
+            }
         }
     }
 
@@ -45,7 +69,7 @@ struct HTTPClient: Sendable {
         body: [UInt8]?,
         headers: [String],
         timeoutMilliseconds: Int
-    ) throws -> (status: Int, body: [UInt8]) {
+    ) throws -> Answer {
         try check(curlGlobalInit, "curl_global_init")
         guard let curl = curl_easy_init() else {
             throw CurlError(operation: "curl_easy_init", message: "no handle")
@@ -53,7 +77,7 @@ struct HTTPClient: Sendable {
         defer { curl_easy_cleanup(curl) }
 
         var headerLines = headers
-        if body != nil {
+        if body != nil, !headers.contains(where: { $0.lowercased().hasPrefix("content-type:") }) {
             headerLines.append("Content-Type: application/json")
         }
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
@@ -85,23 +109,25 @@ struct HTTPClient: Sendable {
             try check(ccurl_set_custom_request(curl, method), "CURLOPT_CUSTOMREQUEST")
         }
 
+        let append: ccurl_write_callback = { data, size, count, userdata in
+            guard let userdata else { return 0 }
+            let length = size * count
+            let received = Unmanaged<ReceivedBytes>.fromOpaque(userdata).takeUnretainedValue()
+            received.bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+            return length
+        }
         let received = ReceivedBytes()
-        try check(
-            ccurl_set_write_function(curl) { data, size, count, userdata in
-                guard let userdata else { return 0 }
-                let length = size * count
-                let received = Unmanaged<ReceivedBytes>.fromOpaque(userdata).takeUnretainedValue()
-                received.bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
-                return length
-            },
-            "CURLOPT_WRITEFUNCTION"
-        )
-        return try withExtendedLifetime(received) {
+        let receivedHeaders = ReceivedBytes()
+        try check(ccurl_set_write_function(curl, append), "CURLOPT_WRITEFUNCTION")
+        try check(ccurl_set_header_function(curl, append), "CURLOPT_HEADERFUNCTION")
+        return try withExtendedLifetime((received, receivedHeaders)) {
             try check(ccurl_set_write_data(curl, Unmanaged.passUnretained(received).toOpaque()), "CURLOPT_WRITEDATA")
+            try check(ccurl_set_header_data(curl, Unmanaged.passUnretained(receivedHeaders).toOpaque()), "CURLOPT_HEADERDATA")
             try check(curl_easy_perform(curl), "curl_easy_perform")
             var status = 0
             try check(ccurl_get_response_code(curl, &status), "CURLINFO_RESPONSE_CODE")
-            return (status, received.bytes)
+            let lines = String(decoding: receivedHeaders.bytes, as: UTF8.self).split(separator: "\r\n").dropFirst().map(String.init)
+            return Answer(status: status, headers: lines, body: received.bytes)
         }
     }
 

@@ -21,12 +21,14 @@ struct TestServer: Sendable {
     /// Starts a server, runs `body` with it, then shuts the server down gracefully and waits until it has stopped.
     /// - Parameters:
     ///   - token: The bearer token the server requires, or nil for none.
+    ///   - allowedHosts: The `--allow-host` names.
     ///   - shutdownTimeoutSeconds: How long the graceful shutdown may take before the server is cancelled and
     ///     ``TestServerError/shutdownTimedOut(seconds:)`` is thrown.
     ///   - body: The test, given the running server.
     /// - Returns: What `body` returns; if `body` throws, the server is still stopped first.
     static func withRunning<Value>(
         token: String? = nil,
+        allowedHosts: [String] = [],
         shutdownTimeoutSeconds: Int = 10,
         _ body: (TestServer) async throws -> Value
     ) async throws -> Value {
@@ -34,7 +36,14 @@ struct TestServer: Sendable {
         logger.logLevel = .warning
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = buildApplication(
-            configuration: .init(host: "127.0.0.1", port: 0, publicDirectory: Self.publicDirectory, token: token, logger: logger)
+            configuration: .init(
+                host: "127.0.0.1",
+                port: 0,
+                publicDirectory: Self.publicDirectory,
+                token: token,
+                allowedHosts: allowedHosts,
+                logger: logger
+            )
         ) { port in
             portContinuation.yield(port)
         }

@@ -78,6 +78,7 @@ struct BadInputTests {
             400
         ),
         Case(.post, "/mms/1/munmap", #"{"addr": "0x7f0000000000", "length": 4096}"#, 415, contentType: "text/plain"),
+        Case(.post, "/reset", "{}", 415, contentType: "application/x-www-form-urlencoded"),
         Case(.delete, "/mms/1/munmap", "", 405),
         Case(.get, "/mms/1/munmap/extra", "", 404),
     ]
@@ -101,7 +102,7 @@ struct BadInputTests {
                 ("/mms/1/touch", #"{"addr": "0x7f0000000000", "length": 16384, "write": true, "value": 5}"#),
                 ("/mms/1/notifiers", #"{"kind": "kvm"}"#),
             ] {
-                try await client.execute(uri: path, method: .post, body: ByteBuffer(string: body)) { #expect($0.status == .ok) }
+                try await client.execute(uri: path, method: .post, headers: .json, body: ByteBuffer(string: body)) { #expect($0.status == .ok) }
             }
             let before = try await snapshot(client)
             for item in Self.corpus {
@@ -143,7 +144,7 @@ struct BadInputTests {
         let limits = RequestLimits(maxMMs: 2, maxNotifiersPerMM: 1, maxStreamClients: 1)
         try await Self.makeApp(limits: limits).test(.router) { client in
             for expected in [HTTPResponse.Status.ok, .ok, .tooManyRequests] {
-                try await client.execute(uri: "/mms", method: .post, body: ByteBuffer(string: "{}")) { response in
+                try await client.execute(uri: "/mms", method: .post, headers: .json, body: ByteBuffer(string: "{}")) { response in
                     #expect(response.status == expected)
                     if expected != .ok { #expect(String(decoding: response.body.readableBytesView, as: UTF8.self).contains("max_mms")) }
                 }
@@ -152,7 +153,8 @@ struct BadInputTests {
                 #expect(response.status == .tooManyRequests)
             }
             for expected in [HTTPResponse.Status.ok, .tooManyRequests] {
-                try await client.execute(uri: "/mms/1/notifiers", method: .post, body: ByteBuffer(string: #"{"kind": "gru"}"#)) { response in
+                try await client.execute(uri: "/mms/1/notifiers", method: .post, headers: .json, body: ByteBuffer(string: #"{"kind": "gru"}"#)) {
+                    response in
                     #expect(response.status == expected)
                     if expected != .ok { #expect(String(decoding: response.body.readableBytesView, as: UTF8.self).contains("max_notifiers_per_mm")) }
                 }

@@ -51,7 +51,7 @@ struct ExploreRouteTests {
         let body = try Data(contentsOf: Self.examples.appendingPathComponent(name))
         let expectsViolations = name.contains("v17") || name.contains("skip-retry") || name.contains("free-in-release")
         try await Self.makeApp().test(.router) { client in
-            try await client.execute(uri: "/explore", method: .post, body: ByteBuffer(bytes: body)) { response in
+            try await client.execute(uri: "/explore", method: .post, headers: .json, body: ByteBuffer(bytes: body)) { response in
                 #expect(response.status == .ok)
                 let answer = try JSONDecoder().decode(Answer.self, from: Data(response.body.readableBytesView))
                 #expect(answer.verdict?.expected == true, "\(name): \(answer.verdict?.mismatches ?? [])")
@@ -67,11 +67,12 @@ struct ExploreRouteTests {
     func badSpec() async throws {
         let spec = #"{"setup": [{"op": "create_mm"}], "tasks": [{"op": "munmap", "mm": 1}]}"#
         try await Self.makeApp().test(.router) { client in
-            try await client.execute(uri: "/explore", method: .post, body: ByteBuffer(string: spec)) { response in
+            try await client.execute(uri: "/explore", method: .post, headers: .json, body: ByteBuffer(string: spec)) { response in
                 #expect(response.status == .unprocessableContent)
                 #expect(String(decoding: response.body.readableBytesView, as: UTF8.self).contains("munmap needs 'addr'"))
             }
-            try await client.execute(uri: "/explore", method: .post, body: ByteBuffer(string: #"{"setup": [], "tasks": []}"#)) { response in
+            try await client.execute(uri: "/explore", method: .post, headers: .json, body: ByteBuffer(string: #"{"setup": [], "tasks": []}"#)) {
+                response in
                 #expect(response.status == .unprocessableContent)
             }
         }
@@ -85,9 +86,9 @@ struct ExploreRouteTests {
                 #expect(answer["steps"]?["munmap"]?.contains("zap_pte_range") == true)
                 #expect(answer["steps"]?["exit"]?.contains("release") == true)
             }
-            try await client.execute(uri: "/mms", method: .post, body: ByteBuffer(string: "{}")) { _ in }
+            try await client.execute(uri: "/mms", method: .post, headers: .json, body: ByteBuffer(string: "{}")) { _ in }
             let munmap = #"{"addr": "0x7f0000000000", "length": 4096, "pause_at": "no_such_step"}"#
-            try await client.execute(uri: "/mms/1/munmap", method: .post, body: ByteBuffer(string: munmap)) { response in
+            try await client.execute(uri: "/mms/1/munmap", method: .post, headers: .json, body: ByteBuffer(string: munmap)) { response in
                 #expect(response.status == .unprocessableContent)
                 #expect(String(decoding: response.body.readableBytesView, as: UTF8.self).contains("no_such_step"))
             }

@@ -40,11 +40,11 @@ struct RouteTests {
     @Test("GET /tasks/{t} knows a task that finished within its own request")
     func finishedTaskIsKnown() async throws {
         try await Self.makeApp().test(.router) { client in
-            try await client.execute(uri: "/mms", method: .post, body: ByteBuffer(string: "{}")) { response in
+            try await client.execute(uri: "/mms", method: .post, headers: .json, body: ByteBuffer(string: "{}")) { response in
                 #expect(response.status == .ok)
             }
             let mmap = #"{"length": 8192, "prot": "rw", "flags": ["private", "anonymous"]}"#
-            let task = try await client.execute(uri: "/mms/1/mmap", method: .post, body: ByteBuffer(string: mmap)) { response in
+            let task = try await client.execute(uri: "/mms/1/mmap", method: .post, headers: .json, body: ByteBuffer(string: mmap)) { response in
                 #expect(response.status == .ok)
                 let answer = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
                 #expect(answer?["status"] as? String == "done")

@@ -74,12 +74,12 @@ struct ScenarioTests {
         let app = buildApplication(configuration: .init(port: 0, logger: logger))
         let body = try Data(contentsOf: Self.folder.appendingPathComponent("seed-v17-release-race.json"))
         try await app.test(.router) { client in
-            try await client.execute(uri: "/scenarios/run", method: .post, body: ByteBuffer(bytes: body)) { response in
+            try await client.execute(uri: "/scenarios/run", method: .post, headers: .json, body: ByteBuffer(bytes: body)) { response in
                 #expect(response.status == .ok)
                 let answer = try JSONDecoder().decode(Answer.self, from: Data(response.body.readableBytesView))
                 #expect(answer.passed && answer.steps.count == 9)
             }
-            try await client.execute(uri: "/scenarios/run", method: .post, body: ByteBuffer(string: #"{"steps": []}"#)) { response in
+            try await client.execute(uri: "/scenarios/run", method: .post, headers: .json, body: ByteBuffer(string: #"{"steps": []}"#)) { response in
                 #expect(response.status == .badRequest)
             }
         }

@@ -53,7 +53,8 @@ public struct RequestLimits: Sendable {
 
 extension Request {
     /// Decodes a JSON body (an empty body reads as `{}`), answering 413 past the limit and
-    /// 400 for JSON that is malformed or of the wrong shape.
+    /// 400 for JSON that is malformed or of the wrong shape. `JSONBodyMiddleware` has already
+    /// refused a body that is not `application/json`.
     func decodeBody<T: Decodable>(_ type: T.Type, limit: Int) async throws -> T {
         var request = self
         let buffer: ByteBuffer
@@ -62,13 +63,6 @@ extension Request {
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             // Both HTTPError and NIOTooManyBytesError (what collecting past the limit throws) land here.
             throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is over the limit of \(limit) bytes")
-        }
-        if buffer.readableBytes > 0, let type = headers[.contentType], !Self.acceptsAsJSON(type) {
-            throw APIError(
-                .unsupportedMediaType,
-                code: "unsupported_media_type",
-                message: "the body must be JSON (Content-Type application/json), not '\(type)'"
-            )
         }
         let bytes = buffer.readableBytes == 0 ? Data("{}".utf8) : Data(buffer.readableBytesView)
         let value: T
@@ -83,13 +77,6 @@ extension Request {
             throw invalid("'pause_at' names no step: '\(step)' (GET /steps lists them)", code: "unknown_step")
         }
         return value
-    }
-
-    /// JSON media types, and curl's default for `-d` (form-urlencoded), which clients send
-    /// JSON with far more often than forms.
-    private static func acceptsAsJSON(_ contentType: String) -> Bool {
-        let media = contentType.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
-        return media == "application/json" || media.hasSuffix("+json") || media == "application/x-www-form-urlencoded" || media == "*/*"
     }
 
     /// Foundation reports a number that does not fit its field (negative, fractional, too big)
