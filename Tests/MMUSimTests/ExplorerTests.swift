@@ -46,4 +46,36 @@ struct ExplorerTests {
         #expect(unlink < free)
         #expect(!calls[unlink..<free].contains("release"))
     }
+
+    @Test("the visited set is exact: states are keyed whole, history left out, and any difference of state is another key")
+    func visitedSetIsExact() {
+        // Two mms with one written page each; then an mprotect of each page to read-only, as two tasks.
+        var lab = Lab()
+        let other = lab.world.createMM(name: "other")
+        let a = lab.mmap(1)
+        let b = lab.mmap(1, mm: other)
+        lab.write(a, value: 5)
+        lab.write(b, value: 7, mm: other)
+        var world = lab.world
+        let first = world.start(.mprotect(mm: lab.mm, addr: a, length: pageSize, prot: [.read]))
+        let second = world.start(.mprotect(mm: other, addr: b, length: pageSize, prot: [.read]))
+        func finish(_ order: [Int]) -> World {
+            var copy = world
+            for id in order { while copy.task(id)?.status != .done { _ = copy.step(id) } }
+            return copy
+        }
+        // The two orders leave the same state with different histories: one key.
+        let ab = finish([first, second])
+        let ba = finish([second, first])
+        #expect(ab.trace.events(after: world.lastSeq) != ba.trace.events(after: world.lastSeq))
+        #expect(ab.stateKey == ba.stateKey)
+        // One frame's content differs: another key. The set stores keys whole, so equality, not a
+        // hash that two states could share, decides whether a state was seen.
+        var written = ab
+        written.frames[written.frames.indices.last { written.frames[$0].content == 5 }!].content = 6
+        var seen: Set<World> = [ab.stateKey]
+        #expect(!seen.insert(ba.stateKey).inserted)
+        #expect(seen.insert(written.stateKey).inserted)
+        #expect(seen.count == 2)
+    }
 }

@@ -146,7 +146,8 @@ public struct Explorer: Sendable {
     /// no clock).
     public func run(shouldStop: () -> Bool = { false }) -> ExploreResult {
         var result = ExploreResult()
-        var seen = Set<Int>()
+        // The states themselves, not their hashes: equality decides, so no collision can cut a state.
+        var seen = Set<World>()
         var path: [Int] = []
         let maxSchedules = spec.maxSchedules ?? Int.max
         let maxDepth = spec.maxDepth ?? 10_000
@@ -227,16 +228,18 @@ public struct Explorer: Sendable {
 }
 
 extension World {
-    /// A hash of the state that matters for what can happen next: the trace, the event
-    /// counter and the step counts are history, not state, and are left out.
-    var stateKey: Int {
+    /// The state that matters for what can happen next: the trace, the event counter and the
+    /// step counts are history, not state, and are left out. Two worlds with equal keys can do
+    /// exactly the same things from here; the explorer stores keys whole (a `Set<World>`,
+    /// whose equality decides), so a hash collision can never cut a state.
+    var stateKey: World {
         var copy = self
         copy.trace = TraceLog(capacity: 1)
         copy.lastSeq = 0
         copy.tablesVisited = 0
         copy.current = 0
         for index in copy.tasks.indices { copy.tasks[index].stepsRun = 0 }
-        return copy.hashValue
+        return copy
     }
 }
 
