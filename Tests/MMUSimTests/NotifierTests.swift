@@ -67,7 +67,7 @@ struct NotifierTests {
         )
     }
 
-    @Test("munmap of 4 pages, 2 in kvm: start, the frames freed, end; no sptes left; seq and count idle")
+    @Test("munmap of 4 pages, 2 in kvm: start, end, then tlb_finish_mmu frees the frames (unmap_region, 2.6.26); no sptes left")
     func munmapKVM() {
         var lab = Lab()
         let a = lab.mmap(4)
@@ -80,15 +80,64 @@ struct NotifierTests {
         let mark = lab.world.lastSeq
         #expect(lab.run(.munmap(mm: lab.mm, addr: a, length: 4 * pageSize)).ret == 0)
         let events = lab.events(since: mark, ["invalidate_range_start", "frame_free", "invalidate_range_end", "spte_zap"])
-        #expect(events.map(\.call) == ["invalidate_range_start", "spte_zap", "frame_free", "invalidate_range_end"])
-        #expect(events[0].start == a && events[0].end == a + 4 * pageSize && events[3].start == a && events[3].end == a + 4 * pageSize)
-        #expect(events[2].pages == 4)
+        // unmap_vmas ends the range; its caller unmap_region then calls tlb_finish_mmu, which frees
+        // the gather's last batch: after invalidate_range_end.
+        #expect(events.map(\.call) == ["invalidate_range_start", "spte_zap", "invalidate_range_end", "frame_free"])
+        #expect(events[0].start == a && events[0].end == a + 4 * pageSize && events[2].start == a && events[2].end == a + 4 * pageSize)
+        #expect(events[3].pages == 4 && !events[3].locks.contains("page_table_lock"))
         #expect(events[0].locks == ["mmap_sem:w", "rcu_read_lock"] && events[0].atomic)
         let n = lab.world.notifier(kvm)!
         #expect(n.sptes.count == 0 && n.count == 0 && n.seq == seqBefore + 1)
         #expect(n.counters.invalidateRangeStart == 1 && n.counters.invalidateRangeEnd == 1)
         #expect(lab.world.framesInUse == 1)
         #expect(lab.world.violations.isEmpty)
+    }
+
+    /// The pages freed inside and after the invalidate window of a munmap of `pages` pages: x86-64
+    /// SMP without CONFIG_PREEMPT (FREE_PTE_NR 506, ZAP_BLOCK_SIZE 1,024 pages), mm/memory.c 2.6.26.
+    private func freedAroundWindow(pages: UInt64) -> (inside: [Int], after: [Int], insideUnderPTL: [Bool]) {
+        var lab = Lab(frames: 2200)
+        let a = lab.mmap(pages)
+        lab.write(a, pages: pages, value: 1)
+        _ = lab.register(.kvm)
+        let mark = lab.world.lastSeq
+        #expect(lab.run(.munmap(mm: lab.mm, addr: a, length: pages * pageSize)).ret == 0)
+        let events = lab.events(since: mark, ["frame_free", "invalidate_range_end"])
+        let end = events.firstIndex { $0.call == "invalidate_range_end" } ?? events.count
+        #expect(lab.world.framesInUse == 1)
+        #expect(lab.world.violations.isEmpty)
+        return (
+            events[..<end].map { $0.pages ?? 1 }, events[end...].dropFirst().map { $0.pages ?? 1 },
+            events[..<end].map { $0.locks.contains("page_table_lock") }
+        )
+    }
+
+    @Test("the mmu_gather: 4 pages are freed after invalidate_range_end, by the caller's tlb_finish_mmu")
+    func gatherSmallAfterEnd() {
+        let freed = freedAroundWindow(pages: 4)
+        #expect(freed.inside == [] && freed.after == [4])
+    }
+
+    @Test("the mmu_gather: 1,000 pages free one full batch of FREE_PTE_NR (506) inside the window, under the PTL, and 494 after")
+    func gatherFullBatchInside() {
+        let freed = freedAroundWindow(pages: 1000)
+        #expect(freed.inside == [506] && freed.after == [494])
+        #expect(freed.insideUnderPTL == [true])
+    }
+
+    @Test("the mmu_gather: 1,024 pages use up ZAP_BLOCK_SIZE, so unmap_vmas' own tlb_finish_mmu frees them all inside")
+    func gatherZapBlockInside() {
+        let freed = freedAroundWindow(pages: 1024)
+        // Two full gathers (tlb_remove_page under the page-table lock), then the block's end:
+        // tlb_finish_mmu in unmap_vmas, outside the lock, puts the last 12.
+        #expect(freed.inside == [506, 506, 12] && freed.after == [])
+        #expect(freed.insideUnderPTL == [true, true, false])
+    }
+
+    @Test("the mmu_gather: 1,500 pages free a whole block inside, then the second block's 476 after the end")
+    func gatherBlockThenRest() {
+        let freed = freedAroundWindow(pages: 1500)
+        #expect(freed.inside == [506, 506, 12] && freed.after == [476])
     }
 
     @Test("munmap across two VMAs sends one start/end pair over the union")

@@ -187,8 +187,30 @@ public struct RadixTable: Codable, Hashable, Sendable {
     public mutating func update(from start: UInt64, to end: UInt64, _ body: (UInt64, UInt64) -> UInt64) -> Int {
         guard start < end else { return 0 }
         var visited = 0
-        _ = updateWalk(table: 0, level: 0, base: 0, start: start, end: end, visited: &visited, body)
+        var remaining = Int.max
+        var stoppedAt: UInt64? = nil
+        _ = updateWalk(table: 0, level: 0, base: 0, start: start, end: end, visited: &visited, remaining: &remaining, stoppedAt: &stoppedAt, body)
         return visited
+    }
+
+    /// Removes the first `limit` entries with `start <= vpn < end`, in order, handing each to
+    /// `body` first. Returns the tables visited and the vpn of the first entry left in the range
+    /// (nil when none is left).
+    public mutating func removeFirst(
+        _ limit: Int,
+        from start: UInt64,
+        to end: UInt64,
+        _ body: (UInt64, UInt64) -> Void
+    ) -> (visited: Int, rest: UInt64?) {
+        guard start < end else { return (0, nil) }
+        var visited = 0
+        var remaining = limit
+        var stoppedAt: UInt64? = nil
+        _ = updateWalk(table: 0, level: 0, base: 0, start: start, end: end, visited: &visited, remaining: &remaining, stoppedAt: &stoppedAt) {
+            body($0, $1)
+            return 0
+        }
+        return (visited, stoppedAt)
     }
 
     /// Removes every entry with `start <= vpn < end`, handing each to `body` first.
@@ -201,7 +223,8 @@ public struct RadixTable: Codable, Hashable, Sendable {
     }
 
     /// Walks one table for `update`; returns true when the table is left empty (and so may
-    /// be freed by its parent).
+    /// be freed by its parent). Once `remaining` entries have been handed to `body`, the walk
+    /// stops at the next entry and records its vpn in `stoppedAt`.
     private mutating func updateWalk(
         table: Int,
         level: Int,
@@ -209,6 +232,8 @@ public struct RadixTable: Codable, Hashable, Sendable {
         start: UInt64,
         end: UInt64,
         visited: inout Int,
+        remaining: inout Int,
+        stoppedAt: inout UInt64?,
         _ body: (UInt64, UInt64) -> UInt64
     ) -> Bool {
         visited += 1
@@ -219,6 +244,11 @@ public struct RadixTable: Codable, Hashable, Sendable {
             var removed = 0
             leaves[table].withUnsafeMutableBufferPointer { entries in
                 for index in first...last where entries[index] != 0 {
+                    if remaining == 0 {
+                        stoppedAt = base + UInt64(index)
+                        break
+                    }
+                    remaining -= 1
                     let new = body(base + UInt64(index), entries[index])
                     if new == 0 {
                         used -= 1
@@ -232,7 +262,7 @@ public struct RadixTable: Codable, Hashable, Sendable {
             return used == 0
         }
         guard first <= last, upperUsed[table] > 0 else { return upperUsed[table] == 0 }
-        for index in first...last {
+        for index in first...last where stoppedAt == nil {
             let child = uppers[table][index]
             if child == 0 { continue }
             let childTable = Int(child - 1)
@@ -243,6 +273,8 @@ public struct RadixTable: Codable, Hashable, Sendable {
                 start: start,
                 end: end,
                 visited: &visited,
+                remaining: &remaining,
+                stoppedAt: &stoppedAt,
                 body
             )
             if emptied {

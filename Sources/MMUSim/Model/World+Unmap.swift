@@ -33,68 +33,140 @@ extension World {
         return .ran
     }
 
+    /// `FREE_PTE_NR` on SMP (include/asm-generic/tlb.h, 2.6.26): an mmu_gather holds this many
+    /// pages; `tlb_remove_page` frees them (`tlb_flush_mmu`) when it fills.
+    static let freePteNr = 506
+    /// `ZAP_BLOCK_SIZE` without CONFIG_PREEMPT (mm/memory.c, 2.6.26), in bytes of `zap_work`: every
+    /// 1,024 populated ptes `unmap_vmas` ends the block with `tlb_finish_mmu`.
+    static let zapBlockSize = 1024 * Int(pageSize)
+
     /// `unmap_vmas`: one invalidate_range_start/end pair over the whole range, even across
-    /// VMAs; the ptes of each VMA are zapped and the gathered pages freed in between. A
-    /// hugetlb VMA goes through `__unmap_hugepage_range`, which brackets its own range with
-    /// a nested pair and frees its pages after its end.
+    /// VMAs, with `zap_work` starting at ZAP_BLOCK_SIZE. The pages the zaps gather are freed
+    /// inside the pair only when the gather fills or a block ends; the rest are freed by the
+    /// caller's `tlb_finish_mmu` (unmap_region, zap_page_range, exit_mmap) after the end. A
+    /// hugetlb VMA goes through `__unmap_hugepage_range`, which brackets its own range with a
+    /// nested pair and puts its pages after its end.
     mutating func unmapVMAsPlan(mm: Int, start: UInt64, end: UInt64, ranges: [ZapRange]) -> Exec {
+        scratch.zapWork = Self.zapBlockSize
         var steps: [Step] = [.notify(NotifyCall(kind: .invalidateRangeStart, mm: mm, start: start, end: end))]
         for range in ranges {
             if range.hugetlb {
                 steps += [
                     .notify(NotifyCall(kind: .invalidateRangeStart, mm: mm, start: range.start, end: range.end)),
-                    .zapPTEs(mm: mm, start: range.start, end: range.end),
-                    .notify(NotifyCall(kind: .invalidateRangeEnd, mm: mm, start: range.start, end: range.end)), .freePages,
+                    .zapHugePTEs(mm: mm, start: range.start, end: range.end),
+                    .notify(NotifyCall(kind: .invalidateRangeEnd, mm: mm, start: range.start, end: range.end)), .putHugePages,
                 ]
             } else {
                 steps.append(.zapPTEs(mm: mm, start: range.start, end: range.end))
             }
         }
-        steps += [.freePages, .notify(NotifyCall(kind: .invalidateRangeEnd, mm: mm, start: start, end: end))]
+        steps += [.notify(NotifyCall(kind: .invalidateRangeEnd, mm: mm, start: start, end: end)), .freePages]
         push(steps)
         return .expanded
     }
 
-    /// `zap_pte_range` under the page-table lock: clear every pte in the range, moving the
-    /// dirty bit to the page and gathering the pages for tlb_finish_mmu; swap entries give
-    /// their slot back.
+    /// `zap_pte_range` under the page-table lock: clear the ptes of the range in order, moving
+    /// the dirty bit to the page and gathering the pages (`tlb_remove_page`); a full gather is
+    /// freed on the spot; swap entries give their slot back. Each populated pte takes a page
+    /// of `zap_work`: when the block is used up, `unmap_vmas` calls `tlb_finish_mmu` and goes
+    /// on with a new block from the next pte.
     mutating func zapPTEs(mm: Int, start: UInt64, end: UInt64) -> Exec {
         if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
+        let budget = (scratch.zapWork + Int(pageSize) - 1) / Int(pageSize)
+        var rest: UInt64? = nil
         withLocks([.pageTable(mm: mm)]) { world in
             var gathered = world.scratch.pendingFree
+            var batches: [[Int]] = []
             var cleared = 0
-            world.removePTEs(mm: mm, from: start, to: end) { world, _, pte in
+            rest = world.removePTEs(mm: mm, from: start, to: end, limit: budget) { world, _, pte in
                 cleared += 1
                 if pte.isPresent {
                     world.frames[pte.pfn].mapcount -= 1
                     if pte.dirty { world.frames[pte.pfn].dirty = true }
                     gathered.append(pte.pfn)
+                    if gathered.count >= Self.freePteNr {
+                        batches.append(gathered)
+                        gathered = []
+                    }
                 } else if pte.isSwap {
                     world.swapFree(pte.slot)
                 }
             }
             world.scratch.pendingFree = gathered
+            world.scratch.zapWork -= cleared * Int(pageSize)
+            if cleared > 0 { world.emit(EventInfo("pte_clear", mm: mm, start: start, end: rest ?? end, pages: cleared)) }
+            for batch in batches { world.putGathered(batch) }
+            world.markChanged(mm: mm, start: start, end: end)
+        }
+        if scratch.zapWork <= 0 {
+            scratch.zapWork = Self.zapBlockSize
+            push([.freePages] + (rest.map { [.zapPTEs(mm: mm, start: $0, end: end)] } ?? []))
+        }
+        return .ran
+    }
+
+    /// `__unmap_hugepage_range` under the page-table lock: clear the ptes of a hugetlb range,
+    /// moving each page to the range's own `page_list`; they are put after its nested end. The
+    /// range takes `(end - start) / (HPAGE_SIZE / PAGE_SIZE)` bytes of `unmap_vmas`' `zap_work`.
+    mutating func zapHugePTEs(mm: Int, start: UInt64, end: UInt64) -> Exec {
+        if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
+        withLocks([.pageTable(mm: mm)]) { world in
+            var pages = world.scratch.hugePages
+            var cleared = 0
+            _ = world.removePTEs(mm: mm, from: start, to: end) { world, _, pte in
+                cleared += 1
+                if pte.isPresent {
+                    world.frames[pte.pfn].mapcount -= 1
+                    if pte.dirty { world.frames[pte.pfn].dirty = true }
+                    pages.append(pte.pfn)
+                }
+            }
+            world.scratch.hugePages = pages
             if cleared > 0 { world.emit(EventInfo("pte_clear", mm: mm, start: start, end: end, pages: cleared)) }
             world.markChanged(mm: mm, start: start, end: end)
+        }
+        scratch.zapWork -= Int((end - start) / 512)
+        return .ran
+    }
+
+    /// The `put_page` loop over `__unmap_hugepage_range`'s `page_list`, after its end; then, as
+    /// `unmap_vmas` does after the call, `tlb_finish_mmu` if the block is used up.
+    mutating func putHugePages() -> Exec {
+        let pages = scratch.hugePages
+        scratch.hugePages = []
+        putGathered(pages)
+        if scratch.zapWork <= 0 {
+            scratch.zapWork = Self.zapBlockSize
+            push([.freePages])
         }
         return .ran
     }
 
     /// Removes the ptes of `[start, end)` in place, in address order, handing each (with
-    /// its address) to `body`, and keeps rss in step. The page table is taken out of the mm
-    /// meanwhile, so `body` may change the rest of the world.
-    mutating func removePTEs(mm: Int, from start: UInt64, to end: UInt64, _ body: (inout World, UInt64, PTE) -> Void) {
-        guard start < end else { return }
+    /// its address) to `body`, and keeps rss in step; at most `limit` of them. The page table
+    /// is taken out of the mm meanwhile, so `body` may change the rest of the world.
+    /// - Returns: The address of the first pte left in the range, nil when none is left.
+    @discardableResult
+    mutating func removePTEs(
+        mm: Int,
+        from start: UInt64,
+        to end: UInt64,
+        limit: Int = Int.max,
+        _ body: (inout World, UInt64, PTE) -> Void
+    ) -> UInt64? {
+        guard start < end else { return nil }
         var table = mms[mm - 1].pageTable
         mms[mm - 1].pageTable = RadixTable()
         var removedPresent = 0
-        tablesVisited += table.removeAll(from: start >> pageShift, to: (end - 1) >> pageShift + 1) { vpn, raw in
+        let (visited, rest) = table.removeFirst(limit, from: start >> pageShift, to: (end - 1) >> pageShift + 1) { vpn, raw in
             let pte = PTE(raw: raw)
             if pte.isPresent { removedPresent += 1 }
             body(&self, vpn << pageShift, pte)
         }
+        tablesVisited += visited
         mms[mm - 1].pageTable = table
         mms[mm - 1].rss -= removedPresent
+        return rest.map { $0 << pageShift }
     }
 
     /// Clears the ptes in a range and returns what they were, keeping rss in step.
@@ -108,12 +180,17 @@ extension World {
     mutating func freePages() -> Exec {
         let gathered = scratch.pendingFree
         scratch.pendingFree = []
+        putGathered(gathered)
+        return .ran
+    }
+
+    /// Puts each page of a gather (`free_pages_and_swap_cache`) and traces those freed.
+    mutating func putGathered(_ gathered: [Int]) {
         var freed: [Int] = []
         for pfn in gathered where putPage(pfn) { freed.append(pfn) }
         if !freed.isEmpty {
             emit(EventInfo("frame_free", pfn: freed.count == 1 ? freed[0] : nil, pages: freed.count))
         }
-        return .ran
     }
 
     /// `madvise(MADV_DONTNEED)`: zap_page_range on each VMA in the range, each with its own

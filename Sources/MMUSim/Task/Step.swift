@@ -75,6 +75,8 @@ enum Step: Codable, Hashable, Sendable {
     indirect case unmapVMAs(mm: Int, start: UInt64, end: UInt64, ranges: [ZapRange])
     case zapPTEs(mm: Int, start: UInt64, end: UInt64)
     case freePages
+    case zapHugePTEs(mm: Int, start: UInt64, end: UInt64)
+    case putHugePages
 
     // mmap.
     indirect case mmapBody(mm: Int, addr: UInt64?, length: UInt64, prot: Prot, flags: MmapFlags, file: String?, offset: UInt64)
@@ -172,6 +174,8 @@ enum Step: Codable, Hashable, Sendable {
         case .unmapVMAs: "unmap_vmas"
         case .zapPTEs: "zap_pte_range"
         case .freePages: "tlb_finish_mmu"
+        case .zapHugePTEs: "__unmap_hugepage_range"
+        case .putHugePages: "put_page"
         case .mmapBody: "do_mmap_pgoff"
         case .mmapRegion: "mmap_region"
         case .mprotectFixup: "mprotect_fixup"

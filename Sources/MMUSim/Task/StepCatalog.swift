@@ -5,7 +5,7 @@ extension World {
         func locked(_ lock: String) -> [String] { ["lock:\(lock)", "unlock:\(lock)"] }
         let rcu = ["rcu_read_lock", "rcu_read_unlock"]
         let range = rcu + ["invalidate_range_start", "invalidate_range_end"]
-        let unmap = ["split_vma", "detach_vmas_to_be_unmapped", "zap_pte_range", "tlb_finish_mmu"] + range
+        let unmap = ["split_vma", "detach_vmas_to_be_unmapped", "zap_pte_range", "tlb_finish_mmu", "__unmap_hugepage_range", "put_page"] + range
         let fault =
             ["handle_mm_fault", "do_wp_page", "ptep_clear_flush", "set_pte_at", "put_page", "invalidate_page"] + rcu + locked("page_table_lock")
         let rmap = locked("anon_vma") + locked("i_mmap_lock") + locked("page_table_lock") + rcu
@@ -20,7 +20,7 @@ extension World {
             "fork": mmapSem + ["dup_mm", "dup_vma", "copy_page_range"] + range,
             "exit": [
                 "mmput", "mmu_notifier_release", "release", "hlist_del_init_rcu", "synchronize_rcu", "zap_pte_range", "tlb_finish_mmu",
-                "remove_vma", "mmdrop",
+                "__unmap_hugepage_range", "put_page", "remove_vma", "mmdrop",
             ] + range,
             "reclaim": rmap + [
                 "ptep_clear_flush_young", "clear_flush_young", "add_to_swap", "try_to_unmap_one", "invalidate_page", "set_pte_at", "pageout",

@@ -108,8 +108,13 @@ public struct TaskStruct: Codable, Hashable, Sendable {
 
 /// Values that a step leaves for a later step of the same task.
 struct Scratch: Codable, Hashable, Sendable {
-    /// Frames whose references the current unmap gathered (`mmu_gather`), put after the zap.
+    /// Frames whose references the current unmap gathered (`mmu_gather`), put when the gather
+    /// fills, at the end of a ZAP_BLOCK_SIZE block, or by `tlb_finish_mmu` after the range's end.
     var pendingFree: [Int] = []
+    /// `unmap_vmas`' `zap_work`: bytes of the current ZAP_BLOCK_SIZE block left to zap.
+    var zapWork = 0
+    /// `__unmap_hugepage_range`'s `page_list`: huge pages put after its own range's end.
+    var hugePages: [Int] = []
     /// The ORed result of the clear_flush_young walk.
     var young = false
     /// A frame the operation holds a reference on (gup result, COW copy, migration target).

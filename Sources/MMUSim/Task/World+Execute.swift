@@ -27,6 +27,8 @@ extension World {
         case .unmapVMAs(let mm, let start, let end, let ranges): return unmapVMAsPlan(mm: mm, start: start, end: end, ranges: ranges)
         case .zapPTEs(let mm, let start, let end): return zapPTEs(mm: mm, start: start, end: end)
         case .freePages: return freePages()
+        case .zapHugePTEs(let mm, let start, let end): return zapHugePTEs(mm: mm, start: start, end: end)
+        case .putHugePages: return putHugePages()
         case .madviseBody(let mm, let start, let end): return madvisePlan(mm: mm, start: start, end: end)
 
         case .mmapBody(let mm, let addr, let length, let prot, let flags, let file, let offset):
