@@ -55,7 +55,17 @@ struct StepCatalogTests {
         run(.unregister(mm: mm, notifier: 2))
         run(.munmap(mm: mm, addr: a + 8 * pageSize, length: 2 * pageSize))
         let huge = a + 1024 * pageSize
-        run(.mmap(mm: mm, addr: huge, length: 512 * pageSize, prot: [.read, .write], flags: MmapFlags(fixed: true, hugetlb: true), file: nil, offset: 0))
+        run(
+            .mmap(
+                mm: mm,
+                addr: huge,
+                length: 512 * pageSize,
+                prot: [.read, .write],
+                flags: MmapFlags(fixed: true, hugetlb: true),
+                file: nil,
+                offset: 0
+            )
+        )
         run(.touch(mm: mm, addr: huge, length: pageSize, write: true, value: 4))
         run(.munmap(mm: mm, addr: huge, length: 512 * pageSize))
         run(.exit(mm: mm))
