@@ -113,7 +113,7 @@ function inOrder(expected, actual) {
 /** The answer fields the value expectations read. */
 export const ANSWER_KEYS = new Set([
   'ret', 'errno', 'status', 'next_step', 'values', 'faults', 'retries', 'locks_taken', 'child', 'addr', 'scanned', 'referenced',
-  'swapped_out', 'failed', 'cleaned', 'migrated', 'value', 'tlb_hit', 'spte', 'id',
+  'swapped_out', 'kept', 'failed', 'cleaned', 'migrated', 'value', 'tlb_hit', 'spte', 'id',
 ]);
 
 /**

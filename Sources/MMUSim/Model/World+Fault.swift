@@ -45,11 +45,13 @@ extension World {
         if mode.isCPU { updateResult { $0.faults = ($0.faults ?? 0) + 1 } }
     }
 
-    /// The access once the pte allows it: young always; a write dirties the pte and stores
-    /// the value; a read reports the content; get_user_pages takes a reference.
+    /// The access once the pte allows it. A CPU access makes the pte young (the MMU sets its
+    /// accessed bit); a write dirties the pte and stores the value; a read reports the content.
+    /// get_user_pages walks the table in software (`follow_page` with FOLL_TOUCH): it takes a
+    /// reference and marks the page referenced (`mark_page_accessed`), not the pte young.
     mutating func accessPresent(mm: Int, address: UInt64, mode: AccessMode) {
         var pte = mms[mm - 1].pageTable.pte(at: address)
-        pte.young = true
+        if mode.isCPU { pte.young = true } else { frames[pte.pfn].referenced = true }
         if case .cpuWrite = mode { pte.dirty = true }
         mms[mm - 1].pageTable.setPTE(pte, at: address)
         let pfn = pte.pfn

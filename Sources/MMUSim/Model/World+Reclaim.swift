@@ -66,6 +66,7 @@ extension World {
             $0.scanned = 0
             $0.referenced = 0
             $0.swappedOut = 0
+            $0.kept = 0
             $0.failed = 0
         }
         return .expanded
@@ -78,21 +79,25 @@ extension World {
         return .expanded
     }
 
-    /// `shrink_page_list` for one page: a page with references beyond its mappings (pinned)
-    /// or mapped in a VM_LOCKED VMA fails; otherwise isolate it (a reference) and run
-    /// `page_referenced` over its mappings: clear each pte's young bit and call
-    /// clear_flush_young on the notifiers, under the rmap lock and the page-table lock.
+    /// `shrink_page_list` for one page: a page mapped in a VM_LOCKED VMA fails; otherwise
+    /// isolate it (a reference) and run `page_referenced` over its mappings: clear each pte's
+    /// young bit and call clear_flush_young on the notifiers, under the rmap lock and the
+    /// page-table lock. A page that someone else holds (get_user_pages, a pinning driver) is
+    /// not skipped: `shrink_page_list` unmaps it all the same, and only `__remove_mapping`'s
+    /// refcount check, after pageout, keeps it from being freed.
     mutating func reclaimPagePlan(pfn: Int) -> Exec {
         guard frames[pfn].kind == .anon || frames[pfn].kind == .file else { return .expanded }
         updateResult { $0.scanned! += 1 }
         let mappings = rmap(pfn) { $0.isPresent && $0.pfn == pfn }
         let locked = mappings.contains { mms[$0.mm - 1].vma(containing: $0.address)?.locked ?? false }
-        if extraReferences(pfn) > 0 || locked {
+        if locked {
             updateResult { $0.failed! += 1 }
             return .expanded
         }
         frames[pfn].refcount += 1
-        scratch.young = false
+        // page_referenced: TestClearPageReferenced first (get_user_pages' mark_page_accessed).
+        scratch.young = frames[pfn].referenced
+        frames[pfn].referenced = false
         let lock = rmapLock(pfn)
         var steps: [Step] = [.acquire(lock)]
         for mapping in mappings {
@@ -126,7 +131,6 @@ extension World {
     /// mappings, then `pageout`.
     mutating func reclaimDecide(pfn: Int) -> Exec {
         if scratch.young {
-            frames[pfn].referenced = true
             updateResult { $0.referenced! += 1 }
             putPage(pfn)
             return .ran
@@ -190,9 +194,11 @@ extension World {
         return .ran
     }
 
-    /// `pageout` and the free: a page still mapped somewhere fails; a dirty page is written
-    /// to its slot or file; a clean one is dropped, and if its content differs from the
-    /// backing copy a write was lost (a secondary MMU that did not call set_page_dirty).
+    /// `pageout` and `__remove_mapping`: a page still mapped somewhere fails; a dirty page is
+    /// written to its slot or file; then a page that someone else still holds (its count is
+    /// more than our isolation and its cache's) cannot be freed and stays in the swap cache or
+    /// page cache, clean; otherwise it is dropped, and if its content differs from the backing
+    /// copy a write was lost (a secondary MMU that did not call set_page_dirty).
     mutating func pageout(pfn: Int) -> Exec {
         let frame = frames[pfn]
         if frame.mapcount > 0 {
@@ -205,15 +211,23 @@ extension World {
             backing = swap[Int(frame.swapSlot)]!.content
             if frame.dirty { swap[Int(frame.swapSlot)]!.content = frame.content }
         } else {
-            let file = Int(frame.owner)
-            backing = files[file].disk[frame.index] ?? 0
-            if frame.dirty { files[file].disk[frame.index] = frame.content }
-            files[file].pageCache[frame.index] = nil
-            frames[pfn].refcount -= 1
+            backing = files[Int(frame.owner)].disk[frame.index] ?? 0
+            if frame.dirty { files[Int(frame.owner)].disk[frame.index] = frame.content }
         }
         if frame.dirty {
             backing = frame.content
             emit(EventInfo("writepage", pfn: pfn))
+        }
+        // __remove_mapping: `page_count(page) != 2` (our isolation and the cache's) cannot free.
+        if extraReferences(pfn) > 1 {
+            frames[pfn].dirty = false
+            updateResult { $0.kept! += 1 }
+            putPage(pfn)
+            return .ran
+        }
+        if frame.kind == .file {
+            files[Int(frame.owner)].pageCache[frame.index] = nil
+            frames[pfn].refcount -= 1
         }
         if frame.content != backing {
             report(
@@ -308,17 +322,21 @@ extension World {
             if seen.insert(pte.pfn).inserted { candidates.append(pte.pfn) }
         }
         scratch.candidates = candidates
-        updateResult { $0.migrated = 0 }
+        updateResult {
+            $0.migrated = 0
+            $0.failed = 0
+        }
         return .expanded
     }
 
-    /// `unmap_and_move` for the next page: a page with extra references stays; otherwise
-    /// allocate the target, try_to_unmap (migration entries, invalidate_page), copy, and
-    /// remove the migration entries.
+    /// `unmap_and_move` for the next page: allocate the target, try_to_unmap (migration
+    /// entries, invalidate_page), copy, and remove the migration entries. A page that someone
+    /// else holds is unmapped all the same; the copy then fails (-EAGAIN) and the migration
+    /// entries go back to the old page.
     mutating func migrateNext(index: Int) -> Exec {
         guard index < scratch.candidates.count else { return .expanded }
         let pfn = scratch.candidates[index]
-        guard frames[pfn].kind == .anon || frames[pfn].kind == .file, extraReferences(pfn) == 0 else {
+        guard frames[pfn].kind == .anon || frames[pfn].kind == .file else {
             push([.migrateNext(index: index + 1)])
             return .expanded
         }
@@ -349,10 +367,17 @@ extension World {
         return .ran
     }
 
-    /// `migrate_page_copy`: content, dirty bit, page-cache and swap-cache entries move over.
+    /// `migrate_page_move_mapping`, then `migrate_page_copy`: a page that is still mapped, or
+    /// whose count is more than our isolation's and its cache's, answers -EAGAIN and is left as
+    /// it is; otherwise content, dirty bit, page-cache and swap-cache entries move over.
     mutating func migrateCopy(oldPfn: Int) -> Exec {
         let new = scratch.pfn
         let old = frames[oldPfn]
+        if old.mapcount > 0 || extraReferences(oldPfn) > 1 {
+            scratch.migrationFailed = true
+            emit(EventInfo("migrate_copy", pfn: new, ret: -Errno.EAGAIN.number))
+            return .ran
+        }
         frames[new].content = old.content
         frames[new].dirty = old.dirty
         frames[oldPfn].dirty = false
@@ -373,10 +398,14 @@ extension World {
     }
 
     /// `remove_migration_ptes`: each migration entry becomes a pte for the new page; the old
-    /// page's isolation reference is put, freeing it.
+    /// page's isolation reference is put, freeing it. After -EAGAIN the entries go back to the
+    /// old page (`remove_migration_ptes(page, page)`) and the new page is freed.
     mutating func removeMigrationPTEs(oldPfn: Int) -> Exec {
-        let new = scratch.pfn
+        let failed = scratch.migrationFailed
+        let new = failed ? oldPfn : scratch.pfn
+        if failed, putPage(scratch.pfn) { emit(EventInfo("frame_free", pfn: scratch.pfn, pages: 1)) }
         scratch.pfn = -1
+        scratch.migrationFailed = false
         for mapping in scratch.mappings {
             let pte = mms[mapping.mm - 1].pageTable.pte(at: mapping.address)
             guard pte.isMigration, pte.pfn == oldPfn else { continue }
@@ -388,7 +417,13 @@ extension World {
         }
         scratch.mappings = []
         if putPage(oldPfn) { emit(EventInfo("frame_free", pfn: oldPfn, pages: 1)) }
-        updateResult { $0.migrated! += 1 }
+        updateResult {
+            if failed {
+                $0.failed! += 1
+            } else {
+                $0.migrated! += 1
+            }
+        }
         return .ran
     }
 }

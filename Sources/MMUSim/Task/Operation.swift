@@ -101,7 +101,12 @@ public struct OpResult: Codable, Hashable, Sendable {
     public var referenced: Int?
     /// reclaim: pages written to swap (or dropped) and freed.
     public var swappedOut: Int?
-    /// reclaim: pages that could not be reclaimed (pinned, locked, no swap).
+    /// reclaim: pages unmapped (and written) but not freed, because someone else (a gup, a
+    /// pinning driver) still holds them: `__remove_mapping` refused, so they stay in the swap
+    /// cache or page cache.
+    public var kept: Int?
+    /// reclaim: pages that could not be unmapped (locked, no swap); migrate: pages that someone
+    /// else holds, so `migrate_page_move_mapping` answered -EAGAIN and their ptes came back.
     public var failed: Int?
     /// writeback: pages cleaned.
     public var cleaned: Int?

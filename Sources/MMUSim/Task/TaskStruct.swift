@@ -129,6 +129,8 @@ struct Scratch: Codable, Hashable, Sendable {
     var candidates: [Int] = []
     /// Where the current page of such a pass is mapped.
     var mappings: [Mapping] = []
+    /// migration: `migrate_page_move_mapping` answered -EAGAIN (someone else holds the page).
+    var migrationFailed = false
     /// kvm: the fault must start over (mmu_notifier_retry said so).
     var retry = false
     /// kvm: the fault has retried, so it waits for the open ranges to end before sampling.

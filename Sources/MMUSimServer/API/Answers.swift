@@ -64,6 +64,7 @@ struct OperationAnswer: ResponseEncodable, Sendable {
     var scanned: Int?
     var referenced: Int?
     var swappedOut: Int?
+    var kept: Int?
     var failed: Int?
     var cleaned: Int?
     var migrated: Int?
@@ -75,8 +76,8 @@ struct OperationAnswer: ResponseEncodable, Sendable {
     var tlbHit: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case ret, errno, task, status, trace, addr, faults, values, child, scanned, referenced, failed, cleaned, migrated, id, retries, spte,
-            value
+        case ret, errno, task, status, trace, addr, faults, values, child, scanned, referenced, kept, failed, cleaned, migrated, id, retries,
+            spte, value
         case nextStep = "next_step"
         case blockedOn = "blocked_on"
         case swappedOut = "swapped_out"
@@ -101,6 +102,7 @@ struct OperationAnswer: ResponseEncodable, Sendable {
         scanned = result.scanned
         referenced = result.referenced
         swappedOut = result.swappedOut
+        kept = result.kept
         failed = result.failed
         cleaned = result.cleaned
         migrated = result.migrated

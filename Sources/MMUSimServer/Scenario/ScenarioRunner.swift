@@ -69,7 +69,7 @@ public struct ScenarioRunner {
         for (key, expected) in expect.sorted(by: { $0.key < $1.key }) {
             switch key {
             case "ret", "errno", "status", "next_step", "values", "faults", "retries", "locks_taken", "child", "addr", "scanned", "referenced",
-                "swapped_out", "failed", "cleaned", "migrated", "value", "tlb_hit", "spte", "id":
+                "swapped_out", "kept", "failed", "cleaned", "migrated", "value", "tlb_hit", "spte", "id":
                 let actual: JSONValue =
                     task.map { JSONValue.of(OperationAnswer(Simulator.Outcome(task: $0, events: []))) } ?? .object(["ret": .int(0)])
                 guard case .object(let fields) = actual else { continue }
