@@ -33,7 +33,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The number of swap slots.")
     var swapSlots: Int?
 
-    @Option(help: "The order of __mmu_notifier_release: v17 (unlink, then ->release: racy) or fixed (->release first).")
+    @Option(
+        help: "The order of __mmu_notifier_release and mmu_notifier_unregister: v17 (unlink, then ->release: racy) or fixed (->release first)."
+    )
     var releaseOrder: ReleaseOrder = .v17
 
     @Option(help: "A token that every request but /health must carry as 'Authorization: Bearer TOKEN'.")

@@ -252,6 +252,23 @@ extension World {
         return .ran
     }
 
+    /// The first half of the fixed `mmu_notifier_unregister` (3ad3d901bbcf, d34883d4e35c): if the
+    /// notifier is still hashed, call ->release inside the read-side section while it is still
+    /// listed, so that invalidations keep reaching it until its mappings are gone; then unlink.
+    mutating func unregisterReleaseFirst(_ node: Int) -> Exec {
+        guard notifiers[node - 1].state == .listed else { return .ran }
+        tasks[currentIndex].rcuDepth += 1
+        push([.callRelease(node: node), .rcuReadUnlock, .unregisterDelInit(notifier: node)])
+        return .ran
+    }
+
+    /// `hlist_del_init_rcu` under the list lock: a no-op when __mmu_notifier_release unlinked
+    /// the notifier meanwhile.
+    mutating func unregisterDelInit(_ node: Int) -> Exec {
+        withLocks([.notifierList(mm: notifiers[node - 1].mm)]) { $0.unlink(node) }
+        return .ran
+    }
+
     /// The end of `mmu_notifier_unregister`, after the grace period: no method can run on
     /// the notifier any more; drop its mm_count pin. A driver without a notifier drops its
     /// mappings and pins here.

@@ -149,6 +149,8 @@ enum Step: Codable, Hashable, Sendable {
     case dropAllLocks
     indirect case attachSecondary(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>)
     case unregisterUnlink(notifier: Int)
+    case unregisterReleaseFirst(notifier: Int)
+    case unregisterDelInit(notifier: Int)
     case unregisterFinish(notifier: Int)
 
     // Secondary MMU faults and accesses.
@@ -233,6 +235,8 @@ enum Step: Codable, Hashable, Sendable {
         case .dropAllLocks: "mm_drop_all_locks"
         case .attachSecondary: "attach"
         case .unregisterUnlink: "hlist_del_rcu"
+        case .unregisterReleaseFirst: "rcu_read_lock"
+        case .unregisterDelInit: "hlist_del_init_rcu"
         case .unregisterFinish: "mmu_notifier_unregister"
         case .secondaryFault: "secondary_fault"
         case .kvmInstall: "install_spte"

@@ -34,7 +34,7 @@ extension World {
             "register": mmapSem + locked("mm_all_locks_mutex") + locked("anon_vma") + locked("i_mmap_lock") + [
                 "signal_pending", "hlist_add_head", "mm_drop_all_locks", "attach",
             ],
-            "unregister": ["hlist_del_rcu", "release", "synchronize_rcu", "mmu_notifier_unregister"] + rcu,
+            "unregister": ["hlist_del_rcu", "hlist_del_init_rcu", "release", "synchronize_rcu", "mmu_notifier_unregister"] + rcu,
             "fault": mmapSem + fault + locked("mmu_lock") + ["mmu_notifier_seq", "install_spte", "tlb_dropin", "map_pinned"],
             "access": ["secondary_access"],
         ]

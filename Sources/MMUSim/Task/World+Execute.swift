@@ -93,6 +93,8 @@ extension World {
         case .dropAllLocks: return dropAllLocks()
         case .attachSecondary(let mm, let kind, let bugs): return attachSecondary(mm: mm, kind: kind, bugs: bugs)
         case .unregisterUnlink(let node): return unregisterUnlink(node)
+        case .unregisterReleaseFirst(let node): return unregisterReleaseFirst(node)
+        case .unregisterDelInit(let node): return unregisterDelInit(node)
         case .unregisterFinish(let node): return unregisterFinish(node)
 
         case .secondaryFault(let node, let address, let write): return secondaryFaultPlan(node, address: address, write: write)

@@ -153,7 +153,10 @@ extension World {
             guard let notifier = notifier(id), notifier.mm == mm else { return .failure(.ENOENT) }
             guard notifier.state != .unregistered else { return .failure(.EINVAL) }
             guard notifier.kind.usesNotifier else { return .success([.unregisterFinish(notifier: id)]) }
-            return .success([.unregisterUnlink(notifier: id), .synchronizeRCU, .unregisterFinish(notifier: id)])
+            switch config.releaseOrder {
+            case .v17: return .success([.unregisterUnlink(notifier: id), .synchronizeRCU, .unregisterFinish(notifier: id)])
+            case .fixed: return .success([.unregisterReleaseFirst(notifier: id), .synchronizeRCU, .unregisterFinish(notifier: id)])
+            }
 
         case .fault(let mm, let id, let address, let write):
             guard let notifier = notifier(id), notifier.mm == mm else { return .failure(.ENOENT) }
