@@ -18,6 +18,10 @@ public struct MM: Codable, Hashable, Sendable {
     public var notifierList: [Int]?
     /// True once exit_mmap has torn the address space down.
     public var exited = false
+    /// True once the process has exited while a task of it (in mmu_notifier_register or a
+    /// secondary fault) still holds a user reference: that task has a fatal signal pending,
+    /// and its final `mmput` runs exit_mmap.
+    public var killed = false
     /// Resident pages mapped by ptes (`get_mm_rss`).
     public var rss = 0
 

@@ -92,11 +92,27 @@ extension World {
 
     // MARK: exit
 
-    /// `mmput`: the last user gone, exit_mmap tears the address space down.
+    /// The process's `mmput`: the last user gone, exit_mmap tears the address space down. A
+    /// task still in mmu_notifier_register or a secondary fault holds another user reference:
+    /// it gets the fatal signal, and exit_mmap runs at its own mmput.
     mutating func exitMM(mm: Int) -> Exec {
         mms[mm - 1].users -= 1
         emit(EventInfo("mmput", mm: mm, ret: mms[mm - 1].users))
-        if mms[mm - 1].users == 0 { push([.exitMmap(mm: mm)]) }
+        if mms[mm - 1].users == 0 {
+            push([.exitMmap(mm: mm)])
+        } else {
+            mms[mm - 1].killed = true
+        }
+        return .ran
+    }
+
+    /// The `mmput` of a task that held a user reference for its call (register, a secondary
+    /// fault): when it was the last, exit_mmap runs here, in this task.
+    mutating func dropUser(mm: Int) -> Exec {
+        mms[mm - 1].users -= 1
+        guard mms[mm - 1].users == 0 else { return .ran }
+        emit(EventInfo("mmput", mm: mm, ret: 0))
+        push([.exitMmap(mm: mm)])
         return .ran
     }
 

@@ -161,10 +161,8 @@ extension World {
         var steps: [Step] = [.acquire(.allLocksMutex)]
         var taken = Set<Lock>()
         for vma in mms[mm - 1].vmas {
-            if signalPending {
-                steps.append(.checkSignal(pending: true))
-                break
-            }
+            steps.append(.checkSignal(mm: mm, pending: signalPending))
+            if signalPending { break }
             if let anon = vma.anonVMA, taken.insert(.anonVMA(anon)).inserted { steps.append(.acquire(.anonVMA(anon))) }
             if let file = vma.file, taken.insert(.iMmap(file: file)).inserted { steps.append(.acquire(.iMmap(file: file))) }
         }
@@ -172,9 +170,10 @@ extension World {
         return .expanded
     }
 
-    /// The signal test in mm_take_all_locks' loop: -EINTR drops every lock taken.
-    mutating func checkSignal(pending: Bool) -> Exec {
-        guard pending else { return .ran }
+    /// The signal test in mm_take_all_locks' loop, before each VMA: a signal asked for by the
+    /// request, or the fatal one of a process that exited meanwhile; -EINTR drops every lock taken.
+    mutating func checkSignal(mm: Int, pending: Bool) -> Exec {
+        guard pending || mms[mm - 1].killed else { return .ran }
         emit(EventInfo("signal_pending", ret: -Errno.EINTR.number))
         abort(.EINTR)
         return .ran

@@ -111,6 +111,7 @@ enum Step: Codable, Hashable, Sendable {
     case forkVMA(parent: Int, index: Int)
     case copyPTEs(parent: Int, start: UInt64, end: UInt64)
     case exitMM(mm: Int)
+    case dropUser(mm: Int)
     case exitMmap(mm: Int)
     case releaseV17Next(mm: Int)
     case unlinkAll(mm: Int)
@@ -144,7 +145,7 @@ enum Step: Codable, Hashable, Sendable {
 
     // Notifier registration.
     case takeAllLocks(mm: Int, signalPending: Bool)
-    case checkSignal(pending: Bool)
+    case checkSignal(mm: Int, pending: Bool)
     indirect case registerLink(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>)
     case dropAllLocks
     indirect case attachSecondary(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>)
@@ -231,6 +232,7 @@ enum Step: Codable, Hashable, Sendable {
         case .applyPTEs: "apply_to_pte_range"
         case .takeAllLocks: "mm_take_all_locks"
         case .checkSignal: "signal_pending"
+        case .dropUser: "mmput"
         case .registerLink: "hlist_add_head"
         case .dropAllLocks: "mm_drop_all_locks"
         case .attachSecondary: "attach"

@@ -10,6 +10,12 @@ extension World {
             ["handle_mm_fault", "do_wp_page", "ptep_clear_flush", "set_pte_at", "put_page", "invalidate_page"] + rcu + locked("page_table_lock")
         let rmap = locked("anon_vma") + locked("i_mmap_lock") + locked("page_table_lock") + rcu
         let mmapSem = locked("mmap_sem")
+        // mmput and, when it drops the last user, exit_mmap.
+        let lastMmput =
+            [
+                "mmput", "mmu_notifier_release", "release", "hlist_del_init_rcu", "synchronize_rcu", "zap_pte_range", "tlb_finish_mmu",
+                "__unmap_hugepage_range", "put_page", "remove_vma", "mmdrop",
+            ] + range
         return [
             "mmap": mmapSem + ["mmap_region"] + unmap + fault,
             "munmap": mmapSem + unmap,
@@ -18,10 +24,7 @@ extension World {
             "madvise": mmapSem + ["zap_pte_range", "tlb_finish_mmu"] + range,
             "touch": mmapSem + fault,
             "fork": mmapSem + ["dup_mm", "dup_vma", "copy_page_range"] + range,
-            "exit": [
-                "mmput", "mmu_notifier_release", "release", "hlist_del_init_rcu", "synchronize_rcu", "zap_pte_range", "tlb_finish_mmu",
-                "__unmap_hugepage_range", "put_page", "remove_vma", "mmdrop",
-            ] + range,
+            "exit": lastMmput,
             "reclaim": rmap + [
                 "ptep_clear_flush_young", "clear_flush_young", "add_to_swap", "try_to_unmap_one", "invalidate_page", "set_pte_at", "pageout",
             ],
@@ -31,11 +34,12 @@ extension World {
             ],
             "remap_file_pages": mmapSem + ["populate_range"] + range,
             "apply_to_page_range": mmapSem + ["apply_to_pte_range"] + range,
+            // The call holds a user reference: its mmput may be the last, and run exit_mmap.
             "register": mmapSem + locked("mm_all_locks_mutex") + locked("anon_vma") + locked("i_mmap_lock") + [
                 "signal_pending", "hlist_add_head", "mm_drop_all_locks", "attach",
-            ],
+            ] + lastMmput,
             "unregister": ["hlist_del_rcu", "hlist_del_init_rcu", "release", "synchronize_rcu", "mmu_notifier_unregister"] + rcu,
-            "fault": mmapSem + fault + locked("mmu_lock") + ["mmu_notifier_seq", "install_spte", "tlb_dropin", "map_pinned"],
+            "fault": mmapSem + fault + locked("mmu_lock") + ["mmu_notifier_seq", "install_spte", "tlb_dropin", "map_pinned"] + lastMmput,
             "access": ["secondary_access"],
         ]
     }()

@@ -30,7 +30,13 @@ extension World {
         var task = TaskStruct(id: id, operation: operation, program: [])
         task.pauseAt = pauseAt
         switch plan(operation) {
-        case .success(let steps):
+        case .success(var steps):
+            // BUG_ON(atomic_read(&mm->mm_users) <= 0): the caller of mmu_notifier_register, and a
+            // thread faulting a secondary MMU, use the mm: a user reference for the whole call.
+            if let mm = operation.holdsUser {
+                mms[mm - 1].users += 1
+                steps.append(.dropUser(mm: mm))
+            }
             task.program = steps.reversed()
         case .failure(let errno):
             task.result.fail(errno)
@@ -166,7 +172,12 @@ extension World {
     mutating func abort(_ errno: Errno) {
         let index = currentIndex
         tasks[index].result.fail(errno)
-        tasks[index].program.removeAll()
+        // The call still drops its user reference (the `mmput` at the bottom of its program).
+        let mmput = tasks[index].program.first.flatMap { step -> Step? in
+            if case .dropUser = step { return step }
+            return nil
+        }
+        tasks[index].program = mmput.map { [$0] } ?? []
         tasks[index].locks.removeAll()
         tasks[index].rcuDepth = 0
     }

@@ -88,7 +88,8 @@ extension World {
         case .removeMigrationPTEs(let oldPfn): return removeMigrationPTEs(oldPfn: oldPfn)
 
         case .takeAllLocks(let mm, let signalPending): return takeAllLocksPlan(mm: mm, signalPending: signalPending)
-        case .checkSignal(let pending): return checkSignal(pending: pending)
+        case .checkSignal(let mm, let pending): return checkSignal(mm: mm, pending: pending)
+        case .dropUser(let mm): return dropUser(mm: mm)
         case .registerLink(let mm, let kind, let bugs): return registerLink(mm: mm, kind: kind, bugs: bugs)
         case .dropAllLocks: return dropAllLocks()
         case .attachSecondary(let mm, let kind, let bugs): return attachSecondary(mm: mm, kind: kind, bugs: bugs)

@@ -171,9 +171,9 @@ extension World {
         }
     }
 
-    /// True when the mm exists and still has users.
+    /// True when the mm exists and its process has not exited.
     func live(_ mm: Int) -> Bool {
-        self.mm(mm).map { $0.users > 0 && !$0.exited } ?? false
+        self.mm(mm).map { $0.users > 0 && !$0.exited && !$0.killed } ?? false
     }
 
     /// The end of a range as the syscalls check it: a page-aligned start, the length rounded
@@ -188,4 +188,16 @@ extension World {
 /// `PAGE_ALIGN`: rounds a length up to whole pages.
 func pageAlign(_ length: UInt64) -> UInt64 {
     length > UInt64.max - pageSize ? UInt64.max & ~(pageSize - 1) : (length + pageSize - 1) & ~(pageSize - 1)
+}
+
+extension Operation {
+    /// The mm whose user reference this call holds while it runs: mmu_notifier_register (of
+    /// a driver with a notifier) and a secondary MMU's fault.
+    var holdsUser: Int? {
+        switch self {
+        case .register(let mm, let kind, _, _, _): kind.usesNotifier ? mm : nil
+        case .fault(let mm, _, _, _): mm
+        default: nil
+        }
+    }
 }
