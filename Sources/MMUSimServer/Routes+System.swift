@@ -143,14 +143,28 @@ extension Routes {
                 }
                 config.swapSlots = slots
             }
-            if let order = body.releaseOrder {
-                guard let parsed = ReleaseOrder(rawValue: order) else {
-                    throw invalid("'release_order' must be v17 or fixed, not '\(order)'", code: "invalid_value")
+            var order: ReleaseOrder?
+            if let name = body.releaseOrder {
+                guard let parsed = ReleaseOrder(rawValue: name) else {
+                    throw invalid("'release_order' must be v17 or fixed, not '\(name)'", code: "invalid_value")
                 }
-                config.releaseOrder = parsed
+                order = parsed
+            }
+            // Absent, core_bugs keeps the current world's, as frames and swap_slots do.
+            do {
+                try config.apply(releaseOrder: order, coreBugs: body.coreBugs)
+            } catch let error as CommandError {
+                throw invalid(error.message, code: "invalid_value")
             }
             await simulator.reset(config: config)
-            return ResetAnswer(ret: 0, frames: config.frames, swapSlots: config.swapSlots, releaseOrder: config.releaseOrder.rawValue, trace: [])
+            return ResetAnswer(
+                ret: 0,
+                frames: config.frames,
+                swapSlots: config.swapSlots,
+                releaseOrder: config.releaseOrder.rawValue,
+                coreBugs: config.coreBugs.sorted().map(\.rawValue),
+                trace: []
+            )
         }
         endpoints.get("/metrics") { _, _ in
             await metricsText(simulator, requests: requests)
@@ -162,6 +176,11 @@ extension Routes {
             }
             if let slots = scenario.world?.swapSlots, slots < 0 || slots > limits.maxSwapSlots {
                 throw invalid("'world.swap_slots' must be between 0 and \(limits.maxSwapSlots) (the limit max_swap_slots)", code: "limit_exceeded")
+            }
+            do {
+                _ = try scenario.config()
+            } catch let error as CommandError {
+                throw invalid("'world': \(error.message)", code: "invalid_value")
             }
             let report = try await NIOThreadPool.singleton.runIfActive { ScenarioRunner.run(scenario) }
             return ScenarioAnswer(passed: report.passed, steps: report.steps)
@@ -247,12 +266,14 @@ struct ResetAnswer: ResponseEncodable, Sendable {
     var frames: Int
     var swapSlots: Int
     var releaseOrder: String
+    var coreBugs: [String]
     var trace: [EventAnswer]
 
     enum CodingKeys: String, CodingKey {
         case ret, frames, trace
         case swapSlots = "swap_slots"
         case releaseOrder = "release_order"
+        case coreBugs = "core_bugs"
     }
 }
 

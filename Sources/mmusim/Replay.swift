@@ -25,7 +25,7 @@ struct Replay: ParsableCommand {
 
     static func summary(_ world: World) -> String {
         var lines = [
-            "world: \(world.config.frames) frames (\(world.framesInUse) in use), \(world.config.swapSlots) swap slots, release order \(world.config.releaseOrder.rawValue)",
+            "world: \(world.config.frames) frames (\(world.framesInUse) in use), \(world.config.swapSlots) swap slots, release order \(world.config.releaseOrder.rawValue), core bugs \(world.config.coreBugs.sorted().map(\.rawValue).joined(separator: ", "))",
             "trace: \(world.lastSeq) events; tasks not finished: \(world.tasks.count)",
         ]
         for mm in world.mms {

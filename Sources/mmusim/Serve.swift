@@ -36,7 +36,17 @@ struct Serve: AsyncParsableCommand {
     @Option(
         help: "The order of __mmu_notifier_release and mmu_notifier_unregister: v17 (unlink, then ->release: racy) or fixed (->release first)."
     )
-    var releaseOrder: ReleaseOrder = .v17
+    var releaseOrder: ReleaseOrder?
+
+    @Option(
+        name: .customLong("core-bug"),
+        help: ArgumentHelp(
+            "A core bug the world has (repeatable; give 'none' for a world with every upstream fix).",
+            discussion: "Without the flag the world is the seed's: v17_release_order, hugetlb_fork_no_notifier, hugetlb_cow_no_notifier.",
+            valueName: "name"
+        )
+    )
+    var coreBugs: [String] = []
 
     @Option(help: "A token that every request but /health must carry as 'Authorization: Bearer TOKEN'.")
     var token: String?
@@ -100,6 +110,11 @@ struct Serve: AsyncParsableCommand {
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1, not \(value).")
         }
+        do {
+            _ = try self.worldConfig()
+        } catch {
+            throw ValidationError(error.message)
+        }
         if !(maxExploreSeconds > 0) { throw ValidationError("--max-explore-seconds must be positive.") }
         if let token, token.isEmpty || !token.unicodeScalars.allSatisfy(Self.isCookieOctet) {
             throw ValidationError(
@@ -125,13 +140,7 @@ struct Serve: AsyncParsableCommand {
             token: self.token,
             allowedHosts: self.allowHost,
             logger: Logger(label: "mmusim"),
-            world: WorldConfig(
-                frames: self.frames ?? 65_536,
-                swapSlots: self.swapSlots ?? 65_536,
-                releaseOrder: self.releaseOrder,
-                traceCapacity: traceCapacity,
-                maxMapCount: maxMapCount
-            ),
+            world: try self.worldConfig(),
             limits: RequestLimits(
                 maxBody: maxBody,
                 maxTouchPages: UInt64(maxTouchPages),
@@ -160,6 +169,19 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("mmusim serve: refusing to start: \(error.description)\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// The world the flags ask for.
+    func worldConfig() throws(CommandError) -> WorldConfig {
+        var config = WorldConfig(
+            frames: self.frames ?? 65_536,
+            swapSlots: self.swapSlots ?? 65_536,
+            traceCapacity: traceCapacity,
+            maxMapCount: maxMapCount
+        )
+        let bugs = self.coreBugs.filter { $0 != "none" }
+        try config.apply(releaseOrder: self.releaseOrder, coreBugs: self.coreBugs.isEmpty ? nil : bugs)
+        return config
     }
 
     /// RFC 6265's cookie-octet: what a cookie value may hold unquoted.

@@ -195,6 +195,8 @@ struct ErrorCase: Sendable, CustomTestStringConvertible {
         ),
         ErrorCase("POST", "/reset", #"{"release_order": "v18"}"#, 422, "invalid_value", mentions: ["release_order", "v18"]),
         ErrorCase("POST", "/reset", #"{"frames": 1}"#, 422, "limit_exceeded", mentions: ["frames"]),
+        ErrorCase("POST", "/reset", #"{"core_bugs": ["no_such_bug"]}"#, 422, "invalid_value", mentions: ["no_such_bug"]),
+
         ErrorCase("POST", "/reclaim", #"{"pages": -1}"#, 422, "invalid_request", mentions: ["pages"]),
         ErrorCase("POST", "/reclaim", #"{"addr": "$A"}"#, 422, "invalid_request", mentions: ["mm"]),
         ErrorCase("GET", "/trace/export?format=json", nil, 422, "invalid_value", mentions: ["json"]),

@@ -10,8 +10,9 @@ struct ScenarioTests {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scenarios")
 
+    /// Every scenario file under the folder, subfolders included (`invariants/...`), by relative path.
     static var files: [String] {
-        (try? FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }.sorted()) ?? []
+        (FileManager.default.subpaths(atPath: folder.path) ?? []).filter { $0.hasSuffix(".json") }.sorted()
     }
 
     static func load(_ name: String) throws -> Scenario {

@@ -93,3 +93,58 @@ struct HeldPageTests {
         #expect(lab.world.violations.isEmpty)
     }
 }
+
+/// The world's core bugs: the seed's by default, named, and each one's absence is upstream's fix.
+@Suite("Core bugs: the v17 world's and a world with every upstream fix")
+struct CoreBugTests {
+    @Test("a v17 world has the seed's core bugs; release_order sets or clears v17_release_order after core_bugs")
+    func defaultsAndReleaseOrder() throws {
+        #expect(WorldConfig().coreBugs == [.v17ReleaseOrder, .hugetlbForkNoNotifier, .hugetlbCowNoNotifier])
+        var config = WorldConfig()
+        try config.apply(releaseOrder: .fixed, coreBugs: nil)
+        #expect(config.releaseOrder == .fixed && config.coreBugs == [.hugetlbForkNoNotifier, .hugetlbCowNoNotifier])
+        try config.apply(releaseOrder: nil, coreBugs: [])
+        #expect(config.coreBugs.isEmpty && config.releaseOrder == .fixed)
+        try config.apply(releaseOrder: nil, coreBugs: ["v17_release_order"])
+        #expect(config.releaseOrder == .v17)
+        try config.apply(releaseOrder: .fixed, coreBugs: ["v17_release_order", "hugetlb_cow_no_notifier"])
+        #expect(config.coreBugs == [.hugetlbCowNoNotifier])
+        #expect(throws: CommandError.self) { try config.apply(releaseOrder: nil, coreBugs: ["nope"]) }
+    }
+
+    /// A private hugetlb page that kvm maps writable, then a COW write after fork; the calls of each.
+    private func hugetlbForkThenCOW(_ bugs: Set<CoreBug>) -> (fork: [String], cow: [String], violations: [Invariant]) {
+        var lab = Lab(coreBugs: bugs)
+        let a = lab.mmap(512, hugetlb: true)
+        lab.write(a, value: 1)
+        let kvm = lab.register(.kvm)
+        lab.fault(kvm, a, write: true)
+        var mark = lab.world.lastSeq
+        lab.run(.fork(mm: lab.mm))
+        let fork = lab.calls(since: mark)
+        let violations = lab.invariantsBroken
+        mark = lab.world.lastSeq
+        lab.write(a, value: 2)
+        return (fork, lab.calls(since: mark), violations)
+    }
+
+    @Test("v17's copy_hugetlb_page_range calls no notifier: kvm keeps a writable spte on a write-protected huge page (no-stale-write)")
+    func hugetlbForkGap() {
+        let v17 = hugetlbForkThenCOW(CoreBug.v17)
+        #expect(v17.fork.isEmpty && v17.violations == [.noStaleWrite])
+        // e8569dd299db (v3.14): start/end over the VMA around the copy.
+        let fixed = hugetlbForkThenCOW([])
+        #expect(fixed.fork == ["invalidate_range_start n1 0x7f0000000000-0x7f0000200000", "invalidate_range_end n1 0x7f0000000000-0x7f0000200000"])
+        #expect(fixed.violations.isEmpty)
+    }
+
+    @Test("v17's hugetlb_cow calls no notifier; 3edd4fc9537d (v2.6.36) brackets it with start/end over the huge page")
+    func hugetlbCOW() {
+        #expect(hugetlbForkThenCOW(CoreBug.v17).cow.isEmpty)
+        #expect(
+            hugetlbForkThenCOW([]).cow == [
+                "invalidate_range_start n1 0x7f0000000000-0x7f0000200000", "invalidate_range_end n1 0x7f0000000000-0x7f0000200000",
+            ]
+        )
+    }
+}

@@ -7,8 +7,8 @@ struct Lab {
     var world: World
     var mm: Int
 
-    init(frames: Int = 256, swapSlots: Int = 256, releaseOrder: ReleaseOrder = .v17) {
-        world = World(WorldConfig(frames: frames, swapSlots: swapSlots, releaseOrder: releaseOrder))
+    init(frames: Int = 256, swapSlots: Int = 256, releaseOrder: ReleaseOrder = .v17, coreBugs: Set<CoreBug>? = nil) {
+        world = World(WorldConfig(frames: frames, swapSlots: swapSlots, releaseOrder: releaseOrder, coreBugs: coreBugs))
         mm = world.createMM(name: "test")
     }
 

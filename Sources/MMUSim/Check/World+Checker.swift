@@ -56,7 +56,9 @@ extension World {
             }
             frames[pfn].secondaryMaps = 0
         }
-        if let task = tasks.first(where: { $0.id == current }), case .exit(let mm) = task.operation {
+        // exit_mmap runs in the task whose mmput dropped the last user (the exit, or a
+        // registration or fault that outlived it).
+        if let mm = tasks.first(where: { $0.id == current })?.scratch.exitMmap, mm > 0 {
             for n in notifiers where n.mm == mm && n.kind.usesNotifier && !n.releaseDone {
                 report(
                     .releaseBeforeFree,

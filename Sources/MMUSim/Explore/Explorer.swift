@@ -9,6 +9,8 @@ public struct ExploreSpec: Codable, Hashable, Sendable {
     public var swapSlots: Int?
     /// The exit_mmap release ordering.
     public var releaseOrder: ReleaseOrder?
+    /// The core bugs on (absent: the v17 seed's).
+    public var coreBugs: [String]?
     /// Commands run to completion, one after the other, before the exploration.
     public var setup: [Command]
     /// The concurrent operations.
@@ -39,6 +41,7 @@ public struct ExploreSpec: Codable, Hashable, Sendable {
         case description, frames, setup, tasks, expect
         case swapSlots = "swap_slots"
         case releaseOrder = "release_order"
+        case coreBugs = "core_bugs"
         case maxSchedules = "max_schedules"
         case maxDepth = "max_depth"
         case maxStates = "max_states"
@@ -110,9 +113,13 @@ public struct Explorer: Sendable {
     public init(_ spec: ExploreSpec) throws(ExploreError) {
         guard (1...3).contains(spec.tasks.count) else { throw ExploreError(message: "an exploration takes 1 to 3 tasks, not \(spec.tasks.count)") }
         self.spec = spec
-        var world = World(
-            WorldConfig(frames: spec.frames ?? 64, swapSlots: spec.swapSlots ?? 64, releaseOrder: spec.releaseOrder ?? .v17, traceCapacity: 100_000)
-        )
+        var config = WorldConfig(frames: spec.frames ?? 64, swapSlots: spec.swapSlots ?? 64, traceCapacity: 100_000)
+        do {
+            try config.apply(releaseOrder: spec.releaseOrder, coreBugs: spec.coreBugs)
+        } catch {
+            throw ExploreError(message: error.message)
+        }
+        var world = World(config)
         for (index, command) in spec.setup.enumerated() {
             do {
                 let (task, _) = try world.apply(command)

@@ -61,17 +61,23 @@ extension World {
             updateResult { $0.values?.append(content) }
         case .cpuWrite(let value):
             if let value { frames[pfn].content = value }
-        case .gup:
-            // get_page; follow_page's set_page_dirty for FOLL_WRITE is left out on purpose:
-            // what a secondary MMU writes reaches the page only through the set_page_dirty
-            // its driver calls when it drops a dirty spte, the contract the seed states.
+        case .gup(let write):
+            // follow_page (2.6.26) with FOLL_GET | FOLL_TOUCH: get_page, and for FOLL_WRITE
+            // set_page_dirty on a page neither the pte nor the page says is dirty.
             frames[pfn].refcount += 1
             scratch.pfn = pfn
             scratch.writable = pte.write
-        case .populate:
-            break
+            followPageDirty(pfn: pfn, pte: pte, write: write)
+        case .populate(let write):
+            followPageDirty(pfn: pfn, pte: pte, write: write)
         }
         markChanged(mm: mm, start: address, end: address + pageSize)
+    }
+
+    /// follow_page's `set_page_dirty` for FOLL_WRITE (unless the core bug leaves it out).
+    private mutating func followPageDirty(pfn: Int, pte: PTE, write: Bool) {
+        guard write, !pte.dirty, !frames[pfn].dirty, !config.has(.followPageNoSetPageDirty) else { return }
+        frames[pfn].dirty = true
     }
 
     /// Ensures the VMA has an anon_vma (`anon_vma_prepare`) and returns it.
@@ -233,6 +239,24 @@ extension World {
             push([.release(.pageTable(mm: mm)), .handleFault(mm: mm, address: address, mode: mode)])
             return .ran
         }
+        if mms[mm - 1].vma(containing: address)?.hugetlb == true {
+            // hugetlb_cow: v17 replaces the page with no notifier call; 3edd4fc9537d (v2.6.36)
+            // brackets huge_ptep_clear_flush and set_huge_pte_at with start/end over the huge
+            // page, still under the page-table lock.
+            let start = address & ~(hugePageSize - 1)
+            if config.has(.hugetlbCowNoNotifier) {
+                hugeClearFlush(mm: mm, address: address, oldPfn: oldPfn)
+                push([.wpSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode), .release(.pageTable(mm: mm)), .putPage(pfn: oldPfn)])
+            } else {
+                push([
+                    .notify(NotifyCall(kind: .invalidateRangeStart, mm: mm, start: start, end: start + hugePageSize)),
+                    .hugeClearFlush(mm: mm, address: address, oldPfn: oldPfn), .wpSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode),
+                    .notify(NotifyCall(kind: .invalidateRangeEnd, mm: mm, start: start, end: start + hugePageSize)),
+                    .release(.pageTable(mm: mm)), .putPage(pfn: oldPfn),
+                ])
+            }
+            return .ran
+        }
         setPTE(mm: mm, address: address, .none)
         emit(EventInfo("pte_clear", mm: mm, address: address, pfn: oldPfn))
         push([
@@ -240,6 +264,14 @@ extension World {
             .wpSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode), .release(.pageTable(mm: mm)),
             .putPage(pfn: oldPfn),
         ])
+        return .ran
+    }
+
+    /// hugetlb_cow's `huge_ptep_clear_flush`: the old pte goes (no notifier call of its own).
+    @discardableResult
+    mutating func hugeClearFlush(mm: Int, address: UInt64, oldPfn: Int) -> Exec {
+        setPTE(mm: mm, address: address, .none)
+        emit(EventInfo("pte_clear", mm: mm, address: address, pfn: oldPfn))
         return .ran
     }
 

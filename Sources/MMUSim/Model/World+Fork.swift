@@ -19,7 +19,17 @@ extension World {
         var steps: [Step] = [.dupVMA(parent: parent, index: index)]
         // copy_page_range: "Don't copy ptes where a page fault will fill them correctly."
         if vma.hugetlb {
-            steps.append(.copyPTEs(parent: parent, start: vma.start, end: vma.end))
+            // copy_hugetlb_page_range: v17 write-protects the parent's huge ptes with no
+            // notifier call; e8569dd299db (v3.14) brackets a COW mapping's copy with start/end.
+            if vma.isCOW && !config.has(.hugetlbForkNoNotifier) {
+                steps += [
+                    .notify(NotifyCall(kind: .invalidateRangeStart, mm: parent, start: vma.start, end: vma.end)),
+                    .copyPTEs(parent: parent, start: vma.start, end: vma.end),
+                    .notify(NotifyCall(kind: .invalidateRangeEnd, mm: parent, start: vma.start, end: vma.end)),
+                ]
+            } else {
+                steps.append(.copyPTEs(parent: parent, start: vma.start, end: vma.end))
+            }
         } else if vma.anonVMA != nil || !vma.nonlinear.isEmpty {
             if vma.isCOW {
                 // "We need to invalidate the secondary MMU mappings only when there could be
@@ -53,6 +63,9 @@ extension World {
         let child = scratch.child
         if let reason = waitReason(for: [.pageTable(mm: parent)]) { return .blocked(reason) }
         guard let vma = mms[parent - 1].vma(containing: start) else { return .ran }
+        if freeFrames.isEmpty, !mms[parent - 1].pageTable.entries(from: start >> pageShift, to: (end - 1) >> pageShift + 1).isEmpty {
+            return copyFailed(parent: parent)
+        }
         withLocks([.pageTable(mm: parent), .pageTable(mm: child)]) { world in
             var childTable = world.mms[child - 1].pageTable
             world.mms[child - 1].pageTable = RadixTable()
@@ -90,6 +103,34 @@ extension World {
         return .ran
     }
 
+    /// `copy_pte_range` could not allocate the child's page table (no free frame): -ENOMEM.
+    /// The seed's copy_page_range breaks out of its loop and still calls invalidate_range_end
+    /// (`ret = -ENOMEM; break;`); with `copy_page_range_enomem_skips_end` it returns at once, and
+    /// the start it made has no end. dup_mmap stops, and the child is torn down (its mmput).
+    mutating func copyFailed(parent: Int) -> Exec {
+        emit(EventInfo("copy_page_range", mm: parent, ret: -Errno.ENOMEM.number))
+        updateResult {
+            $0.fail(.ENOMEM)
+            $0.child = nil
+        }
+        let index = currentIndex
+        var program = tasks[index].program
+        if config.has(.copyPageRangeEnomemSkipsEnd), case .notify(let call) = program.last, call.kind == .invalidateRangeEnd {
+            program.removeLast()
+        }
+        // What dup_mmap would still do: the end (if any), no further VMA, then mmput(child).
+        let end = program.last.flatMap { step -> Step? in
+            if case .notify(let call) = step, call.kind == .invalidateRangeEnd { return step }
+            return nil
+        }
+        program.removeAll { if case .forkVMA = $0 { return true } else { return false } }
+        if end != nil { program.removeLast() }
+        program.append(.exitMM(mm: scratch.child))
+        if let end { program.append(end) }
+        tasks[index].program = program
+        return .ran
+    }
+
     // MARK: exit
 
     /// The process's `mmput`: the last user gone, exit_mmap tears the address space down. A
@@ -119,6 +160,7 @@ extension World {
     /// `exit_mmap`: mmu_notifier_release first (in the world's ordering), then unmap_vmas over
     /// everything (0 to ULONG_MAX) and the VMAs go; then the users' mm_count is dropped.
     mutating func exitMmapPlan(mm: Int) -> Exec {
+        scratch.exitMmap = mm
         var steps: [Step] = []
         if mms[mm - 1].hasNotifiers {
             switch config.releaseOrder {
@@ -129,7 +171,13 @@ extension World {
             }
         }
         let ranges = mms[mm - 1].vmas.map { ZapRange(start: $0.start, end: $0.end, hugetlb: $0.hugetlb) }
-        steps += [.unmapVMAs(mm: mm, start: 0, end: UInt64.max, ranges: ranges), .removeAllVMAs(mm: mm), .mmdrop(mm: mm)]
+        let unmap = Step.unmapVMAs(mm: mm, start: 0, end: UInt64.max, ranges: ranges)
+        if config.has(.exitMmapUnmapsBeforeRelease) {
+            steps.insert(unmap, at: 0)
+        } else {
+            steps.append(unmap)
+        }
+        steps += [.removeAllVMAs(mm: mm), .mmdrop(mm: mm)]
         push(steps)
         return .expanded
     }

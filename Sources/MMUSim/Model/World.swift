@@ -6,6 +6,37 @@ public enum ReleaseOrder: String, Codable, Hashable, Sendable, CaseIterable {
     case fixed
 }
 
+/// A known fault of the core (not of a driver), on or off per world: the seed's own, fixed
+/// upstream later, and faults a kernel change could bring, for making each invariant fire.
+public enum CoreBug: String, Codable, Hashable, Sendable, CaseIterable, Comparable {
+    /// `__mmu_notifier_release` and `mmu_notifier_unregister` unlink before ->release (the
+    /// seed's; fixed by 3ad3d901bbcf, v3.6). The same as `release_order: v17`.
+    case v17ReleaseOrder = "v17_release_order"
+    /// `copy_hugetlb_page_range` write-protects a private hugetlb mapping's parent ptes with no
+    /// notifier call (v17; fixed by e8569dd299db, "mm/hugetlb.c: call MMU notifiers when copying
+    /// a hugetlb page range", v3.14).
+    case hugetlbForkNoNotifier = "hugetlb_fork_no_notifier"
+    /// `hugetlb_cow` replaces a huge page with no notifier call (v17; fixed by 3edd4fc9537d,
+    /// "hugetlb: call mmu notifiers on hugepage cow", v2.6.36).
+    case hugetlbCowNoNotifier = "hugetlb_cow_no_notifier"
+    /// `copy_page_range` returns -ENOMEM at once instead of breaking out of its loop, so the
+    /// invalidate_range_start it made has no end: what the seed's `ret = -ENOMEM; break` avoids.
+    case copyPageRangeEnomemSkipsEnd = "copy_page_range_enomem_skips_end"
+    /// `follow_page` does not dirty the page for FOLL_WRITE, as 2.6.26's does (`if ((flags &
+    /// FOLL_WRITE) && !pte_dirty(pte) && !PageDirty(page)) set_page_dirty(page);`): then only the
+    /// driver's own set_page_dirty saves what a secondary MMU writes.
+    case followPageNoSetPageDirty = "follow_page_no_set_page_dirty"
+    /// `exit_mmap` unmaps the address space before `mmu_notifier_release`: pages go while
+    /// secondary MMUs still map them (the seed calls mmu_notifier_release first).
+    case exitMmapUnmapsBeforeRelease = "exit_mmap_unmaps_before_release"
+
+    /// The seed as posted: its release ordering and the hugetlb paths without notifiers.
+    public static let v17: Set<CoreBug> = [.v17ReleaseOrder, .hugetlbForkNoNotifier, .hugetlbCowNoNotifier]
+
+    /// Orders by name, so that lists of core bugs read the same everywhere.
+    public static func < (a: CoreBug, b: CoreBug) -> Bool { a.rawValue < b.rawValue }
+}
+
 /// The settings a world is created with.
 public struct WorldConfig: Codable, Hashable, Sendable {
     /// Physical memory in 4 KiB frames (frame 0 is the zero page).
@@ -14,6 +45,9 @@ public struct WorldConfig: Codable, Hashable, Sendable {
     public var swapSlots: Int
     /// The exit_mmap release ordering.
     public var releaseOrder: ReleaseOrder
+    /// The core bugs on besides the release ordering (`v17_release_order` is `releaseOrder`),
+    /// sorted, so that equal configurations encode to equal bytes.
+    public private(set) var otherCoreBugs: [CoreBug]
     /// Whether the invariant checker runs after every step.
     public var checkInvariants: Bool
     /// How many trace events the world keeps (older ones drop off).
@@ -28,8 +62,10 @@ public struct WorldConfig: Codable, Hashable, Sendable {
         releaseOrder: ReleaseOrder = .v17,
         checkInvariants: Bool = true,
         traceCapacity: Int = 100_000,
-        maxMapCount: Int = 65_530
+        maxMapCount: Int = 65_530,
+        coreBugs: Set<CoreBug>? = nil
     ) {
+        self.otherCoreBugs = (coreBugs ?? CoreBug.v17).subtracting([.v17ReleaseOrder]).sorted()
         self.maxMapCount = maxMapCount
         self.frames = frames
         self.swapSlots = swapSlots
@@ -41,7 +77,37 @@ public struct WorldConfig: Codable, Hashable, Sendable {
 
 extension WorldConfig {
     enum CodingKeys: String, CodingKey {
-        case frames, swapSlots, releaseOrder, checkInvariants, traceCapacity, maxMapCount
+        case frames, swapSlots, releaseOrder, checkInvariants, traceCapacity, maxMapCount, otherCoreBugs
+    }
+
+    /// Every core bug on, the release ordering's included.
+    public var coreBugs: Set<CoreBug> {
+        releaseOrder == .v17 ? Set(otherCoreBugs).union([.v17ReleaseOrder]) : Set(otherCoreBugs)
+    }
+
+    /// Whether a core bug is on.
+    public func has(_ bug: CoreBug) -> Bool { coreBugs.contains(bug) }
+
+    /// Sets the world options a request, scenario or exploration gives: `core_bugs` (the exact
+    /// list; absent: the bugs already set) and then `release_order`, which sets or clears
+    /// `v17_release_order` (the older name of that one bug).
+    public mutating func apply(releaseOrder: ReleaseOrder?, coreBugs names: [String]?) throws(CommandError) {
+        var bugs = coreBugs
+        if let names {
+            bugs = []
+            for name in names {
+                guard let bug = CoreBug(rawValue: name) else {
+                    let known = CoreBug.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw CommandError("unknown core bug '\(name)' (known: \(known))")
+                }
+                bugs.insert(bug)
+            }
+        }
+        if let releaseOrder {
+            bugs = releaseOrder == .v17 ? bugs.union([.v17ReleaseOrder]) : bugs.subtracting([.v17ReleaseOrder])
+        }
+        self.releaseOrder = bugs.contains(.v17ReleaseOrder) ? .v17 : .fixed
+        self.otherCoreBugs = bugs.subtracting([.v17ReleaseOrder]).sorted()
     }
 
     /// Reads a configuration; fields added later take their defaults.
@@ -53,7 +119,8 @@ extension WorldConfig {
             releaseOrder: try container.decode(ReleaseOrder.self, forKey: .releaseOrder),
             checkInvariants: try container.decodeIfPresent(Bool.self, forKey: .checkInvariants) ?? true,
             traceCapacity: try container.decodeIfPresent(Int.self, forKey: .traceCapacity) ?? 100_000,
-            maxMapCount: try container.decodeIfPresent(Int.self, forKey: .maxMapCount) ?? 65_530
+            maxMapCount: try container.decodeIfPresent(Int.self, forKey: .maxMapCount) ?? 65_530,
+            coreBugs: try container.decodeIfPresent([CoreBug].self, forKey: .otherCoreBugs).map(Set.init)
         )
     }
 }

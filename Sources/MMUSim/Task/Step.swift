@@ -100,6 +100,7 @@ enum Step: Codable, Hashable, Sendable {
     case wpCopy(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode)
     case wpClearFlush(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode)
     case wpSetPTE(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode)
+    case hugeClearFlush(mm: Int, address: UInt64, oldPfn: Int)
     case putPage(pfn: Int)
     case putGupPage
     case kvmRetry(notifier: Int, address: UInt64, write: Bool)
@@ -192,6 +193,7 @@ enum Step: Codable, Hashable, Sendable {
         case .wpCopy: "do_wp_page"
         case .wpClearFlush: "ptep_clear_flush"
         case .wpSetPTE: "set_pte_at"
+        case .hugeClearFlush: "huge_ptep_clear_flush"
         case .putPage: "put_page"
         case .putGupPage: "put_page"
         case .kvmRetry: "fault_retry"

@@ -7,7 +7,8 @@ extension World {
         let range = rcu + ["invalidate_range_start", "invalidate_range_end"]
         let unmap = ["split_vma", "detach_vmas_to_be_unmapped", "zap_pte_range", "tlb_finish_mmu", "__unmap_hugepage_range", "put_page"] + range
         let fault =
-            ["handle_mm_fault", "do_wp_page", "ptep_clear_flush", "set_pte_at", "put_page", "invalidate_page"] + rcu + locked("page_table_lock")
+            ["handle_mm_fault", "do_wp_page", "ptep_clear_flush", "huge_ptep_clear_flush", "set_pte_at", "put_page", "invalidate_page"] + range
+            + locked("page_table_lock")
         let rmap = locked("anon_vma") + locked("i_mmap_lock") + locked("page_table_lock") + rcu
         let mmapSem = locked("mmap_sem")
         // mmput and, when it drops the last user, exit_mmap.
@@ -23,7 +24,8 @@ extension World {
             "mremap": mmapSem + ["vma_adjust", "copy_vma", "move_ptes"] + unmap,
             "madvise": mmapSem + ["zap_pte_range", "tlb_finish_mmu"] + range,
             "touch": mmapSem + fault,
-            "fork": mmapSem + ["dup_mm", "dup_vma", "copy_page_range"] + range,
+            // A failed copy tears the child down: its mmput runs exit_mmap.
+            "fork": mmapSem + ["dup_mm", "dup_vma", "copy_page_range"] + range + lastMmput,
             "exit": lastMmput,
             "reclaim": rmap + [
                 "ptep_clear_flush_young", "clear_flush_young", "add_to_swap", "try_to_unmap_one", "invalidate_page", "set_pte_at", "pageout",

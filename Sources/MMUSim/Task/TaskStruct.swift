@@ -129,6 +129,8 @@ struct Scratch: Codable, Hashable, Sendable {
     var candidates: [Int] = []
     /// Where the current page of such a pass is mapped.
     var mappings: [Mapping] = []
+    /// The mm whose exit_mmap this task runs (its mmput dropped the last user), or 0.
+    var exitMmap = 0
     /// migration: `migrate_page_move_mapping` answered -EAGAIN (someone else holds the page).
     var migrationFailed = false
     /// kvm: the fault must start over (mmu_notifier_retry said so).

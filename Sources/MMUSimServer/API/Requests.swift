@@ -316,9 +316,11 @@ struct ResetRequest: Decodable {
     var frames: Int?
     var swapSlots: Int?
     var releaseOrder: String?
+    var coreBugs: [String]?
     enum CodingKeys: String, CodingKey {
         case frames
         case swapSlots = "swap_slots"
         case releaseOrder = "release_order"
+        case coreBugs = "core_bugs"
     }
 }

@@ -21,17 +21,23 @@ public struct Scenario: Codable, Sendable {
         public var swapSlots: Int?
         /// v17 or fixed.
         public var releaseOrder: ReleaseOrder?
+        /// The core bugs on (absent: the v17 seed's).
+        public var coreBugs: [String]?
 
         enum CodingKeys: String, CodingKey {
             case frames
             case swapSlots = "swap_slots"
             case releaseOrder = "release_order"
+            case coreBugs = "core_bugs"
         }
     }
 
     /// The world configuration the scenario asks for (256 frames and slots by default).
-    public var config: WorldConfig {
-        WorldConfig(frames: world?.frames ?? 256, swapSlots: world?.swapSlots ?? 256, releaseOrder: world?.releaseOrder ?? .v17)
+    /// - Throws: `CommandError` for an unknown core bug, or a release order that contradicts them.
+    public func config() throws(CommandError) -> WorldConfig {
+        var config = WorldConfig(frames: world?.frames ?? 256, swapSlots: world?.swapSlots ?? 256)
+        try config.apply(releaseOrder: world?.releaseOrder, coreBugs: world?.coreBugs)
+        return config
     }
 }
 

@@ -10,14 +10,22 @@ public struct ScenarioRunner {
     private let scenario: Scenario
 
     /// Prepares a scenario.
-    public init(_ scenario: Scenario) {
+    /// - Throws: `CommandError` when its world options cannot be (an unknown core bug...).
+    public init(_ scenario: Scenario) throws(CommandError) {
         self.scenario = scenario
-        world = World(scenario.config)
+        world = World(try scenario.config())
     }
 
-    /// Runs every step, even after a failure, and reports each.
+    /// Runs every step, even after a failure, and reports each; a world that cannot be is
+    /// one failed step.
     public static func run(_ scenario: Scenario) -> ScenarioReport {
-        var runner = ScenarioRunner(scenario)
+        var runner: ScenarioRunner
+        do {
+            runner = try ScenarioRunner(scenario)
+        } catch {
+            let failure = StepReport(index: 0, label: "world", passed: false, checked: true, failures: [error.message])
+            return ScenarioReport(description: scenario.description, steps: [failure])
+        }
         let steps = scenario.steps.enumerated().map { runner.run(index: $0.offset + 1, $0.element) }
         return ScenarioReport(description: scenario.description, steps: steps)
     }
