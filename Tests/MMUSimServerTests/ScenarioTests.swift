@@ -57,6 +57,22 @@ struct ScenarioTests {
         #expect(report.steps[(exit + 1)...].allSatisfy { $0.passed })
     }
 
+    @Test("violations names what this step broke; invariants, everything broken so far")
+    func violationsOfThisStep() throws {
+        var scenario = try Self.load("invariants/no-spte-in-invalidate-window.json")
+        let fault = try #require(scenario.steps.lastIndex { $0.do?.op == "fault" })
+        #expect(ScenarioRunner.run(scenario).steps[fault].passed)
+        // A later step that breaks nothing: violations is ok while invariants still lists the fault's.
+        let later = try JSONDecoder().decode(
+            ScenarioStep.self,
+            from: Data(#"{"do": {"op": "create_mm"}, "expect": {"violations": "ok", "invariants": ["no-spte-in-invalidate-window"]}}"#.utf8)
+        )
+        scenario.steps.append(later)
+        #expect(ScenarioRunner.run(scenario).steps.last?.passed == true)
+        scenario.steps[scenario.steps.count - 1].expect = ["violations": .array([.string("no-spte-in-invalidate-window")])]
+        #expect(ScenarioRunner.run(scenario).steps.last?.passed == false)
+    }
+
     @Test("calls_any_order accepts the calls in another order but not a different set")
     func anyOrder() throws {
         var scenario = try Self.load("seed-release-before-exit-frees.json")

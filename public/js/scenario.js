@@ -218,7 +218,7 @@ async function stateItem(key, item, defaultMM) {
  * none), `createdMM` the id a create_mm made. Resolves to a list of
  * `{key, label, expected, actual, result: "pass" | "fail" | "skipped", why}`.
  */
-export async function checkStep(step, answer) {
+export async function checkStep(step, answer, violationsBefore = 0) {
   const expect = step.expect;
   if (!expect) return [];
   const data = answer?.ok ? answer.data : null;
@@ -242,9 +242,11 @@ export async function checkStep(step, answer) {
       add(key, key, expected, calls, inAnyOrder(expected, calls));
     } else if (key === 'events') {
       add(key, 'events (in this order)', expected, trace.map((e) => e.call), inOrder(expected, trace));
-    } else if (key === 'invariants') {
+    } else if (key === 'invariants' || key === 'violations') {
+      // invariants: every invariant violated so far; violations: those this step broke.
       const { violations } = await get('/invariants');
-      const found = [...new Set(violations.map((v) => v.invariant))].sort();
+      const since = key === 'invariants' ? 0 : violationsBefore;
+      const found = [...new Set(violations.slice(since).map((v) => v.invariant))].sort();
       const wanted = expected === 'ok' ? [] : Array.isArray(expected) ? [...expected].sort() : expected;
       add(key, key, expected, found.length ? found : 'ok', matches(wanted, found));
     } else {
@@ -311,6 +313,7 @@ export class Player {
       if (step.pause_at && this.knownSteps.size && !this.knownSteps.has(step.pause_at)) {
         record.error = `pause_at names no step: '${step.pause_at}'`;
       }
+      const violationsBefore = step.expect?.violations === undefined ? 0 : (await get('/invariants')).violations.length;
       const req = this.requestFor(step);
       if (req) {
         record.request = req;
@@ -322,7 +325,7 @@ export class Player {
           this.names.set(step.name, record.answer.data.task);
         }
       }
-      if (!record.error || record.answer?.ok) record.checks = await checkStep(step, record.answer);
+      if (!record.error || record.answer?.ok) record.checks = await checkStep(step, record.answer, violationsBefore);
     } catch (error) {
       record.error = String(error.message ?? error);
     }
@@ -334,6 +337,7 @@ export class Player {
 /** The one-line summary of an expectation, for the step list before it runs. */
 export function summarize(key, expected) {
   if (key === 'invariants') return expected === 'ok' ? 'invariants ok' : `invariants: ${[].concat(expected).join(', ')}`;
+  if (key === 'violations') return expected === 'ok' ? 'this step breaks nothing' : `this step breaks: ${[].concat(expected).join(', ')}`;
   if (key === 'calls' || key === 'calls_any_order') {
     const list = [].concat(expected);
     const words = list.map((c) => (typeof c === 'object' && c ? `${c.call ?? '?'}${c.notifier !== undefined ? `(n${c.notifier})` : ''}` : String(c)));

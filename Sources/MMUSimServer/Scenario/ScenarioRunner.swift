@@ -37,6 +37,7 @@ public struct ScenarioRunner {
             report.failures.append(message)
         }
         let before = world.lastSeq
+        let violationsBefore = world.violations.count
         // A step runs as the API request for it would: the same journal record, applied.
         let record: JournalRecord
         if let command = step.do {
@@ -54,16 +55,23 @@ public struct ScenarioRunner {
             }
             record = step.step != nil ? .step(task: id) : .resume(task: id)
         } else {
-            return check(step, report: report, task: nil, before: before, createdMM: nil)
+            return check(step, report: report, task: nil, before: before, violationsBefore: violationsBefore, createdMM: nil)
         }
         let task = world.apply(record).task
         if let name = step.name, let task { names[name] = task.id }
         let created = if case .createMM = record { world.mms.count } else { Int?.none }
-        return check(step, report: report, task: task, before: before, createdMM: created)
+        return check(step, report: report, task: task, before: before, violationsBefore: violationsBefore, createdMM: created)
     }
 
     /// Checks a step's expectations.
-    private func check(_ step: ScenarioStep, report: StepReport, task: TaskStruct?, before: Int, createdMM: Int?) -> StepReport {
+    private func check(
+        _ step: ScenarioStep,
+        report: StepReport,
+        task: TaskStruct?,
+        before: Int,
+        violationsBefore: Int,
+        createdMM: Int?
+    ) -> StepReport {
         var report = report
         guard let expect = step.expect else { return report }
         let events = world.trace.events(after: before)
@@ -98,8 +106,10 @@ public struct ScenarioRunner {
                         "events (in this order, others may come between): expected \(expected)\n      actual   \(JSONValue.array(actual))"
                     )
                 }
-            case "invariants":
-                let found = JSONValue.array(Set(world.violations.map(\.invariant.rawValue)).sorted().map(JSONValue.string))
+            case "invariants", "violations":
+                // invariants: every invariant violated so far; violations: those this step broke.
+                let since = key == "invariants" ? 0 : violationsBefore
+                let found = JSONValue.array(Set(world.violations[since...].map(\.invariant.rawValue)).sorted().map(JSONValue.string))
                 let wanted: JSONValue = expected == .string("ok") ? .array([]) : sortedStrings(expected)
                 compare(key, wanted, found)
             default:
