@@ -485,15 +485,35 @@ struct NotifierTests {
     @Test("xpmem sleeps in invalidate_page under the page-table lock, which v17 forbids")
     func xpmemSleeps() {
         var lab = Lab()
-        let a = lab.mmap(1)
+        let a = lab.mmap(1, shared: true, file: "f")
         lab.write(a)
         let xp = lab.register(.xpmem)
         lab.fault(xp, a, write: true)
-        #expect(lab.frame(at: a).refcount == 2)
-        _ = lab.run(.fork(mm: lab.mm))
+        #expect(lab.frame(at: a).refcount == 3)
+        // writeback's page_mkclean_one: ptep_clear_flush_notify under the page-table lock.
+        let mark = lab.world.lastSeq
+        _ = lab.run(.writeback(file: "f"))
+        let call = lab.events(since: mark, ["invalidate_page"]).first
+        #expect(call?.locks.contains("page_table_lock") == true && call?.atomic == true)
         #expect(lab.invariantsBroken == [.noSleepInAtomic])
-        #expect(lab.world.violations[0].message.contains("rcu_read_lock"))
+        #expect(lab.world.violations[0].message.contains("page_table_lock"))
         #expect(lab.world.notifier(xp)!.sptes.count == 0 && lab.frame(at: a).refcount == 2)
+    }
+
+    @Test(
+        "the quiescent check holds xpmem's pinned attachments to the pte too: one that ignores invalidate_page keeps a writable spte after page_mkclean"
+    )
+    func xpmemQuiescentCheck() {
+        for bug in [false, true] {
+            var lab = Lab()
+            let a = lab.mmap(1, shared: true, file: "f")
+            lab.write(a)
+            let xp = lab.register(.xpmem, bugs: bug ? [.ignoreInvalidatePage] : [])
+            lab.fault(xp, a, write: true)
+            _ = lab.run(.writeback(file: "f"))
+            #expect(!lab.pte(a).write)
+            #expect(Set(lab.invariantsBroken) == (bug ? [.noSleepInAtomic, .noStaleWrite] : [.noSleepInAtomic]))
+        }
     }
 
     @Test("unregister against a running invalidate_range_start: free_in_release is a use-after-free; without the bug the grace period waits")

@@ -110,7 +110,10 @@ extension World {
                 changed.append(range)
                 continue
             }
-            for index in notifiers.indices where notifiers[index].mm == range.mm && !notifiers[index].kind.pins {
+            // Every driver with a notifier, xpmem's pinned attachments included; a legacy pinning
+            // driver has no notifier and never learns of a change, so it is not held to the pte.
+            for index in notifiers.indices where notifiers[index].mm == range.mm && notifiers[index].kind.usesNotifier {
+                let pins = notifiers[index].kind.pins
                 // Read first, report after: the tables are walked in place, without copies.
                 var stale: [(address: UInt64, pfn: Int, pte: PTE)] = []
                 var writable: [UInt64] = []
@@ -121,7 +124,11 @@ extension World {
                         let address = vpn << pageShift
                         let entry = PTE(raw: raw)
                         let pte = mms[range.mm - 1].pageTable.pte(at: address)
-                        if !pte.isPresent || pte.pfn != entry.pfn || frames[entry.pfn].generation != entry.generation {
+                        // A pinned page that reclaim unmapped stays in the swap cache its swap entry names.
+                        let inSwapCache = pins && pte.isSwap && self.swap[pte.slot]?.cachedPfn == Int32(entry.pfn)
+                        if inSwapCache {
+                            return
+                        } else if !pte.isPresent || pte.pfn != entry.pfn || frames[entry.pfn].generation != entry.generation {
                             stale.append((address, entry.pfn, pte))
                         } else if entry.write && !pte.write {
                             writable.append(address)
