@@ -18,30 +18,20 @@ extension World {
         let vma = mms[parent - 1].vmas[index]
         var steps: [Step] = [.dupVMA(parent: parent, index: index)]
         // copy_page_range: "Don't copy ptes where a page fault will fill them correctly."
-        if vma.hugetlb {
-            // copy_hugetlb_page_range: v17 write-protects the parent's huge ptes with no
-            // notifier call; e8569dd299db (v3.14) brackets a COW mapping's copy with start/end.
-            if vma.isCOW && !config.has(.hugetlbForkNoNotifier) {
-                steps += [
-                    .notify(NotifyCall(kind: .invalidateRangeStart, mm: parent, start: vma.start, end: vma.end)),
-                    .copyPTEs(parent: parent, start: vma.start, end: vma.end),
+        // copy_hugetlb_page_range: v17 write-protects the parent's huge ptes with no notifier
+        // call; e8569dd299db (v3.14) brackets a COW mapping's copy with start/end.
+        let copies = vma.hugetlb || vma.anonVMA != nil || !vma.nonlinear.isEmpty
+        // "We need to invalidate the secondary MMU mappings only when there could be a
+        // permission downgrade on the ptes of the parent mm."
+        let notifies = vma.isCOW && !(vma.hugetlb && config.has(.hugetlbForkNoNotifier))
+        if copies {
+            let copy = Step.copyPTEs(parent: parent, start: vma.start, end: vma.end)
+            steps +=
+                notifies
+                ? [
+                    .notify(NotifyCall(kind: .invalidateRangeStart, mm: parent, start: vma.start, end: vma.end)), copy,
                     .notify(NotifyCall(kind: .invalidateRangeEnd, mm: parent, start: vma.start, end: vma.end)),
-                ]
-            } else {
-                steps.append(.copyPTEs(parent: parent, start: vma.start, end: vma.end))
-            }
-        } else if vma.anonVMA != nil || !vma.nonlinear.isEmpty {
-            if vma.isCOW {
-                // "We need to invalidate the secondary MMU mappings only when there could be
-                // a permission downgrade on the ptes of the parent mm."
-                steps += [
-                    .notify(NotifyCall(kind: .invalidateRangeStart, mm: parent, start: vma.start, end: vma.end)),
-                    .copyPTEs(parent: parent, start: vma.start, end: vma.end),
-                    .notify(NotifyCall(kind: .invalidateRangeEnd, mm: parent, start: vma.start, end: vma.end)),
-                ]
-            } else {
-                steps.append(.copyPTEs(parent: parent, start: vma.start, end: vma.end))
-            }
+                ] : [copy]
         }
         steps.append(.forkVMA(parent: parent, index: index + 1))
         push(steps)

@@ -87,6 +87,9 @@ public struct Notifier: Codable, Hashable, Sendable {
     public var seq: UInt64 = 0
     /// kvm `mmu_notifier_count`, gru `ms_range_active`: open invalidate ranges.
     public var count = 0
+    /// gru: TLB invalidates issued (`gru_flush_tlb_range`); a dropin whose TFH was read before
+    /// one of them is ignored by the hardware.
+    public var flushes: UInt64 = 0
     /// The secondary page table (spte per address), for the kinds that have one.
     public var sptes = RadixTable()
     /// The secondary TLB (translations cached per address).

@@ -79,6 +79,7 @@ extension World {
 
     /// Flushes TLB entries in `[start, end)`; kvm_flush_remote_tlbs flushes them all.
     mutating func flushSecondaryTLB(_ node: Int, from start: UInt64, to end: UInt64) {
+        if notifiers[node - 1].kind == .gru { notifiers[node - 1].flushes += 1 }
         guard notifiers[node - 1].tlb.count > 0 else { return }
         var tlb = notifiers[node - 1].tlb
         notifiers[node - 1].tlb = RadixTable()
@@ -156,7 +157,7 @@ extension World {
         case .kvm:
             push([.kvmSampleSeq(notifier: node, address: address, write: write)])
         case .gru:
-            push(gup + [.gruDropin(notifier: node, address: address, write: write), .putGupPage])
+            push(gup + [.gruReadTFH(notifier: node, address: address, write: write), .putGupPage])
         case .xpmem, .pinning, .unsafe:
             push(gup + [.pinInstall(notifier: node, address: address, write: write)])
         }
@@ -215,26 +216,59 @@ extension World {
         return .expanded
     }
 
-    /// gru: `gru_try_dropin` in the TLB-miss handler, atomic: refused while ms_range_active
-    /// is raised; otherwise look the pte up now (`atomic_pte_lookup`) and drop its
-    /// translation into the TLB. get_user_pages before it only faulted the page in.
-    mutating func gruDropin(_ node: Int, address: UInt64, write: Bool) -> Exec {
+    /// gru_try_dropin (drivers/misc/sgi-gru/grufault.c, 2.6.27), first step: read the TLB
+    /// fault handle (the hardware remembers which invalidates come after), then fail the dropin
+    /// while a range invalidate is active (`ms_range_active`). `skip_retry_check` leaves the
+    /// check out.
+    mutating func gruReadTFH(_ node: Int, address: UInt64, write: Bool) -> Exec {
         if notifiers[node - 1].frozen {
             abortKeepingGup(.EFAULT)
             return .ran
         }
-        let pte = mms[notifiers[node - 1].mm - 1].pageTable.pte(at: address)
-        if notifiers[node - 1].count > 0 || !pte.isPresent || (write && !pte.write) {
-            notifiers[node - 1].counters.retries += 1
-            updateResult {
-                $0.retries = ($0.retries ?? 0) + 1
-                $0.fail(.EAGAIN)
-            }
-            emit(EventInfo("fault_retry", mm: notifiers[node - 1].mm, notifier: node, address: address, ret: notifiers[node - 1].count))
+        scratch.tfhFlushes = notifiers[node - 1].flushes
+        if notifiers[node - 1].count > 0 && !notifiers[node - 1].has(.skipRetryCheck) {
+            gruRefuse(node, address: address)
             return .ran
         }
-        installSecondary(node, tlb: true, address: address, pfn: pte.pfn, write: write)
+        push([.gruLookup(notifier: node, address: address, write: write)])
         return .ran
+    }
+
+    /// `atomic_pte_lookup`: read the pte with interrupts off, no lock, no reference; a missing
+    /// pte or permission fails the dropin (the user retries).
+    mutating func gruLookup(_ node: Int, address: UInt64, write: Bool) -> Exec {
+        let pte = mms[notifiers[node - 1].mm - 1].pageTable.pte(at: address)
+        guard pte.isPresent, !write || pte.write else {
+            gruRefuse(node, address: address)
+            return .ran
+        }
+        scratch.lookedUp = pte.pfn
+        push([.gruDropin(notifier: node, address: address, write: write)])
+        return .ran
+    }
+
+    /// `tfh_write_restart`: the translation goes into the GRU TLB. "The GRU contains magic
+    /// hardware that eliminates races between TLB invalidates and TLB dropins": if an
+    /// invalidate came after the TFH was read, the dropin is ignored.
+    mutating func gruDropin(_ node: Int, address: UInt64, write: Bool) -> Exec {
+        let pfn = scratch.lookedUp
+        scratch.lookedUp = -1
+        guard notifiers[node - 1].flushes == scratch.tfhFlushes else {
+            gruRefuse(node, address: address)
+            return .ran
+        }
+        installSecondary(node, tlb: true, address: address, pfn: pfn, write: write)
+        return .ran
+    }
+
+    /// A dropin that did not happen: the fault answers -EAGAIN and counts a retry.
+    private mutating func gruRefuse(_ node: Int, address: UInt64) {
+        notifiers[node - 1].counters.retries += 1
+        updateResult {
+            $0.retries = ($0.retries ?? 0) + 1
+            $0.fail(.EAGAIN)
+        }
+        emit(EventInfo("fault_retry", mm: notifiers[node - 1].mm, notifier: node, address: address, ret: notifiers[node - 1].count))
     }
 
     /// pinning, xpmem, unsafe: map the page; the first two keep the gup reference as a pin.

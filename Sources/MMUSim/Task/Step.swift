@@ -159,6 +159,8 @@ enum Step: Codable, Hashable, Sendable {
     case secondaryFault(notifier: Int, address: UInt64, write: Bool)
     case kvmSampleSeq(notifier: Int, address: UInt64, write: Bool)
     case kvmInstall(notifier: Int, address: UInt64, write: Bool)
+    case gruReadTFH(notifier: Int, address: UInt64, write: Bool)
+    case gruLookup(notifier: Int, address: UInt64, write: Bool)
     case gruDropin(notifier: Int, address: UInt64, write: Bool)
     case pinInstall(notifier: Int, address: UInt64, write: Bool)
     indirect case secondaryAccess(notifier: Int, address: UInt64, write: Bool, value: UInt64?)
@@ -244,6 +246,8 @@ enum Step: Codable, Hashable, Sendable {
         case .unregisterFinish: "mmu_notifier_unregister"
         case .secondaryFault: "secondary_fault"
         case .kvmInstall: "install_spte"
+        case .gruReadTFH: "ms_range_active"
+        case .gruLookup: "atomic_pte_lookup"
         case .gruDropin: "tlb_dropin"
         case .pinInstall: "map_pinned"
         case .secondaryAccess: "secondary_access"

@@ -41,7 +41,9 @@ extension World {
                 "signal_pending", "hlist_add_head", "mm_drop_all_locks", "attach",
             ] + lastMmput,
             "unregister": ["hlist_del_rcu", "hlist_del_init_rcu", "release", "synchronize_rcu", "mmu_notifier_unregister"] + rcu,
-            "fault": mmapSem + fault + locked("mmu_lock") + ["mmu_notifier_seq", "install_spte", "tlb_dropin", "map_pinned"] + lastMmput,
+            "fault": mmapSem + fault + locked("mmu_lock") + [
+                "mmu_notifier_seq", "install_spte", "ms_range_active", "atomic_pte_lookup", "tlb_dropin", "map_pinned",
+            ] + lastMmput,
             "access": ["secondary_access"],
         ]
     }()

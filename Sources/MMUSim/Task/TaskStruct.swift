@@ -131,6 +131,10 @@ struct Scratch: Codable, Hashable, Sendable {
     var mappings: [Mapping] = []
     /// The mm whose exit_mmap this task runs (its mmput dropped the last user), or 0.
     var exitMmap = 0
+    /// gru: the TLB invalidates issued when the dropin read its TFH, and the pfn its
+    /// atomic_pte_lookup found.
+    var tfhFlushes: UInt64 = 0
+    var lookedUp = -1
     /// migration: `migrate_page_move_mapping` answered -EAGAIN (someone else holds the page).
     var migrationFailed = false
     /// kvm: the fault must start over (mmu_notifier_retry said so).

@@ -103,6 +103,8 @@ extension World {
         case .kvmSampleSeq(let node, let address, let write): return kvmSampleSeq(node, address: address, write: write)
         case .kvmInstall(let node, let address, let write): return kvmInstall(node, address: address, write: write)
         case .kvmRetry(let node, let address, let write): return kvmRetry(node, address: address, write: write)
+        case .gruReadTFH(let node, let address, let write): return gruReadTFH(node, address: address, write: write)
+        case .gruLookup(let node, let address, let write): return gruLookup(node, address: address, write: write)
         case .gruDropin(let node, let address, let write): return gruDropin(node, address: address, write: write)
         case .pinInstall(let node, let address, let write): return pinInstall(node, address: address, write: write)
         case .secondaryAccess(let node, let address, let write, let value):
