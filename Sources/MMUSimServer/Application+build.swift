@@ -54,10 +54,12 @@ private func buildApplication(
     }
     router.add(middleware: JSONBodyMiddleware(maxBody: configuration.limits.maxBody))
     router.add(
-        middleware: FileMiddleware(
-            configuration.publicDirectory,
-            searchForIndexHtml: true,
-            logger: configuration.logger
+        middleware: StaticFilesMiddleware(
+            files: FileMiddleware(
+                configuration.publicDirectory,
+                searchForIndexHtml: true,
+                logger: configuration.logger
+            )
         )
     )
     var endpoints = EndpointRegistry(router: router)

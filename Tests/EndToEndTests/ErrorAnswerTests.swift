@@ -71,6 +71,8 @@ struct ErrorCase: Sendable, CustomTestStringConvertible {
     static let notFound: [ErrorCase] = [
         ErrorCase("GET", "/mms/99", nil, 404, "unknown_mm", mentions: ["99"]),
         ErrorCase("GET", "/mms/abc/ptes", nil, 404, "unknown_mm", mentions: ["abc"]),
+        // A route's 404 stays the route's, even where the static-file fallback would refuse the path (`..`).
+        ErrorCase("GET", "/mms/0..0/notifiers", nil, 404, "unknown_mm", mentions: ["0..0"]),
         ErrorCase("POST", "/mms/99/munmap", #"{"addr": "$A", "length": 4096}"#, 404, "unknown_mm", mentions: ["99"]),
         ErrorCase("POST", "/mms/99/notifiers", #"{"kind": "kvm"}"#, 404, "unknown_mm", mentions: ["99"]),
         ErrorCase("POST", "/mms/99/exit", nil, 404, "unknown_mm", mentions: ["99"]),
