@@ -11,7 +11,7 @@ struct JSONBodyMiddleware<Context: RequestContext>: RouterMiddleware {
     let maxBody: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard [.post, .put, .patch, .delete].contains(request.method), !Self.isJSON(request.headers[.contentType]) else {
+        guard Self.mutates(request.method), !Self.isJSON(request.headers[.contentType]) else {
             return try await next(request, context)
         }
         var request = request
@@ -30,6 +30,13 @@ struct JSONBodyMiddleware<Context: RequestContext>: RouterMiddleware {
             )
         }
         return try await next(request, context)
+    }
+
+    private static func mutates(_ method: HTTPRequest.Method) -> Bool {
+        switch method {
+        case .post, .put, .patch, .delete: true
+        default: false
+        }
     }
 
     /// `application/json` or a `+json` type, with any parameters (`; charset=utf-8`).

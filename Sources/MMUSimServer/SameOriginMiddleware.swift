@@ -24,8 +24,9 @@ struct SameOriginMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        // HTTP/1's Host header arrives as the request's authority.
-        let host = request.head.authority?.lowercased()
+        // HTTP/1's Host header arrives as the request's authority. Most requests (curl,
+        // scripts) carry no Origin, so only the Host is read for them.
+        let host = request.head.authority
         if self.checksHost, let host, !Loopback.names(host), !self.isAllowed(host) {
             throw APIError(
                 .forbidden,
@@ -34,7 +35,7 @@ struct SameOriginMiddleware<Context: RequestContext>: RouterMiddleware {
                     + "and the --allow-host names only, so that a rebound DNS name cannot reach it"
             )
         }
-        if let origin = request.headers[.origin], !self.isOwn(origin: origin.lowercased(), host: host) {
+        if let origin = request.headers[.origin], !self.isOwn(origin: origin.lowercased(), host: host?.lowercased()) {
             throw APIError(
                 .forbidden,
                 code: "forbidden_origin",
@@ -47,7 +48,9 @@ struct SameOriginMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// Whether `host` (a `Host` value, lowercased) is one of the allowed names, with or without its port.
     private func isAllowed(_ host: String) -> Bool {
-        self.allowedHosts.contains(host) || self.allowedHosts.contains(Loopback.hostname(of: host))
+        guard !self.allowedHosts.isEmpty else { return false }
+        let host = host.lowercased()
+        return self.allowedHosts.contains(host) || self.allowedHosts.contains(Loopback.hostname(of: host))
     }
 
     /// Whether `origin` (lowercased) is the request's own, or an allowed name's behind a proxy.

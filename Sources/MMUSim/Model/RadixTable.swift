@@ -216,10 +216,7 @@ public struct RadixTable: Codable, Hashable, Sendable {
     /// Removes every entry with `start <= vpn < end`, handing each to `body` first.
     @discardableResult
     public mutating func removeAll(from start: UInt64, to end: UInt64, _ body: (UInt64, UInt64) -> Void) -> Int {
-        update(from: start, to: end) { vpn, entry in
-            body(vpn, entry)
-            return 0
-        }
+        removeFirst(Int.max, from: start, to: end, body).visited
     }
 
     /// Walks one table for `update`; returns true when the table is left empty (and so may

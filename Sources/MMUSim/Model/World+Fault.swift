@@ -245,7 +245,7 @@ extension World {
             // page, still under the page-table lock.
             let start = address & ~(hugePageSize - 1)
             if config.has(.hugetlbCowNoNotifier) {
-                hugeClearFlush(mm: mm, address: address, oldPfn: oldPfn)
+                clearFlushPTE(mm: mm, address: address, oldPfn: oldPfn)
                 push([.wpSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode), .release(.pageTable(mm: mm)), .putPage(pfn: oldPfn)])
             } else {
                 push([
@@ -257,8 +257,7 @@ extension World {
             }
             return .ran
         }
-        setPTE(mm: mm, address: address, .none)
-        emit(EventInfo("pte_clear", mm: mm, address: address, pfn: oldPfn))
+        clearFlushPTE(mm: mm, address: address, oldPfn: oldPfn)
         push([
             .notify(.page(.invalidatePage, mm: mm, address: address)),
             .wpSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode), .release(.pageTable(mm: mm)),
@@ -267,9 +266,10 @@ extension World {
         return .ran
     }
 
-    /// hugetlb_cow's `huge_ptep_clear_flush`: the old pte goes (no notifier call of its own).
+    /// The pte half of `ptep_clear_flush` (and hugetlb_cow's `huge_ptep_clear_flush`): the old
+    /// pte goes; the notifier call, if any, is the caller's.
     @discardableResult
-    mutating func hugeClearFlush(mm: Int, address: UInt64, oldPfn: Int) -> Exec {
+    mutating func clearFlushPTE(mm: Int, address: UInt64, oldPfn: Int) -> Exec {
         setPTE(mm: mm, address: address, .none)
         emit(EventInfo("pte_clear", mm: mm, address: address, pfn: oldPfn))
         return .ran

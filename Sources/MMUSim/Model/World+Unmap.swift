@@ -80,16 +80,11 @@ extension World {
             var cleared = 0
             rest = world.removePTEs(mm: mm, from: start, to: end, limit: budget) { world, _, pte in
                 cleared += 1
-                if pte.isPresent {
-                    world.frames[pte.pfn].mapcount -= 1
-                    if pte.dirty { world.frames[pte.pfn].dirty = true }
-                    gathered.append(pte.pfn)
-                    if gathered.count >= Self.freePteNr {
-                        batches.append(gathered)
-                        gathered = []
-                    }
-                } else if pte.isSwap {
-                    world.swapFree(pte.slot)
+                guard let pfn = world.zapped(pte) else { return }
+                gathered.append(pfn)
+                if gathered.count >= Self.freePteNr {
+                    batches.append(gathered)
+                    gathered = []
                 }
             }
             world.scratch.pendingFree = gathered
@@ -98,11 +93,25 @@ extension World {
             for batch in batches { world.putGathered(batch) }
             world.markChanged(mm: mm, start: start, end: end)
         }
-        if scratch.zapWork <= 0 {
-            scratch.zapWork = Self.zapBlockSize
-            push([.freePages] + (rest.map { [.zapPTEs(mm: mm, start: $0, end: end)] } ?? []))
-        }
+        endZapBlockIfUsedUp(then: rest.map { [.zapPTEs(mm: mm, start: $0, end: end)] } ?? [])
         return .ran
+    }
+
+    /// A zapped pte's page loses the mapping and takes its dirty bit; a swap entry gives its
+    /// slot back. Returns the page to gather, if the pte mapped one.
+    mutating func zapped(_ pte: PTE) -> Int? {
+        if pte.isSwap { swapFree(pte.slot) }
+        guard pte.isPresent else { return nil }
+        frames[pte.pfn].mapcount -= 1
+        if pte.dirty { frames[pte.pfn].dirty = true }
+        return pte.pfn
+    }
+
+    /// `unmap_vmas` once `zap_work` is used up: `tlb_finish_mmu`, a new block, then `rest`.
+    private mutating func endZapBlockIfUsedUp(then rest: [Step]) {
+        guard scratch.zapWork <= 0 else { return }
+        scratch.zapWork = Self.zapBlockSize
+        push([.freePages] + rest)
     }
 
     /// `__unmap_hugepage_range` under the page-table lock: clear the ptes of a hugetlb range,
@@ -113,13 +122,9 @@ extension World {
         withLocks([.pageTable(mm: mm)]) { world in
             var pages = world.scratch.hugePages
             var cleared = 0
-            _ = world.removePTEs(mm: mm, from: start, to: end) { world, _, pte in
+            world.removePTEs(mm: mm, from: start, to: end) { world, _, pte in
                 cleared += 1
-                if pte.isPresent {
-                    world.frames[pte.pfn].mapcount -= 1
-                    if pte.dirty { world.frames[pte.pfn].dirty = true }
-                    pages.append(pte.pfn)
-                }
+                if let pfn = world.zapped(pte) { pages.append(pfn) }
             }
             world.scratch.hugePages = pages
             if cleared > 0 { world.emit(EventInfo("pte_clear", mm: mm, start: start, end: end, pages: cleared)) }
@@ -135,10 +140,7 @@ extension World {
         let pages = scratch.hugePages
         scratch.hugePages = []
         putGathered(pages)
-        if scratch.zapWork <= 0 {
-            scratch.zapWork = Self.zapBlockSize
-            push([.freePages])
-        }
+        endZapBlockIfUsedUp(then: [])
         return .ran
     }
 

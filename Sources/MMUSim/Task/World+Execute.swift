@@ -53,7 +53,7 @@ extension World {
         case .wpCopy(let mm, let address, let oldPfn, let mode): return wpCopy(mm: mm, address: address, oldPfn: oldPfn, mode: mode)
         case .wpClearFlush(let mm, let address, let oldPfn, let mode):
             return wpClearFlush(mm: mm, address: address, oldPfn: oldPfn, mode: mode)
-        case .hugeClearFlush(let mm, let address, let oldPfn): return hugeClearFlush(mm: mm, address: address, oldPfn: oldPfn)
+        case .hugeClearFlush(let mm, let address, let oldPfn): return clearFlushPTE(mm: mm, address: address, oldPfn: oldPfn)
         case .wpSetPTE(let mm, let address, let oldPfn, let mode): return wpSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode)
         case .putPage(let pfn): return putPageStep(pfn)
         case .putGupPage: return putGupPage()
