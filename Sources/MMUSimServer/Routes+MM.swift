@@ -46,7 +46,9 @@ extension Routes {
         endpoints.post("/mms/{mm}/mmap") { request, context in
             let id = try await mmID(context, simulator)
             let body = try await request.decodeBody(MmapRequest.self, limit: limits.maxBody)
-            let flags = try parseMmapFlags(body.flags, file: body.file)
+            var flags = try parseMmapFlags(body.flags, file: body.file)
+            flags.xip = body.xip ?? false
+            if flags.xip && (flags.anonymous || flags.hugetlb) { throw invalid("'xip' needs a file mapping without hugetlb") }
             guard body.length > 0, body.length <= taskSize else { throw invalid("'length' must be between 1 and \(taskSize)", code: "empty_range") }
             if let addr = body.addr?.value {
                 guard addr % pageSize == 0 else { throw invalid("'addr' \(hex(addr)) is not page-aligned (4096)", code: "unaligned") }
@@ -173,6 +175,7 @@ struct PTEAnswer: Codable, Sendable {
     var young: Bool
     var dirty: Bool
     var slot: Int?
+    var huge: Bool?
 
     init(address: UInt64, pte: PTE) {
         self.address = Hex(address)
@@ -182,6 +185,7 @@ struct PTEAnswer: Codable, Sendable {
         young = pte.isPresent && pte.young
         dirty = pte.isPresent && pte.dirty
         slot = pte.isSwap ? pte.slot : nil
+        huge = pte.isHuge ? true : nil
     }
 }
 

@@ -226,9 +226,10 @@ struct FrameAnswer: Codable, Sendable {
     var pinned: Bool
     var swapSlot: Int?
     var file: String?
+    var head: Int?
 
     enum CodingKeys: String, CodingKey {
-        case pfn, refcount, mapcount, kind, dirty, referenced, content, pinned, file
+        case pfn, refcount, mapcount, kind, dirty, referenced, content, pinned, file, head
         case swapSlot = "swap_slot"
     }
 
@@ -244,6 +245,7 @@ struct FrameAnswer: Codable, Sendable {
         pinned = frame.kind != .zero && frame.refcount > frame.mapcount + (frame.kind == .file ? 1 : 0)
         swapSlot = frame.swapSlot >= 0 ? Int(frame.swapSlot) : nil
         file = frame.kind == .file ? world.files[Int(frame.owner)].name : nil
+        head = frame.isHuge ? Int(frame.head) : nil
     }
 }
 

@@ -160,6 +160,14 @@ struct ErrorCase: Sendable, CustomTestStringConvertible {
             "unaligned",
             mentions: ["0x10001"]
         ),
+        ErrorCase(
+            "POST",
+            "/mms/1/mmap",
+            #"{"length": 4096, "prot": "rw", "flags": ["shared", "anonymous"], "xip": true}"#,
+            422,
+            "invalid_request",
+            mentions: ["xip"]
+        ),
         ErrorCase("POST", "/mms/1/notifiers", #"{"kind": "nvidia"}"#, 422, "invalid_value", mentions: ["nvidia"]),
         ErrorCase("POST", "/mms/1/notifiers", #"{"kind": "kvm", "bugs": ["nope"]}"#, 422, "invalid_value", mentions: ["nope"]),
         ErrorCase(

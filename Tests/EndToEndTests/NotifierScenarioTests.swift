@@ -549,4 +549,53 @@ struct NotifierScenarioTests {
             #expect(try await lab.notifier(mm: 1, kvm)["counters"]?["invalidate_page"] == 1)
         }
     }
+
+    @Test("hugetlb over the API: GET /mms/{mm}/ptes lists one huge pte with the head pfn; GET /frames gives each of its frames the head")
+    func hugetlbOverTheAPI() async throws {
+        try await TestServer.withRunning { server in
+            let lab = LabClient(server)
+            try await lab.post("/reset", ["frames": 1024])
+            let mm = try await lab.createMM()
+            let answer = try await lab.post(
+                "/mms/\(mm)/mmap",
+                ["length": .number(2 << 20), "prot": "rw", "flags": ["private", "anonymous", "hugetlb"]]
+            )
+            let a = try #require(answer["addr"]?.address)
+            try await lab.write(mm: mm, a + LabClient.page, value: 6)
+            let ptes = try await lab.get("/mms/\(mm)/ptes?addr=\(hexAddress(a + LabClient.page))&length=4096")["ptes"]?.array ?? []
+            #expect(ptes.count == 1 && ptes.first?["huge"] == true && ptes.first?["address"]?.address == a)
+            let head = try #require(ptes.first?["pfn"]?.int)
+            #expect(head % 512 == 0)
+            let frames = try await lab.get("/frames?from=\(head)&limit=2")["frames"]?.array ?? []
+            #expect(frames.map { $0["head"]?.int } == [head, head] && frames.last?["content"] == 6)
+            #expect(try await lab.read(mm: mm, a + LabClient.page) == [6])
+        }
+    }
+
+    @Test("xip over the API: a shared mapping's write fills a hole and __xip_unmap sends invalidate_page to the mm that read it")
+    func xipOverTheAPI() async throws {
+        try await TestServer.withRunning { server in
+            let lab = LabClient(server)
+            let reader = try await lab.createMM(name: "reader")
+            let a = try #require(
+                try await lab.post("/mms/\(reader)/mmap", ["length": 4096, "prot": "r", "flags": ["private"], "file": "rom", "xip": true])["addr"]?
+                    .address
+            )
+            #expect(try await lab.read(mm: reader, a) == [0])
+            let kvm = try await lab.register(mm: reader, "kvm")
+            try await lab.fault(mm: reader, kvm, a)
+            let writer = try await lab.createMM(name: "writer")
+            let b = try #require(
+                try await lab.post("/mms/\(writer)/mmap", ["length": 4096, "prot": "rw", "flags": ["shared"], "file": "rom", "xip": true])["addr"]?
+                    .address
+            )
+            let seq = try await lab.traceNext()
+            try await lab.write(mm: writer, b, value: 0x55)
+            let calls = try await lab.events(since: seq).filter { LabClient.methods.contains($0["call"]?.string ?? "") }
+            #expect(calls.map { $0["call"]?.string } == ["invalidate_page"] && calls.first?["mm"]?.int == Int64(reader))
+            #expect(try await lab.sptes(mm: reader, kvm).isEmpty)
+            #expect(try await lab.read(mm: reader, a) == [0x55])
+            #expect(try await lab.get("/invariants")["ok"] == true)
+        }
+    }
 }

@@ -114,7 +114,7 @@ struct CoreBugTests {
 
     /// A private hugetlb page that kvm maps writable, then a COW write after fork; the calls of each.
     private func hugetlbForkThenCOW(_ bugs: Set<CoreBug>) -> (fork: [String], cow: [String], violations: [Invariant]) {
-        var lab = Lab(coreBugs: bugs)
+        var lab = Lab(frames: 2048, coreBugs: bugs)
         let a = lab.mmap(512, hugetlb: true)
         lab.write(a, value: 1)
         let kvm = lab.register(.kvm)

@@ -29,7 +29,7 @@ struct HookSiteTests {
 
     @Test("__unmap_hugepage_range (mm/hugetlb.c): a pair nested in unmap_vmas' own; its pages are put after the nested end")
     func hugetlbUnmap() {
-        var lab = Lab()
+        var lab = Lab(frames: 1024)
         let a = lab.mmap(512, hugetlb: true)
         lab.write(a, pages: 2, value: 1)
         let kvm = lab.register(.kvm)

@@ -34,11 +34,40 @@ extension World {
         }
     }
 
+    /// A page's content was copied to the page that replaces it (a COW break, a migration),
+    /// and the new page is about to be mapped: a frame of the source whose content changed
+    /// since the copy took a write that the new page does not have.
+    mutating func checkCopy(from source: Int, to copy: Int, what: String, mm: Int?, address: UInt64?) {
+        guard config.checkInvariants else { return }
+        for offset in 0..<pageFrames(source) where frames[source + offset].content != frames[copy + offset].content {
+            report(
+                .dataIntegrity,
+                mm: mm,
+                notifier: nil,
+                address: address.map { $0 + UInt64(offset) << pageShift },
+                "\(what) of pfn \(source + offset) to pfn \(copy + offset) holds \(hex(frames[copy + offset].content)) but the source "
+                    + "now holds \(hex(frames[source + offset].content)): a write after the copy is lost"
+            )
+            return
+        }
+    }
+
     /// A frame is about to be freed: every secondary entry that maps it without a pin is now
-    /// stale, and exit_mmap must not free a page before every notifier's ->release.
+    /// stale, and exit_mmap must not free a page before every notifier's ->release. A clean
+    /// swap-cache page whose slot swap ptes still name must hold what the slot holds.
     mutating func checkFrameFree(_ pfn: Int) {
         guard config.checkInvariants else { return }
         let frame = frames[pfn]
+        if frame.swapSlot >= 0, !frame.dirty, let slot = swap[Int(frame.swapSlot)], slot.count > 0, slot.content != frame.content {
+            report(
+                .dataIntegrity,
+                mm: nil,
+                notifier: nil,
+                address: nil,
+                "pfn \(pfn) was freed clean holding \(hex(frame.content)) while swap slot \(frame.swapSlot), which swap ptes still name, "
+                    + "holds \(hex(slot.content)): a write through a secondary MMU never reached set_page_dirty"
+            )
+        }
         if frame.secondaryMaps > 0 {
             for n in notifiers where !n.kind.pins {
                 for table in [n.sptes, n.tlb] {
@@ -123,7 +152,7 @@ extension World {
                         raw in
                         let address = vpn << pageShift
                         let entry = PTE(raw: raw)
-                        let pte = mms[range.mm - 1].pageTable.pte(at: address)
+                        let pte = mms[range.mm - 1].pageTable.translation(at: address)
                         // A pinned page that reclaim unmapped stays in the swap cache its swap entry names.
                         let inSwapCache = pins && pte.isSwap && self.swap[pte.slot]?.cachedPfn == Int32(entry.pfn)
                         if inSwapCache {

@@ -67,6 +67,8 @@ public struct Command: Codable, Hashable, Sendable {
     public var file: String?
     /// mmap: the file offset in bytes.
     public var offset: UInt64?
+    /// mmap: the file is execute-in-place (set when this mmap creates it).
+    public var xip: Bool?
     /// mremap: the old start.
     public var oldAddr: Hex?
     /// mremap: the old length.
@@ -97,7 +99,7 @@ public struct Command: Codable, Hashable, Sendable {
     public var pgoff: UInt64?
 
     enum CodingKeys: String, CodingKey {
-        case op, mm, notifier, name, addr, length, prot, flags, file, offset, advice, write, value, pages, kind, bugs, address, pgoff
+        case op, mm, notifier, name, addr, length, prot, flags, file, offset, xip, advice, write, value, pages, kind, bugs, address, pgoff
         case oldAddr = "old_addr"
         case oldLength = "old_length"
         case newLength = "new_length"
@@ -231,6 +233,7 @@ public struct Command: Codable, Hashable, Sendable {
             default: throw CommandError("unknown mmap flag '\(name)'")
             }
         }
+        flags.xip = xip ?? false
         return flags
     }
 }

@@ -33,9 +33,15 @@ public struct Frame: Codable, Hashable, Sendable {
     /// Secondary-MMU entries (sptes, TLB entries) that map this frame without holding a
     /// reference; the frame must not be freed while any remain.
     public var secondaryMaps: Int32 = 0
+    /// For each of the 512 frames of a huge page (a compound page), the head's pfn; -1 for a
+    /// frame of its own. The head holds the compound page's counts, flags and ownership
+    /// (`compound_head`); each frame keeps its own content and generation.
+    public var head: Int32 = -1
 
     /// True when the frame is allocated.
     public var isAllocated: Bool { kind != .free }
+    /// True for a frame of a huge page.
+    public var isHuge: Bool { head >= 0 }
 }
 
 /// A swap slot: the content written to it and how many swap ptes and cached frames name it.
@@ -56,6 +62,14 @@ public struct File: Codable, Hashable, Sendable {
     public let name: String
     /// Page content on disk by page offset; a page never written reads as 0.
     public var disk: [UInt64: UInt64] = [:]
-    /// The page cache: page offset to pfn.
+    /// The page cache: page offset to pfn. For a hugetlbfs file, the huge pages by the offset
+    /// of their first 4 KiB page; for an execute-in-place file, its blocks: the memory that
+    /// holds the data, mapped directly.
     public var pageCache: [UInt64: Int] = [:]
+    /// A hugetlbfs file (or the shared memory of a shared hugetlb mapping): only hugetlb VMAs
+    /// map it.
+    public var hugetlb = false
+    /// An execute-in-place file (`-o xip`): no page cache, no writeback; a hole has no block
+    /// until a shared mapping's fault fills it.
+    public var xip = false
 }

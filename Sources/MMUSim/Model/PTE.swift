@@ -5,6 +5,8 @@
 /// - bit 4 swap entry (not present), with the swap slot in bits 12 and up;
 /// - bit 5 migration entry (not present), with the old pfn in bits 12 to 39 and bit 1 saying
 ///   whether the restored pte may be writable;
+/// - bit 7 huge (`_PAGE_PSE`): a present entry that maps a whole 2 MiB huge page, kept in
+///   the slot of the huge page's first 4 KiB page; its pfn is the head of the compound page;
 /// - for a present entry, the pfn in bits 12 to 39.
 /// Sptes use the same encoding, with the frame's allocation generation in bits 40 to 63 so
 /// that an spte left behind on a freed and reallocated frame can be told apart.
@@ -18,6 +20,7 @@ public struct PTE: Hashable, Sendable {
     static let dirtyBit: UInt64 = 1 << 3
     static let swapBit: UInt64 = 1 << 4
     static let migrationBit: UInt64 = 1 << 5
+    static let hugeBit: UInt64 = 1 << 7
     static let pfnMask: UInt64 = (1 << 28) - 1
     static let generationMask: UInt64 = (1 << 24) - 1
 
@@ -28,8 +31,9 @@ public struct PTE: Hashable, Sendable {
     public static let none = PTE(raw: 0)
 
     /// A present entry mapping `pfn`.
-    public static func present(pfn: Int, write: Bool, young: Bool = true, dirty: Bool = false, generation: UInt32 = 0) -> PTE {
+    public static func present(pfn: Int, write: Bool, young: Bool = true, dirty: Bool = false, generation: UInt32 = 0, huge: Bool = false) -> PTE {
         var raw = presentBit | (UInt64(pfn) & pfnMask) << 12 | (UInt64(generation) & generationMask) << 40
+        if huge { raw |= hugeBit }
         if write { raw |= writeBit }
         if young { raw |= youngBit }
         if dirty { raw |= dirtyBit }
@@ -49,8 +53,22 @@ public struct PTE: Hashable, Sendable {
     /// True for a migration entry.
     public var isMigration: Bool { raw & Self.migrationBit != 0 }
 
+    /// True for a huge entry (`pte_huge`): it maps 512 pages from its pfn on.
+    public var isHuge: Bool { raw & Self.hugeBit != 0 }
+
+    /// The entry as the 4 KiB page at `address` sees it: a huge entry with the pfn of that
+    /// page's frame in the compound page (`pte_page(*pte) + ((address & ~HPAGE_MASK) >>
+    /// PAGE_SHIFT)`, as follow_hugetlb_page computes it); any other entry as it is.
+    public func subpage(at address: UInt64) -> PTE {
+        guard isHuge else { return self }
+        let offset = (address & (hugePageSize - 1)) >> pageShift
+        return PTE(raw: raw + (offset << 12))
+    }
+
     /// True for the empty entry.
     public var isNone: Bool { raw == 0 }
+    /// What the entry adds to its mm's rss: 1 for a present 4 KiB pte.
+    var countsInRSS: Int { isPresent && !isHuge ? 1 : 0 }
     /// True when the entry maps a frame.
     public var isPresent: Bool { raw & Self.presentBit != 0 }
     /// True when the entry names a swap slot.
@@ -83,6 +101,17 @@ extension RadixTable {
     /// The entry at `address` as a PTE.
     func pte(at address: UInt64) -> PTE {
         PTE(raw: get(address >> pageShift))
+    }
+
+    /// The entry that translates `address`: its own pte, or the huge pte of the 2 MiB page
+    /// around it seen from that 4 KiB page (`huge_pte_offset`, then `subpage(at:)`).
+    func translation(at address: UInt64) -> PTE {
+        let own = pte(at: address)
+        guard own.isNone else { return own.subpage(at: address) }
+        let head = address & ~(hugePageSize - 1)
+        guard head != address else { return own }
+        let huge = pte(at: head)
+        return huge.isHuge ? huge.subpage(at: address) : own
     }
 
     /// Sets the entry at `address`.

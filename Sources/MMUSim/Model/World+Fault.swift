@@ -26,6 +26,7 @@ extension World {
             return .ran
         }
         if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
+        if vma.hugetlb { return hugetlbFault(mm: mm, address: address, vma: vma, mode: mode) }
         let pte = mms[mm - 1].pageTable.pte(at: address)
         if pte.isMigration { return .blocked("migration entry at \(hex(address))") }
         if pte.isPresent && (!mode.isWrite || pte.write) {
@@ -34,6 +35,9 @@ extension World {
         }
         countFault(mode)
         if pte.isPresent { return doWPPage(mm: mm, address: address, vma: vma, pte: pte, mode: mode) }
+        if pte.isNone, let file = vma.file, files[file].xip, files[file].pageCache[vma.filePgoff(at: address)] == nil {
+            return xipHole(mm: mm, address: address, vma: vma, file: file, mode: mode)
+        }
         return withLocks([.pageTable(mm: mm)]) { world in
             if pte.isSwap { return world.doSwapPage(mm: mm, address: address, vma: vma, slot: pte.slot, mode: mode) }
             if vma.file == nil { return world.doAnonymousPage(mm: mm, address: address, vma: vma, mode: mode) }
@@ -41,7 +45,7 @@ extension World {
         }
     }
 
-    private mutating func countFault(_ mode: AccessMode) {
+    mutating func countFault(_ mode: AccessMode) {
         if mode.isCPU { updateResult { $0.faults = ($0.faults ?? 0) + 1 } }
     }
 
@@ -49,12 +53,16 @@ extension World {
     /// accessed bit); a write dirties the pte and stores the value; a read reports the content.
     /// get_user_pages walks the table in software (`follow_page` with FOLL_TOUCH): it takes a
     /// reference and marks the page referenced (`mark_page_accessed`), not the pte young.
+    /// In a hugetlb VMA the access goes through the huge pte (follow_hugetlb_page for
+    /// get_user_pages): its bits change, and the data and the reference are those of the 4 KiB
+    /// page's frame in the huge page (the reference counts on the head).
     mutating func accessPresent(mm: Int, address: UInt64, mode: AccessMode) {
-        var pte = mms[mm - 1].pageTable.pte(at: address)
-        if mode.isCPU { pte.young = true } else { frames[pte.pfn].referenced = true }
+        let slot = mms[mm - 1].pageTable.pte(at: address).isNone ? address & ~(hugePageSize - 1) : address
+        var pte = mms[mm - 1].pageTable.pte(at: slot)
+        let pfn = pte.subpage(at: address).pfn
+        if mode.isCPU { pte.young = true } else { frames[compoundHead(pfn)].referenced = true }
         if case .cpuWrite = mode { pte.dirty = true }
-        mms[mm - 1].pageTable.setPTE(pte, at: address)
-        let pfn = pte.pfn
+        mms[mm - 1].pageTable.setPTE(pte, at: slot)
         switch mode {
         case .cpuRead:
             let content = frames[pfn].content
@@ -64,12 +72,12 @@ extension World {
         case .gup(let write):
             // follow_page (2.6.26) with FOLL_GET | FOLL_TOUCH: get_page, and for FOLL_WRITE
             // set_page_dirty on a page neither the pte nor the page says is dirty.
-            frames[pfn].refcount += 1
+            getPage(pfn)
             scratch.pfn = pfn
             scratch.writable = pte.write
-            followPageDirty(pfn: pfn, pte: pte, write: write)
+            followPageDirty(pfn: compoundHead(pfn), pte: pte, write: write)
         case .populate(let write):
-            followPageDirty(pfn: pfn, pte: pte, write: write)
+            followPageDirty(pfn: compoundHead(pfn), pte: pte, write: write)
         }
         markChanged(mm: mm, start: address, end: address + pageSize)
     }
@@ -91,7 +99,7 @@ extension World {
 
     /// `do_anonymous_page`: a read maps the zero page read-only; a write gets a new zeroed
     /// page, mapped writable and dirty.
-    private mutating func doAnonymousPage(mm: Int, address: UInt64, vma: VMA, mode: AccessMode) -> Exec {
+    mutating func doAnonymousPage(mm: Int, address: UInt64, vma: VMA, mode: AccessMode) -> Exec {
         if !mode.isWrite {
             mapPage(mm: mm, address: address, pfn: Self.zeroPfn, write: false, dirty: false)
             emit(EventInfo("pte_set", mm: mm, address: address, pfn: Self.zeroPfn))
@@ -113,7 +121,7 @@ extension World {
     /// `__do_fault` for a file mapping: find or read the page-cache page; a private write
     /// copies it to an anonymous page; a shared write maps it writable and dirties it; a read
     /// maps it read-only (writable clean for shmem, which has no write-notify).
-    private mutating func doFileFault(mm: Int, address: UInt64, vma: VMA, mode: AccessMode) -> Exec {
+    mutating func doFileFault(mm: Int, address: UInt64, vma: VMA, mode: AccessMode) -> Exec {
         let file = vma.file!
         let pgoff = vma.filePgoff(at: address)
         let cached: Int
@@ -239,24 +247,6 @@ extension World {
             push([.release(.pageTable(mm: mm)), .handleFault(mm: mm, address: address, mode: mode)])
             return .ran
         }
-        if mms[mm - 1].vma(containing: address)?.hugetlb == true {
-            // hugetlb_cow: v17 replaces the page with no notifier call; 3edd4fc9537d (v2.6.36)
-            // brackets huge_ptep_clear_flush and set_huge_pte_at with start/end over the huge
-            // page, still under the page-table lock.
-            let start = address & ~(hugePageSize - 1)
-            if config.has(.hugetlbCowNoNotifier) {
-                clearFlushPTE(mm: mm, address: address, oldPfn: oldPfn)
-                push([.wpSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode), .release(.pageTable(mm: mm)), .putPage(pfn: oldPfn)])
-            } else {
-                push([
-                    .notify(NotifyCall(kind: .invalidateRangeStart, mm: mm, start: start, end: start + hugePageSize)),
-                    .hugeClearFlush(mm: mm, address: address, oldPfn: oldPfn), .wpSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode),
-                    .notify(NotifyCall(kind: .invalidateRangeEnd, mm: mm, start: start, end: start + hugePageSize)),
-                    .release(.pageTable(mm: mm)), .putPage(pfn: oldPfn),
-                ])
-            }
-            return .ran
-        }
         clearFlushPTE(mm: mm, address: address, oldPfn: oldPfn)
         push([
             .notify(.page(.invalidatePage, mm: mm, address: address)),
@@ -280,6 +270,7 @@ extension World {
     mutating func wpSetPTE(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode) -> Exec {
         let copy = scratch.pfn
         scratch.pfn = -1
+        if frames[oldPfn].kind == .anon { checkCopy(from: oldPfn, to: copy, what: "do_wp_page's copy", mm: mm, address: address) }
         frames[copy].mapcount += 1
         setPTE(mm: mm, address: address, .present(pfn: copy, write: true, young: true, dirty: true))
         frames[oldPfn].mapcount -= 1
@@ -290,7 +281,8 @@ extension World {
 
     /// `put_page` as a step of its own.
     mutating func putPageStep(_ pfn: Int) -> Exec {
-        if putPage(pfn) { emit(EventInfo("frame_free", pfn: pfn, pages: 1)) }
+        let pages = pageFrames(pfn)
+        if putPage(pfn) { emit(EventInfo("frame_free", pfn: pfn, pages: pages)) }
         return .ran
     }
 }

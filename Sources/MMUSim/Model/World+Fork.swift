@@ -62,6 +62,7 @@ extension World {
             var pages: [Int] = []
             var slots: [Int] = []
             var copied = 0
+            var copiedRSS = 0
             world.tablesVisited += world.mms[parent - 1].pageTable.update(from: start >> pageShift, to: (end - 1) >> pageShift + 1) { vpn, raw in
                 var pte = PTE(raw: raw)
                 var copy = pte
@@ -70,6 +71,7 @@ extension World {
                     slots.append(pte.slot)
                 } else if pte.isPresent {
                     pages.append(pte.pfn)
+                    copiedRSS += pte.countsInRSS
                     if vma.isCOW && pte.write {
                         pte.write = false
                         copy.write = false
@@ -81,7 +83,7 @@ extension World {
                 return pte.raw
             }
             world.mms[child - 1].pageTable = childTable
-            world.mms[child - 1].rss += pages.count
+            world.mms[child - 1].rss += copiedRSS
             for pfn in pages {
                 world.frames[pfn].refcount += 1
                 world.frames[pfn].mapcount += 1

@@ -31,6 +31,12 @@ extension World {
             abort(.ENOMEM)
             return .expanded
         }
+        // A file is hugetlbfs or execute-in-place from its creation (its filesystem's); a
+        // mapping that names it the other way cannot be made.
+        if let file, let existing = self.file(named: file), existing.hugetlb != flags.hugetlb || existing.xip != flags.xip {
+            abort(.EINVAL)
+            return .expanded
+        }
         let fileID: Int?
         var isShmem = false
         if let file {
@@ -40,6 +46,10 @@ extension World {
             isShmem = true
         } else {
             fileID = nil
+        }
+        if let fileID {
+            files[fileID].hugetlb = flags.hugetlb
+            files[fileID].xip = flags.xip
         }
         var vma = VMA(
             start: start,
@@ -98,6 +108,11 @@ extension World {
     mutating func mprotectFixup(mm: Int, start: UInt64, end: UInt64, prot: Prot) -> Exec {
         guard let index = mms[mm - 1].vmaIndex(containing: start), mms[mm - 1].vmas[index].prot != prot else { return .ran }
         let splits = (mms[mm - 1].vmas[index].start < start ? 1 : 0) + (mms[mm - 1].vmas[index].end > end ? 1 : 0)
+        // split_vma refuses to split a hugetlb VMA inside a huge page.
+        if mms[mm - 1].vmas[index].hugetlb && (start % hugePageSize != 0 || end % hugePageSize != 0 && end < mms[mm - 1].vmas[index].end) {
+            abort(.EINVAL)
+            return .ran
+        }
         if splits > 0 && mms[mm - 1].vmas.count + splits > config.maxMapCount {
             abort(.ENOMEM)
             return .ran
@@ -118,7 +133,9 @@ extension World {
 
     /// `change_protection`: give every pte the VMA's new protection. A private mapping's
     /// ptes are never writable here (the next write faults and reuses or copies); a shared
-    /// one keeps write only where dirty (write-notify), shmem always.
+    /// one keeps write only where dirty (write-notify), shmem always. A hugetlb VMA goes
+    /// through `hugetlb_change_protection`, which gives each huge pte `pte_modify(pte, newprot)`:
+    /// writable exactly when the VMA is shared and writable (hugetlbfs has no write-notify).
     mutating func changeProtection(mm: Int, start: UInt64, end: UInt64) -> Exec {
         if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
         guard let vma = mms[mm - 1].vma(containing: start) else { return .ran }
@@ -128,7 +145,7 @@ extension World {
             world.tablesVisited += world.mms[mm - 1].pageTable.update(from: start >> pageShift, to: (end - 1) >> pageShift + 1) { _, raw in
                 var pte = PTE(raw: raw)
                 guard pte.isPresent else { return raw }
-                pte.write = shared && (vma.isShmem || pte.dirty)
+                pte.write = shared && (vma.isShmem || vma.hugetlb || pte.dirty)
                 if pte.raw != raw { changed += 1 }
                 return pte.raw
             }
@@ -145,6 +162,12 @@ extension World {
     mutating func mremapPlan(mm: Int, oldAddr: UInt64, oldLength: UInt64, newLength: UInt64, mayMove: Bool, newAddr: UInt64?) -> Exec {
         guard let vma = mms[mm - 1].vma(containing: oldAddr), oldLength <= vma.end - oldAddr else {
             abort(.EFAULT)
+            return .expanded
+        }
+        // do_mremap: a hugetlb VMA can only shrink (through do_munmap); "if
+        // (is_vm_hugetlb_page(vma)) { ret = -EINVAL; goto out; }" before any growth or move.
+        if vma.hugetlb && (newAddr != nil || newLength > oldLength) {
+            abort(.EINVAL)
             return .expanded
         }
         if let newAddr {
@@ -250,7 +273,8 @@ extension World {
     /// `sys_remap_file_pages`: only for a shared file mapping; populate_range inside a
     /// start/end pair over the range.
     mutating func remapFilePlan(mm: Int, start: UInt64, end: UInt64, pgoff: UInt64) -> Exec {
-        guard let vma = mms[mm - 1].vma(containing: start), vma.shared, vma.file != nil, !vma.isShmem, end <= vma.end else {
+        // hugetlbfs VMAs lack VM_CAN_NONLINEAR.
+        guard let vma = mms[mm - 1].vma(containing: start), vma.shared, vma.file != nil, !vma.isShmem, !vma.hugetlb, end <= vma.end else {
             abort(.EINVAL)
             return .expanded
         }
@@ -293,7 +317,7 @@ extension World {
         if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
         withLocks([.pageTable(mm: mm)]) { world in
             var changed = 0
-            for (address, old) in world.mms[mm - 1].pageTable.ptes(from: start, to: end) where old.isPresent && old.write {
+            for (address, old) in world.mms[mm - 1].pageTable.ptes(from: start, to: end) where old.isPresent && old.write && !old.isHuge {
                 var pte = old
                 pte.write = false
                 world.mms[mm - 1].pageTable.setPTE(pte, at: address)

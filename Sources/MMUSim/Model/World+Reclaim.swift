@@ -35,6 +35,18 @@ extension World {
         return result
     }
 
+    /// True for a page on the LRU lists, which reclaim and migration take pages from:
+    /// anonymous and page-cache pages, not hugetlb pages nor the blocks of execute-in-place
+    /// files (which are never put there).
+    func onLRU(_ pfn: Int) -> Bool {
+        let frame = frames[pfn]
+        switch frame.kind {
+        case .anon: return !frame.isHuge
+        case .file: return !frame.isHuge && !files[Int(frame.owner)].xip
+        case .zero, .free: return false
+        }
+    }
+
     /// The lock that guards a page's rmap: its anon_vma's or its file's i_mmap_lock.
     func rmapLock(_ pfn: Int) -> Lock {
         frames[pfn].kind == .anon ? .anonVMA(Int(frames[pfn].owner)) : .iMmap(file: Int(frames[pfn].owner))
@@ -54,11 +66,11 @@ extension World {
         var candidates: [Int] = []
         if let mm {
             var seen = Set<Int>()
-            for (_, pte) in mms[mm - 1].pageTable.ptes(from: start, to: end) where pte.isPresent && pte.pfn != Self.zeroPfn {
+            for (_, pte) in mms[mm - 1].pageTable.ptes(from: start, to: end) where pte.isPresent && onLRU(pte.pfn) {
                 if seen.insert(pte.pfn).inserted { candidates.append(pte.pfn) }
             }
         } else {
-            candidates = frames.indices.filter { frames[$0].kind == .anon || frames[$0].kind == .file }
+            candidates = frames.indices.filter(onLRU)
         }
         if let pages { candidates = Array(candidates.prefix(pages)) }
         scratch.candidates = candidates
@@ -86,7 +98,7 @@ extension World {
     /// not skipped: `shrink_page_list` unmaps it all the same, and only `__remove_mapping`'s
     /// refcount check, after pageout, keeps it from being freed.
     mutating func reclaimPagePlan(pfn: Int) -> Exec {
-        guard frames[pfn].kind == .anon || frames[pfn].kind == .file else { return .expanded }
+        guard onLRU(pfn) else { return .expanded }
         updateResult { $0.scanned! += 1 }
         let mappings = rmap(pfn) { $0.isPresent && $0.pfn == pfn }
         let locked = mappings.contains { mms[$0.mm - 1].vma(containing: $0.address)?.locked ?? false }
@@ -247,12 +259,26 @@ extension World {
     // MARK: Writeback
 
     /// The dirty page-cache pages of one file, or of every file.
+    /// hugetlbfs and execute-in-place files have no writeback. A clean page whose content is
+    /// not what the disk holds took a write that never reached set_page_dirty: writeback will
+    /// not save it (data-integrity; shmem, which has no disk here, is not held to it).
     mutating func writebackScan(file: Int?) -> Exec {
         var candidates: [Int] = []
-        for index in files.indices where file == nil || file == index {
+        for index in files.indices where (file == nil || file == index) && !files[index].hugetlb && !files[index].xip {
             for pgoff in files[index].pageCache.keys.sorted() {
                 let pfn = files[index].pageCache[pgoff]!
-                if frames[pfn].dirty { candidates.append(pfn) }
+                if frames[pfn].dirty {
+                    candidates.append(pfn)
+                } else if !files[index].name.hasPrefix("shmem:"), frames[pfn].content != files[index].disk[pgoff] ?? 0 {
+                    report(
+                        .dataIntegrity,
+                        mm: nil,
+                        notifier: nil,
+                        address: nil,
+                        "writeback of \(files[index].name) finds pfn \(pfn) clean holding \(hex(frames[pfn].content)) while the disk holds "
+                            + "\(hex(files[index].disk[pgoff] ?? 0)): a write never reached set_page_dirty, and writeback will not save it"
+                    )
+                }
             }
         }
         scratch.candidates = candidates
@@ -318,7 +344,7 @@ extension World {
     mutating func migrateScan(mm: Int, start: UInt64, end: UInt64) -> Exec {
         var seen = Set<Int>()
         var candidates: [Int] = []
-        for (_, pte) in mms[mm - 1].pageTable.ptes(from: start, to: end) where pte.isPresent && pte.pfn != Self.zeroPfn {
+        for (_, pte) in mms[mm - 1].pageTable.ptes(from: start, to: end) where pte.isPresent && onLRU(pte.pfn) {
             if seen.insert(pte.pfn).inserted { candidates.append(pte.pfn) }
         }
         scratch.candidates = candidates
@@ -336,7 +362,7 @@ extension World {
     mutating func migrateNext(index: Int) -> Exec {
         guard index < scratch.candidates.count else { return .expanded }
         let pfn = scratch.candidates[index]
-        guard frames[pfn].kind == .anon || frames[pfn].kind == .file else {
+        guard onLRU(pfn) else {
             push([.migrateNext(index: index + 1)])
             return .expanded
         }
@@ -416,6 +442,7 @@ extension World {
             markChanged(mm: mapping.mm, start: mapping.address, end: mapping.address + pageSize)
         }
         scratch.mappings = []
+        if !failed { checkCopy(from: oldPfn, to: new, what: "migrate_page_copy", mm: nil, address: nil) }
         if putPage(oldPfn) { emit(EventInfo("frame_free", pfn: oldPfn, pages: 1)) }
         updateResult {
             if failed {

@@ -13,6 +13,11 @@ extension World {
         // do_munmap: "If we need to split any vma, do it now to save pain later", unless the
         // mm is at sysctl_max_map_count.
         let splits = [start, end].filter { address in mms[mm - 1].vma(containing: address).map { $0.start < address } ?? false }
+        // split_vma: "if (is_vm_hugetlb_page(vma) && (addr & ~HPAGE_MASK)) return -EINVAL;"
+        if splits.contains(where: { mms[mm - 1].vma(containing: $0)!.hugetlb && $0 % hugePageSize != 0 }) {
+            abort(.EINVAL)
+            return .ran
+        }
         if !splits.isEmpty && mms[mm - 1].vmas.count >= config.maxMapCount {
             abort(.ENOMEM)
             return .ran
@@ -162,7 +167,7 @@ extension World {
         var removedPresent = 0
         let (visited, rest) = table.removeFirst(limit, from: start >> pageShift, to: (end - 1) >> pageShift + 1) { vpn, raw in
             let pte = PTE(raw: raw)
-            if pte.isPresent { removedPresent += 1 }
+            removedPresent += pte.countsInRSS
             body(&self, vpn << pageShift, pte)
         }
         tablesVisited += visited
@@ -186,12 +191,20 @@ extension World {
         return .ran
     }
 
-    /// Puts each page of a gather (`free_pages_and_swap_cache`) and traces those freed.
+    /// Puts each page of a gather (`free_pages_and_swap_cache`) and traces those freed, in
+    /// frames (512 for a huge page).
     mutating func putGathered(_ gathered: [Int]) {
         var freed: [Int] = []
-        for pfn in gathered where putPage(pfn) { freed.append(pfn) }
+        var pages = 0
+        for pfn in gathered {
+            let size = pageFrames(pfn)
+            if putPage(pfn) {
+                freed.append(pfn)
+                pages += size
+            }
+        }
         if !freed.isEmpty {
-            emit(EventInfo("frame_free", pfn: freed.count == 1 ? freed[0] : nil, pages: freed.count))
+            emit(EventInfo("frame_free", pfn: freed.count == 1 ? freed[0] : nil, pages: pages))
         }
     }
 

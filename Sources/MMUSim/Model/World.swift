@@ -167,6 +167,9 @@ public struct World: Codable, Hashable, Sendable {
     var changed: [ChangedRange] = []
     /// Page tables visited by range walks, for tests that show sparse ranges stay cheap.
     public internal(set) var tablesVisited = 0
+    /// `__xip_sparse_page`: the zeroed page that maps the holes of execute-in-place files,
+    /// allocated at its first use and never freed; -1 before.
+    public internal(set) var xipSparsePfn = -1
 
     /// The pfn of the zero page.
     public static let zeroPfn = 0
@@ -214,9 +217,19 @@ public struct World: Codable, Hashable, Sendable {
         mms[mm - 1].pageTable.pte(at: address)
     }
 
-    /// The present and swap ptes of `mm` in `[start, end)`.
+    /// The present and swap ptes of `mm` in `[start, end)`, a huge pte that covers `start`
+    /// included.
     public func ptes(mm: Int, from start: UInt64, to end: UInt64) -> [(address: UInt64, pte: PTE)] {
-        mms[mm - 1].pageTable.ptes(from: start, to: end)
+        let found = mms[mm - 1].pageTable.ptes(from: start, to: end)
+        let head = start & ~(hugePageSize - 1)
+        guard head != start, start < end, mms[mm - 1].pageTable.pte(at: head).isHuge else { return found }
+        return [(head, mms[mm - 1].pageTable.pte(at: head))] + found
+    }
+
+    /// The pte that translates `address` in `mm`, seen from its 4 KiB page (a huge pte gives
+    /// the pfn of that page's frame).
+    public func translation(mm: Int, address: UInt64) -> PTE {
+        mms[mm - 1].pageTable.translation(at: address)
     }
 
     // MARK: Creation
@@ -268,18 +281,76 @@ public struct World: Codable, Hashable, Sendable {
         return pfn
     }
 
-    /// Drops one reference (`put_page`); frees the frame at zero. Returns true if it was freed.
+    /// The frames of a huge page (`1 << HUGETLB_PAGE_ORDER`).
+    static let hugePageFrames = Int(hugePageSize / pageSize)
+
+    /// Allocates a huge page, zeroed (`alloc_huge_page`, then `clear_huge_page`): the highest
+    /// 512 free frames aligned to 512, as one compound page with one reference on its head.
+    /// Returns the head's pfn, or nil when no such run of frames is free.
+    mutating func allocHugePage(kind: FrameKind, owner: Int32, index: UInt64) -> Int? {
+        let size = Self.hugePageFrames
+        guard
+            let head = stride(from: (frames.count / size - 1) * size, to: 0, by: -size).first(where: { head in
+                frames[head..<head + size].allSatisfy { !$0.isAllocated }
+            })
+        else { return nil }
+        freeFrames.removeAll { Int($0) >= head && Int($0) < head + size }
+        for pfn in head..<head + size {
+            frames[pfn] = Frame(kind: kind, generation: (frames[pfn].generation &+ 1) & UInt32(PTE.generationMask), owner: owner, head: Int32(head))
+        }
+        frames[head].refcount = 1
+        frames[head].index = index
+        return head
+    }
+
+    /// The frame that holds `pfn`'s counts: the head of its huge page, or itself
+    /// (`compound_head`).
+    func compoundHead(_ pfn: Int) -> Int {
+        frames[pfn].isHuge ? Int(frames[pfn].head) : pfn
+    }
+
+    /// Takes a reference on the page of `pfn` (`get_page`, which counts on the head).
+    mutating func getPage(_ pfn: Int) {
+        frames[compoundHead(pfn)].refcount += 1
+    }
+
+    /// Drops one reference (`put_page`, on the head of a huge page); frees the page at zero.
+    /// Returns true if it was freed.
     @discardableResult
     mutating func putPage(_ pfn: Int) -> Bool {
         guard pfn != Self.zeroPfn else {
             frames[pfn].refcount -= 1
             return false
         }
-        precondition(frames[pfn].isAllocated && frames[pfn].refcount > 0, "put_page on a free frame \(pfn)")
-        frames[pfn].refcount -= 1
-        guard frames[pfn].refcount == 0 else { return false }
-        freeFrame(pfn)
+        let head = compoundHead(pfn)
+        precondition(frames[head].isAllocated && frames[head].refcount > 0, "put_page on a free frame \(pfn)")
+        frames[head].refcount -= 1
+        guard frames[head].refcount == 0 else { return false }
+        if frames[head].isHuge {
+            freeHugePage(head)
+        } else {
+            freeFrame(head)
+        }
         return true
+    }
+
+    /// `free_huge_page`: a huge page with no references leaves its file's page cache and its
+    /// 512 frames go back to the free list.
+    private mutating func freeHugePage(_ head: Int) {
+        let frame = frames[head]
+        if frame.kind == .file, files[Int(frame.owner)].pageCache[frame.index] == head {
+            files[Int(frame.owner)].pageCache[frame.index] = nil
+        }
+        for pfn in head..<head + Self.hugePageFrames {
+            checkFrameFree(pfn)
+            frames[pfn] = Frame(generation: frames[pfn].generation)
+            freeFrames.append(Int32(pfn))
+        }
+    }
+
+    /// The frames a page spans: 512 for a huge page's head, else 1.
+    func pageFrames(_ pfn: Int) -> Int {
+        frames[pfn].isHuge ? Self.hugePageFrames : 1
     }
 
     /// Returns a frame with no references to the free list, dropping its page-cache and
@@ -290,7 +361,13 @@ public struct World: Codable, Hashable, Sendable {
         if frame.kind == .file, files[Int(frame.owner)].pageCache[frame.index] == pfn {
             files[Int(frame.owner)].pageCache[frame.index] = nil
         }
-        if frame.swapSlot >= 0 { dropSwapCache(slot: Int(frame.swapSlot)) }
+        if frame.swapSlot >= 0 {
+            // The swap cache holds no reference here. A dirty swap-cache page that swap ptes still
+            // name would stay in the kernel's swap cache until reclaim wrote it out; that write
+            // happens now (docs/fidelity.md).
+            if frame.dirty, let slot = swap[Int(frame.swapSlot)], slot.count > 0 { swap[Int(frame.swapSlot)]!.content = frame.content }
+            dropSwapCache(slot: Int(frame.swapSlot))
+        }
         frames[pfn] = Frame(generation: frame.generation)
         freeFrames.append(Int32(pfn))
     }
@@ -328,10 +405,11 @@ public struct World: Codable, Hashable, Sendable {
 
     // MARK: Page table entries
 
-    /// Sets a pte and keeps rss in step.
+    /// Sets a pte and keeps rss in step (huge ptes are not counted: hugetlb pages are not in
+    /// `get_mm_rss`).
     mutating func setPTE(mm: Int, address: UInt64, _ pte: PTE) {
         let old = mms[mm - 1].pageTable.pte(at: address)
-        mms[mm - 1].rss += (pte.isPresent ? 1 : 0) - (old.isPresent ? 1 : 0)
+        mms[mm - 1].rss += pte.countsInRSS - old.countsInRSS
         mms[mm - 1].pageTable.setPTE(pte, at: address)
     }
 

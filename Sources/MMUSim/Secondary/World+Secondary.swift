@@ -237,7 +237,7 @@ extension World {
     /// `atomic_pte_lookup`: read the pte with interrupts off, no lock, no reference; a missing
     /// pte or permission fails the dropin (the user retries).
     mutating func gruLookup(_ node: Int, address: UInt64, write: Bool) -> Exec {
-        let pte = mms[notifiers[node - 1].mm - 1].pageTable.pte(at: address)
+        let pte = mms[notifiers[node - 1].mm - 1].pageTable.translation(at: address)
         guard pte.isPresent, !write || pte.write else {
             gruRefuse(node, address: address)
             return .ran

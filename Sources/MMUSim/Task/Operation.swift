@@ -10,14 +10,31 @@ public struct MmapFlags: Codable, Hashable, Sendable {
     public var locked: Bool
     /// `MAP_HUGETLB`.
     public var hugetlb: Bool
+    /// The file is execute-in-place (on a filesystem mounted `-o xip`); it is made so when the
+    /// first mmap of its name creates it.
+    public var xip: Bool
 
     /// Creates flags; private anonymous memory by default.
-    public init(shared: Bool = false, anonymous: Bool = true, fixed: Bool = false, locked: Bool = false, hugetlb: Bool = false) {
+    public init(shared: Bool = false, anonymous: Bool = true, fixed: Bool = false, locked: Bool = false, hugetlb: Bool = false, xip: Bool = false) {
         self.shared = shared
         self.anonymous = anonymous
         self.fixed = fixed
         self.locked = locked
         self.hugetlb = hugetlb
+        self.xip = xip
+    }
+
+    /// Reads flags; `xip`, added later, is false when absent (journals written before it).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            shared: try container.decode(Bool.self, forKey: .shared),
+            anonymous: try container.decode(Bool.self, forKey: .anonymous),
+            fixed: try container.decode(Bool.self, forKey: .fixed),
+            locked: try container.decode(Bool.self, forKey: .locked),
+            hugetlb: try container.decode(Bool.self, forKey: .hugetlb),
+            xip: try container.decodeIfPresent(Bool.self, forKey: .xip) ?? false
+        )
     }
 }
 

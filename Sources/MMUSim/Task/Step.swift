@@ -101,6 +101,12 @@ enum Step: Codable, Hashable, Sendable {
     case wpClearFlush(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode)
     case wpSetPTE(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode)
     case hugeClearFlush(mm: Int, address: UInt64, oldPfn: Int)
+    case hugetlbCOWCopy(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode)
+    case hugetlbCOWBreak(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode)
+    case hugeSetPTE(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode)
+    case xipUnmap(mm: Int, address: UInt64, file: Int, pgoff: UInt64, mode: AccessMode)
+    case xipUnmapOne(mm: Int, address: UInt64)
+    case xipInsert(mm: Int, address: UInt64, mode: AccessMode)
     case putPage(pfn: Int)
     case putGupPage
     case kvmRetry(notifier: Int, address: UInt64, write: Bool)
@@ -196,6 +202,12 @@ enum Step: Codable, Hashable, Sendable {
         case .wpClearFlush: "ptep_clear_flush"
         case .wpSetPTE: "set_pte_at"
         case .hugeClearFlush: "huge_ptep_clear_flush"
+        case .hugetlbCOWCopy: "copy_huge_page"
+        case .hugetlbCOWBreak: "hugetlb_cow"
+        case .hugeSetPTE: "set_huge_pte_at"
+        case .xipUnmap: "__xip_unmap"
+        case .xipUnmapOne: "ptep_clear_flush"
+        case .xipInsert: "vm_insert_mixed"
         case .putPage: "put_page"
         case .putGupPage: "put_page"
         case .kvmRetry: "fault_retry"

@@ -7,8 +7,10 @@ extension World {
         let range = rcu + ["invalidate_range_start", "invalidate_range_end"]
         let unmap = ["split_vma", "detach_vmas_to_be_unmapped", "zap_pte_range", "tlb_finish_mmu", "__unmap_hugepage_range", "put_page"] + range
         let fault =
-            ["handle_mm_fault", "do_wp_page", "ptep_clear_flush", "huge_ptep_clear_flush", "set_pte_at", "put_page", "invalidate_page"] + range
-            + locked("page_table_lock")
+            [
+                "handle_mm_fault", "do_wp_page", "ptep_clear_flush", "set_pte_at", "put_page", "invalidate_page", "copy_huge_page", "hugetlb_cow",
+                "huge_ptep_clear_flush", "set_huge_pte_at", "__xip_unmap", "vm_insert_mixed",
+            ] + range + locked("page_table_lock") + locked("i_mmap_lock")
         let rmap = locked("anon_vma") + locked("i_mmap_lock") + locked("page_table_lock") + rcu
         let mmapSem = locked("mmap_sem")
         // mmput and, when it drops the last user, exit_mmap.

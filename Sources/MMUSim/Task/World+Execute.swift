@@ -55,6 +55,15 @@ extension World {
             return wpClearFlush(mm: mm, address: address, oldPfn: oldPfn, mode: mode)
         case .hugeClearFlush(let mm, let address, let oldPfn): return clearFlushPTE(mm: mm, address: address, oldPfn: oldPfn)
         case .wpSetPTE(let mm, let address, let oldPfn, let mode): return wpSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode)
+        case .hugetlbCOWCopy(let mm, let address, let oldPfn, let mode):
+            return hugetlbCOWCopy(mm: mm, address: address, oldPfn: oldPfn, mode: mode)
+        case .hugetlbCOWBreak(let mm, let address, let oldPfn, let mode):
+            return hugetlbCOWBreak(mm: mm, address: address, oldPfn: oldPfn, mode: mode)
+        case .hugeSetPTE(let mm, let address, let oldPfn, let mode): return hugeSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode)
+        case .xipUnmap(let mm, let address, let file, let pgoff, let mode):
+            return xipUnmapPlan(mm: mm, address: address, file: file, pgoff: pgoff, mode: mode)
+        case .xipUnmapOne(let mm, let address): return xipUnmapOne(mm: mm, address: address)
+        case .xipInsert(let mm, let address, let mode): return xipInsert(mm: mm, address: address, mode: mode)
         case .putPage(let pfn): return putPageStep(pfn)
         case .putGupPage: return putGupPage()
 

@@ -16,6 +16,8 @@ extension World {
                 }
             }
             if flags.hugetlb, let addr, flags.fixed, addr % hugePageSize != 0 { return .failure(.EINVAL) }
+            // Only a file can be execute-in-place, and not on hugetlbfs.
+            if flags.xip && (file == nil || flags.hugetlb) { return .failure(.EINVAL) }
             return .success([
                 .acquire(.mmapSem(mm: mm, write: true)),
                 .mmapBody(mm: mm, addr: addr, length: length, prot: prot, flags: flags, file: file, offset: offset),

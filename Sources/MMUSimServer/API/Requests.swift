@@ -159,9 +159,10 @@ struct MmapRequest: Decodable, Pausable {
     var flags: [String]
     var file: String?
     var offset: UInt64?
+    var xip: Bool?
     var pauseAt: String?
     enum CodingKeys: String, CodingKey {
-        case addr, length, prot, flags, file, offset
+        case addr, length, prot, flags, file, offset, xip
         case pauseAt = "pause_at"
     }
 }
