@@ -97,6 +97,7 @@ struct HugetlbTests {
             newAddr: nil
         )
         #expect(lab.run(grow).errno == .EINVAL)
+        #expect(lab.run(.madviseDontneed(mm: lab.mm, addr: a, length: hugePageSize)).errno == .EINVAL)
         #expect(lab.world.mm(lab.mm)!.vmas.count == 1)
         // On huge-page boundaries both work.
         #expect(lab.run(.mprotect(mm: lab.mm, addr: a, length: hugePageSize, prot: [.read])).ret == 0)
@@ -124,6 +125,8 @@ struct HugetlbTests {
         let b = lab.mmap(512, shared: true, file: "hugepages", hugetlb: true, mm: other)
         #expect(lab.read(b + pageSize, mm: other) == [0x11])
         #expect(lab.pte(b, mm: other).pfn == lab.pte(a).pfn && lab.pte(b, mm: other).write)
+        // hugetlbfs VMAs lack VM_CAN_NONLINEAR.
+        #expect(lab.run(.remapFilePages(mm: lab.mm, addr: a, length: pageSize, pgoff: 1)).errno == .EINVAL)
         lab.run(.munmap(mm: lab.mm, addr: a, length: hugePageSize))
         lab.run(.munmap(mm: other, addr: b, length: hugePageSize))
         #expect(lab.world.framesInUse == 1 + 512)
