@@ -1,11 +1,27 @@
 /// A notifier call as the VM issues it: which method, on which mm, over which range.
 public struct NotifyCall: Codable, Hashable, Sendable {
-    /// The five methods of `struct mmu_notifier_ops`.
+    /// The five methods of `struct mmu_notifier_ops`, each with the contract the seed's
+    /// include/linux/mmu_notifier.h gives it.
     public enum Kind: String, Codable, Hashable, Sendable {
+        /// Called by mmu_notifier_unregister or by exit_mmap, "always before all pages are
+        /// freed". It may run concurrently with the other methods and "should tear down all
+        /// secondary mmu mappings and freeze the secondary mmu".
         case release
+        /// Called after the VM test-and-cleared the pte's young bit, so that accesses through
+        /// the secondary MMU age the page too; answers whether the secondary saw one.
         case clearFlushYoung = "clear_flush_young"
+        /// Until it is invoked a secondary MMU may still read and write the page the pte
+        /// pointed to, which "won't be freed until this returns"; "If required set_page_dirty
+        /// has to be called internally to this method."
         case invalidatePage = "invalidate_page"
+        /// Paired with invalidate_range_end and called with mmap_sem or the rmap locks held;
+        /// every page of the range is still mapped and has a reference. From here to the end
+        /// "the establishment of sptes is forbidden in the range", and no new references may be
+        /// taken to its pages.
         case invalidateRangeStart = "invalidate_range_start"
+        /// Called when "all pages in the range have been unmapped and the pages have been freed
+        /// by the VM" (the mmu_gather's last batch is in fact freed just after it); a driver
+        /// that kept its own references may drop them here, after flushing its TLB.
         case invalidateRangeEnd = "invalidate_range_end"
     }
 
