@@ -1,3 +1,4 @@
+import Foundation
 public import Logging
 public import MMUSim
 
@@ -9,6 +10,9 @@ public struct AppConfiguration: Sendable {
     public var port: Int
     /// The folder of static files served at `/` (the dashboard), relative to the working directory or absolute.
     public var publicDirectory: String
+    /// The folder that holds `scenarios/` and `examples/explore/`, which GET /library/... serves;
+    /// by default the one that holds the public folder (the repository's root).
+    public var libraryDirectory: String
     /// When set, every request but `GET /health` must carry `Authorization: Bearer <token>`.
     public var token: String?
     /// More names (each may carry a `:port`) that the `Host` may give and whose `http://` and `https://`
@@ -26,6 +30,7 @@ public struct AppConfiguration: Sendable {
         host: String = "127.0.0.1",
         port: Int = 8080,
         publicDirectory: String = "public",
+        libraryDirectory: String? = nil,
         token: String? = nil,
         allowedHosts: [String] = [],
         logger: Logger = Logger(label: "mmusim"),
@@ -37,6 +42,7 @@ public struct AppConfiguration: Sendable {
         self.host = host
         self.port = port
         self.publicDirectory = publicDirectory
+        self.libraryDirectory = libraryDirectory ?? URL(fileURLWithPath: publicDirectory).deletingLastPathComponent().path
         self.token = token
         self.allowedHosts = allowedHosts
         self.logger = logger

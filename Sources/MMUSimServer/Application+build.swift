@@ -63,7 +63,8 @@ private func buildApplication(
         )
     )
     var endpoints = EndpointRegistry(router: router)
-    Routes(simulator: simulator, limits: configuration.limits, requests: requests).add(to: &endpoints)
+    let library = Library(root: URL(fileURLWithPath: configuration.libraryDirectory))
+    Routes(simulator: simulator, limits: configuration.limits, requests: requests, library: library).add(to: &endpoints)
     endpoints.addMethodNotAllowedResponders()
 
     return Application(

@@ -9,6 +9,8 @@ struct Routes {
     let limits: RequestLimits
     /// HTTP requests answered, for /metrics.
     let requests: RequestCounter
+    /// The scenario and explorer libraries.
+    let library: Library
 
     /// `{"status":"ok"}`, the answer of GET /health.
     static let healthBody = ByteBuffer(string: #"{"status":"ok"}"#)
@@ -26,6 +28,7 @@ struct Routes {
         addNotifierRoutes(to: &endpoints)
         addSystemRoutes(to: &endpoints)
         addExploreRoutes(to: &endpoints)
+        addLibraryRoutes(to: &endpoints)
     }
 }
 

@@ -63,6 +63,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The folder of the dashboard's static files.")
     var publicDir = "public"
 
+    @Option(help: "The folder that holds scenarios/ and examples/explore/, served at /library (default: the public folder's parent).")
+    var libraryDir: String?
+
     @Option(help: "Trace events kept (a ring: older ones drop, and /trace says how many).")
     var traceCapacity = 100_000
 
@@ -137,6 +140,7 @@ struct Serve: AsyncParsableCommand {
             host: self.host,
             port: self.port,
             publicDirectory: self.publicDir,
+            libraryDirectory: self.libraryDir,
             token: self.token,
             allowedHosts: self.allowHost,
             logger: Logger(label: "mmusim"),

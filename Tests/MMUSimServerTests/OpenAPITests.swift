@@ -12,7 +12,12 @@ struct OpenAPITests {
         let router = Router(context: AppRequestContext.self)
         var endpoints = EndpointRegistry(router: router)
         let configuration = AppConfiguration()
-        Routes(simulator: Simulator(config: configuration.world), limits: configuration.limits, requests: RequestCounter()).add(to: &endpoints)
+        Routes(
+            simulator: Simulator(config: configuration.world),
+            limits: configuration.limits,
+            requests: RequestCounter(),
+            library: Library(root: URL(fileURLWithPath: "."))
+        ).add(to: &endpoints)
         return Set(endpoints.routes().flatMap { route in route.methods.map { "\($0.rawValue) \(route.path)" } })
     }
 

@@ -114,6 +114,65 @@ struct RouteTests {
             }
         }
     }
+
+    @Test("GET /library/scenarios and /library/explore list the repository's own files with their descriptions, and serve each as it is on disk")
+    func library() async throws {
+        let root = URL(fileURLWithPath: publicDirectory).deletingLastPathComponent()
+        let manager = FileManager.default
+        let top = try manager.contentsOfDirectory(atPath: root.appendingPathComponent("scenarios").path).filter { $0.hasSuffix(".json") }.sorted()
+        let invariants = try manager.contentsOfDirectory(atPath: root.appendingPathComponent("scenarios/invariants").path)
+            .filter { $0.hasSuffix(".json") }.sorted().map { "invariants/\($0)" }
+        let examples = try manager.contentsOfDirectory(atPath: root.appendingPathComponent("examples/explore").path).filter { $0.hasSuffix(".json") }
+            .sorted()
+        try await Self.makeApp().test(.router) { client in
+            try await client.execute(uri: "/library/scenarios", method: .get) { response in
+                #expect(response.status == .ok)
+                let answer = try JSONDecoder().decode(LibraryListing.self, from: Data(response.body.readableBytesView))
+                #expect(answer.scenarios?.map(\.file) == top + invariants)
+                let xip = answer.scenarios?.first { $0.file == "seed-xip-unmap.json" }
+                #expect(xip?.title == "seed-xip-unmap" && xip?.steps == 9 && xip?.description.contains("__xip_unmap") == true)
+            }
+            for file in ["seed-xip-unmap.json", "invariants/no-stale-write.json"] {
+                let onDisk = try Data(contentsOf: root.appendingPathComponent("scenarios/\(file)"))
+                try await client.execute(uri: "/library/scenarios/\(file)", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(Data(response.body.readableBytesView) == onDisk)
+                }
+            }
+            try await client.execute(uri: "/library/explore", method: .get) { response in
+                let answer = try JSONDecoder().decode(LibraryListing.self, from: Data(response.body.readableBytesView))
+                #expect(answer.examples?.map(\.file) == examples)
+                #expect(answer.examples?.allSatisfy { !$0.description.isEmpty && $0.steps == nil } == true)
+            }
+            let example = try Data(contentsOf: root.appendingPathComponent("examples/explore/08-hugetlb-fork-gap.json"))
+            try await client.execute(uri: "/library/explore/08-hugetlb-fork-gap.json", method: .get) { response in
+                #expect(Data(response.body.readableBytesView) == example)
+            }
+            // Only a listed file is served: nothing else in the repository, however the path is spelt.
+            for uri in [
+                "/library/scenarios/nope.json", "/library/explore/..%2F..%2FPackage.swift", "/library/scenarios/..%2FPackage.swift",
+                "/library/scenarios/invariants/..%2F..%2FPackage.swift",
+            ] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status == .notFound, "\(uri)")
+                    let answer = try JSONDecoder().decode(ErrorAnswer.self, from: Data(response.body.readableBytesView))
+                    #expect(["unknown_file", "not_found"].contains(answer.error.code), "\(uri)")
+                }
+            }
+        }
+    }
+}
+
+/// GET /library/scenarios or /library/explore, as a client reads it.
+private struct LibraryListing: Decodable {
+    struct Entry: Decodable {
+        let file: String
+        let title: String
+        let description: String
+        let steps: Int?
+    }
+    let scenarios: [Entry]?
+    let examples: [Entry]?
 }
 
 /// The folder of the repository's static files, found from this file's path.

@@ -1,11 +1,11 @@
-// The explorer: load an example spec (copied into public/examples/explore), edit it, run it
+// The explorer: load an example spec (GET /library/explore), edit it, run it
 // with POST /explore, and show the counts, the violations and the counterexample's trace.
 
 import { h, replace } from '../dom.js';
 import { get, post, NOTIFIER_CALLS } from '../api.js';
 import { showAnswer } from './actions.js';
 
-const EXAMPLES = '/examples/explore/';
+const EXAMPLES = '/library/explore';
 
 function counts(answer) {
   const facts = [
@@ -93,11 +93,11 @@ export async function setupExplorer(container) {
   const description = container.querySelector('#explore-description');
   const output = container.querySelector('#explore-answer');
   const results = container.querySelector('#explore-results');
-  const index = await get(`${EXAMPLES}index.json`);
+  const index = await get(EXAMPLES);
   select.replaceChildren(...index.examples.map((e) => h('option', { value: e.file, text: e.title })));
   const load = async () => {
     const example = index.examples.find((e) => e.file === select.value);
-    const text = await (await fetch(EXAMPLES + select.value)).text();
+    const text = await (await fetch(`${EXAMPLES}/${select.value}`)).text();
     spec.value = text;
     description.textContent = example?.description ?? '';
   };

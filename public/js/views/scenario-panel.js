@@ -1,4 +1,4 @@
-// The scenario panel: pick one of the library's scenarios (copied into public/scenarios) or
+// The scenario panel: pick one of the library's scenarios (GET /library/scenarios) or
 // paste one; see its description, cites and steps; reset the world and play it one step at a
 // time against the live server, each expectation marked pass or fail next to what happened;
 // or run the whole file on the server (POST /scenarios/run) and show its report.
@@ -7,7 +7,7 @@ import { h, replace, plural } from '../dom.js';
 import { get, post } from '../api.js';
 import { Player, problem, stepLabel, summarize, show, project } from '../scenario.js';
 
-const LIBRARY = '/scenarios/';
+const LIBRARY = '/library/scenarios';
 
 /** A step's expectations before it runs: one short line each. */
 function expectationSummary(step) {
@@ -88,7 +88,7 @@ export async function setupScenarioPanel(panel, state, afterStep) {
   const serverRun = $('#scenario-server');
   const status = $('#scenario-status');
   const report = $('#scenario-report');
-  const index = await get(`${LIBRARY}index.json`);
+  const index = await get(LIBRARY);
   select.replaceChildren(
     ...index.scenarios.map((s) => h('option', { value: s.file, text: `${s.title} (${plural(s.steps, 'step')})` })),
     h('option', { value: '', text: 'pasted JSON (edit below)' }),
@@ -196,7 +196,7 @@ export async function setupScenarioPanel(panel, state, afterStep) {
   const load = async (file) => {
     select.value = file;
     if (!file) return;
-    const body = await (await fetch(LIBRARY + file)).text();
+    const body = await (await fetch(`${LIBRARY}/${file}`)).text();
     text.value = body;
     const parsed = parseText();
     if (parsed) {
