@@ -185,6 +185,20 @@ extension Routes {
             let report = try await NIOThreadPool.singleton.runIfActive { ScenarioRunner.run(scenario) }
             return ScenarioAnswer(passed: report.passed, steps: report.steps)
         }
+        endpoints.post("/scenarios/judge") { request, _ in
+            let body = try await request.decodeBody(JudgeRequest.self, limit: limits.maxBody)
+            let answer = body.answer ?? .object(["ret": .int(0)])
+            let events: [JSONValue] = if case .array(let list)? = answer["trace"] { list } else { [] }
+            let judge = ScenarioJudge(
+                world: await simulator.world,
+                answer: answer,
+                events: events,
+                violationsBefore: body.violationsBefore ?? 0,
+                defaultMM: body.mm ?? 1
+            )
+            let checks = judge.checks(body.expect ?? [:])
+            return JudgeAnswer(passed: checks.allSatisfy(\.passed), checks: checks)
+        }
     }
 }
 
@@ -283,4 +297,24 @@ struct ResetAnswer: ResponseEncodable, Sendable {
 struct ScenarioAnswer: ResponseEncodable, Sendable {
     var passed: Bool
     var steps: [StepReport]
+}
+
+/// POST /scenarios/judge: a step's expectations, the answer its request got (its `trace` the
+/// events), how many violations were known before it, and the mm it is about.
+struct JudgeRequest: Decodable, Sendable {
+    var expect: [String: JSONValue]?
+    var answer: JSONValue?
+    var violationsBefore: Int?
+    var mm: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case expect, answer, mm
+        case violationsBefore = "violations_before"
+    }
+}
+
+/// The answer of POST /scenarios/judge: each expectation with what was found.
+struct JudgeAnswer: ResponseEncodable, Sendable {
+    var passed: Bool
+    var checks: [ScenarioJudge.Check]
 }

@@ -598,4 +598,33 @@ struct NotifierScenarioTests {
             #expect(try await lab.get("/invariants")["ok"] == true)
         }
     }
+
+    @Test("POST /scenarios/judge judges a step's expectations by the runner's rules, against the step's answer and the live world")
+    func judgeAStep() async throws {
+        try await TestServer.withRunning { server in
+            let lab = LabClient(server)
+            let mm = try await lab.createMM()
+            let a = try await lab.mmap(mm: mm, pages: 1)
+            try await lab.write(mm: mm, a, value: 5)
+            let kvm = try await lab.register(mm: mm, "kvm")
+            try await lab.fault(mm: mm, kvm, a, write: true)
+            let answer = try await lab.post("/mms/\(mm)/munmap", ["addr": .address(a), "length": 4096])
+            let expect: JSONValue = [
+                "ret": 0,
+                "calls": [["call": "invalidate_range_start", "notifier": 1], ["call": "invalidate_range_end", "notifier": 1]],
+                "sptes": [["address": .address(a), "present": false]],
+                "invariants": "ok",
+            ]
+            let verdict = try await lab.post("/scenarios/judge", ["expect": expect, "answer": answer, "mm": .int(Int64(mm))])
+            #expect(verdict["passed"] == true)
+            #expect(verdict["checks"]?.array?.map { $0["key"]?.string } == ["calls", "invariants", "ret", "sptes"])
+            let wrong = try await lab.post(
+                "/scenarios/judge",
+                ["expect": ["calls": [], "violations": ["no-stale-spte"]], "answer": answer, "violations_before": 0]
+            )
+            #expect(wrong["passed"] == false)
+            #expect(wrong["checks"]?.array?.map { $0["passed"] } == [false, false])
+            #expect(wrong["checks"]?.array?.first?["actual"]?.array?.count == 2)
+        }
+    }
 }

@@ -1,9 +1,9 @@
 // Scenario files (docs/scenarios.md) played one step at a time against the live server: each
-// step becomes the API request the scenario runner would make, and its expectations are
-// checked the way the runner checks them (ScenarioRunner.swift), from the request's answer
-// and the GET endpoints. Nothing here touches the DOM.
+// step becomes the API request the scenario runner would make, and the server judges its
+// expectations (POST /scenarios/judge, the runner's own rules, written once in Swift) from the
+// request's answer and the live world. Nothing here touches the DOM.
 
-import { request, get, hex, parseAddr, NOTIFIER_CALLS } from './api.js';
+import { request, get, post, parseAddr } from './api.js';
 
 /** The world a scenario gets when it names no options (Scenario.config). */
 export const WORLD_DEFAULTS = { frames: 256, swap_slots: 256, release_order: 'v17' };
@@ -57,58 +57,7 @@ export function commandRequest(command, pauseAt) {
   throw new Error(`unknown op '${op}'`);
 }
 
-// --- Matching: the rule of JSONValue.matches.
-
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-/** The value as an exact number (a canonical decimal string), when it is a number or a "0x" address. */
-function numeric(v) {
-  if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v).toString() : String(v);
-  if (typeof v === 'string' && v.startsWith('0x')) return /^0x[0-9a-fA-F]+$/.test(v) ? BigInt(v).toString() : null;
-  return null;
-}
-
-/**
- * True when `actual` has every field `expected` names, recursively; arrays match element by
- * element with the same length; numbers and hex strings compare by value; a field expected to
- * be null matches a missing one.
- */
-export function matches(expected, actual) {
-  if (isObject(expected) && isObject(actual)) {
-    return Object.entries(expected).every(([k, v]) => (actual[k] === undefined ? v === null : matches(v, actual[k])));
-  }
-  if (Array.isArray(expected) && Array.isArray(actual)) {
-    return expected.length === actual.length && expected.every((e, i) => matches(e, actual[i]));
-  }
-  const a = numeric(expected);
-  const b = numeric(actual);
-  if (a !== null && b !== null) return a === b;
-  if (isObject(expected) || Array.isArray(expected) || isObject(actual) || Array.isArray(actual)) return false;
-  return expected === (actual === undefined ? null : actual);
-}
-
-function inAnyOrder(expected, actual) {
-  if (!Array.isArray(expected) || expected.length !== actual.length) return false;
-  const unused = [...actual];
-  return expected.every((item) => {
-    const i = unused.findIndex((a) => matches(item, a));
-    if (i < 0) return false;
-    unused.splice(i, 1);
-    return true;
-  });
-}
-
-function inOrder(expected, actual) {
-  if (!Array.isArray(expected)) return false;
-  let cursor = 0;
-  return expected.every((item) => {
-    const pattern = typeof item === 'string' ? { call: item } : item;
-    const found = actual.findIndex((a, i) => i >= cursor && matches(pattern, a));
-    if (found < 0) return false;
-    cursor = found + 1;
-    return true;
-  });
-}
 
 /** The answer fields the value expectations read. */
 export const ANSWER_KEYS = new Set([
@@ -141,127 +90,24 @@ export function show(value) {
   return JSON.stringify(value);
 }
 
-// --- Reading the state the state expectations name.
-
-async function findNotifier(id) {
-  const { mms } = await get('/mms');
-  for (const mm of mms) {
-    if (!(mm.notifiers ?? []).length) continue;
-    const { notifiers } = await get(`/mms/${mm.id}/notifiers`);
-    const n = notifiers.find((x) => x.id === id);
-    if (n) return n;
-  }
-  return null;
-}
-
-async function ptesAt(mm, address) {
-  const answer = await request('GET', `/mms/${mm}/ptes?addr=${hex(address)}&length=4096`);
-  if (!answer.ok) return undefined;
-  return answer.data.ptes.find((p) => parseAddr(p.address) === address) ?? null;
-}
-
 const toInt = (v) => (v === undefined || v === null ? undefined : Number(parseAddr(v)));
 
-/** The actual object a state expectation item is compared with (ScenarioRunner.items). */
-async function stateItem(key, item, defaultMM) {
-  if (!isObject(item)) return { label: key, actual: 'an object per item' };
-  const mm = toInt(item.mm) ?? defaultMM;
-  const address = item.address === undefined ? null : parseAddr(item.address);
-  const notifier = toInt(item.notifier) ?? 1;
-  const named = Object.fromEntries(Object.entries(item).filter(([k]) => ['mm', 'address', 'notifier', 'id', 'name'].includes(k)));
-  const label = `${key} ${JSON.stringify(named)}`;
-  switch (key) {
-    case 'ptes': {
-      if (address === null) return { label, actual: 'no such mm or no address' };
-      const pte = await ptesAt(mm, address);
-      if (pte === undefined) return { label, actual: 'no such mm or no address' };
-      return { label, actual: { ...(pte ?? { state: 'none' }), mm, address: hex(address) } };
-    }
-    case 'sptes':
-    case 'tlb': {
-      const n = address === null ? null : await findNotifier(notifier);
-      if (!n) return { label, actual: 'no such notifier or no address' };
-      const what = key === 'tlb' ? ['tlb', 'entries'] : ['sptes', 'sptes'];
-      const list = (await get(`/mms/${n.mm}/notifiers/${n.id}/${what[0]}?addr=${hex(address)}&length=4096`))[what[1]];
-      const entry = list.find((e) => parseAddr(e.address) === address);
-      return { label, actual: { ...(entry ? { ...entry, present: true } : { present: false }), notifier, address: hex(address) } };
-    }
-    case 'frame_at': {
-      const pte = address === null ? null : await ptesAt(mm, address);
-      if (!pte || pte.state !== 'present') return { label, actual: 'no page mapped there' };
-      const frame = (await get(`/frames?from=${pte.pfn}&limit=1`)).frames.find((f) => f.pfn === pte.pfn);
-      return { label, actual: frame ? { ...frame, mm, address: hex(address) } : 'no page mapped there' };
-    }
-    case 'frames': {
-      const frames = await get('/frames?limit=1');
-      return { label, actual: { in_use: frames.total - frames.free, free: frames.free } };
-    }
-    case 'notifiers': {
-      const id = toInt(item.id) ?? notifier;
-      const n = await findNotifier(id);
-      return { label, actual: n ?? `no notifier ${id}` };
-    }
-    case 'mm':
-    case 'mms': {
-      const id = toInt(item.id) ?? mm;
-      const answer = await request('GET', `/mms/${id}`);
-      if (!answer.ok) return { label, actual: `no mm ${id}` };
-      return { label, actual: { ...answer.data, vma_count: (answer.data.vmas ?? []).length } };
-    }
-    default:
-      return { label, actual: undefined, skipped: true };
-  }
-}
-
 /**
- * Checks a step's expectations. `answer` is the request's answer (null when the step sent
- * none), `createdMM` the id a create_mm made. Resolves to a list of
- * `{key, label, expected, actual, result: "pass" | "fail" | "skipped", why}`.
+ * Has the server judge a step's expectations (POST /scenarios/judge) against `answer`, the
+ * request's answer (null when the step sent none), and the live world. Resolves to a list of
+ * `{key, label, expected, actual, result: "pass" | "fail"}`.
  */
 export async function checkStep(step, answer, violationsBefore = 0) {
   const expect = step.expect;
   if (!expect) return [];
   const data = answer?.ok ? answer.data : null;
-  const trace = Array.isArray(data?.trace) ? data.trace : [];
-  const calls = trace.filter((e) => NOTIFIER_CALLS.has(e.call));
   const isCreate = step.do?.op === 'create_mm';
-  const createdMM = isCreate ? data?.id : undefined;
-  const defaultMM = toInt(step.do?.mm) ?? createdMM ?? 1;
-  const checks = [];
-  const add = (key, label, expected, actual, ok) => checks.push({ key, label, expected, actual, result: ok ? 'pass' : 'fail' });
-  for (const key of Object.keys(expect).sort()) {
-    const expected = expect[key];
-    if (ANSWER_KEYS.has(key)) {
-      // The runner reads a finished create_mm as {"ret": 0}; every other step as the task's answer.
-      const fields = isCreate ? { ret: data?.ret ?? 0 } : (data ?? {});
-      const actual = fields[key];
-      add(key, key, expected, actual, data !== null && matches(expected, actual ?? null));
-    } else if (key === 'calls') {
-      add(key, key, expected, calls, matches(expected, calls));
-    } else if (key === 'calls_any_order') {
-      add(key, key, expected, calls, inAnyOrder(expected, calls));
-    } else if (key === 'events') {
-      add(key, 'events (in this order)', expected, trace.map((e) => e.call), inOrder(expected, trace));
-    } else if (key === 'invariants' || key === 'violations') {
-      // invariants: every invariant violated so far; violations: those this step broke.
-      const { violations } = await get('/invariants');
-      const since = key === 'invariants' ? 0 : violationsBefore;
-      const found = [...new Set(violations.slice(since).map((v) => v.invariant))].sort();
-      const wanted = expected === 'ok' ? [] : Array.isArray(expected) ? [...expected].sort() : expected;
-      add(key, key, expected, found.length ? found : 'ok', matches(wanted, found));
-    } else {
-      const items = Array.isArray(expected) ? expected : [expected];
-      for (const item of items) {
-        const { label, actual, skipped } = await stateItem(key, item, defaultMM);
-        if (skipped) {
-          checks.push({ key, label, expected: item, actual, result: 'skipped', why: 'not readable over the API; “Run all on the server” checks it' });
-        } else {
-          add(key, label, item, actual, matches(item, actual));
-        }
-      }
-    }
-  }
-  return checks;
+  // The runner reads a finished create_mm as {"ret": 0}; every other step as the task's answer.
+  const judged = isCreate ? { ret: data?.ret ?? 0, trace: data?.trace ?? [] } : data;
+  const mm = toInt(step.do?.mm) ?? (isCreate ? data?.id : undefined) ?? 1;
+  const verdict = await post('/scenarios/judge', { expect, answer: judged, violations_before: violationsBefore, mm });
+  if (!verdict.ok) throw new Error(`POST /scenarios/judge failed: ${verdict.data?.error?.message ?? verdict.status}`);
+  return verdict.data.checks.map((c) => ({ key: c.key, label: c.label, expected: c.expected, actual: c.actual, result: c.passed ? 'pass' : 'fail' }));
 }
 
 /**

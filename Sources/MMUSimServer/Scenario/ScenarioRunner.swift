@@ -63,7 +63,8 @@ public struct ScenarioRunner {
         return check(step, report: report, task: task, before: before, violationsBefore: violationsBefore, createdMM: created)
     }
 
-    /// Checks a step's expectations.
+    /// Checks a step's expectations, as POST /scenarios/judge does for the dashboard: the
+    /// answer the step's request would give, the events it caused, then the world it left.
     private func check(
         _ step: ScenarioStep,
         report: StepReport,
@@ -74,51 +75,78 @@ public struct ScenarioRunner {
     ) -> StepReport {
         var report = report
         guard let expect = step.expect else { return report }
-        let events = world.trace.events(after: before)
-        func compare(_ what: String, _ expected: JSONValue, _ actual: JSONValue) {
-            if !expected.matches(actual) {
-                report.passed = false
-                report.failures.append("\(what): expected \(expected)\n      actual   \(actual)")
-            }
+        let answer: JSONValue = task.map { JSONValue.of(OperationAnswer(Simulator.Outcome(task: $0, events: []))) } ?? .object(["ret": .int(0)])
+        let events = world.trace.events(after: before).map { JSONValue.of(EventAnswer($0)) }
+        let judge = ScenarioJudge(
+            world: world,
+            answer: answer,
+            events: events,
+            violationsBefore: violationsBefore,
+            defaultMM: step.do?.mm ?? createdMM ?? 1
+        )
+        for check in judge.checks(expect) where !check.passed {
+            report.passed = false
+            report.failures.append("\(check.label): expected \(check.expected)\n      actual   \(check.actual)")
         }
-        let defaultMM = step.do?.mm ?? createdMM ?? 1
+        return report
+    }
+}
+
+/// Judges a step's expectations (docs/scenarios.md) against what the step answered, the events
+/// it caused and the world it left: the one place the rules of `expect` are written, for
+/// `mmusim run`, POST /scenarios/run and the dashboard's POST /scenarios/judge alike.
+struct ScenarioJudge {
+    /// The world after the step.
+    let world: World
+    /// The step's answer, as the API gives it (`{"ret": 0}` for a step with none).
+    let answer: JSONValue
+    /// The events the step caused, as the API's trace gives them.
+    let events: [JSONValue]
+    /// How many violations were known before the step.
+    let violationsBefore: Int
+    /// The mm an expectation without `mm` is about.
+    let defaultMM: Int
+
+    /// One expectation compared: its key, how a report names it, what was expected and found.
+    struct Check: Encodable, Sendable {
+        var key: String
+        var label: String
+        var expected: JSONValue
+        var actual: JSONValue
+        var passed: Bool
+    }
+
+    /// Every expectation of `expect`, in key order (a state key with a list: one check per item).
+    func checks(_ expect: [String: JSONValue]) -> [Check] {
+        var checks: [Check] = []
+        func compare(_ key: String, _ label: String, _ expected: JSONValue, _ actual: JSONValue, _ passed: Bool? = nil) {
+            checks.append(Check(key: key, label: label, expected: expected, actual: actual, passed: passed ?? expected.matches(actual)))
+        }
+        let calls = events.filter { if case .string(let call)? = $0["call"] { notifierMethods.contains(call) } else { false } }
         for (key, expected) in expect.sorted(by: { $0.key < $1.key }) {
             switch key {
             case "ret", "errno", "status", "next_step", "values", "faults", "retries", "locks_taken", "child", "addr", "scanned", "referenced",
                 "swapped_out", "kept", "failed", "cleaned", "migrated", "value", "tlb_hit", "spte", "id":
-                let actual: JSONValue =
-                    task.map { JSONValue.of(OperationAnswer(Simulator.Outcome(task: $0, events: []))) } ?? .object(["ret": .int(0)])
-                guard case .object(let fields) = actual else { continue }
-                compare(key, expected, fields[key] ?? .null)
+                compare(key, key, expected, answer[key] ?? .null)
             case "calls":
-                compare(key, expected, .array(events.filter { notifierMethods.contains($0.call) }.map { JSONValue.of(EventAnswer($0)) }))
+                compare(key, key, expected, .array(calls))
             case "calls_any_order":
-                let actual = events.filter { notifierMethods.contains($0.call) }.map { JSONValue.of(EventAnswer($0)) }
-                if !matchesInAnyOrder(expected, actual) {
-                    report.passed = false
-                    report.failures.append("calls_any_order: expected \(expected)\n      actual   \(JSONValue.array(actual))")
-                }
+                compare(key, key, expected, .array(calls), matchesInAnyOrder(expected, calls))
             case "events":
-                let actual = events.map { JSONValue.of(EventAnswer($0)) }
-                if !matchesSubsequence(expected, actual) {
-                    report.passed = false
-                    report.failures.append(
-                        "events (in this order, others may come between): expected \(expected)\n      actual   \(JSONValue.array(actual))"
-                    )
-                }
+                compare(key, "events (in this order, others may come between)", expected, .array(events), matchesSubsequence(expected, events))
             case "invariants", "violations":
                 // invariants: every invariant violated so far; violations: those this step broke.
-                let since = key == "invariants" ? 0 : violationsBefore
+                let since = key == "invariants" ? 0 : min(violationsBefore, world.violations.count)
                 let found = JSONValue.array(Set(world.violations[since...].map(\.invariant.rawValue)).sorted().map(JSONValue.string))
                 let wanted: JSONValue = expected == .string("ok") ? .array([]) : sortedStrings(expected)
-                compare(key, wanted, found)
+                compare(key, key, wanted, found)
             default:
                 for (label, expectedItem, actual) in items(key, expected, defaultMM: defaultMM) {
-                    compare(label, expectedItem, actual)
+                    compare(key, label, expectedItem, actual)
                 }
             }
         }
-        return report
+        return checks
     }
 
     /// The state expectations: each expected object with the actual object it is compared to.
