@@ -29,6 +29,7 @@ struct Routes {
         addSystemRoutes(to: &endpoints)
         addExploreRoutes(to: &endpoints)
         addLibraryRoutes(to: &endpoints)
+        addDriverRoutes(to: &endpoints)
     }
 }
 

@@ -106,6 +106,24 @@ struct OpenAPITests {
         #expect(World.stepNames.subtracting(names).isEmpty, "steps missing from PauseAt: \(World.stepNames.subtracting(names).sorted())")
     }
 
+    @Test(
+        "openapi.yaml's closed vocabularies are the model's enums: drivers, bug switches, core bugs, release orders, notifier methods, invariants, task states"
+    )
+    func vocabulariesAreTheEnums() throws {
+        let pairs: [(schema: String, values: [String])] = [
+            ("SecondaryKind", SecondaryKind.allCases.map(\.rawValue)),
+            ("DriverBug", DriverBug.allCases.map(\.rawValue)),
+            ("CoreBug", CoreBug.allCases.map(\.rawValue)),
+            ("ReleaseOrder", ReleaseOrder.allCases.map(\.rawValue)),
+            ("NotifierMethod", NotifyCall.Kind.allCases.map(\.rawValue)),
+            ("Invariant", Invariant.allCases.map(\.rawValue)),
+            ("TaskStatus", TaskStatus.allCases.map(\.rawValue)),
+        ]
+        for (schema, values) in pairs {
+            #expect(Set(try Self.documentedEnum(schema)) == Set(values), "\(schema)")
+        }
+    }
+
     @Test("openapi.yaml's TraceCall enum is every call the model emits, the notifier methods included")
     func traceCallIsEmittedCalls() throws {
         let methods = try Self.documentedEnum("NotifierMethod")

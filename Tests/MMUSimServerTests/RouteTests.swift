@@ -163,6 +163,47 @@ struct RouteTests {
     }
 }
 
+extension RouteTests {
+    @Test("GET /drivers serves the registration vocabulary: every driver kind with its bug switches; an unknown name is 404")
+    func drivers() async throws {
+        try await Self.makeApp().test(.router) { client in
+            try await client.execute(uri: "/drivers", method: .get) { response in
+                let answer = try JSONDecoder().decode(DriverListing.self, from: Data(response.body.readableBytesView))
+                #expect(answer.drivers.map(\.name) == ["kvm", "gru", "xpmem", "pinning", "unsafe"])
+                #expect(answer.drivers.map(\.notifier) == [true, true, true, false, false])
+                #expect(answer.drivers.map(\.pins) == [false, false, true, true, false])
+                let switches = ["skip_retry_check", "no_release", "ignore_invalidate_page", "no_set_page_dirty", "sleeps", "free_in_release"]
+                #expect(answer.drivers.allSatisfy { $0.variants.map(\.name) == switches && !$0.description.isEmpty })
+            }
+            try await client.execute(uri: "/drivers/gru", method: .get) { response in
+                let driver = try JSONDecoder().decode(DriverListing.Driver.self, from: Data(response.body.readableBytesView))
+                #expect(driver.name == "gru")
+            }
+            try await client.execute(uri: "/drivers/nvidia", method: .get) { response in
+                #expect(response.status == .notFound)
+                let answer = try JSONDecoder().decode(ErrorAnswer.self, from: Data(response.body.readableBytesView))
+                #expect(answer.error.code == "unknown_driver")
+            }
+        }
+    }
+}
+
+/// GET /drivers, as a client reads it.
+private struct DriverListing: Decodable {
+    struct Variant: Decodable {
+        let name: String
+        let description: String
+    }
+    struct Driver: Decodable {
+        let name: String
+        let description: String
+        let notifier: Bool
+        let pins: Bool
+        let variants: [Variant]
+    }
+    let drivers: [Driver]
+}
+
 /// GET /library/scenarios or /library/explore, as a client reads it.
 private struct LibraryListing: Decodable {
     struct Entry: Decodable {

@@ -19,6 +19,7 @@ export const state = {
   tasks: [],
   invariants: { ok: true, violations: [] },
   steps: {},
+  drivers: [],
   events: [],
   /** The seq of the newest event seen (GET /trace's `next`). */
   next: 0,
@@ -122,9 +123,11 @@ async function loadSnapshot() {
   state.invariants = invariants;
 }
 
-/** Reads the step names once (they do not change while the server runs). */
+/** Reads the step names and the drivers once (they do not change while the server runs). */
 export async function loadSteps() {
-  state.steps = (await get('/steps')).steps;
+  const [steps, drivers] = await Promise.all([get('/steps'), get('/drivers')]);
+  state.steps = steps.steps;
+  state.drivers = drivers.drivers;
 }
 
 /**

@@ -19,6 +19,17 @@ public enum SecondaryKind: String, Codable, Hashable, Sendable, CaseIterable {
 
     /// True when the kind has sptes; the others hold only a TLB.
     public var hasSptes: Bool { self != .gru }
+
+    /// What the kind models, in a sentence (GET /drivers).
+    public var summary: String {
+        switch self {
+        case .kvm: "KVM shadow page tables: sptes plus a TLB, and the mmu_notifier_seq/count retry protocol of its fault path."
+        case .gru: "SGI GRU: a TLB only; a dropin is refused while an invalidate range is active (ms_range_active)."
+        case .xpmem: "XPMEM: remote attachments pinned with get_user_pages; its invalidations sleep to reach the remote node."
+        case .pinning: "A legacy driver that pins every page it maps and registers no notifier (KVM before 2.6.27)."
+        case .unsafe: "A driver that neither pins its pages nor registers a notifier: the use-after-free the seed prevents."
+        }
+    }
 }
 
 /// A driver bug that can be switched on per notifier; each is caught by the checker.
@@ -35,6 +46,18 @@ public enum DriverBug: String, Codable, Hashable, Sendable, CaseIterable {
     case sleeps
     /// ->release frees the notifier at once instead of after a grace period.
     case freeInRelease = "free_in_release"
+
+    /// What the switch does, in a sentence (GET /drivers).
+    public var summary: String {
+        switch self {
+        case .skipRetryCheck: "The fault path installs its mapping without checking the invalidate count and sequence (kvm) or ms_range_active (gru)."
+        case .noRelease: "The driver has no ->release."
+        case .ignoreInvalidatePage: "->invalidate_page does nothing."
+        case .noSetPageDirty: "Dropping a dirty mapping does not call set_page_dirty."
+        case .sleeps: "Every callback sleeps."
+        case .freeInRelease: "->release frees the notifier at once instead of after a grace period."
+        }
+    }
 }
 
 /// Where a notifier is in its life.

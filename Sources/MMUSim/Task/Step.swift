@@ -2,7 +2,7 @@
 public struct NotifyCall: Codable, Hashable, Sendable {
     /// The five methods of `struct mmu_notifier_ops`, each with the contract the seed's
     /// include/linux/mmu_notifier.h gives it.
-    public enum Kind: String, Codable, Hashable, Sendable {
+    public enum Kind: String, Codable, Hashable, Sendable, CaseIterable {
         /// Called by mmu_notifier_unregister or by exit_mmap, "always before all pages are
         /// freed". It may run concurrently with the other methods and "should tear down all
         /// secondary mmu mappings and freeze the secondary mmu".

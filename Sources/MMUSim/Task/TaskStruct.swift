@@ -48,7 +48,7 @@ public enum Lock: Codable, Hashable, Sendable {
 }
 
 /// Where a task stands.
-public enum TaskStatus: String, Codable, Hashable, Sendable {
+public enum TaskStatus: String, Codable, Hashable, Sendable, CaseIterable {
     /// It can run its next step.
     case runnable
     /// Its next step waits for a lock or a grace period.

@@ -4,8 +4,9 @@
 import { h, plural } from '../dom.js';
 import { request } from '../api.js';
 
-const KINDS = ['kvm', 'gru', 'xpmem', 'pinning', 'unsafe'];
-const BUGS = ['skip_retry_check', 'no_release', 'ignore_invalidate_page', 'no_set_page_dirty', 'sleeps', 'free_in_release'];
+// The drivers and their bug switches, as GET /drivers serves them (state.drivers).
+const KINDS = (state) => state.drivers.map((d) => d.name);
+const BUGS = (state) => [...new Set(state.drivers.flatMap((d) => d.variants.map((v) => v.name)))];
 const PROTS = ['rw', 'r', 'rx', 'rwx', 'none'];
 const ADDR = '0x7f0000000000';
 
@@ -194,6 +195,7 @@ export function showAnswer(output, answer, what = '') {
 
 function fieldControl(form, field, state) {
   const id = `${form.id}-${field.name}`;
+  if (typeof field.options === 'function') field = { ...field, options: field.options(state) };
   if (field.type === 'checkboxes') {
     return h(
       'fieldset',
