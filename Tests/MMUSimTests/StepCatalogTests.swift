@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import MMUSim
@@ -5,7 +6,7 @@ import Testing
 @Suite("Step names")
 struct StepCatalogTests {
     /// Runs an operation one step at a time and records the names of the steps it ran.
-    private func steps(_ world: inout World, _ operation: Operation) -> [String] {
+    private func steps(_ world: inout World, _ operation: MMUSim.Operation) -> [String] {
         let id = world.start(operation)
         var names: [String] = []
         while case .ran(let name) = world.step(id) { names.append(name) }
@@ -19,7 +20,7 @@ struct StepCatalogTests {
         let mm = world.createMM()
         let a = mmapBase
         var seen: [(op: String, names: [String])] = []
-        func run(_ operation: Operation) { seen.append((operation.name, steps(&world, operation))) }
+        func run(_ operation: MMUSim.Operation) { seen.append((operation.name, steps(&world, operation))) }
         run(.mmap(mm: mm, addr: nil, length: 4 * pageSize, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
         run(
             .mmap(
@@ -77,4 +78,42 @@ struct StepCatalogTests {
         }
         #expect(Set(seen.map(\.op)) == Set(World.stepCatalog.keys))
     }
+
+    @Test("each step has a name of its own: no two cases of Step share one (rcu_read_lock is one step, .notify's first)")
+    func namesAreUnique() throws {
+        let source = try String(contentsOfFile: stepSourcePath, encoding: .utf8)
+        guard let body = source.range(of: "    var name: String {") else {
+            Issue.record("Step.name not found")
+            return
+        }
+        var seen: [String: String] = [:]
+        for line in source[body.upperBound...].split(separator: "\n") {
+            if line.hasPrefix("    }") { break }
+            guard let colon = line.range(of: ": \""), line.contains("case .") else { continue }
+            let name = line[colon.upperBound...].prefix { $0 != "\"" }
+            let cases = String(line[..<colon.lowerBound]).trimmingCharacters(in: .whitespaces)
+            #expect(seen[String(name)] == nil, "\(name) names both \(seen[String(name)] ?? "") and \(cases)")
+            seen[String(name)] = cases
+        }
+        #expect(seen.count > 80, "the names were not read: \(seen.count)")
+        #expect(seen["tlb_finish_mmu"] == "case .tlbFinishMMU")
+    }
+
+    @Test("a name several steps shared before still pauses at each of them: set_pte_at at try_to_unmap_one's, mmput at exit_mm")
+    func oldNamesStillPause() {
+        var lab = Lab()
+        let a = lab.mmap(1)
+        lab.write(a, value: 1)
+        _ = lab.run(.reclaim(mm: lab.mm, addr: a, length: pageSize, pages: nil))
+        let reclaim = lab.world.perform(.reclaim(mm: lab.mm, addr: a, length: pageSize, pages: nil), pauseAt: "set_pte_at")
+        #expect(reclaim.status == .paused && reclaim.nextStep == "try_to_unmap_one:set_pte_at", "\(reclaim.status) \(reclaim.result)")
+        lab.world.resume(reclaim.id)
+        let exit = lab.world.perform(.exit(mm: lab.mm), pauseAt: "mmput")
+        #expect(exit.status == .paused && exit.nextStep == "exit_mm")
+        #expect(World.stepAliases.keys.allSatisfy(World.stepNames.contains))
+    }
 }
+
+/// Sources/MMUSim/Task/Step.swift, found from this file's path.
+private let stepSourcePath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Sources/MMUSim/Task/Step.swift").path

@@ -65,7 +65,7 @@ extension World {
                 steps.append(.zapPTEs(mm: mm, start: range.start, end: range.end))
             }
         }
-        steps += [.notify(NotifyCall(kind: .invalidateRangeEnd, mm: mm, start: start, end: end)), .freePages]
+        steps += [.notify(NotifyCall(kind: .invalidateRangeEnd, mm: mm, start: start, end: end)), .tlbFinishMMU]
         push(steps)
         return .expanded
     }
@@ -116,7 +116,7 @@ extension World {
     private mutating func endZapBlockIfUsedUp(then rest: [Step]) {
         guard scratch.zapWork <= 0 else { return }
         scratch.zapWork = Self.zapBlockSize
-        push([.freePages] + rest)
+        push([.tlbFinishMMU] + rest)
     }
 
     /// `__unmap_hugepage_range` under the page-table lock: clear the ptes of a hugetlb range,
@@ -184,7 +184,7 @@ extension World {
     }
 
     /// `tlb_finish_mmu`: put every gathered page; those whose last reference goes are freed.
-    mutating func freePages() -> Exec {
+    mutating func tlbFinishMMU() -> Exec {
         let gathered = scratch.pendingFree
         scratch.pendingFree = []
         putGathered(gathered)

@@ -90,7 +90,7 @@ enum Step: Codable, Hashable, Sendable {
     case detachVMAs(mm: Int, start: UInt64, end: UInt64)
     indirect case unmapVMAs(mm: Int, start: UInt64, end: UInt64, ranges: [ZapRange])
     case zapPTEs(mm: Int, start: UInt64, end: UInt64)
-    case freePages
+    case tlbFinishMMU
     case zapHugePTEs(mm: Int, start: UInt64, end: UInt64)
     case putHugePages
 
@@ -201,9 +201,9 @@ enum Step: Codable, Hashable, Sendable {
         case .detachVMAs: "detach_vmas_to_be_unmapped"
         case .unmapVMAs: "unmap_vmas"
         case .zapPTEs: "zap_pte_range"
-        case .freePages: "tlb_finish_mmu"
+        case .tlbFinishMMU: "tlb_finish_mmu"
         case .zapHugePTEs: "__unmap_hugepage_range"
-        case .putHugePages: "put_page"
+        case .putHugePages: "__unmap_hugepage_range:put_page"
         case .mmapBody: "do_mmap_pgoff"
         case .mmapRegion: "mmap_region"
         case .mprotectFixup: "mprotect_fixup"
@@ -222,10 +222,10 @@ enum Step: Codable, Hashable, Sendable {
         case .hugetlbCOWBreak: "hugetlb_cow"
         case .hugeSetPTE: "set_huge_pte_at"
         case .xipUnmap: "__xip_unmap"
-        case .xipUnmapOne: "ptep_clear_flush"
+        case .xipUnmapOne: "__xip_unmap:ptep_clear_flush"
         case .xipInsert: "vm_insert_mixed"
         case .putPage: "put_page"
-        case .putGupPage: "put_page"
+        case .putGupPage: "kvm_release_pfn_clean"
         case .kvmRetry: "fault_retry"
         case .callRelease: "release"
         case .dupVMA: "dup_vma"
@@ -238,7 +238,7 @@ enum Step: Codable, Hashable, Sendable {
         case .dupMM: "dup_mm"
         case .forkVMA: "dup_mmap"
         case .copyPTEs: "copy_page_range"
-        case .exitMM: "mmput"
+        case .exitMM: "exit_mm"
         case .exitMmap: "exit_mmap"
         case .releaseV17Next: "mmu_notifier_release"
         case .unlinkAll: "hlist_del_init_rcu"
@@ -249,13 +249,13 @@ enum Step: Codable, Hashable, Sendable {
         case .referencedOne: "ptep_clear_flush_young"
         case .reclaimDecide: "add_to_swap"
         case .unmapOne: "try_to_unmap_one"
-        case .setSwapPTE: "set_pte_at"
+        case .setSwapPTE: "try_to_unmap_one:set_pte_at"
         case .pageout: "pageout"
         case .writebackNext: "clear_page_dirty_for_io"
         case .mkcleanOne: "page_mkclean_one"
-        case .mkcleanSet: "set_pte_at"
+        case .mkcleanSet: "page_mkclean_one:set_pte_at"
         case .writepage: "writepage"
-        case .migrateNext: "migrate_pages"
+        case .migrateNext: "unmap_and_move"
         case .migrateAlloc: "alloc_new_page"
         case .migrateCopy: "migrate_page_copy"
         case .removeMigrationPTEs: "remove_migration_ptes"
@@ -269,8 +269,8 @@ enum Step: Codable, Hashable, Sendable {
         case .dropAllLocks: "mm_drop_all_locks"
         case .attachSecondary: "attach"
         case .unregisterUnlink: "hlist_del_rcu"
-        case .unregisterReleaseFirst: "rcu_read_lock"
-        case .unregisterDelInit: "hlist_del_init_rcu"
+        case .unregisterReleaseFirst: "mmu_notifier_unregister:rcu_read_lock"
+        case .unregisterDelInit: "mmu_notifier_unregister:hlist_del_init_rcu"
         case .unregisterFinish: "mmu_notifier_unregister"
         case .secondaryFault: "secondary_fault"
         case .kvmInstall: "install_spte"

@@ -5,19 +5,24 @@ extension World {
         func locked(_ lock: String) -> [String] { ["lock:\(lock)", "unlock:\(lock)"] }
         let rcu = ["rcu_read_lock", "rcu_read_unlock"]
         let range = rcu + ["invalidate_range_start", "invalidate_range_end"]
-        let unmap = ["split_vma", "detach_vmas_to_be_unmapped", "zap_pte_range", "tlb_finish_mmu", "__unmap_hugepage_range", "put_page"] + range
+        let unmap =
+            [
+                "split_vma", "detach_vmas_to_be_unmapped", "zap_pte_range", "tlb_finish_mmu", "__unmap_hugepage_range",
+                "__unmap_hugepage_range:put_page",
+            ]
+            + range
         let fault =
             [
                 "handle_mm_fault", "do_wp_page", "ptep_clear_flush", "set_pte_at", "put_page", "invalidate_page", "copy_huge_page", "hugetlb_cow",
-                "huge_ptep_clear_flush", "set_huge_pte_at", "__xip_unmap", "vm_insert_mixed",
+                "huge_ptep_clear_flush", "set_huge_pte_at", "__xip_unmap", "__xip_unmap:ptep_clear_flush", "vm_insert_mixed",
             ] + range + locked("page_table_lock") + locked("i_mmap_lock")
         let rmap = locked("anon_vma") + locked("i_mmap_lock") + locked("page_table_lock") + rcu
         let mmapSem = locked("mmap_sem")
-        // mmput and, when it drops the last user, exit_mmap.
+        // mmput (exit_mm's, or a call's own) and, when it drops the last user, exit_mmap.
         let lastMmput =
             [
-                "mmput", "mmu_notifier_release", "release", "hlist_del_init_rcu", "synchronize_rcu", "zap_pte_range", "tlb_finish_mmu",
-                "__unmap_hugepage_range", "put_page", "remove_vma", "mmdrop",
+                "exit_mm", "mmput", "mmu_notifier_release", "release", "hlist_del_init_rcu", "synchronize_rcu", "zap_pte_range", "tlb_finish_mmu",
+                "__unmap_hugepage_range", "__unmap_hugepage_range:put_page", "remove_vma", "mmdrop",
             ] + range
         return [
             "mmap": mmapSem + ["mmap_region"] + unmap + fault,
@@ -30,11 +35,12 @@ extension World {
             "fork": mmapSem + ["dup_mm", "dup_vma", "copy_page_range"] + range + lastMmput,
             "exit": lastMmput,
             "reclaim": rmap + [
-                "ptep_clear_flush_young", "clear_flush_young", "add_to_swap", "try_to_unmap_one", "invalidate_page", "set_pte_at", "pageout",
+                "ptep_clear_flush_young", "clear_flush_young", "add_to_swap", "try_to_unmap_one", "invalidate_page", "try_to_unmap_one:set_pte_at",
+                "pageout",
             ],
-            "writeback": rmap + ["page_mkclean_one", "invalidate_page", "set_pte_at", "writepage"],
+            "writeback": rmap + ["page_mkclean_one", "invalidate_page", "page_mkclean_one:set_pte_at", "writepage"],
             "migrate": mmapSem + rmap + [
-                "alloc_new_page", "try_to_unmap_one", "invalidate_page", "set_pte_at", "migrate_page_copy", "remove_migration_ptes",
+                "alloc_new_page", "try_to_unmap_one", "invalidate_page", "try_to_unmap_one:set_pte_at", "migrate_page_copy", "remove_migration_ptes",
             ],
             "remap_file_pages": mmapSem + ["populate_range"] + range,
             "apply_to_page_range": mmapSem + ["apply_to_pte_range"] + range,
@@ -42,9 +48,12 @@ extension World {
             "register": mmapSem + locked("mm_all_locks_mutex") + locked("anon_vma") + locked("i_mmap_lock") + [
                 "signal_pending", "hlist_add_head", "mm_drop_all_locks", "attach",
             ] + lastMmput,
-            "unregister": ["hlist_del_rcu", "hlist_del_init_rcu", "release", "synchronize_rcu", "mmu_notifier_unregister"] + rcu,
+            "unregister": [
+                "hlist_del_rcu", "mmu_notifier_unregister:rcu_read_lock", "mmu_notifier_unregister:hlist_del_init_rcu", "release", "synchronize_rcu",
+                "mmu_notifier_unregister",
+            ] + rcu,
             "fault": mmapSem + fault + locked("mmu_lock") + [
-                "mmu_notifier_seq", "install_spte", "ms_range_active", "atomic_pte_lookup", "tlb_dropin", "map_pinned",
+                "mmu_notifier_seq", "install_spte", "ms_range_active", "atomic_pte_lookup", "tlb_dropin", "map_pinned", "kvm_release_pfn_clean",
             ] + lastMmput,
             "access": ["secondary_access"],
         ]
@@ -52,4 +61,21 @@ extension World {
 
     /// Every step name of every operation.
     public static let stepNames: Set<String> = Set(stepCatalog.values.joined())
+
+    /// Names that several steps shared before each step got a name of its own: `pause_at` with
+    /// one still stops at every step it named then (each is also the name of one step today).
+    public static let stepAliases: [String: Set<String>] = [
+        "set_pte_at": ["try_to_unmap_one:set_pte_at", "page_mkclean_one:set_pte_at"],
+        "ptep_clear_flush": ["__xip_unmap:ptep_clear_flush"],
+        "put_page": ["__unmap_hugepage_range:put_page", "kvm_release_pfn_clean"],
+        "mmput": ["exit_mm"],
+        "rcu_read_lock": ["mmu_notifier_unregister:rcu_read_lock"],
+        "hlist_del_init_rcu": ["mmu_notifier_unregister:hlist_del_init_rcu"],
+    ]
+
+    /// True when a task told to pause at `pause` stops before the step named `step`: the same
+    /// name, or an old name the step had.
+    static func pause(_ pause: String, stopsAt step: String) -> Bool {
+        pause == step || stepAliases[pause]?.contains(step) == true
+    }
 }

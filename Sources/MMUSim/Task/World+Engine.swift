@@ -55,7 +55,13 @@ extension World {
         while let next = tasks[index].program.popLast() {
             switch execute(next) {
             case .expanded:
-                continue
+                // Expansions run for free, unless the task is to pause at what comes next: then
+                // they end the step, so that run() sees the pause point (a notifier call with no
+                // notifier listed expands to nothing, and the step after it is still a pause point).
+                guard let pause = tasks[index].pauseAt, let peek = tasks[index].program.last, Self.pause(pause, stopsAt: peek.name) else {
+                    continue
+                }
+                fallthrough
             case .ran:
                 tasks[index].stepsRun += 1
                 tasks[index].status = .runnable
@@ -82,7 +88,7 @@ extension World {
         while true {
             guard let index = tasks.firstIndex(where: { $0.id == id }) else { return .done }
             expandMacros(index)
-            if let pause = tasks[index].pauseAt, tasks[index].nextStep == pause {
+            if let pause = tasks[index].pauseAt, let next = tasks[index].nextStep, Self.pause(pause, stopsAt: next) {
                 tasks[index].pauseAt = nil
                 tasks[index].status = .paused
                 return .paused

@@ -26,7 +26,7 @@ extension World {
         case .detachVMAs(let mm, let start, let end): return detachVMAs(mm: mm, start: start, end: end)
         case .unmapVMAs(let mm, let start, let end, let ranges): return unmapVMAsPlan(mm: mm, start: start, end: end, ranges: ranges)
         case .zapPTEs(let mm, let start, let end): return zapPTEs(mm: mm, start: start, end: end)
-        case .freePages: return freePages()
+        case .tlbFinishMMU: return tlbFinishMMU()
         case .zapHugePTEs(let mm, let start, let end): return zapHugePTEs(mm: mm, start: start, end: end)
         case .putHugePages: return putHugePages()
         case .madviseBody(let mm, let start, let end): return madvisePlan(mm: mm, start: start, end: end)
