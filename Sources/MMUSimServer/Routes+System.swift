@@ -196,7 +196,7 @@ extension Routes {
                 violationsBefore: body.violationsBefore ?? 0,
                 defaultMM: body.mm ?? 1
             )
-            let checks = judge.checks(body.expect ?? [:])
+            let checks = judge.checks(body.expect)
             return JudgeAnswer(passed: checks.allSatisfy(\.passed), checks: checks)
         }
     }
@@ -302,7 +302,7 @@ struct ScenarioAnswer: ResponseEncodable, Sendable {
 /// POST /scenarios/judge: a step's expectations, the answer its request got (its `trace` the
 /// events), how many violations were known before it, and the mm it is about.
 struct JudgeRequest: Decodable, Sendable {
-    var expect: [String: JSONValue]?
+    var expect: [String: JSONValue]
     var answer: JSONValue?
     var violationsBefore: Int?
     var mm: Int?
