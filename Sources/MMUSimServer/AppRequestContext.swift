@@ -11,13 +11,6 @@ public struct AppRequestContext: RequestContext {
         self.coreContext = .init(source: source)
     }
 
-    /// JSON with sorted keys, so that equal answers are equal bytes, and with "/" left unescaped.
-    public var responseEncoder: JSONEncoder { Self.encoder }
-
-    /// One encoder for every answer: making one a request costs more than the answer.
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
+    /// The API's JSON (`APIJSON.encoder`): snake_case keys, sorted, "/" left unescaped.
+    public var responseEncoder: JSONEncoder { APIJSON.encoder }
 }

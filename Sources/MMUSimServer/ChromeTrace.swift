@@ -5,7 +5,7 @@ import MMUSim
 /// The trace in Chrome's trace-event format (opens in Perfetto and chrome://tracing): one
 /// track per task, each notifier call a slice, each invalidate_range_start/end pair an async
 /// span, model events as instants. Timestamps are trace sequence numbers, in microseconds.
-struct ChromeTrace: ResponseEncodable, Sendable {
+struct ChromeTrace: Encodable, ResponseGenerator, Sendable {
     struct Event: Encodable, Sendable {
         var name: String
         var cat: String
@@ -21,6 +21,18 @@ struct ChromeTrace: ResponseEncodable, Sendable {
 
     var traceEvents: [Event]
     var displayTimeUnit = "ns"
+
+    /// Chrome's format keeps its own key names (`traceEvents`, `displayTimeUnit`): it is
+    /// written with a plain encoder, not the API's snake_case one.
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(self)))
+        )
+    }
 
     init(events: [TraceEvent]) {
         var out: [Event] = []

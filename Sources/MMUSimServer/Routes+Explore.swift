@@ -69,12 +69,6 @@ struct ExploreAnswer: ResponseEncodable, Sendable {
     var counterexample: CounterexampleAnswer?
     var verdict: Verdict?
 
-    enum CodingKeys: String, CodingKey {
-        case schedules, transitions, violations, deadlocks, truncated, counterexample, verdict
-        case distinctStates = "distinct_states"
-        case locksTaken = "locks_taken"
-    }
-
     init(_ result: ExploreResult, expectation: ExploreSpec.Expectation?) {
         schedules = result.schedules
         distinctStates = result.distinctStates

@@ -91,8 +91,7 @@ extension Routes {
         endpoints.get("/trace/stream") { request, _ in
             let limit = try request.uri.queryParameters.get("limit").map { try parseInt(String($0), name: "limit") }
             let events = try await simulator.subscribe(limit: limits.maxStreamClients)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let encoder = APIJSON.encoder
             let body = ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: ": mmusim trace stream\n\n"))
                 // A graceful shutdown ends every stream, so that an open one does not hold the server.
@@ -242,11 +241,6 @@ struct FrameAnswer: Codable, Sendable {
     var file: String?
     var head: Int?
 
-    enum CodingKeys: String, CodingKey {
-        case pfn, refcount, mapcount, kind, dirty, referenced, content, pinned, file, head
-        case swapSlot = "swap_slot"
-    }
-
     init(pfn: Int, world: World) {
         let frame = world.frames[pfn]
         self.pfn = pfn
@@ -284,13 +278,6 @@ struct ResetAnswer: ResponseEncodable, Sendable {
     var releaseOrder: String
     var coreBugs: [String]
     var trace: [EventAnswer]
-
-    enum CodingKeys: String, CodingKey {
-        case ret, frames, trace
-        case swapSlots = "swap_slots"
-        case releaseOrder = "release_order"
-        case coreBugs = "core_bugs"
-    }
 }
 
 /// POST /scenarios/run.
@@ -306,11 +293,6 @@ struct JudgeRequest: Decodable, Sendable {
     var answer: JSONValue?
     var violationsBefore: Int?
     var mm: Int?
-
-    enum CodingKeys: String, CodingKey {
-        case expect, answer, mm
-        case violationsBefore = "violations_before"
-    }
 }
 
 /// The answer of POST /scenarios/judge: each expectation with what was found.

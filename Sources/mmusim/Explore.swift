@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MMUSim
+import MMUSimServer
 
 /// `mmusim explore FILE...`: run every interleaving of each file's tasks and check the
 /// verdict the file expects.
@@ -30,7 +31,7 @@ struct Explore: ParsableCommand {
             let spec: ExploreSpec
             let explorer: Explorer
             do {
-                spec = try JSONDecoder().decode(ExploreSpec.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
+                spec = try APIJSON.decoder().decode(ExploreSpec.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
                 explorer = try Explorer(spec)
             } catch let error as ExploreError {
                 throw ValidationError("\(file): \(error.message)")
@@ -45,6 +46,7 @@ struct Explore: ParsableCommand {
             let mismatches = spec.expect?.mismatches(result) ?? []
             if json {
                 let encoder = JSONEncoder()
+                encoder.keyEncodingStrategy = .convertToSnakeCase
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
                 print(String(decoding: try encoder.encode(result), as: UTF8.self))
             } else {

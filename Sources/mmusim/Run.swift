@@ -25,7 +25,7 @@ struct Run: ParsableCommand {
         for file in files {
             let scenario: Scenario
             do {
-                scenario = try JSONDecoder().decode(Scenario.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
+                scenario = try APIJSON.decoder().decode(Scenario.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
             } catch {
                 print("FAIL \(file): cannot read the scenario: \(error)")
                 failed += 1

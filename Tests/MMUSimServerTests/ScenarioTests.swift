@@ -16,7 +16,7 @@ struct ScenarioTests {
     }
 
     static func load(_ name: String) throws -> Scenario {
-        try JSONDecoder().decode(Scenario.self, from: Data(contentsOf: folder.appendingPathComponent(name)))
+        try APIJSON.decoder().decode(Scenario.self, from: Data(contentsOf: folder.appendingPathComponent(name)))
     }
 
     @Test("every scenario in the library passes, says what it shows and cites its source", arguments: files)

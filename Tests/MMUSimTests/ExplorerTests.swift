@@ -13,7 +13,7 @@ struct ExplorerTests {
     }
 
     static func load(_ name: String) throws -> ExploreSpec {
-        try JSONDecoder().decode(ExploreSpec.self, from: Data(contentsOf: folder.appendingPathComponent(name)))
+        try snakeCaseDecoder().decode(ExploreSpec.self, from: Data(contentsOf: folder.appendingPathComponent(name)))
     }
 
     @Test("the examples folder holds the nine races, eight of them with and without their bugs")
@@ -78,4 +78,11 @@ struct ExplorerTests {
         #expect(seen.insert(written.stateKey).inserted)
         #expect(seen.count == 2)
     }
+}
+
+/// Explorer files spell their keys in snake_case (`core_bugs`), as the API's coders read them.
+func snakeCaseDecoder() -> JSONDecoder {
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    return decoder
 }

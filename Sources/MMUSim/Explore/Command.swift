@@ -98,16 +98,6 @@ public struct Command: Codable, Hashable, Sendable {
     /// remap_file_pages: the file page offset.
     public var pgoff: UInt64?
 
-    enum CodingKeys: String, CodingKey {
-        case op, mm, notifier, name, addr, length, prot, flags, file, offset, xip, advice, write, value, pages, kind, bugs, address, pgoff
-        case oldAddr = "old_addr"
-        case oldLength = "old_length"
-        case newLength = "new_length"
-        case newAddr = "new_addr"
-        case signalPending = "signal_pending"
-        case mmapSemHeld = "mmap_sem_held"
-    }
-
     /// Creates a command for `op`; set the fields it needs.
     public init(op: String) {
         self.op = op

@@ -30,21 +30,6 @@ public struct ExploreSpec: Codable, Hashable, Sendable {
         public var violations: [String]
         /// For register tasks: the locks_taken values the schedules must produce.
         public var locksTaken: [Int]?
-
-        enum CodingKeys: String, CodingKey {
-            case violations
-            case locksTaken = "locks_taken"
-        }
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case description, frames, setup, tasks, expect
-        case swapSlots = "swap_slots"
-        case releaseOrder = "release_order"
-        case coreBugs = "core_bugs"
-        case maxSchedules = "max_schedules"
-        case maxDepth = "max_depth"
-        case maxStates = "max_states"
     }
 
     /// Creates a spec.
@@ -74,12 +59,6 @@ public struct ExploreResult: Codable, Hashable, Sendable {
     public var counterexample: Counterexample?
     /// The distinct locks_taken answers of register tasks at the ends of schedules.
     public var locksTaken: [Int] = []
-
-    enum CodingKeys: String, CodingKey {
-        case schedules, transitions, violations, deadlocks, truncated, counterexample
-        case distinctStates = "distinct_states"
-        case locksTaken = "locks_taken"
-    }
 }
 
 /// A schedule that breaks an invariant, and what it did.

@@ -75,16 +75,6 @@ struct OperationAnswer: ResponseEncodable, Sendable {
     var value: UInt64?
     var tlbHit: Bool?
 
-    enum CodingKeys: String, CodingKey {
-        case ret, errno, task, status, trace, addr, faults, values, child, scanned, referenced, kept, failed, cleaned, migrated, id, retries,
-            spte, value
-        case nextStep = "next_step"
-        case blockedOn = "blocked_on"
-        case swappedOut = "swapped_out"
-        case locksTaken = "locks_taken"
-        case tlbHit = "tlb_hit"
-    }
-
     init(_ outcome: Simulator.Outcome) {
         let task = outcome.task
         let result = task.result
@@ -125,11 +115,6 @@ struct VMAAnswer: Codable, Sendable {
     var pgoff: UInt64
     var anonVMA: Int?
 
-    enum CodingKeys: String, CodingKey {
-        case start, end, prot, flags, file, pgoff
-        case anonVMA = "anon_vma"
-    }
-
     init(_ vma: VMA, world: World) {
         start = Hex(vma.start)
         end = Hex(vma.end)
@@ -155,11 +140,6 @@ struct MMAnswer: ResponseEncodable, Sendable {
     var ret: Int?
     var trace: [EventAnswer]?
 
-    enum CodingKeys: String, CodingKey {
-        case id, name, users, count, state, rss, vmas, notifiers, ret, trace
-        case hasNotifiers = "has_notifiers"
-    }
-
     init(_ mm: MM, world: World, detailed: Bool) {
         id = mm.id
         name = mm.name
@@ -183,14 +163,6 @@ struct NotifierAnswer: ResponseEncodable, Sendable {
         var invalidateRangeEnd: Int
         var faults: Int
         var retries: Int
-
-        enum CodingKeys: String, CodingKey {
-            case release, faults, retries
-            case clearFlushYoung = "clear_flush_young"
-            case invalidatePage = "invalidate_page"
-            case invalidateRangeStart = "invalidate_range_start"
-            case invalidateRangeEnd = "invalidate_range_end"
-        }
     }
 
     var id: Int
@@ -205,11 +177,6 @@ struct NotifierAnswer: ResponseEncodable, Sendable {
     var tlbEntries: Int
     var frozen: Bool
     var freed: Bool
-
-    enum CodingKeys: String, CodingKey {
-        case id, mm, kind, bugs, state, counters, seq, count, sptes, frozen, freed
-        case tlbEntries = "tlb_entries"
-    }
 
     init(_ notifier: Notifier) {
         id = notifier.id
@@ -250,14 +217,6 @@ struct TaskAnswer: ResponseEncodable, Sendable {
     var stepsRun: Int
     var ret: Int
     var errno: String?
-
-    enum CodingKeys: String, CodingKey {
-        case id, op, mm, status, locks, atomic, ret, errno
-        case nextStep = "next_step"
-        case blockedOn = "blocked_on"
-        case pauseAt = "pause_at"
-        case stepsRun = "steps_run"
-    }
 
     init(_ task: TaskStruct) {
         id = task.id

@@ -67,7 +67,7 @@ extension Request {
         let bytes = buffer.readableBytes == 0 ? Data("{}".utf8) : Data(buffer.readableBytesView)
         let value: T
         do {
-            value = try JSONDecoder().decode(T.self, from: bytes)
+            value = try APIJSON.decoder().decode(T.self, from: bytes)
         } catch let error as DecodingError {
             throw APIError(.badRequest, code: "bad_request", message: Self.numberProblem(bytes) ?? Self.describe(error))
         } catch {
@@ -94,7 +94,7 @@ extension Request {
 
     private static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {
-            let names = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            let names = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? APIJSON.wireName($0.stringValue) }
             return names.isEmpty ? "the body" : "'" + names.joined(separator: ".") + "'"
         }
         switch error {
@@ -104,7 +104,7 @@ extension Request {
             return "\(path(context)) must not be null"
         case .keyNotFound(let key, let context):
             let parent = context.codingPath.isEmpty ? "the body" : path(context)
-            return "\(parent) lacks the required field '\(key.stringValue)'"
+            return "\(parent) lacks the required field '\(APIJSON.wireName(key.stringValue))'"
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty { return "the body is not valid JSON" }
             return "\(path(context)): \(context.debugDescription)"
@@ -146,10 +146,6 @@ protocol Pausable {
 struct CreateMMRequest: Decodable, Pausable {
     var name: String?
     var pauseAt: String?
-    enum CodingKeys: String, CodingKey {
-        case name
-        case pauseAt = "pause_at"
-    }
 }
 
 struct MmapRequest: Decodable, Pausable {
@@ -161,20 +157,12 @@ struct MmapRequest: Decodable, Pausable {
     var offset: UInt64?
     var xip: Bool?
     var pauseAt: String?
-    enum CodingKeys: String, CodingKey {
-        case addr, length, prot, flags, file, offset, xip
-        case pauseAt = "pause_at"
-    }
 }
 
 struct RangeRequest: Decodable, Pausable {
     var addr: Hex
     var length: UInt64
     var pauseAt: String?
-    enum CodingKeys: String, CodingKey {
-        case addr, length
-        case pauseAt = "pause_at"
-    }
 }
 
 struct MprotectRequest: Decodable, Pausable {
@@ -182,10 +170,6 @@ struct MprotectRequest: Decodable, Pausable {
     var length: UInt64
     var prot: String
     var pauseAt: String?
-    enum CodingKeys: String, CodingKey {
-        case addr, length, prot
-        case pauseAt = "pause_at"
-    }
 }
 
 struct MadviseRequest: Decodable, Pausable {
@@ -193,10 +177,6 @@ struct MadviseRequest: Decodable, Pausable {
     var length: UInt64
     var advice: String
     var pauseAt: String?
-    enum CodingKeys: String, CodingKey {
-        case addr, length, advice
-        case pauseAt = "pause_at"
-    }
 }
 
 struct MremapRequest: Decodable, Pausable {
@@ -206,14 +186,6 @@ struct MremapRequest: Decodable, Pausable {
     var flags: [String]?
     var newAddr: Hex?
     var pauseAt: String?
-    enum CodingKeys: String, CodingKey {
-        case flags
-        case oldAddr = "old_addr"
-        case oldLength = "old_length"
-        case newLength = "new_length"
-        case newAddr = "new_addr"
-        case pauseAt = "pause_at"
-    }
 }
 
 struct TouchRequest: Decodable, Pausable {
@@ -222,17 +194,10 @@ struct TouchRequest: Decodable, Pausable {
     var write: Bool
     var value: UInt64?
     var pauseAt: String?
-    enum CodingKeys: String, CodingKey {
-        case addr, length, write, value
-        case pauseAt = "pause_at"
-    }
 }
 
 struct EmptyRequest: Decodable, Pausable {
     var pauseAt: String?
-    enum CodingKeys: String, CodingKey {
-        case pauseAt = "pause_at"
-    }
 }
 
 struct RemapFileRequest: Decodable, Pausable {
@@ -240,10 +205,6 @@ struct RemapFileRequest: Decodable, Pausable {
     var length: UInt64
     var pgoff: UInt64
     var pauseAt: String?
-    enum CodingKeys: String, CodingKey {
-        case addr, length, pgoff
-        case pauseAt = "pause_at"
-    }
 }
 
 struct ReclaimRequest: Decodable, Pausable {
@@ -252,19 +213,11 @@ struct ReclaimRequest: Decodable, Pausable {
     var length: UInt64?
     var pages: Int?
     var pauseAt: String?
-    enum CodingKeys: String, CodingKey {
-        case mm, addr, length, pages
-        case pauseAt = "pause_at"
-    }
 }
 
 struct WritebackRequest: Decodable, Pausable {
     var file: String?
     var pauseAt: String?
-    enum CodingKeys: String, CodingKey {
-        case file
-        case pauseAt = "pause_at"
-    }
 }
 
 struct MigrateRequest: Decodable, Pausable {
@@ -272,10 +225,6 @@ struct MigrateRequest: Decodable, Pausable {
     var addr: Hex
     var length: UInt64?
     var pauseAt: String?
-    enum CodingKeys: String, CodingKey {
-        case mm, addr, length
-        case pauseAt = "pause_at"
-    }
 }
 
 struct RegisterRequest: Decodable, Pausable {
@@ -284,22 +233,12 @@ struct RegisterRequest: Decodable, Pausable {
     var signalPending: Bool?
     var mmapSemHeld: Bool?
     var pauseAt: String?
-    enum CodingKeys: String, CodingKey {
-        case kind, bugs
-        case signalPending = "signal_pending"
-        case mmapSemHeld = "mmap_sem_held"
-        case pauseAt = "pause_at"
-    }
 }
 
 struct FaultRequest: Decodable, Pausable {
     var address: Hex
     var write: Bool
     var pauseAt: String?
-    enum CodingKeys: String, CodingKey {
-        case address, write
-        case pauseAt = "pause_at"
-    }
 }
 
 struct AccessRequest: Decodable, Pausable {
@@ -307,10 +246,6 @@ struct AccessRequest: Decodable, Pausable {
     var write: Bool
     var value: UInt64?
     var pauseAt: String?
-    enum CodingKeys: String, CodingKey {
-        case address, write, value
-        case pauseAt = "pause_at"
-    }
 }
 
 struct ResetRequest: Decodable {
@@ -318,10 +253,4 @@ struct ResetRequest: Decodable {
     var swapSlots: Int?
     var releaseOrder: String?
     var coreBugs: [String]?
-    enum CodingKeys: String, CodingKey {
-        case frames
-        case swapSlots = "swap_slots"
-        case releaseOrder = "release_order"
-        case coreBugs = "core_bugs"
-    }
 }

@@ -55,8 +55,7 @@ public enum JSONValue: Codable, Hashable, Sendable, CustomStringConvertible {
 
     /// The value of an encodable thing, as the API would print it.
     static func of(_ value: some Encodable) -> JSONValue {
-        let encoder = JSONEncoder()
-        guard let data = try? encoder.encode(value), let decoded = try? JSONDecoder().decode(JSONValue.self, from: data) else { return .null }
+        guard let data = try? APIJSON.encoder.encode(value), let decoded = try? JSONDecoder().decode(JSONValue.self, from: data) else { return .null }
         return decoded
     }
 

@@ -23,13 +23,6 @@ public struct Scenario: Codable, Sendable {
         public var releaseOrder: ReleaseOrder?
         /// The core bugs on (absent: the v17 seed's).
         public var coreBugs: [String]?
-
-        enum CodingKeys: String, CodingKey {
-            case frames
-            case swapSlots = "swap_slots"
-            case releaseOrder = "release_order"
-            case coreBugs = "core_bugs"
-        }
     }
 
     /// The world configuration the scenario asks for (256 frames and slots by default).
@@ -58,11 +51,6 @@ public struct ScenarioStep: Codable, Sendable {
     public var resume: String?
     /// What must hold afterwards; see docs/scenarios.md for the keys.
     public var expect: [String: JSONValue]?
-
-    enum CodingKeys: String, CodingKey {
-        case note, `do`, name, step, resume, expect
-        case pauseAt = "pause_at"
-    }
 
     /// How the step reads in a report.
     var label: String {
