@@ -44,7 +44,7 @@ extension Routes {
         }
 
         endpoints.post("/mms/{mm}/mmap") { request, context in
-            let id = try await mmID(context, simulator)
+            let id = try pathID(context, "mm")
             let body = try await request.decodeBody(MmapRequest.self, limit: limits.maxBody)
             var flags = try parseMmapFlags(body.flags, file: body.file)
             flags.xip = body.xip ?? false
@@ -67,23 +67,25 @@ extension Routes {
                 file: body.file,
                 offset: offset
             )
-            return OperationAnswer(await simulator.perform(operation, pauseAt: body.pauseAt))
+            return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
         }
         endpoints.post("/mms/{mm}/munmap") { request, context in
-            let id = try await mmID(context, simulator)
+            let id = try pathID(context, "mm")
             let body = try await request.decodeBody(RangeRequest.self, limit: limits.maxBody)
             let range = try checkRange(body.addr.value, body.length)
-            return OperationAnswer(await simulator.perform(.munmap(mm: id, addr: range.start, length: range.length), pauseAt: body.pauseAt))
+            return OperationAnswer(
+                try await simulator.perform(.munmap(mm: id, addr: range.start, length: range.length), pauseAt: body.pauseAt, within: limits)
+            )
         }
         endpoints.post("/mms/{mm}/mprotect") { request, context in
-            let id = try await mmID(context, simulator)
+            let id = try pathID(context, "mm")
             let body = try await request.decodeBody(MprotectRequest.self, limit: limits.maxBody)
             let range = try checkRange(body.addr.value, body.length)
             let operation = Operation.mprotect(mm: id, addr: range.start, length: range.length, prot: try parseProt(body.prot))
-            return OperationAnswer(await simulator.perform(operation, pauseAt: body.pauseAt))
+            return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
         }
         endpoints.post("/mms/{mm}/mremap") { request, context in
-            let id = try await mmID(context, simulator)
+            let id = try pathID(context, "mm")
             let body = try await request.decodeBody(MremapRequest.self, limit: limits.maxBody)
             let range = try checkRange(body.oldAddr.value, body.oldLength, field: "old_addr")
             guard body.newLength > 0, body.newLength <= taskSize else {
@@ -111,19 +113,21 @@ extension Routes {
                 fixed: fixed,
                 newAddr: body.newAddr?.value
             )
-            return OperationAnswer(await simulator.perform(operation, pauseAt: body.pauseAt))
+            return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
         }
         endpoints.post("/mms/{mm}/madvise") { request, context in
-            let id = try await mmID(context, simulator)
+            let id = try pathID(context, "mm")
             let body = try await request.decodeBody(MadviseRequest.self, limit: limits.maxBody)
             guard body.advice == "dontneed" else {
                 throw invalid("unknown advice '\(body.advice)': the model implements dontneed", code: "invalid_value")
             }
             let range = try checkRange(body.addr.value, body.length)
-            return OperationAnswer(await simulator.perform(.madviseDontneed(mm: id, addr: range.start, length: range.length), pauseAt: body.pauseAt))
+            return OperationAnswer(
+                try await simulator.perform(.madviseDontneed(mm: id, addr: range.start, length: range.length), pauseAt: body.pauseAt, within: limits)
+            )
         }
         endpoints.post("/mms/{mm}/touch") { request, context in
-            let id = try await mmID(context, simulator)
+            let id = try pathID(context, "mm")
             let body = try await request.decodeBody(TouchRequest.self, limit: limits.maxBody)
             let length = body.length ?? pageSize
             guard length > 0 else { throw invalid("'length' must be positive", code: "empty_range") }
@@ -138,30 +142,32 @@ extension Routes {
                 )
             }
             let operation = Operation.touch(mm: id, addr: body.addr.value, length: length, write: body.write, value: body.value)
-            return OperationAnswer(await simulator.perform(operation, pauseAt: body.pauseAt))
+            return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
         }
         endpoints.post("/mms/{mm}/fork") { request, context in
-            let id = try await mmID(context, simulator)
+            let id = try pathID(context, "mm")
             let body = try await request.decodeBody(EmptyRequest.self, limit: limits.maxBody)
             return OperationAnswer(try await simulator.perform(.fork(mm: id), pauseAt: body.pauseAt, within: limits))
         }
         endpoints.post("/mms/{mm}/exit") { request, context in
-            let id = try await mmID(context, simulator)
+            let id = try pathID(context, "mm")
             let body = try await request.decodeBody(EmptyRequest.self, limit: limits.maxBody)
-            return OperationAnswer(await simulator.perform(.exit(mm: id), pauseAt: body.pauseAt))
+            return OperationAnswer(try await simulator.perform(.exit(mm: id), pauseAt: body.pauseAt, within: limits))
         }
         endpoints.post("/mms/{mm}/remap_file_pages") { request, context in
-            let id = try await mmID(context, simulator)
+            let id = try pathID(context, "mm")
             let body = try await request.decodeBody(RemapFileRequest.self, limit: limits.maxBody)
             let range = try checkRange(body.addr.value, body.length)
             let operation = Operation.remapFilePages(mm: id, addr: range.start, length: range.length, pgoff: body.pgoff)
-            return OperationAnswer(await simulator.perform(operation, pauseAt: body.pauseAt))
+            return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
         }
         endpoints.post("/mms/{mm}/apply_to_page_range") { request, context in
-            let id = try await mmID(context, simulator)
+            let id = try pathID(context, "mm")
             let body = try await request.decodeBody(RangeRequest.self, limit: limits.maxBody)
             let range = try checkRange(body.addr.value, body.length)
-            return OperationAnswer(await simulator.perform(.applyToPageRange(mm: id, addr: range.start, length: range.length), pauseAt: body.pauseAt))
+            return OperationAnswer(
+                try await simulator.perform(.applyToPageRange(mm: id, addr: range.start, length: range.length), pauseAt: body.pauseAt, within: limits)
+            )
         }
     }
 }
@@ -196,9 +202,16 @@ func mm(_ context: AppRequestContext, in world: World) throws -> MM {
     return mm
 }
 
-/// The id of the mm named by the path, or 404.
-func mmID(_ context: AppRequestContext, _ simulator: Simulator) async throws -> Int {
-    try mm(context, in: await simulator.world).id
+/// The mm id the path gives, or 404 when it is no number; whether that mm exists is
+/// `Simulator.perform`'s check, made in the same visit to the actor as the operation.
+func pathID(_ context: AppRequestContext, _ name: String) throws -> Int {
+    let text = context.parameters.get(name) ?? ""
+    guard let id = Int(text) else {
+        throw name == "mm"
+            ? APIError(.notFound, code: "unknown_mm", message: "no mm with id '\(text)'")
+            : APIError(.notFound, code: "unknown_notifier", message: "mm \(context.parameters.get("mm") ?? "") has no notifier with id '\(text)'")
+    }
+    return id
 }
 
 /// A query parameter given as an integer or a hex string.

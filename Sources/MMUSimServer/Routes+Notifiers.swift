@@ -8,7 +8,7 @@ extension Routes {
         let limits = self.limits
 
         endpoints.post("/mms/{mm}/notifiers") { request, context in
-            let id = try await mmID(context, simulator)
+            let id = try pathID(context, "mm")
             let body = try await request.decodeBody(RegisterRequest.self, limit: limits.maxBody)
             guard let kind = SecondaryKind(rawValue: body.kind) else {
                 let kinds = SecondaryKind.allCases.map(\.rawValue).joined(separator: ", ")
@@ -40,23 +40,23 @@ extension Routes {
             NotifierAnswer(try notifier(context, in: await simulator.world))
         }
         endpoints.delete("/mms/{mm}/notifiers/{n}") { request, context in
-            let n = try notifier(context, in: await simulator.world)
+            let (mm, n) = (try pathID(context, "mm"), try pathID(context, "n"))
             let body = try await request.decodeBody(EmptyRequest.self, limit: limits.maxBody)
-            return OperationAnswer(await simulator.perform(.unregister(mm: n.mm, notifier: n.id), pauseAt: body.pauseAt))
+            return OperationAnswer(try await simulator.perform(.unregister(mm: mm, notifier: n), pauseAt: body.pauseAt, within: limits))
         }
         endpoints.post("/mms/{mm}/notifiers/{n}/fault") { request, context in
-            let n = try notifier(context, in: await simulator.world)
+            let (mm, n) = (try pathID(context, "mm"), try pathID(context, "n"))
             let body = try await request.decodeBody(FaultRequest.self, limit: limits.maxBody)
             guard body.address.value < taskSize else { throw invalid("'address' is outside user space", code: "range_overflow") }
-            let operation = Operation.fault(mm: n.mm, notifier: n.id, address: body.address.value, write: body.write)
-            return OperationAnswer(await simulator.perform(operation, pauseAt: body.pauseAt))
+            let operation = Operation.fault(mm: mm, notifier: n, address: body.address.value, write: body.write)
+            return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
         }
         endpoints.post("/mms/{mm}/notifiers/{n}/access") { request, context in
-            let n = try notifier(context, in: await simulator.world)
+            let (mm, n) = (try pathID(context, "mm"), try pathID(context, "n"))
             let body = try await request.decodeBody(AccessRequest.self, limit: limits.maxBody)
             guard body.address.value < taskSize else { throw invalid("'address' is outside user space", code: "range_overflow") }
-            let operation = Operation.access(mm: n.mm, notifier: n.id, address: body.address.value, write: body.write, value: body.value)
-            return OperationAnswer(await simulator.perform(operation, pauseAt: body.pauseAt))
+            let operation = Operation.access(mm: mm, notifier: n, address: body.address.value, write: body.write, value: body.value)
+            return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
         }
         endpoints.get("/mms/{mm}/notifiers/{n}/sptes") { request, context in
             let world = await simulator.world

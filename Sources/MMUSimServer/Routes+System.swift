@@ -13,9 +13,6 @@ extension Routes {
 
         endpoints.post("/reclaim") { request, _ in
             let body = try await request.decodeBody(ReclaimRequest.self, limit: limits.maxBody)
-            if let mm = body.mm, await simulator.world.mm(mm) == nil {
-                throw APIError(.notFound, code: "unknown_mm", message: "no mm with id '\(mm)'")
-            }
             if let pages = body.pages, pages < 0 { throw invalid("'pages' must not be negative") }
             var length = body.length
             if let addr = body.addr?.value {
@@ -25,22 +22,20 @@ extension Routes {
                 throw invalid("'length' needs 'addr'")
             }
             let operation = Operation.reclaim(mm: body.mm, addr: body.addr?.value, length: length, pages: body.pages)
-            return OperationAnswer(await simulator.perform(operation, pauseAt: body.pauseAt))
+            return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
         }
         endpoints.post("/writeback") { request, _ in
             let body = try await request.decodeBody(WritebackRequest.self, limit: limits.maxBody)
             if let file = body.file, await simulator.world.file(named: file) == nil {
                 throw APIError(.notFound, code: "unknown_file", message: "no file named '\(file)'")
             }
-            return OperationAnswer(await simulator.perform(.writeback(file: body.file), pauseAt: body.pauseAt))
+            return OperationAnswer(try await simulator.perform(.writeback(file: body.file), pauseAt: body.pauseAt, within: limits))
         }
         endpoints.post("/migrate") { request, _ in
             let body = try await request.decodeBody(MigrateRequest.self, limit: limits.maxBody)
-            guard await simulator.world.mm(body.mm) != nil else {
-                throw APIError(.notFound, code: "unknown_mm", message: "no mm with id '\(body.mm)'")
-            }
             let range = try checkRange(body.addr.value, body.length ?? pageSize)
-            return OperationAnswer(await simulator.perform(.migrate(mm: body.mm, addr: range.start, length: range.length), pauseAt: body.pauseAt))
+            let operation = Operation.migrate(mm: body.mm, addr: range.start, length: range.length)
+            return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
         }
         endpoints.get("/frames") { request, _ in
             let world = await simulator.world

@@ -86,10 +86,17 @@ actor Simulator {
         return outcome.task.map { Outcome(task: $0, events: outcome.events) }
     }
 
-    /// Runs an operation unless it would pass a limit on the world's size (mms, notifiers per
-    /// mm); the check and the run are one step of the actor, so concurrent requests cannot
-    /// pass a limit together.
+    /// Runs an operation a request asked for, in one visit to the actor: the mm and notifier it
+    /// names must exist (else 404, and nothing changes), and it must not pass a limit on the
+    /// world's size (mms, notifiers per mm); the checks and the run are one step of the actor,
+    /// so concurrent requests cannot pass a limit together.
     func perform(_ operation: MMUSim.Operation, pauseAt: String?, within limits: RequestLimits) throws -> Outcome {
+        if let mm = operation.mm, world.mm(mm) == nil {
+            throw APIError(.notFound, code: "unknown_mm", message: "no mm with id '\(mm)'")
+        }
+        if let notifier = operation.notifier, let mm = operation.mm, world.notifier(notifier)?.mm != mm {
+            throw APIError(.notFound, code: "unknown_notifier", message: "mm \(mm) has no notifier with id '\(notifier)'")
+        }
         switch operation {
         case .fork:
             if world.mms.count >= limits.maxMMs { throw limitExceeded("mms", limits.maxMMs) }

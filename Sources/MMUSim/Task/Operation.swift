@@ -96,6 +96,14 @@ public enum Operation: Codable, Hashable, Sendable {
         case .writeback: nil
         }
     }
+
+    /// The notifier the operation acts on, if any.
+    public var notifier: Int? {
+        switch self {
+        case .unregister(_, let notifier), .fault(_, let notifier, _, _), .access(_, let notifier, _, _, _): notifier
+        default: nil
+        }
+    }
 }
 
 /// What an operation answered: the kernel's return value and what it produced.
