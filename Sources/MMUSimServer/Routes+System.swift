@@ -181,6 +181,7 @@ extension Routes {
         }
         endpoints.post("/scenarios/judge") { request, _ in
             let body = try await request.decodeBody(JudgeRequest.self, limit: limits.maxBody)
+            if let before = body.violationsBefore, before < 0 { throw invalid("'violations_before' must not be negative", code: "invalid_value") }
             let answer = body.answer ?? .object(["ret": .int(0)])
             let events: [JSONValue] = if case .array(let list)? = answer["trace"] { list } else { [] }
             let judge = ScenarioJudge(

@@ -108,6 +108,7 @@ struct ErrorCase: Sendable, CustomTestStringConvertible {
     ]
 
     static let unprocessable: [ErrorCase] = [
+        ErrorCase("POST", "/scenarios/judge", #"{"expect": {}, "violations_before": -1}"#, 422, "invalid_value", mentions: ["violations_before"]),
         ErrorCase("POST", "/mms/1/munmap", #"{"addr": "$A+1", "length": 4096}"#, 422, "unaligned", mentions: ["addr", "$A+1"]),
         ErrorCase("POST", "/mms/1/munmap", #"{"addr": "$A", "length": 0}"#, 422, "empty_range", mentions: ["length"]),
         ErrorCase("POST", "/mms/1/munmap", #"{"addr": "0x7ffffffff000", "length": 8192}"#, 422, "range_overflow", mentions: ["end of user space"]),
