@@ -5,47 +5,6 @@ import MMUSim
 import Glibc
 #endif
 
-/// One accepted mutating request, as the journal keeps it: the canonical command, not the
-/// HTTP. Replaying the records in order on a fresh world gives the same world, because the
-/// model is deterministic.
-enum JournalRecord: Codable, Hashable, Sendable {
-    case reset(WorldConfig)
-    case createMM(name: String?)
-    case perform(MMUSim.Operation, pauseAt: String?)
-    case step(task: Int)
-    case resume(task: Int)
-}
-
-extension World {
-    /// Applies a record as the request that made it did, and collects the tasks that finished.
-    /// The live server and a replay both go through here, so they cannot drift apart.
-    /// - Returns: The task the record ran (nil for create_mm and reset) and every task that
-    ///   finished meanwhile.
-    mutating func apply(_ record: JournalRecord) -> (task: TaskStruct?, finished: [TaskStruct]) {
-        var task: TaskStruct?
-        switch record {
-        case .reset(let config):
-            self = World(config)
-        case .createMM(let name):
-            _ = createMM(name: name)
-        case .perform(let operation, let pauseAt):
-            task = perform(operation, pauseAt: pauseAt)
-        case .step(let id):
-            _ = step(id)
-            wakeBlocked()
-            task = self.task(id)
-        case .resume(let id):
-            resume(id)
-            task = self.task(id)
-        }
-        var finished = tasks.filter { $0.status == .done }
-        for done in finished { collect(done.id) }
-        // perform collects a task that finished at once itself.
-        if let task, task.status == .done, !finished.contains(where: { $0.id == task.id }) { finished.append(task) }
-        return (task, finished)
-    }
-}
-
 /// Why a journal cannot be used.
 public struct JournalError: Error, CustomStringConvertible {
     /// One sentence naming the problem and where it is.

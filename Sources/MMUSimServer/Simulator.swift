@@ -146,14 +146,12 @@ actor Simulator {
         world.task(id) ?? finished.last { $0.id == id }
     }
 
-    /// The events after `seq`, counted and sent to every stream listener.
-    private func publish(after seq: Int) -> [TraceEvent] {
-        let events = world.trace.events(after: seq)
+    /// Counts the events a record caused and sends them to every stream listener.
+    private func publish(_ events: [TraceEvent]) {
         for event in events {
             callCounts[event.call, default: 0] += 1
             for listener in listeners.values { listener.yield(event) }
         }
-        return events
     }
 
     /// Ends every open stream (graceful shutdown).
@@ -187,11 +185,11 @@ actor Simulator {
     /// caused, and files away the tasks that finished.
     private func commit(_ record: JournalRecord) -> (task: TaskStruct?, events: [TraceEvent]) {
         log(record)
-        let before = world.lastSeq
-        let (task, done) = world.apply(record)
-        finished += done
+        let applied = world.apply(record)
+        finished += applied.finished
         if finished.count > Self.finishedLimit { finished.removeFirst(finished.count - Self.finishedLimit) }
-        return (task, publish(after: before))
+        publish(applied.events)
+        return (applied.task, applied.events)
     }
 }
 

@@ -238,12 +238,3 @@ public struct CommandError: Error, Hashable, Sendable {
         self.message = message
     }
 }
-
-extension World {
-    /// Runs a command to completion: create_mm creates an mm, anything else runs as a task.
-    /// Returns the task (nil for create_mm) and the new mm's id for create_mm.
-    public mutating func apply(_ command: Command) throws(CommandError) -> (task: TaskStruct?, mm: Int?) {
-        guard let operation = try command.operation() else { return (nil, createMM(name: command.name)) }
-        return (perform(operation), nil)
-    }
-}

@@ -1,0 +1,63 @@
+/// One accepted request to change the world, as the journal keeps it: the canonical command,
+/// not the HTTP. Replaying the records in order on a fresh world gives the same world, because
+/// the model is deterministic.
+public enum JournalRecord: Codable, Hashable, Sendable {
+    case reset(WorldConfig)
+    case createMM(name: String?)
+    case perform(Operation, pauseAt: String?)
+    case step(task: Int)
+    case resume(task: Int)
+}
+
+/// What applying a record did: the task it ran (nil for create_mm and reset), every task that
+/// finished meanwhile (no longer listed), and the trace events it caused, in order.
+public struct Applied: Sendable {
+    /// The task the record ran, as it stands after the record.
+    public var task: TaskStruct?
+    /// The tasks that finished, now collected.
+    public var finished: [TaskStruct]
+    /// The events the record caused.
+    public var events: [TraceEvent]
+}
+
+extension World {
+    /// Applies a record as the request that made it did, then lets blocked tasks move on and
+    /// collects every task that finished: the one place where both happen. The live server, a
+    /// replay, a scenario and an exploration's setup all go through here.
+    public mutating func apply(_ record: JournalRecord) -> Applied {
+        let before = lastSeq
+        var task: TaskStruct?
+        switch record {
+        case .reset(let config):
+            self = World(config)
+        case .createMM(let name):
+            _ = createMM(name: name)
+        case .perform(let operation, let pauseAt):
+            let id = start(operation, pauseAt: pauseAt)
+            run(id)
+            task = self.task(id)
+        case .step(let id):
+            _ = step(id)
+            task = self.task(id)
+        case .resume(let id):
+            resume(id)
+            task = self.task(id)
+        }
+        wakeBlocked()
+        if let id = task?.id, let now = self.task(id) { task = now }
+        let finished = tasks.filter { $0.status == .done }
+        for done in finished { collect(done.id) }
+        let events = if case .reset = record { [TraceEvent]() } else { trace.events(after: before) }
+        return Applied(task: task, finished: finished, events: events)
+    }
+
+    /// Runs a command to completion: create_mm creates an mm, anything else runs as a task.
+    /// Returns the task (nil for create_mm) and the new mm's id for create_mm.
+    public mutating func apply(_ command: Command) throws(CommandError) -> (task: TaskStruct?, mm: Int?) {
+        guard let operation = try command.operation() else {
+            _ = apply(.createMM(name: command.name))
+            return (nil, mms.count)
+        }
+        return (apply(.perform(operation, pauseAt: nil)).task, nil)
+    }
+}
