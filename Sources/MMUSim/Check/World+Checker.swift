@@ -187,4 +187,107 @@ extension World {
             }
         }
     }
+
+    // MARK: Hooks the model calls where an invariant can break
+
+    /// A callback reaches a notifier: one its driver freed is a use-after-free; one whose
+    /// mmu_notifier_unregister returned must get no more calls.
+    mutating func checkCallbackTarget(_ call: NotifyCall, _ node: Int) {
+        if notifiers[node - 1].freed {
+            report(
+                .notifierUseAfterFree,
+                mm: call.mm,
+                notifier: node,
+                address: call.start,
+                "\(call.kind.rawValue) read notifier \(node) after its driver freed it: an RCU reader outlived the free"
+            )
+        } else if notifiers[node - 1].state == .unregistered {
+            report(
+                .releaseBeforeFree,
+                mm: call.mm,
+                notifier: node,
+                address: call.start,
+                "\(call.kind.rawValue) ran on notifier \(node) after mmu_notifier_unregister returned"
+            )
+        }
+    }
+
+    /// A driver's callback sleeps: not under rcu_read_lock or a spinlock.
+    mutating func checkMaySleep(_ call: NotifyCall, _ node: Int) {
+        let task = tasks[currentIndex]
+        guard task.isAtomic else { return }
+        let held = ((task.rcuDepth > 0 ? ["rcu_read_lock"] : []) + task.locks.filter(\.isSpinlock).map(\.label)).joined(separator: " and ")
+        report(
+            .noSleepInAtomic,
+            mm: call.mm,
+            notifier: node,
+            address: call.start,
+            "notifier \(node) (\(notifiers[node - 1].kind.rawValue)) sleeps in \(call.kind.rawValue) while holding \(held)"
+        )
+    }
+
+    /// An invalidate_range_end that no start of the same task opened.
+    mutating func checkUnmatchedEnd(_ call: NotifyCall, _ node: Int) {
+        report(
+            .balancedRanges,
+            mm: call.mm,
+            notifier: node,
+            address: call.start,
+            "invalidate_range_end(\(hex(call.start)), \(hex(call.end))) on notifier \(node) without a matching start on task \(current)"
+        )
+    }
+
+    /// A driver's count of open ranges after an end: never below zero.
+    mutating func checkCount(_ node: Int, address: UInt64) {
+        guard notifiers[node - 1].count < 0 else { return }
+        report(
+            .balancedRanges,
+            mm: notifiers[node - 1].mm,
+            notifier: node,
+            address: address,
+            "mmu_notifier_count of notifier \(node) went below zero"
+        )
+    }
+
+    /// A secondary MMU sets up a mapping: not inside an open invalidate range of its notifier.
+    mutating func checkInstall(_ node: Int, address: UInt64) {
+        guard let range = notifiers[node - 1].activeRanges.first(where: { $0.start <= address && address < $0.end }) else { return }
+        report(
+            .noSpteInInvalidateWindow,
+            mm: notifiers[node - 1].mm,
+            notifier: node,
+            address: address,
+            "notifier \(node) set up a mapping of \(hex(address)) inside invalidate_range_start/end(\(hex(range.start)), \(hex(range.end))) of task \(range.task)"
+        )
+    }
+
+    /// Reclaim drops a clean page: it must hold what its backing copy holds.
+    mutating func checkDroppedClean(_ pfn: Int, backing: UInt64) {
+        let content = frames[pfn].content
+        guard content != backing else { return }
+        report(
+            .dataIntegrity,
+            mm: nil,
+            notifier: nil,
+            address: nil,
+            "pfn \(pfn) was dropped clean but holds \(hex(content)) while its backing copy holds \(hex(backing)): a write through a secondary MMU never reached set_page_dirty"
+        )
+    }
+
+    /// Writeback passes a clean page-cache page by: unless shmem (no disk here), it must hold
+    /// what the disk holds, or writeback will not save a write that never reached
+    /// set_page_dirty.
+    mutating func checkCleanPageOnDisk(file: Int, pgoff: UInt64) {
+        guard !files[file].name.hasPrefix("shmem:"), let pfn = files[file].pageCache[pgoff] else { return }
+        let disk = files[file].disk[pgoff] ?? 0
+        guard frames[pfn].content != disk else { return }
+        report(
+            .dataIntegrity,
+            mm: nil,
+            notifier: nil,
+            address: nil,
+            "writeback of \(files[file].name) finds pfn \(pfn) clean holding \(hex(frames[pfn].content)) while the disk holds "
+                + "\(hex(disk)): a write never reached set_page_dirty, and writeback will not save it"
+        )
+    }
 }

@@ -182,15 +182,7 @@ extension World {
             files[Int(frame.owner)].pageCache[frame.index] = nil
             frames[pfn].refcount -= 1
         }
-        if frame.content != backing {
-            report(
-                .dataIntegrity,
-                mm: nil,
-                notifier: nil,
-                address: nil,
-                "pfn \(pfn) was dropped clean but holds \(hex(frame.content)) while its backing copy holds \(hex(backing)): a write through a secondary MMU never reached set_page_dirty"
-            )
-        }
+        checkDroppedClean(pfn, backing: backing)
         putPage(pfn)
         emit(EventInfo("frame_free", pfn: pfn, pages: 1))
         updateResult { $0.swappedOut! += 1 }

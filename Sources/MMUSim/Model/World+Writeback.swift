@@ -12,15 +12,8 @@ extension World {
                 let pfn = files[index].pageCache[pgoff]!
                 if frames[pfn].dirty {
                     candidates.append(pfn)
-                } else if !files[index].name.hasPrefix("shmem:"), frames[pfn].content != files[index].disk[pgoff] ?? 0 {
-                    report(
-                        .dataIntegrity,
-                        mm: nil,
-                        notifier: nil,
-                        address: nil,
-                        "writeback of \(files[index].name) finds pfn \(pfn) clean holding \(hex(frames[pfn].content)) while the disk holds "
-                            + "\(hex(files[index].disk[pgoff] ?? 0)): a write never reached set_page_dirty, and writeback will not save it"
-                    )
+                } else {
+                    checkCleanPageOnDisk(file: index, pgoff: pgoff)
                 }
             }
         }

@@ -37,25 +37,10 @@ extension World {
 
     /// Calls one method of one notifier, as the driver implements it, and records the call.
     mutating func invoke(_ call: NotifyCall, on node: Int) {
+        checkCallbackTarget(call, node)
         if notifiers[node - 1].freed {
-            report(
-                .notifierUseAfterFree,
-                mm: call.mm,
-                notifier: node,
-                address: call.start,
-                "\(call.kind.rawValue) read notifier \(node) after its driver freed it: an RCU reader outlived the free"
-            )
             emit(EventInfo(call.kind.rawValue, mm: call.mm, notifier: node, start: call.start, end: call.end))
             return
-        }
-        if notifiers[node - 1].state == .unregistered {
-            report(
-                .releaseBeforeFree,
-                mm: call.mm,
-                notifier: node,
-                address: call.start,
-                "\(call.kind.rawValue) ran on notifier \(node) after mmu_notifier_unregister returned"
-            )
         }
         // A driver without the method is skipped by the `if (mn->ops->method)` test.
         switch call.kind {
@@ -67,17 +52,7 @@ extension World {
         default:
             break
         }
-        if notifiers[node - 1].kind == .xpmem || notifiers[node - 1].has(.sleeps), tasks[currentIndex].isAtomic {
-            let task = tasks[currentIndex]
-            let held = ((task.rcuDepth > 0 ? ["rcu_read_lock"] : []) + task.locks.filter(\.isSpinlock).map(\.label)).joined(separator: " and ")
-            report(
-                .noSleepInAtomic,
-                mm: call.mm,
-                notifier: node,
-                address: call.start,
-                "notifier \(node) (\(notifiers[node - 1].kind.rawValue)) sleeps in \(call.kind.rawValue) while holding \(held)"
-            )
-        }
+        if notifiers[node - 1].kind == .xpmem || notifiers[node - 1].has(.sleeps) { checkMaySleep(call, node) }
         let lock: [Lock] = notifiers[node - 1].kind == .kvm ? [.mmuLock(notifier: node)] : []
         var young = 0
         switch call.kind {
@@ -109,13 +84,7 @@ extension World {
             if let index = notifiers[node - 1].activeRanges.firstIndex(of: range) {
                 notifiers[node - 1].activeRanges.remove(at: index)
             } else {
-                report(
-                    .balancedRanges,
-                    mm: call.mm,
-                    notifier: node,
-                    address: call.start,
-                    "invalidate_range_end(\(hex(call.start)), \(hex(call.end))) on notifier \(node) without a matching start on task \(current)"
-                )
+                checkUnmatchedEnd(call, node)
             }
             if let index = tasks[currentIndex].openRanges.firstIndex(of: range) {
                 tasks[currentIndex].openRanges.remove(at: index)

@@ -45,15 +45,7 @@ extension World {
     mutating func secondaryRangeEnd(_ node: Int, start: UInt64, end: UInt64) {
         if notifiers[node - 1].kind == .kvm { notifiers[node - 1].seq += 1 }
         notifiers[node - 1].count -= 1
-        if notifiers[node - 1].count < 0 {
-            report(
-                .balancedRanges,
-                mm: notifiers[node - 1].mm,
-                notifier: node,
-                address: start,
-                "mmu_notifier_count of notifier \(node) went below zero"
-            )
-        }
+        checkCount(node, address: start)
     }
 
     // MARK: Zapping
@@ -114,15 +106,7 @@ extension World {
 
     /// Installs an entry in a secondary table, checking the invalidate window first.
     private mutating func installSecondary(_ node: Int, tlb: Bool, address: UInt64, pfn: Int, write: Bool) {
-        if let range = notifiers[node - 1].activeRanges.first(where: { $0.start <= address && address < $0.end }) {
-            report(
-                .noSpteInInvalidateWindow,
-                mm: notifiers[node - 1].mm,
-                notifier: node,
-                address: address,
-                "notifier \(node) set up a mapping of \(hex(address)) inside invalidate_range_start/end(\(hex(range.start)), \(hex(range.end))) of task \(range.task)"
-            )
-        }
+        checkInstall(node, address: address)
         let entry = PTE.present(pfn: pfn, write: write, young: true, dirty: false, generation: frames[pfn].generation)
         let old = tlb ? notifiers[node - 1].tlb.pte(at: address) : notifiers[node - 1].sptes.pte(at: address)
         if old.isPresent { dropSecondaryEntry(node, old, dirty: old.dirty) }
