@@ -37,7 +37,6 @@ struct ChromeTrace: Encodable, ResponseGenerator, Sendable {
     init(events: [TraceEvent]) {
         var out: [Event] = []
         var tasks = Set<Int>()
-        let methods: Set<String> = ["release", "clear_flush_young", "invalidate_page", "invalidate_range_start", "invalidate_range_end"]
         for event in events {
             let tid = event.task ?? 0
             tasks.insert(tid)
@@ -51,15 +50,15 @@ struct ChromeTrace: Encodable, ResponseGenerator, Sendable {
             if let pfn = event.pfn { args["pfn"] = String(pfn) }
             if let pages = event.pages { args["pages"] = String(pages) }
             if let ret = event.ret { args["ret"] = String(ret) }
-            let name = event.notifier.map { "\(event.call) n\($0)" } ?? event.call
+            let name = event.notifier.map { "\(event.call.rawValue) n\($0)" } ?? event.call.rawValue
             let ts = event.seq * 10
-            if methods.contains(event.call) {
+            if event.call.isNotifierMethod {
                 out.append(Event(name: name, cat: "notifier", ph: "X", ts: ts, dur: 8, pid: 1, tid: tid, args: args))
-                if event.call == "invalidate_range_start" || event.call == "invalidate_range_end",
+                if event.call == .invalidateRangeStart || event.call == .invalidateRangeEnd,
                     let start = event.start, let end = event.end, let notifier = event.notifier
                 {
                     let span = "\(tid)-\(notifier)-\(hex(start))-\(hex(end))"
-                    let phase = event.call == "invalidate_range_start" ? "b" : "e"
+                    let phase = event.call == .invalidateRangeStart ? "b" : "e"
                     out.append(
                         Event(
                             name: "invalidate_range n\(notifier) \(hex(start))-\(hex(end))",

@@ -79,7 +79,7 @@ extension Routes {
             let call: String? = query.get("call").map { String($0) }
             let world = await simulator.world
             let events = world.trace.events(after: since).filter {
-                (mm == nil || $0.mm == mm) && (notifier == nil || $0.notifier == notifier) && (call == nil || $0.call == call)
+                (mm == nil || $0.mm == mm) && (notifier == nil || $0.notifier == notifier) && (call == nil || $0.call.rawValue == call)
             }
             return TraceAnswer(events: events.map(EventAnswer.init), next: world.lastSeq, dropped: world.trace.dropped)
         }

@@ -149,7 +149,7 @@ actor Simulator {
     /// Counts the events a record caused and sends them to every stream listener.
     private func publish(_ events: [TraceEvent]) {
         for event in events {
-            callCounts[event.call, default: 0] += 1
+            callCounts[event.call.rawValue, default: 0] += 1
             for listener in listeners.values { listener.yield(event) }
         }
     }

@@ -80,7 +80,7 @@ struct Explore: ParsableCommand {
             }
             lines.append("  trace:")
             for event in counterexample.trace {
-                var text = "    \(event.seq) task \(event.task.map(String.init) ?? "-") \(event.op ?? "") \(event.call)"
+                var text = "    \(event.seq) task \(event.task.map(String.init) ?? "-") \(event.op ?? "") \(event.call.rawValue)"
                 if let notifier = event.notifier { text += " n\(notifier)" }
                 if let start = event.start, let end = event.end { text += " \(hex(start))-\(hex(end))" }
                 if let address = event.address { text += " @\(hex(address))" }

@@ -131,31 +131,34 @@ struct OpenAPITests {
         let emitted = try emittedCalls(notifierMethods: Set(methods))
         #expect(emitted.count > 30, "the model's EventInfo calls were not read: \(emitted.sorted())")
         let documented = Set(try Self.documentedEnum("TraceCall"))
+        #expect(documented == Set(TraceCall.allCases.map(\.rawValue)), "TraceCall in openapi.yaml against the Swift enum")
         #expect(documented.subtracting(emitted).isEmpty, "in TraceCall but never emitted: \(documented.subtracting(emitted).sorted())")
         #expect(emitted.subtracting(documented).isEmpty, "emitted but missing from TraceCall: \(emitted.subtracting(documented).sorted())")
     }
 }
 
-/// Every `call` the model emits, read from Sources/MMUSim: the string literals in the first
-/// argument of each `EventInfo(` (a literal or a choice between literals), plus the notifier
-/// methods for the one call site that passes `call.kind.rawValue`. Any other first argument
-/// is recorded as `<unread: ...>`, so that the comparison fails and names it.
+/// Every `call` the model emits, read from Sources/MMUSim: the `TraceCall` cases named where
+/// an event is made (`EventInfo(.pteSet` or a choice `tlb ? .tlbDropin : .spteSet`), plus the
+/// notifier methods for the one call site that passes `TraceCall(call.kind)`. Any other first
+/// argument is recorded as `<unread: ...>`, so that the comparison fails and names it.
 private func emittedCalls(notifierMethods: Set<String>) throws -> Set<String> {
     let sources = repositoryRoot.appendingPathComponent("Sources/MMUSim")
+    let byCase = Dictionary(uniqueKeysWithValues: TraceCall.allCases.map { ("\($0)", $0.rawValue) })
     var calls = Set<String>()
     let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL } ?? []
     for file in files where file.pathExtension == "swift" {
         let text = try String(contentsOf: file, encoding: .utf8)
         for piece in text.components(separatedBy: "EventInfo(").dropFirst() {
-            let argument = piece.prefix { $0 != "," && $0 != ")" && $0 != "\n" }.trimmingCharacters(in: .whitespaces)
-            if argument.isEmpty || argument.hasPrefix("_ call: String") { continue }
-            if argument == "call.kind.rawValue" {
+            let argument = piece.prefix { $0 != "," && $0 != "\n" }.trimmingCharacters(in: .whitespaces)
+            if argument.isEmpty || argument.hasPrefix("_ call: TraceCall") { continue }
+            if argument == "TraceCall(call.kind)" {
                 calls.formUnion(notifierMethods)
                 continue
             }
-            let literals = argument.split(separator: "\"", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 1 }
-            if literals.isEmpty { calls.insert("<unread: \(argument)>") }
-            calls.formUnion(literals.map { String($0.element) })
+            let names = argument.split(separator: ".").map { $0.prefix { $0.isLetter || $0.isNumber } }.map(String.init)
+            let known = names.compactMap { byCase[$0] }
+            if known.isEmpty { calls.insert("<unread: \(argument)>") }
+            calls.formUnion(known)
         }
     }
     return calls

@@ -40,7 +40,7 @@ struct ExplorerTests {
         #expect(world.trace.events(after: explorer.initial.lastSeq) == counterexample.trace)
         #expect(world.violations.map(\.invariant) == [.noStaleSpte])
         // The schedule runs the exit up to the unlink, then the whole reclaim.
-        let calls = counterexample.trace.map(\.call)
+        let calls = counterexample.trace.map(\.call.rawValue)
         let unlink = try #require(calls.firstIndex(of: "unlink"))
         let free = try #require(calls.firstIndex(of: "frame_free"))
         #expect(unlink < free)

@@ -76,7 +76,7 @@ struct HugetlbTests {
         #expect(lab.read(a + 511 * pageSize) == [7] && lab.read(a) == [9])
         #expect(lab.read(a, mm: child) == [1] && lab.pte(a, mm: child).pfn == old)
         #expect(lab.world.frames[old].refcount == 1)
-        let steps = lab.events(since: mark, ["frame_alloc", "pte_clear", "pte_set"]).map(\.call)
+        let steps = lab.events(since: mark, ["frame_alloc", "pte_clear", "pte_set"]).map(\.call.rawValue)
         #expect(steps == ["frame_alloc", "pte_clear", "pte_set"])
         #expect(lab.world.violations.isEmpty)
     }

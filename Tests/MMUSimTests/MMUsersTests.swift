@@ -27,7 +27,7 @@ struct MMUsersTests {
         lab.world.resume(register.id)
         let done = lab.world.task(register.id)!
         #expect(done.status == .done && done.result.ret == 0)
-        let calls = lab.world.trace.events(after: mark).map(\.call).filter { ["register", "mmput", "release", "frame_free"].contains($0) }
+        let calls = lab.world.trace.events(after: mark).map(\.call.rawValue).filter { ["register", "mmput", "release", "frame_free"].contains($0) }
         #expect(calls == ["register", "mmput", "release", "frame_free"])
         #expect(lab.world.mm(lab.mm)!.exited && lab.world.mm(lab.mm)!.users == 0)
         #expect(lab.world.violations.isEmpty)

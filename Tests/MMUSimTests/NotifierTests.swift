@@ -82,7 +82,7 @@ struct NotifierTests {
         let events = lab.events(since: mark, ["invalidate_range_start", "frame_free", "invalidate_range_end", "spte_zap"])
         // unmap_vmas ends the range; its caller unmap_region then calls tlb_finish_mmu, which frees
         // the gather's last batch: after invalidate_range_end.
-        #expect(events.map(\.call) == ["invalidate_range_start", "spte_zap", "invalidate_range_end", "frame_free"])
+        #expect(events.map(\.call.rawValue) == ["invalidate_range_start", "spte_zap", "invalidate_range_end", "frame_free"])
         #expect(events[0].start == a && events[0].end == a + 4 * pageSize && events[2].start == a && events[2].end == a + 4 * pageSize)
         #expect(events[3].pages == 4 && !events[3].locks.contains("page_table_lock"))
         #expect(events[0].locks == ["mmap_sem:w", "rcu_read_lock"] && events[0].atomic)
@@ -103,7 +103,7 @@ struct NotifierTests {
         let mark = lab.world.lastSeq
         #expect(lab.run(.munmap(mm: lab.mm, addr: a, length: pages * pageSize)).ret == 0)
         let events = lab.events(since: mark, ["frame_free", "invalidate_range_end"])
-        let end = events.firstIndex { $0.call == "invalidate_range_end" } ?? events.count
+        let end = events.firstIndex { $0.call.rawValue == "invalidate_range_end" } ?? events.count
         #expect(lab.world.framesInUse == 1)
         #expect(lab.world.violations.isEmpty)
         return (
@@ -244,7 +244,7 @@ struct NotifierTests {
         lab.write(a + pageSize, value: 1)
         #expect(lab.calls(since: mark) == [page("invalidate_page", kvm, a + pageSize)])
         let clear = lab.events(since: mark, ["pte_clear", "invalidate_page"])
-        #expect(clear.map(\.call) == ["pte_clear", "invalidate_page"])
+        #expect(clear.map(\.call.rawValue) == ["pte_clear", "invalidate_page"])
         #expect(clear[1].locks.contains("page_table_lock") && clear[1].atomic)
         // The child's writes send nothing: it has no notifiers.
         let childMark = lab.world.lastSeq
@@ -289,7 +289,7 @@ struct NotifierTests {
         let out = lab.run(.reclaim(mm: lab.mm, addr: a, length: pageSize, pages: nil))
         #expect(out.swappedOut == 1)
         let events = lab.events(since: mark, ["clear_flush_young", "pte_clear", "invalidate_page", "spte_zap", "frame_free"])
-        #expect(events.map(\.call) == ["clear_flush_young", "clear_flush_young", "pte_clear", "invalidate_page", "spte_zap", "frame_free"])
+        #expect(events.map(\.call.rawValue) == ["clear_flush_young", "clear_flush_young", "pte_clear", "invalidate_page", "spte_zap", "frame_free"])
         #expect(lab.pte(a).isSwap)
         // The content written through kvm survives swap-out and swap-in.
         #expect(lab.read(a) == [0x77])
@@ -331,7 +331,7 @@ struct NotifierTests {
         let seq = lab.world.lastSeq
         lab.run(.exit(mm: lab.mm))
         let events = lab.events(since: seq, ["release", "frame_free", "invalidate_range_start", "invalidate_range_end", "grace_period"])
-        #expect(events.map(\.call) == ["release", "release", "grace_period", "frame_free"])
+        #expect(events.map(\.call.rawValue) == ["release", "release", "grace_period", "frame_free"])
         #expect(events.prefix(2).map(\.notifier) == [gru, kvm])
         #expect(lab.world.notifier(kvm)!.sptes.count == 0 && lab.world.notifier(kvm)!.frozen)
         #expect(lab.world.mm(lab.mm)!.count == 2 && lab.world.mm(lab.mm)!.hasNotifiers)
@@ -447,7 +447,7 @@ struct NotifierTests {
         #expect(lab.world.violations[0].notifier == bad && lab.world.violations[0].address == a)
         // The violation points at the event that shows it: the frame freed under the spte.
         let shown = lab.world.trace.events.first { $0.seq == lab.world.violations[0].seq }
-        #expect(shown?.call == "frame_free" && shown?.pfn == pfn)
+        #expect(shown?.call.rawValue == "frame_free" && shown?.pfn == pfn)
         let other = lab.mmap(1)
         lab.write(other, value: 0xbad)
         #expect(lab.pte(other).pfn == pfn)

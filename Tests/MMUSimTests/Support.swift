@@ -68,19 +68,19 @@ struct Lab {
     /// The notifier calls (the five methods) since `seq`, as "call notifier start end" strings.
     func calls(since seq: Int) -> [String] {
         let methods: Set<String> = ["release", "clear_flush_young", "invalidate_page", "invalidate_range_start", "invalidate_range_end"]
-        return world.trace.events(after: seq).filter { methods.contains($0.call) }.map(describe)
+        return world.trace.events(after: seq).filter { methods.contains($0.call.rawValue) }.map(describe)
     }
 
     /// Every event since `seq` with the given call names.
     func events(since seq: Int, _ names: Set<String>) -> [TraceEvent] {
-        world.trace.events(after: seq).filter { names.contains($0.call) }
+        world.trace.events(after: seq).filter { names.contains($0.call.rawValue) }
     }
 
     var invariantsBroken: [Invariant] { world.violations.map(\.invariant) }
 }
 
 func describe(_ event: TraceEvent) -> String {
-    var text = "\(event.call) n\(event.notifier.map(String.init) ?? "-")"
+    var text = "\(event.call.rawValue) n\(event.notifier.map(String.init) ?? "-")"
     if let start = event.start, let end = event.end { text += " \(hex(start))-\(hex(end))" }
     if let address = event.address { text += " @\(hex(address))" }
     return text

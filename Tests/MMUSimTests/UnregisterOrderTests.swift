@@ -21,7 +21,7 @@ struct UnregisterOrderTests {
         lab.run(.unregister(mm: lab.mm, notifier: kvm))
         #expect(lab.world.notifier(kvm)!.state == .unregistered && lab.world.notifier(kvm)!.sptes.count == 0)
         #expect(lab.world.violations.isEmpty)
-        return lab.world.trace.events(after: mark).map(\.call).filter { ["release", "unlink", "grace_period", "unregister"].contains($0) }
+        return lab.world.trace.events(after: mark).map(\.call.rawValue).filter { ["release", "unlink", "grace_period", "unregister"].contains($0) }
     }
 
     @Test("v17: unregister unlinks the notifier, then calls ->release inside rcu_read_lock, then waits a grace period")

@@ -5,7 +5,7 @@ extension World {
     /// it gets the fatal signal, and exit_mmap runs at its own mmput.
     mutating func exitMM(mm: Int) -> Exec {
         mms[mm - 1].users -= 1
-        emit(EventInfo("mmput", mm: mm, ret: mms[mm - 1].users))
+        emit(EventInfo(.mmput, mm: mm, ret: mms[mm - 1].users))
         if mms[mm - 1].users == 0 {
             push([.exitMmap(mm: mm)])
         } else {
@@ -19,7 +19,7 @@ extension World {
     mutating func dropUser(mm: Int) -> Exec {
         mms[mm - 1].users -= 1
         guard mms[mm - 1].users == 0 else { return .ran }
-        emit(EventInfo("mmput", mm: mm, ret: 0))
+        emit(EventInfo(.mmput, mm: mm, ret: 0))
         push([.exitMmap(mm: mm)])
         return .ran
     }
@@ -53,7 +53,7 @@ extension World {
     mutating func removeAllVMAs(mm: Int) -> Exec {
         mms[mm - 1].vmas.removeAll()
         mms[mm - 1].exited = true
-        emit(EventInfo("exit_mmap", mm: mm))
+        emit(EventInfo(.exitMmap, mm: mm))
         return .ran
     }
 

@@ -102,7 +102,7 @@ extension World {
     mutating func doAnonymousPage(mm: Int, address: UInt64, vma: VMA, mode: AccessMode) -> Exec {
         if !mode.isWrite {
             mapPage(mm: mm, address: address, pfn: Self.zeroPfn, write: false, dirty: false)
-            emit(EventInfo("pte_set", mm: mm, address: address, pfn: Self.zeroPfn))
+            emit(EventInfo(.pteSet, mm: mm, address: address, pfn: Self.zeroPfn))
             accessPresent(mm: mm, address: address, mode: mode)
             return .ran
         }
@@ -111,9 +111,9 @@ extension World {
             abort(.ENOMEM)
             return .ran
         }
-        emit(EventInfo("frame_alloc", mm: mm, address: address, pfn: pfn))
+        emit(EventInfo(.frameAlloc, mm: mm, address: address, pfn: pfn))
         mapPage(mm: mm, address: address, pfn: pfn, write: true, dirty: true, newPage: true)
-        emit(EventInfo("pte_set", mm: mm, address: address, pfn: pfn))
+        emit(EventInfo(.pteSet, mm: mm, address: address, pfn: pfn))
         accessPresent(mm: mm, address: address, mode: mode)
         return .ran
     }
@@ -134,7 +134,7 @@ extension World {
             }
             files[file].pageCache[pgoff] = pfn
             cached = pfn
-            emit(EventInfo("frame_alloc", mm: mm, address: address, pfn: pfn))
+            emit(EventInfo(.frameAlloc, mm: mm, address: address, pfn: pfn))
         }
         if mode.isWrite && !vma.shared {
             let anon = anonVMAPrepare(mm: mm, address: address)
@@ -144,7 +144,7 @@ extension World {
                 abort(.ENOMEM)
                 return .ran
             }
-            emit(EventInfo("frame_alloc", mm: mm, address: address, pfn: copy))
+            emit(EventInfo(.frameAlloc, mm: mm, address: address, pfn: copy))
             mapPage(mm: mm, address: address, pfn: copy, write: true, dirty: true, newPage: true)
         } else if mode.isWrite {
             mapPage(mm: mm, address: address, pfn: cached, write: true, dirty: true)
@@ -152,7 +152,7 @@ extension World {
         } else {
             mapPage(mm: mm, address: address, pfn: cached, write: vma.shared && vma.isShmem && vma.prot.contains(.write), dirty: false)
         }
-        emit(EventInfo("pte_set", mm: mm, address: address, pfn: mms[mm - 1].pageTable.pte(at: address).pfn))
+        emit(EventInfo(.pteSet, mm: mm, address: address, pfn: mms[mm - 1].pageTable.pte(at: address).pfn))
         accessPresent(mm: mm, address: address, mode: mode)
         return .ran
     }
@@ -178,14 +178,14 @@ extension World {
             pfn = fresh
             frames[pfn].swapSlot = Int32(slot)
             swap[slot]!.cachedPfn = Int32(pfn)
-            emit(EventInfo("swap_in", mm: mm, address: address, pfn: pfn))
+            emit(EventInfo(.swapIn, mm: mm, address: address, pfn: pfn))
         }
         let exclusive = frames[pfn].mapcount == 0 && entry.count == 1
         let write = mode.isWrite && exclusive
         frames[pfn].mapcount += 1
         setPTE(mm: mm, address: address, .present(pfn: pfn, write: write, young: true, dirty: write))
         swapFree(slot)
-        emit(EventInfo("pte_set", mm: mm, address: address, pfn: pfn))
+        emit(EventInfo(.pteSet, mm: mm, address: address, pfn: pfn))
         if mode.isWrite && !write {
             push([.handleFault(mm: mm, address: address, mode: mode)])
             return .ran
@@ -211,7 +211,7 @@ extension World {
                 pte.young = true
                 world.mms[mm - 1].pageTable.setPTE(pte, at: address)
                 if vma.shared { world.frames[old].dirty = true }
-                world.emit(EventInfo("pte_set", mm: mm, address: address, pfn: old))
+                world.emit(EventInfo(.pteSet, mm: mm, address: address, pfn: old))
                 world.accessPresent(mm: mm, address: address, mode: mode)
             }
             return .ran
@@ -230,7 +230,7 @@ extension World {
             return .ran
         }
         scratch.pfn = copy
-        emit(EventInfo("frame_alloc", mm: mm, address: address, pfn: copy))
+        emit(EventInfo(.frameAlloc, mm: mm, address: address, pfn: copy))
         push([.acquire(.pageTable(mm: mm)), .wpClearFlush(mm: mm, address: address, oldPfn: oldPfn, mode: mode)])
         return .ran
     }
@@ -261,7 +261,7 @@ extension World {
     @discardableResult
     mutating func clearFlushPTE(mm: Int, address: UInt64, oldPfn: Int) -> Exec {
         setPTE(mm: mm, address: address, .none)
-        emit(EventInfo("pte_clear", mm: mm, address: address, pfn: oldPfn))
+        emit(EventInfo(.pteClear, mm: mm, address: address, pfn: oldPfn))
         return .ran
     }
 
@@ -274,7 +274,7 @@ extension World {
         frames[copy].mapcount += 1
         setPTE(mm: mm, address: address, .present(pfn: copy, write: true, young: true, dirty: true))
         frames[oldPfn].mapcount -= 1
-        emit(EventInfo("pte_set", mm: mm, address: address, pfn: copy))
+        emit(EventInfo(.pteSet, mm: mm, address: address, pfn: copy))
         accessPresent(mm: mm, address: address, mode: mode)
         return .ran
     }
@@ -282,7 +282,7 @@ extension World {
     /// `put_page` as a step of its own.
     mutating func putPageStep(_ pfn: Int) -> Exec {
         let pages = pageFrames(pfn)
-        if putPage(pfn) { emit(EventInfo("frame_free", pfn: pfn, pages: pages)) }
+        if putPage(pfn) { emit(EventInfo(.frameFree, pfn: pfn, pages: pages)) }
         return .ran
     }
 }

@@ -6,7 +6,7 @@ extension World {
         let child = newMM(name: mms[mm - 1].name.map { $0 + "-child" })
         scratch.child = child
         updateResult { $0.child = child }
-        emit(EventInfo("dup_mm", mm: mm, ret: child))
+        emit(EventInfo(.dupMm, mm: mm, ret: child))
         return .ran
     }
 
@@ -87,7 +87,7 @@ extension World {
                 world.frames[pfn].mapcount += 1
             }
             for slot in slots { world.swap[slot]!.count += 1 }
-            if copied > 0 { world.emit(EventInfo("pte_copy", mm: parent, start: start, end: end, pages: copied)) }
+            if copied > 0 { world.emit(EventInfo(.pteCopy, mm: parent, start: start, end: end, pages: copied)) }
             world.markChanged(mm: parent, start: start, end: end)
         }
         return .ran
@@ -98,7 +98,7 @@ extension World {
     /// (`ret = -ENOMEM; break;`); with `copy_page_range_enomem_skips_end` it returns at once, and
     /// the start it made has no end. dup_mmap stops, and the child is torn down (its mmput).
     mutating func copyFailed(parent: Int) -> Exec {
-        emit(EventInfo("copy_page_range", mm: parent, ret: -Errno.ENOMEM.number))
+        emit(EventInfo(.copyPageRange, mm: parent, ret: -Errno.ENOMEM.number))
         updateResult {
             $0.fail(.ENOMEM)
             $0.child = nil

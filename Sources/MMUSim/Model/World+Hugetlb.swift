@@ -37,12 +37,12 @@ extension World {
                 files[vma.file!].pageCache[index] = head
                 getPage(head)
             }
-            emit(EventInfo("frame_alloc", mm: mm, address: base, pfn: head, pages: Self.hugePageFrames))
+            emit(EventInfo(.frameAlloc, mm: mm, address: base, pfn: head, pages: Self.hugePageFrames))
         }
         let write = vma.shared && vma.prot.contains(.write) || mode.isWrite
         frames[head].mapcount += 1
         setPTE(mm: mm, address: base, .present(pfn: head, write: write, young: true, dirty: write, huge: true))
-        emit(EventInfo("pte_set", mm: mm, address: base, pfn: head))
+        emit(EventInfo(.pteSet, mm: mm, address: base, pfn: head))
         accessPresent(mm: mm, address: address, mode: mode)
         return .ran
     }
@@ -62,7 +62,7 @@ extension World {
             pte.write = true
             pte.dirty = true
             world.mms[mm - 1].pageTable.setPTE(pte, at: base)
-            world.emit(EventInfo("pte_set", mm: mm, address: base, pfn: old))
+            world.emit(EventInfo(.pteSet, mm: mm, address: base, pfn: old))
             world.accessPresent(mm: mm, address: address, mode: mode)
         }
         return .ran
@@ -80,7 +80,7 @@ extension World {
         }
         for offset in 0..<Self.hugePageFrames { frames[copy + offset].content = frames[oldPfn + offset].content }
         scratch.pfn = copy
-        emit(EventInfo("frame_alloc", mm: mm, address: address & ~(hugePageSize - 1), pfn: copy, pages: Self.hugePageFrames))
+        emit(EventInfo(.frameAlloc, mm: mm, address: address & ~(hugePageSize - 1), pfn: copy, pages: Self.hugePageFrames))
         push([.acquire(.pageTable(mm: mm)), .hugetlbCOWBreak(mm: mm, address: address, oldPfn: oldPfn, mode: mode)])
         return .ran
     }
@@ -125,7 +125,7 @@ extension World {
         frames[copy].mapcount += 1
         frames[oldPfn].mapcount -= 1
         setPTE(mm: mm, address: base, .present(pfn: copy, write: true, young: true, dirty: true, huge: true))
-        emit(EventInfo("pte_set", mm: mm, address: base, pfn: copy))
+        emit(EventInfo(.pteSet, mm: mm, address: base, pfn: copy))
         accessPresent(mm: mm, address: address, mode: mode)
         return .ran
     }

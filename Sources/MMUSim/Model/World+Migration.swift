@@ -50,7 +50,7 @@ extension World {
         }
         frames[pfn].refcount += 1
         scratch.pfn = new
-        emit(EventInfo("frame_alloc", pfn: new))
+        emit(EventInfo(.frameAlloc, pfn: new))
         return .ran
     }
 
@@ -62,7 +62,7 @@ extension World {
         let old = frames[oldPfn]
         if old.mapcount > 0 || extraReferences(oldPfn) > 1 {
             scratch.migrationFailed = true
-            emit(EventInfo("migrate_copy", pfn: new, ret: -Errno.EAGAIN.number))
+            emit(EventInfo(.migrateCopy, pfn: new, ret: -Errno.EAGAIN.number))
             return .ran
         }
         frames[new].content = old.content
@@ -80,7 +80,7 @@ extension World {
             swap[Int(old.swapSlot)]!.cachedPfn = Int32(new)
             frames[oldPfn].swapSlot = -1
         }
-        emit(EventInfo("migrate_copy", pfn: new, ret: oldPfn))
+        emit(EventInfo(.migrateCopy, pfn: new, ret: oldPfn))
         return .ran
     }
 
@@ -90,7 +90,7 @@ extension World {
     mutating func removeMigrationPTEs(oldPfn: Int) -> Exec {
         let failed = scratch.migrationFailed
         let new = failed ? oldPfn : scratch.pfn
-        if failed, putPage(scratch.pfn) { emit(EventInfo("frame_free", pfn: scratch.pfn, pages: 1)) }
+        if failed, putPage(scratch.pfn) { emit(EventInfo(.frameFree, pfn: scratch.pfn, pages: 1)) }
         scratch.pfn = -1
         scratch.migrationFailed = false
         for mapping in scratch.mappings {
@@ -99,12 +99,12 @@ extension World {
             frames[new].mapcount += 1
             frames[new].refcount += 1
             setPTE(mm: mapping.mm, address: mapping.address, .present(pfn: new, write: pte.write, young: true, dirty: false))
-            emit(EventInfo("pte_set", mm: mapping.mm, address: mapping.address, pfn: new))
+            emit(EventInfo(.pteSet, mm: mapping.mm, address: mapping.address, pfn: new))
             markChanged(mm: mapping.mm, start: mapping.address, end: mapping.address + pageSize)
         }
         scratch.mappings = []
         if !failed { checkCopy(from: oldPfn, to: new, what: "migrate_page_copy", mm: nil, address: nil) }
-        if putPage(oldPfn) { emit(EventInfo("frame_free", pfn: oldPfn, pages: 1)) }
+        if putPage(oldPfn) { emit(EventInfo(.frameFree, pfn: oldPfn, pages: 1)) }
         updateResult {
             if failed {
                 $0.failed! += 1

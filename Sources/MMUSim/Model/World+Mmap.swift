@@ -82,7 +82,7 @@ extension World {
     /// `mmap_region`: link the VMA in, merging it with its neighbours where possible.
     mutating func mmapRegion(mm: Int, vma: VMA) -> Exec {
         mms[mm - 1].insert(vma)
-        emit(EventInfo("mmap_region", mm: mm, start: vma.start, end: vma.end))
+        emit(EventInfo(.mmapRegion, mm: mm, start: vma.start, end: vma.end))
         return .ran
     }
 
@@ -122,7 +122,7 @@ extension World {
         let first = mms[mm - 1].vmaIndex(containing: start)!
         mms[mm - 1].vmas[first].prot = prot
         mms[mm - 1].merge(around: first..<first + 1)
-        emit(EventInfo("mprotect_fixup", mm: mm, start: start, end: end))
+        emit(EventInfo(.mprotectFixup, mm: mm, start: start, end: end))
         push([
             .notify(NotifyCall(kind: .invalidateRangeStart, mm: mm, start: start, end: end)),
             .changeProtection(mm: mm, start: start, end: end),
@@ -149,7 +149,7 @@ extension World {
                 if pte.raw != raw { changed += 1 }
                 return pte.raw
             }
-            if changed > 0 { world.emit(EventInfo("pte_protect", mm: mm, start: start, end: end, pages: changed)) }
+            if changed > 0 { world.emit(EventInfo(.pteProtect, mm: mm, start: start, end: end, pages: changed)) }
             world.markChanged(mm: mm, start: start, end: end)
         }
         return .ran
@@ -235,7 +235,7 @@ extension World {
         guard let index = mms[mm - 1].vmaIndex(containing: start) else { return .ran }
         mms[mm - 1].vmas[index].end = newEnd
         mms[mm - 1].merge(around: index..<index + 1)
-        emit(EventInfo("vma_adjust", mm: mm, start: start, end: newEnd))
+        emit(EventInfo(.vmaAdjust, mm: mm, start: start, end: newEnd))
         return .ran
     }
 
@@ -248,7 +248,7 @@ extension World {
         vma.pgoff = old.pgoff + (oldStart - old.start) >> pageShift
         vma.nonlinear = [:]
         mms[mm - 1].insert(vma)
-        emit(EventInfo("copy_vma", mm: mm, start: newStart, end: newStart + newLength))
+        emit(EventInfo(.copyVma, mm: mm, start: newStart, end: newStart + newLength))
         return .ran
     }
 
@@ -261,7 +261,7 @@ extension World {
             for (address, pte) in moved {
                 world.setPTE(mm: mm, address: newStart + (address - oldStart), pte)
             }
-            if !moved.isEmpty { world.emit(EventInfo("pte_move", mm: mm, start: oldStart, end: oldEnd, pages: moved.count)) }
+            if !moved.isEmpty { world.emit(EventInfo(.pteMove, mm: mm, start: oldStart, end: oldEnd, pages: moved.count)) }
             world.markChanged(mm: mm, start: oldStart, end: oldEnd)
             world.markChanged(mm: mm, start: newStart, end: newStart + (oldEnd - oldStart))
         }
@@ -305,7 +305,7 @@ extension World {
                 address += pageSize
                 page += 1
             }
-            world.emit(EventInfo("populate_range", mm: mm, start: start, end: end, pages: cleared.count))
+            world.emit(EventInfo(.populateRange, mm: mm, start: start, end: end, pages: cleared.count))
             world.markChanged(mm: mm, start: start, end: end)
         }
         return .ran
@@ -323,7 +323,7 @@ extension World {
                 world.mms[mm - 1].pageTable.setPTE(pte, at: address)
                 changed += 1
             }
-            world.emit(EventInfo("pte_protect", mm: mm, start: start, end: end, pages: changed))
+            world.emit(EventInfo(.pteProtect, mm: mm, start: start, end: end, pages: changed))
             world.markChanged(mm: mm, start: start, end: end)
         }
         return .ran

@@ -75,7 +75,7 @@ extension World {
             mms[mm - 1].pageTable.setPTE(pte, at: address)
             scratch.young = true
         }
-        emit(EventInfo("pte_clear_young", mm: mm, address: address, pfn: pfn, ret: young ? 1 : 0))
+        emit(EventInfo(.pteClearYoung, mm: mm, address: address, pfn: pfn, ret: young ? 1 : 0))
         return .ran
     }
 
@@ -97,7 +97,7 @@ extension World {
             swap[slot]!.cachedPfn = Int32(pfn)
             frames[pfn].swapSlot = Int32(slot)
             frames[pfn].dirty = true
-            emit(EventInfo("add_to_swap", pfn: pfn, ret: slot))
+            emit(EventInfo(.addToSwap, pfn: pfn, ret: slot))
         }
         let lock = rmapLock(pfn)
         var steps: [Step] = [.acquire(lock)]
@@ -123,7 +123,7 @@ extension World {
         setPTE(mm: mm, address: address, .none)
         if pte.dirty { frames[pfn].dirty = true }
         scratch.writable = pte.write
-        emit(EventInfo("pte_clear", mm: mm, address: address, pfn: pfn))
+        emit(EventInfo(.pteClear, mm: mm, address: address, pfn: pfn))
         push([.notify(.page(.invalidatePage, mm: mm, address: address)), .setSwapPTE(mm: mm, address: address, pfn: pfn, migration: migration)])
         markChanged(mm: mm, start: address, end: address + pageSize)
         return .ran
@@ -143,7 +143,7 @@ extension World {
         }
         frames[pfn].mapcount -= 1
         frames[pfn].refcount -= 1
-        emit(EventInfo("pte_set", mm: mm, address: address, pfn: pfn))
+        emit(EventInfo(.pteSet, mm: mm, address: address, pfn: pfn))
         return .ran
     }
 
@@ -169,7 +169,7 @@ extension World {
         }
         if frame.dirty {
             backing = frame.content
-            emit(EventInfo("writepage", pfn: pfn))
+            emit(EventInfo(.writepage, pfn: pfn))
         }
         // __remove_mapping: `page_count(page) != 2` (our isolation and the cache's) cannot free.
         if extraReferences(pfn) > 1 {
@@ -184,7 +184,7 @@ extension World {
         }
         checkDroppedClean(pfn, backing: backing)
         putPage(pfn)
-        emit(EventInfo("frame_free", pfn: pfn, pages: 1))
+        emit(EventInfo(.frameFree, pfn: pfn, pages: 1))
         updateResult { $0.swappedOut! += 1 }
         return .ran
     }

@@ -32,7 +32,7 @@ extension World {
         let indices = mms[mm - 1].vmaIndices(overlapping: start, end)
         let detached = Array(mms[mm - 1].vmas[indices])
         mms[mm - 1].vmas.removeSubrange(indices)
-        emit(EventInfo("vma_detach", mm: mm, start: start, end: end))
+        emit(EventInfo(.vmaDetach, mm: mm, start: start, end: end))
         let ranges = detached.map { ZapRange(start: max($0.start, start), end: min($0.end, end), hugetlb: $0.hugetlb) }
         push([.unmapVMAs(mm: mm, start: start, end: end, ranges: ranges)])
         return .ran
@@ -94,7 +94,7 @@ extension World {
             }
             world.scratch.pendingFree = gathered
             world.scratch.zapWork -= cleared * Int(pageSize)
-            if cleared > 0 { world.emit(EventInfo("pte_clear", mm: mm, start: start, end: rest ?? end, pages: cleared)) }
+            if cleared > 0 { world.emit(EventInfo(.pteClear, mm: mm, start: start, end: rest ?? end, pages: cleared)) }
             for batch in batches { world.putGathered(batch) }
             world.markChanged(mm: mm, start: start, end: end)
         }
@@ -132,7 +132,7 @@ extension World {
                 if let pfn = world.zapped(pte) { pages.append(pfn) }
             }
             world.scratch.hugePages = pages
-            if cleared > 0 { world.emit(EventInfo("pte_clear", mm: mm, start: start, end: end, pages: cleared)) }
+            if cleared > 0 { world.emit(EventInfo(.pteClear, mm: mm, start: start, end: end, pages: cleared)) }
             world.markChanged(mm: mm, start: start, end: end)
         }
         scratch.zapWork -= Int((end - start) / 512)
@@ -204,7 +204,7 @@ extension World {
             }
         }
         if !freed.isEmpty {
-            emit(EventInfo("frame_free", pfn: freed.count == 1 ? freed[0] : nil, pages: pages))
+            emit(EventInfo(.frameFree, pfn: freed.count == 1 ? freed[0] : nil, pages: pages))
         }
     }
 

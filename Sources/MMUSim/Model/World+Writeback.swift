@@ -51,7 +51,7 @@ extension World {
         guard pte.isPresent, pte.pfn == pfn, pte.write || pte.dirty else { return .ran }
         setPTE(mm: mm, address: address, .none)
         if pte.dirty { frames[pfn].dirty = true }
-        emit(EventInfo("pte_clear", mm: mm, address: address, pfn: pfn))
+        emit(EventInfo(.pteClear, mm: mm, address: address, pfn: pfn))
         push([.notify(.page(.invalidatePage, mm: mm, address: address)), .mkcleanSet(mm: mm, address: address, pfn: pfn)])
         return .ran
     }
@@ -59,7 +59,7 @@ extension World {
     /// The end of page_mkclean_one: `set_pte_at` with the pte write-protected and clean.
     mutating func mkcleanSet(mm: Int, address: UInt64, pfn: Int) -> Exec {
         setPTE(mm: mm, address: address, .present(pfn: pfn, write: false, young: true, dirty: false))
-        emit(EventInfo("pte_set", mm: mm, address: address, pfn: pfn))
+        emit(EventInfo(.pteSet, mm: mm, address: address, pfn: pfn))
         markChanged(mm: mm, start: address, end: address + pageSize)
         return .ran
     }
@@ -70,7 +70,7 @@ extension World {
         files[Int(frames[pfn].owner)].disk[frames[pfn].index] = frames[pfn].content
         frames[pfn].dirty = false
         updateResult { $0.cleaned! += 1 }
-        emit(EventInfo("writepage", pfn: pfn))
+        emit(EventInfo(.writepage, pfn: pfn))
         return .ran
     }
 }

@@ -19,7 +19,7 @@ extension World {
                 return .ran
             }
             files[file].pageCache[pgoff] = block
-            emit(EventInfo("frame_alloc", mm: mm, address: address, pfn: block))
+            emit(EventInfo(.frameAlloc, mm: mm, address: address, pfn: block))
             push([.xipUnmap(mm: mm, address: address, file: file, pgoff: pgoff, mode: mode)])
             return .ran
         }
@@ -30,7 +30,7 @@ extension World {
                 return .ran
             }
             world.mapPage(mm: mm, address: address, pfn: sparse, write: false, dirty: false)
-            world.emit(EventInfo("pte_set", mm: mm, address: address, pfn: sparse))
+            world.emit(EventInfo(.pteSet, mm: mm, address: address, pfn: sparse))
             world.accessPresent(mm: mm, address: address, mode: mode)
             return .ran
         }
@@ -78,7 +78,7 @@ extension World {
         }
         setPTE(mm: mm, address: address, .none)
         frames[xipSparsePfn].mapcount -= 1
-        emit(EventInfo("pte_clear", mm: mm, address: address, pfn: xipSparsePfn))
+        emit(EventInfo(.pteClear, mm: mm, address: address, pfn: xipSparsePfn))
         markChanged(mm: mm, start: address, end: address + pageSize)
         push([.notify(.page(.invalidatePage, mm: mm, address: address)), .release(.pageTable(mm: mm)), .putPage(pfn: xipSparsePfn)])
         return .ran

@@ -244,7 +244,7 @@ public struct World: Codable, Hashable, Sendable {
     mutating func newMM(name: String?) -> Int {
         let id = mms.count + 1
         mms.append(MM(id: id, name: name, users: 1, count: 1))
-        emit(EventInfo("mm_create", mm: id))
+        emit(EventInfo(.mmCreate, mm: id))
         return id
     }
 

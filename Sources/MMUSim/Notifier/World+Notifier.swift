@@ -39,7 +39,7 @@ extension World {
     mutating func invoke(_ call: NotifyCall, on node: Int) {
         checkCallbackTarget(call, node)
         if notifiers[node - 1].freed {
-            emit(EventInfo(call.kind.rawValue, mm: call.mm, notifier: node, start: call.start, end: call.end))
+            emit(EventInfo(TraceCall(call.kind), mm: call.mm, notifier: node, start: call.start, end: call.end))
             return
         }
         // A driver without the method is skipped by the `if (mn->ops->method)` test.
@@ -58,22 +58,22 @@ extension World {
         switch call.kind {
         case .release:
             notifiers[node - 1].counters.release += 1
-            emit(EventInfo("release", mm: call.mm, notifier: node))
+            emit(EventInfo(.release, mm: call.mm, notifier: node))
             withLocks(lock) { $0.secondaryRelease(node) }
         case .clearFlushYoung:
             notifiers[node - 1].counters.clearFlushYoung += 1
             young = withLocks(lock) { $0.secondaryClearFlushYoung(node, address: call.start) } ? 1 : 0
-            emit(EventInfo("clear_flush_young", mm: call.mm, notifier: node, address: call.start, ret: young))
+            emit(EventInfo(.clearFlushYoung, mm: call.mm, notifier: node, address: call.start, ret: young))
             if young == 1 { scratch.young = true }
         case .invalidatePage:
             notifiers[node - 1].counters.invalidatePage += 1
-            emit(EventInfo("invalidate_page", mm: call.mm, notifier: node, address: call.start))
+            emit(EventInfo(.invalidatePage, mm: call.mm, notifier: node, address: call.start))
             if !notifiers[node - 1].has(.ignoreInvalidatePage) {
                 withLocks(lock) { $0.secondaryInvalidatePage(node, address: call.start) }
             }
         case .invalidateRangeStart:
             notifiers[node - 1].counters.invalidateRangeStart += 1
-            emit(EventInfo("invalidate_range_start", mm: call.mm, notifier: node, start: call.start, end: call.end))
+            emit(EventInfo(.invalidateRangeStart, mm: call.mm, notifier: node, start: call.start, end: call.end))
             let range = ActiveRange(notifier: node, task: current, start: call.start, end: call.end)
             notifiers[node - 1].activeRanges.append(range)
             tasks[currentIndex].openRanges.append(range)
@@ -89,7 +89,7 @@ extension World {
             if let index = tasks[currentIndex].openRanges.firstIndex(of: range) {
                 tasks[currentIndex].openRanges.remove(at: index)
             }
-            emit(EventInfo("invalidate_range_end", mm: call.mm, notifier: node, start: call.start, end: call.end))
+            emit(EventInfo(.invalidateRangeEnd, mm: call.mm, notifier: node, start: call.start, end: call.end))
             withLocks(lock) { $0.secondaryRangeEnd(node, start: call.start, end: call.end) }
         }
     }
@@ -118,7 +118,7 @@ extension World {
                 return .blocked("grace period: task \(reader.task) is inside rcu_read_lock")
             }
         }
-        emit(EventInfo("grace_period"))
+        emit(EventInfo(.gracePeriod))
         return .ran
     }
 
@@ -143,7 +143,7 @@ extension World {
     /// request, or the fatal one of a process that exited meanwhile; -EINTR drops every lock taken.
     mutating func checkSignal(mm: Int, pending: Bool) -> Exec {
         guard pending || mms[mm - 1].killed else { return .ran }
-        emit(EventInfo("signal_pending", ret: -Errno.EINTR.number))
+        emit(EventInfo(.signalPending, ret: -Errno.EINTR.number))
         abort(.EINTR)
         return .ran
     }
@@ -166,7 +166,7 @@ extension World {
                 $0.notifier = id
                 $0.locksTaken = locks.count
             }
-            world.emit(EventInfo("register", mm: mm, notifier: id, ret: 0))
+            world.emit(EventInfo(.register, mm: mm, notifier: id, ret: 0))
         }
         return .ran
     }
@@ -190,7 +190,7 @@ extension World {
             $0.notifier = id
             $0.locksTaken = 0
         }
-        emit(EventInfo("register", mm: mm, notifier: id, ret: 0))
+        emit(EventInfo(.register, mm: mm, notifier: id, ret: 0))
         return .ran
     }
 
@@ -204,7 +204,7 @@ extension World {
         list.remove(at: index)
         mms[mm - 1].notifierList = list
         notifiers[node - 1].state = .released
-        emit(EventInfo("unlink", mm: mm, notifier: node))
+        emit(EventInfo(.unlink, mm: mm, notifier: node))
     }
 
     /// The first half of `mmu_notifier_unregister`: under the list lock, if the notifier is
@@ -245,7 +245,7 @@ extension World {
         if !notifiers[node - 1].kind.usesNotifier { zapAllSecondary(node) }
         notifiers[node - 1].state = .unregistered
         notifiers[node - 1].releaseDone = true
-        emit(EventInfo("unregister", mm: mm, notifier: node))
+        emit(EventInfo(.unregister, mm: mm, notifier: node))
         if notifiers[node - 1].kind.usesNotifier { mmdrop(mm) }
         return .ran
     }
@@ -291,7 +291,7 @@ extension World {
         precondition(mms[mm - 1].count >= 0, "mm_count below zero")
         if mms[mm - 1].count == 0 {
             mms[mm - 1].notifierList = nil
-            emit(EventInfo("mm_free", mm: mm))
+            emit(EventInfo(.mmFree, mm: mm))
         }
     }
 }

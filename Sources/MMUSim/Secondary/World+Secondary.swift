@@ -12,7 +12,7 @@ extension World {
             // The bug: kfree(mn) right here instead of after the grace period that
             // mmu_notifier_unregister's synchronize_rcu provides.
             notifiers[node - 1].freed = true
-            emit(EventInfo("notifier_free", mm: notifiers[node - 1].mm, notifier: node))
+            emit(EventInfo(.notifierFree, mm: notifiers[node - 1].mm, notifier: node))
         }
     }
 
@@ -65,7 +65,7 @@ extension World {
             }
             notifiers[node - 1].sptes = sptes
         }
-        if zapped > 0 { emit(EventInfo("spte_zap", mm: notifiers[node - 1].mm, notifier: node, start: start, end: end, pages: zapped)) }
+        if zapped > 0 { emit(EventInfo(.spteZap, mm: notifiers[node - 1].mm, notifier: node, start: start, end: end, pages: zapped)) }
         flushSecondaryTLB(node, from: notifiers[node - 1].kind == .kvm ? 0 : start, to: notifiers[node - 1].kind == .kvm ? UInt64.max : end)
     }
 
@@ -83,7 +83,7 @@ extension World {
             flushed += 1
         }
         notifiers[node - 1].tlb = tlb
-        if flushed > 0 { emit(EventInfo("tlb_flush", mm: notifiers[node - 1].mm, notifier: node, start: start, end: stop, pages: flushed)) }
+        if flushed > 0 { emit(EventInfo(.tlbFlush, mm: notifiers[node - 1].mm, notifier: node, start: start, end: stop, pages: flushed)) }
     }
 
     /// Zaps everything a secondary MMU maps.
@@ -117,7 +117,7 @@ extension World {
         }
         if !notifiers[node - 1].kind.pins { frames[pfn].secondaryMaps += 1 }
         markChanged(mm: notifiers[node - 1].mm, start: address, end: address + pageSize)
-        emit(EventInfo(tlb ? "tlb_dropin" : "spte_set", mm: notifiers[node - 1].mm, notifier: node, address: address, pfn: pfn))
+        emit(EventInfo(tlb ? .tlbDropin : .spteSet, mm: notifiers[node - 1].mm, notifier: node, address: address, pfn: pfn))
         updateResult { $0.spte = SpteInfo(address: address, pfn: pfn, writable: write, young: true, dirty: false) }
     }
 
@@ -177,7 +177,7 @@ extension World {
             updateResult { $0.retries = ($0.retries ?? 0) + 1 }
             emit(
                 EventInfo(
-                    "fault_retry",
+                    .faultRetry,
                     mm: notifiers[node - 1].mm,
                     notifier: node,
                     address: address,
@@ -252,7 +252,7 @@ extension World {
             $0.retries = ($0.retries ?? 0) + 1
             $0.fail(.EAGAIN)
         }
-        emit(EventInfo("fault_retry", mm: notifiers[node - 1].mm, notifier: node, address: address, ret: notifiers[node - 1].count))
+        emit(EventInfo(.faultRetry, mm: notifiers[node - 1].mm, notifier: node, address: address, ret: notifiers[node - 1].count))
     }
 
     /// pinning, xpmem, unsafe: map the page; the first two keep the gup reference as a pin.
@@ -323,7 +323,7 @@ extension World {
             $0.tlbHit = true
             $0.value = content
         }
-        emit(EventInfo(write ? "secondary_write" : "secondary_read", mm: notifiers[node - 1].mm, notifier: node, address: address, pfn: pfn))
+        emit(EventInfo(write ? .secondaryWrite : .secondaryRead, mm: notifiers[node - 1].mm, notifier: node, address: address, pfn: pfn))
         return .ran
     }
 }

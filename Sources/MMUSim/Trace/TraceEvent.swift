@@ -13,7 +13,7 @@ public struct TraceEvent: Codable, Hashable, Sendable {
     /// `invalidate_range_start`, `invalidate_range_end`) or a model event (`pte_clear`,
     /// `pte_set`, `frame_free`, `frame_alloc`, `spte_set`, `spte_zap`, `tlb_flush`,
     /// `fault_retry`, `grace_period`, `register`, `unregister`, ...).
-    public var call: String
+    public var call: TraceCall
     /// The notifier called, or whose secondary MMU changed.
     public var notifier: Int?
     /// Range start.
@@ -40,7 +40,7 @@ public struct TraceEvent: Codable, Hashable, Sendable {
 
 /// The fields of a trace event other than its position and context, as a step reports it.
 struct EventInfo {
-    var call: String
+    var call: TraceCall
     var mm: Int?
     var notifier: Int?
     var start: UInt64?
@@ -51,7 +51,7 @@ struct EventInfo {
     var ret: Int?
 
     init(
-        _ call: String,
+        _ call: TraceCall,
         mm: Int? = nil,
         notifier: Int? = nil,
         start: UInt64? = nil,

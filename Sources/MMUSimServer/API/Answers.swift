@@ -23,7 +23,7 @@ struct EventAnswer: Codable, Sendable {
         task = event.task
         mm = event.mm
         op = event.op
-        call = event.call
+        call = event.call.rawValue
         notifier = event.notifier
         start = event.start.map(Hex.init)
         end = event.end.map(Hex.init)

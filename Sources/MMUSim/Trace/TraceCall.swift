@@ -1,0 +1,55 @@
+/// What a trace event records: a notifier method, or a model event (a pte or spte change, a
+/// frame allocated or freed, a task's milestone). Its raw value is the event's `call` on the
+/// wire; openapi.yaml's TraceCall lists the same names (OpenAPITests).
+public enum TraceCall: String, Codable, Hashable, Sendable, CaseIterable {
+    case addToSwap = "add_to_swap"
+    case clearFlushYoung = "clear_flush_young"
+    case copyPageRange = "copy_page_range"
+    case copyVma = "copy_vma"
+    case dupMm = "dup_mm"
+    case exitMmap = "exit_mmap"
+    case faultRetry = "fault_retry"
+    case frameAlloc = "frame_alloc"
+    case frameFree = "frame_free"
+    case gracePeriod = "grace_period"
+    case invalidatePage = "invalidate_page"
+    case invalidateRangeEnd = "invalidate_range_end"
+    case invalidateRangeStart = "invalidate_range_start"
+    case migrateCopy = "migrate_copy"
+    case mmCreate = "mm_create"
+    case mmFree = "mm_free"
+    case mmapRegion = "mmap_region"
+    case mmput
+    case mprotectFixup = "mprotect_fixup"
+    case notifierFree = "notifier_free"
+    case populateRange = "populate_range"
+    case pteClear = "pte_clear"
+    case pteClearYoung = "pte_clear_young"
+    case pteCopy = "pte_copy"
+    case pteMove = "pte_move"
+    case pteProtect = "pte_protect"
+    case pteSet = "pte_set"
+    case register
+    case release
+    case secondaryRead = "secondary_read"
+    case secondaryWrite = "secondary_write"
+    case signalPending = "signal_pending"
+    case spteSet = "spte_set"
+    case spteZap = "spte_zap"
+    case swapIn = "swap_in"
+    case tlbDropin = "tlb_dropin"
+    case tlbFlush = "tlb_flush"
+    case unlink
+    case unregister
+    case vmaAdjust = "vma_adjust"
+    case vmaDetach = "vma_detach"
+    case writepage
+
+    /// The event of a notifier method's call.
+    init(_ method: NotifyCall.Kind) {
+        self = TraceCall(rawValue: method.rawValue)!
+    }
+
+    /// True for the five notifier methods.
+    public var isNotifierMethod: Bool { NotifyCall.Kind(rawValue: rawValue) != nil }
+}
