@@ -182,7 +182,7 @@ extension Routes {
         endpoints.post("/scenarios/judge") { request, _ in
             let body = try await request.decodeBody(JudgeRequest.self, limit: limits.maxBody)
             if let before = body.violationsBefore, before < 0 { throw invalid("'violations_before' must not be negative", code: "invalid_value") }
-            let answer = body.answer ?? .object(["ret": .int(0)])
+            let answer = JSONValue.object(body.answer ?? ["ret": .int(0)])
             let events: [JSONValue] = if case .array(let list)? = answer["trace"] { list } else { [] }
             let judge = ScenarioJudge(
                 world: await simulator.world,
@@ -286,7 +286,7 @@ struct ScenarioAnswer: ResponseEncodable, Sendable {
 /// events), how many violations were known before it, and the mm it is about.
 struct JudgeRequest: Decodable, Sendable {
     var expect: [String: JSONValue]
-    var answer: JSONValue?
+    var answer: [String: JSONValue]?
     var violationsBefore: Int?
     var mm: Int?
 }
