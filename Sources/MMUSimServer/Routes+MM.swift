@@ -69,14 +69,7 @@ extension Routes {
             )
             return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
         }
-        endpoints.post("/mms/{mm}/munmap") { request, context in
-            let id = try pathID(context, "mm")
-            let body = try await request.decodeBody(RangeRequest.self, limit: limits.maxBody)
-            let range = try checkRange(body.addr.value, body.length)
-            return OperationAnswer(
-                try await simulator.perform(.munmap(mm: id, addr: range.start, length: range.length), pauseAt: body.pauseAt, within: limits)
-            )
-        }
+        addRangeRoute(to: &endpoints, "munmap") { .munmap(mm: $0, addr: $1, length: $2) }
         endpoints.post("/mms/{mm}/mprotect") { request, context in
             let id = try pathID(context, "mm")
             let body = try await request.decodeBody(MprotectRequest.self, limit: limits.maxBody)
@@ -161,13 +154,23 @@ extension Routes {
             let operation = Operation.remapFilePages(mm: id, addr: range.start, length: range.length, pgoff: body.pgoff)
             return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
         }
-        endpoints.post("/mms/{mm}/apply_to_page_range") { request, context in
+        addRangeRoute(to: &endpoints, "apply_to_page_range") { .applyToPageRange(mm: $0, addr: $1, length: $2) }
+    }
+
+    /// POST /mms/{mm}/<name> with a range body (`addr`, `length`): the range checked, then the
+    /// operation `make` builds from the mm, the start and the length.
+    private func addRangeRoute(
+        to endpoints: inout EndpointRegistry<AppRequestContext>,
+        _ name: String,
+        _ make: @escaping @Sendable (Int, UInt64, UInt64) -> MMUSim.Operation
+    ) {
+        let simulator = self.simulator
+        let limits = self.limits
+        endpoints.post("/mms/{mm}/\(name)") { request, context in
             let id = try pathID(context, "mm")
             let body = try await request.decodeBody(RangeRequest.self, limit: limits.maxBody)
             let range = try checkRange(body.addr.value, body.length)
-            return OperationAnswer(
-                try await simulator.perform(.applyToPageRange(mm: id, addr: range.start, length: range.length), pauseAt: body.pauseAt, within: limits)
-            )
+            return OperationAnswer(try await simulator.perform(make(id, range.start, range.length), pauseAt: body.pauseAt, within: limits))
         }
     }
 }

@@ -52,6 +52,22 @@ struct Lab {
         return result.notifier ?? 0
     }
 
+    /// One page holding 1, mapped writable by a new driver of `kind`: the page and the driver.
+    mutating func pageMapped(
+        by kind: SecondaryKind,
+        bugs: Set<DriverBug> = [],
+        shared: Bool = false,
+        file: String? = nil
+    ) -> (
+        address: UInt64, driver: Int
+    ) {
+        let a = mmap(1, shared: shared, file: file)
+        write(a, value: 1)
+        let driver = register(kind, bugs: bugs)
+        fault(driver, a, write: true)
+        return (a, driver)
+    }
+
     @discardableResult
     mutating func fault(_ notifier: Int, _ address: UInt64, write: Bool = false) -> OpResult {
         run(.fault(mm: world.notifier(notifier)!.mm, notifier: notifier, address: address, write: write))

@@ -59,11 +59,7 @@ extension World {
         guard config.checkInvariants else { return }
         let frame = frames[pfn]
         if frame.swapSlot >= 0, !frame.dirty, let slot = swap[Int(frame.swapSlot)], slot.count > 0, slot.content != frame.content {
-            report(
-                .dataIntegrity,
-                mm: nil,
-                notifier: nil,
-                address: nil,
+            reportLostWrite(
                 "pfn \(pfn) was freed clean holding \(hex(frame.content)) while swap slot \(frame.swapSlot), which swap ptes still name, "
                     + "holds \(hex(slot.content)): a write through a secondary MMU never reached set_page_dirty"
             )
@@ -265,11 +261,7 @@ extension World {
     mutating func checkDroppedClean(_ pfn: Int, backing: UInt64) {
         let content = frames[pfn].content
         guard content != backing else { return }
-        report(
-            .dataIntegrity,
-            mm: nil,
-            notifier: nil,
-            address: nil,
+        reportLostWrite(
             "pfn \(pfn) was dropped clean but holds \(hex(content)) while its backing copy holds \(hex(backing)): a write through a secondary MMU never reached set_page_dirty"
         )
     }
@@ -281,13 +273,14 @@ extension World {
         guard !files[file].name.hasPrefix("shmem:"), let pfn = files[file].pageCache[pgoff] else { return }
         let disk = files[file].disk[pgoff] ?? 0
         guard frames[pfn].content != disk else { return }
-        report(
-            .dataIntegrity,
-            mm: nil,
-            notifier: nil,
-            address: nil,
+        reportLostWrite(
             "writeback of \(files[file].name) finds pfn \(pfn) clean holding \(hex(frames[pfn].content)) while the disk holds "
                 + "\(hex(disk)): a write never reached set_page_dirty, and writeback will not save it"
         )
+    }
+
+    /// A data-integrity violation about a page, not tied to one mm or notifier.
+    private mutating func reportLostWrite(_ message: String) {
+        report(.dataIntegrity, mm: nil, notifier: nil, address: nil, message)
     }
 }
