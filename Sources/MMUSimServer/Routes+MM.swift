@@ -46,9 +46,7 @@ extension Routes {
         endpoints.post("/mms/{mm}/mmap") { request, context in
             let id = try pathID(context, "mm")
             let body = try await request.decodeBody(MmapRequest.self, limit: limits.maxBody)
-            var flags = try parseMmapFlags(body.flags, file: body.file)
-            flags.xip = body.xip ?? false
-            if flags.xip && (flags.anonymous || flags.hugetlb) { throw invalid("'xip' needs a file mapping without hugetlb") }
+            let flags = try unprocessable { () throws(CommandError) in try Command.mmapFlags(body.flags, file: body.file, xip: body.xip ?? false) }
             guard body.length > 0, body.length <= taskSize else { throw invalid("'length' must be between 1 and \(taskSize)", code: "empty_range") }
             if let addr = body.addr?.value {
                 guard addr % pageSize == 0 else { throw invalid("'addr' \(hex(addr)) is not page-aligned (4096)", code: "unaligned") }
@@ -62,7 +60,7 @@ extension Routes {
                 mm: id,
                 addr: body.addr?.value,
                 length: body.length,
-                prot: try parseProt(body.prot),
+                prot: try unprocessable { () throws(CommandError) in try Command.protection(body.prot) },
                 flags: flags,
                 file: body.file,
                 offset: offset
@@ -74,7 +72,12 @@ extension Routes {
             let id = try pathID(context, "mm")
             let body = try await request.decodeBody(MprotectRequest.self, limit: limits.maxBody)
             let range = try checkRange(body.addr.value, body.length)
-            let operation = Operation.mprotect(mm: id, addr: range.start, length: range.length, prot: try parseProt(body.prot))
+            let operation = Operation.mprotect(
+                mm: id,
+                addr: range.start,
+                length: range.length,
+                prot: try unprocessable { () throws(CommandError) in try Command.protection(body.prot) }
+            )
             return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
         }
         endpoints.post("/mms/{mm}/mremap") { request, context in
@@ -223,27 +226,4 @@ func parseHexQuery(_ text: String, name: String) throws -> UInt64 {
         throw APIError(.badRequest, code: "bad_request", message: "query parameter '\(name)' must be an integer or a hex string, not '\(text)'")
     }
     return value
-}
-
-/// Parses mmap's flags: exactly one of private and shared; anonymous exactly when no file.
-func parseMmapFlags(_ names: [String], file: String?) throws -> MmapFlags {
-    var flags = MmapFlags(anonymous: false)
-    var sharing = Set<String>()
-    for name in names {
-        switch name {
-        case "private", "shared": sharing.insert(name)
-        case "anonymous": flags.anonymous = true
-        case "fixed": flags.fixed = true
-        case "locked": flags.locked = true
-        case "hugetlb": flags.hugetlb = true
-        default:
-            throw invalid("unknown mmap flag '\(name)': use private, shared, anonymous, fixed, locked, hugetlb", code: "invalid_value")
-        }
-    }
-    guard sharing.count == 1 else { throw invalid("'flags' must hold exactly one of private and shared") }
-    flags.shared = sharing.contains("shared")
-    if flags.anonymous && file != nil { throw invalid("an anonymous mapping takes no 'file'") }
-    if !flags.anonymous && file == nil { throw invalid("a file mapping needs 'file' (or add the flag anonymous)") }
-    if let file, file.isEmpty || file.hasPrefix("shmem:") { throw invalid("'file' must be a non-empty name not starting with 'shmem:'") }
-    return flags
 }

@@ -10,18 +10,7 @@ extension Routes {
         endpoints.post("/mms/{mm}/notifiers") { request, context in
             let id = try pathID(context, "mm")
             let body = try await request.decodeBody(RegisterRequest.self, limit: limits.maxBody)
-            guard let kind = SecondaryKind(rawValue: body.kind) else {
-                let kinds = SecondaryKind.allCases.map(\.rawValue).joined(separator: ", ")
-                throw invalid("unknown kind '\(body.kind)': use one of \(kinds)", code: "invalid_value")
-            }
-            var bugs = Set<DriverBug>()
-            for name in body.bugs ?? [] {
-                guard let bug = DriverBug(rawValue: name) else {
-                    let known = DriverBug.allCases.map(\.rawValue).joined(separator: ", ")
-                    throw invalid("unknown bug '\(name)': use any of \(known)", code: "invalid_value")
-                }
-                bugs.insert(bug)
-            }
+            let (kind, bugs) = try unprocessable { () throws(CommandError) in try Command.driver(kind: body.kind, bugs: body.bugs) }
             let operation = Operation.register(
                 mm: id,
                 kind: kind,

@@ -162,13 +162,7 @@ public struct Command: Codable, Hashable, Sendable {
         case "apply_to_page_range":
             return .applyToPageRange(mm: try need(mm, "mm"), addr: try need(addr, "addr").value, length: try need(length, "length"))
         case "register":
-            let kindName = try need(kind, "kind")
-            guard let parsed = SecondaryKind(rawValue: kindName) else { throw CommandError("unknown kind '\(kindName)'") }
-            var set = Set<DriverBug>()
-            for name in bugs ?? [] {
-                guard let bug = DriverBug(rawValue: name) else { throw CommandError("unknown bug '\(name)'") }
-                set.insert(bug)
-            }
+            let (parsed, set) = try Self.driver(kind: try need(kind, "kind"), bugs: bugs)
             return .register(
                 mm: try need(mm, "mm"),
                 kind: parsed,
@@ -204,27 +198,66 @@ public struct Command: Codable, Hashable, Sendable {
     }
 
     private func protection() throws(CommandError) -> Prot {
-        let text = try need(prot, "prot")
-        guard let parsed = Prot(text: text) else { throw CommandError("'prot' must be none, r, rw, rx or rwx; not '\(text)'") }
-        return parsed
+        try Self.protection(try need(prot, "prot"))
     }
 
     private func mmapFlags() throws(CommandError) -> MmapFlags {
+        // A file may leave its flags out: private, and anonymous unless it names a file.
+        try Self.mmapFlags(flags ?? ["private"] + (file == nil ? ["anonymous"] : []), file: file, xip: xip ?? false)
+    }
+
+    // MARK: The rules of the fields, for commands and API requests alike
+
+    /// Parses a protection: none, r, rw, rx, rwx, w, wx or x.
+    public static func protection(_ text: String) throws(CommandError) -> Prot {
+        guard let prot = Prot(text: text) else {
+            throw CommandError("'prot' must be one of none, r, rw, rx, rwx, w, wx, x; not '\(text)'", code: "invalid_value")
+        }
+        return prot
+    }
+
+    /// Parses mmap's flags: exactly one of private and shared; anonymous exactly when there is
+    /// no file; a file's name non-empty and not `shmem:` (the model's names for shared
+    /// anonymous memory); xip only for a file without hugetlb.
+    public static func mmapFlags(_ names: [String], file: String?, xip: Bool) throws(CommandError) -> MmapFlags {
         var flags = MmapFlags(anonymous: false)
-        let names = self.flags ?? ["private", file == nil ? "anonymous" : "private"]
+        var sharing = Set<String>()
         for name in names {
             switch name {
-            case "private": flags.shared = false
-            case "shared": flags.shared = true
+            case "private", "shared": sharing.insert(name)
             case "anonymous": flags.anonymous = true
             case "fixed": flags.fixed = true
             case "locked": flags.locked = true
             case "hugetlb": flags.hugetlb = true
-            default: throw CommandError("unknown mmap flag '\(name)'")
+            default:
+                throw CommandError("unknown mmap flag '\(name)': use private, shared, anonymous, fixed, locked, hugetlb", code: "invalid_value")
             }
         }
-        flags.xip = xip ?? false
+        guard sharing.count == 1 else { throw CommandError("'flags' must hold exactly one of private and shared") }
+        flags.shared = sharing.contains("shared")
+        if flags.anonymous && file != nil { throw CommandError("an anonymous mapping takes no 'file'") }
+        if !flags.anonymous && file == nil { throw CommandError("a file mapping needs 'file' (or add the flag anonymous)") }
+        if let file, file.isEmpty || file.hasPrefix("shmem:") { throw CommandError("'file' must be a non-empty name not starting with 'shmem:'") }
+        flags.xip = xip
+        if flags.xip && (flags.anonymous || flags.hugetlb) { throw CommandError("'xip' needs a file mapping without hugetlb") }
         return flags
+    }
+
+    /// Parses a registration's driver kind and bug switches.
+    public static func driver(kind: String, bugs: [String]?) throws(CommandError) -> (SecondaryKind, Set<DriverBug>) {
+        guard let parsed = SecondaryKind(rawValue: kind) else {
+            let kinds = SecondaryKind.allCases.map(\.rawValue).joined(separator: ", ")
+            throw CommandError("unknown kind '\(kind)': use one of \(kinds)", code: "invalid_value")
+        }
+        var set = Set<DriverBug>()
+        for name in bugs ?? [] {
+            guard let bug = DriverBug(rawValue: name) else {
+                let known = DriverBug.allCases.map(\.rawValue).joined(separator: ", ")
+                throw CommandError("unknown bug '\(name)': use any of \(known)", code: "invalid_value")
+            }
+            set.insert(bug)
+        }
+        return (parsed, set)
     }
 }
 
@@ -232,9 +265,12 @@ public struct Command: Codable, Hashable, Sendable {
 public struct CommandError: Error, Hashable, Sendable {
     /// One sentence naming the problem.
     public var message: String
+    /// The error code an API answer gives it (`invalid_request`, `invalid_value`, ...).
+    public var code: String
 
     /// Creates an error.
-    public init(_ message: String) {
+    public init(_ message: String, code: String = "invalid_request") {
         self.message = message
+        self.code = code
     }
 }

@@ -80,10 +80,13 @@ func checkRange(_ addr: UInt64, _ length: UInt64, field: String = "addr") throws
     return (addr, length)
 }
 
-/// Parses a protection string.
-func parseProt(_ text: String) throws -> Prot {
-    guard let prot = Prot(text: text) else {
-        throw invalid("'prot' must be one of none, r, rw, rx, rwx, w, wx, x; not '\(text)'", code: "invalid_value")
+/// Runs one of the model's field rules (`Command.mmapFlags`, `.protection`, `.driver`), the
+/// same for API requests as for scenario and explorer commands: a broken rule is a 422 with
+/// the rule's code and message.
+func unprocessable<T>(_ rule: () throws(CommandError) -> T) throws -> T {
+    do {
+        return try rule()
+    } catch {
+        throw invalid(error.message, code: error.code)
     }
-    return prot
 }
