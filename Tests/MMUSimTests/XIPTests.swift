@@ -102,4 +102,21 @@ struct XIPTests {
         #expect(lab.read(b) == [8])
         #expect(lab.world.violations.isEmpty)
     }
+
+    @Test("a private write to a block: vm_insert_mixed maps it read-only, the write faults again, and do_wp_page copies it with invalidate_page")
+    func privateWriteToABlock() {
+        var lab = Lab()
+        let b = lab.run(.mmap(mm: lab.mm, addr: nil, length: pageSize, prot: [.read, .write], flags: Self.xipShared, file: "rom", offset: 0)).addr!
+        lab.write(b, value: 4)
+        let block = lab.pte(b).pfn
+        let a = lab.run(.mmap(mm: lab.mm, addr: nil, length: pageSize, prot: [.read, .write], flags: Self.xipPrivate, file: "rom", offset: 0)).addr!
+        _ = lab.register(.kvm)
+        let mark = lab.world.lastSeq
+        let result = lab.write(a, value: 9)
+        #expect(result.faults == 2)
+        #expect(lab.calls(since: mark) == ["invalidate_page n1 @\(hex(a))"])
+        #expect(lab.frame(at: a).kind == .anon && lab.read(a) == [9])
+        #expect(lab.world.frames[block].content == 4 && lab.read(b) == [4])
+        #expect(lab.world.violations.isEmpty)
+    }
 }

@@ -35,8 +35,11 @@ extension World {
         }
         countFault(mode)
         if pte.isPresent { return doWPPage(mm: mm, address: address, vma: vma, pte: pte, mode: mode) }
-        if pte.isNone, let file = vma.file, files[file].xip, files[file].pageCache[vma.filePgoff(at: address)] == nil {
-            return xipHole(mm: mm, address: address, vma: vma, file: file, mode: mode)
+        if pte.isNone, let file = vma.file, files[file].xip {
+            guard let block = files[file].pageCache[vma.filePgoff(at: address)] else {
+                return xipHole(mm: mm, address: address, vma: vma, file: file, mode: mode)
+            }
+            if !vma.shared && mode.isWrite { return xipPrivateWrite(mm: mm, address: address, block: block, mode: mode) }
         }
         return withLocks([.pageTable(mm: mm)]) { world in
             if pte.isSwap { return world.doSwapPage(mm: mm, address: address, vma: vma, slot: pte.slot, mode: mode) }

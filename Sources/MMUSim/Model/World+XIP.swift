@@ -36,6 +36,19 @@ extension World {
         }
     }
 
+    /// A private write to a block: `vm_insert_mixed` maps the block with the VMA's protection,
+    /// read-only in a private mapping, and answers VM_FAULT_NOPAGE; the write faults again and
+    /// `do_wp_page` copies the block, with ptep_clear_flush_notify (invalidate_page).
+    mutating func xipPrivateWrite(mm: Int, address: UInt64, block: Int, mode: AccessMode) -> Exec {
+        withLocks([.pageTable(mm: mm)]) { world in
+            world.mapPage(mm: mm, address: address, pfn: block, write: false, dirty: false)
+            world.emit(EventInfo(.pteSet, mm: mm, address: address, pfn: block))
+            world.markChanged(mm: mm, start: address, end: address + pageSize)
+        }
+        push([.handleFault(mm: mm, address: address, mode: mode)])
+        return .ran
+    }
+
     /// `xip_sparse_page`: the sparse page, allocated zeroed at its first use; its own
     /// reference keeps it forever.
     private mutating func xipSparsePage() -> Int? {
