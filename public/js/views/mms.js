@@ -94,6 +94,7 @@ function pageCell(mm, address, pte, marks) {
   if (pte?.slot !== undefined) words.push(`swap slot ${pte.slot}`);
   if (pte?.young) words.push('young');
   if (pte?.dirty) words.push('dirty');
+  if (pte?.huge) words.push('in a huge page');
   for (const m of marks) {
     const flags = [m.entry.writable ? 'writable' : 'read-only', m.entry.dirty ? 'dirty' : null, m.entry.valid === false ? 'STALE: frame freed' : null];
     words.push(`notifier ${m.notifier} ${m.what} → pfn ${m.entry.pfn} (${flags.filter(Boolean).join(', ')})`);
@@ -135,7 +136,14 @@ function vmaSection(mm, vma, index) {
   const first = vma.windowFirst ?? 0;
   const shown = vma.windowPages ?? 0;
   const start = parseAddr(vma.start);
-  const byAddr = new Map(vma.ptes.map((p) => [parseAddr(p.address).toString(), p]));
+  // A huge pte maps 512 pages: each is drawn with its own frame (the head's pfn + i).
+  const byAddr = new Map(
+    vma.ptes.flatMap((p) =>
+      p.huge
+        ? Array.from({ length: 512 }, (_, i) => [(parseAddr(p.address) + BigInt(i * PAGE)).toString(), { ...p, pfn: p.pfn + i }])
+        : [[parseAddr(p.address).toString(), p]],
+    ),
+  );
   const cells = [];
   let populated = 0;
   let mapped = 0;
