@@ -25,7 +25,7 @@ struct DataIntegrityTests {
     @Test("the same migration without the write keeps its data: silent")
     func migrationCopySilent() {
         var lab = Lab()
-        let (a, kvm) = lab.pageMapped(by: .kvm)
+        let (a, _) = lab.pageMapped(by: .kvm)
         #expect(lab.run(.migrate(mm: lab.mm, addr: a, length: pageSize)).migrated == 1)
         #expect(lab.read(a) == [1] && lab.world.violations.isEmpty)
     }
