@@ -8,30 +8,19 @@ extension World {
     /// frame_free, the spte_set, the callback), or of the step's last event if none follows.
     mutating func report(_ invariant: Invariant, mm: Int?, notifier: Int?, address: UInt64?, _ message: String) {
         guard config.checkInvariants else { return }
-        let known = violations.contains {
-            $0.invariant == invariant && $0.mm == mm && $0.notifier == notifier && $0.address == address
-        }
-        guard !known else { return }
-        violations.append(Violation(invariant: invariant, seq: 0, mm: mm, notifier: notifier, address: address, message: message))
-        unstampedViolations += 1
+        checker.record(Violation(invariant: invariant, seq: 0, mm: mm, notifier: notifier, address: address, message: message))
     }
 
     /// Gives the violations reported since the last event the sequence number `seq`.
     mutating func stampViolations(_ seq: Int) {
-        guard unstampedViolations > 0 else { return }
-        for index in violations.indices.suffix(unstampedViolations) { violations[index].seq = seq }
-        unstampedViolations = 0
+        checker.stamp(seq)
     }
 
     /// Notes that the ptes or sptes of `[start, end)` in `mm` changed, for the quiescent
     /// checks.
     mutating func markChanged(mm: Int, start: UInt64, end: UInt64) {
         guard config.checkInvariants else { return }
-        if let last = changed.last, last.mm == mm, start <= last.end, last.start <= end {
-            changed[changed.count - 1] = ChangedRange(mm: mm, start: min(start, last.start), end: max(end, last.end))
-        } else {
-            changed.append(ChangedRange(mm: mm, start: start, end: end))
-        }
+        checker.markChanged(mm: mm, start: start, end: end)
     }
 
     /// A page's content was copied to the page that replaces it (a COW break, a migration),
@@ -128,11 +117,10 @@ extension World {
     /// secondary MMU in those ranges must name the frame the pte maps, writable only where
     /// the pte is.
     mutating func checkQuiescent() {
-        let pending = changed
-        changed = []
+        let pending = checker.takeChanged()
         for range in pending {
             if inFlight(range.mm) {
-                changed.append(range)
+                checker.keep(range)
                 continue
             }
             // Every driver with a notifier, xpmem's pinned attachments included; a legacy pinning

@@ -157,14 +157,12 @@ public struct World: Codable, Hashable, Sendable {
     public internal(set) var trace: TraceLog
     /// Sequence number of the last event.
     public internal(set) var lastSeq = 0
+    /// The invariant checker's own state (Check/Checker.swift).
+    public internal(set) var checker = Checker()
     /// Invariant violations found, each recorded once.
-    public internal(set) var violations: [Violation] = []
-    /// How many of the last violations still wait for the event that shows them.
-    var unstampedViolations = 0
+    public var violations: [Violation] { checker.violations }
     /// The running task while a step executes.
     var current = 0
-    /// Ranges changed since their mm was last quiet, for the quiescent checks.
-    var changed: [ChangedRange] = []
     /// Page tables visited by range walks, for tests that show sparse ranges stay cheap.
     public internal(set) var tablesVisited = 0
     /// `__xip_sparse_page`: the zeroed page that maps the holes of execute-in-place files,
