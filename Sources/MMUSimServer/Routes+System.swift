@@ -249,7 +249,7 @@ struct FrameAnswer: Codable, Sendable {
         pinned = frame.kind != .zero && frame.refcount > frame.mapcount + (frame.kind == .file ? 1 : 0)
         swapSlot = frame.swapSlot >= 0 ? Int(frame.swapSlot) : nil
         file = frame.kind == .file ? world.files[Int(frame.owner)].name : nil
-        head = frame.isHuge ? Int(frame.head) : nil
+        head = frame.isHuge ? pfn & ~511 : nil
     }
 }
 

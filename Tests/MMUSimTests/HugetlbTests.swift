@@ -20,7 +20,7 @@ struct HugetlbTests {
         // follow_hugetlb_page's `pte_page(*pte) + pfn_offset`.
         #expect(lab.world.translation(mm: lab.mm, address: a + pageSize).pfn == huge.pfn + 1)
         #expect(lab.read(a, pages: 3) == [1, 2, 0])
-        #expect(lab.world.frames[huge.pfn].refcount == 1 && lab.world.frames[huge.pfn + 1].head == Int32(huge.pfn))
+        #expect(lab.world.frames[huge.pfn].refcount == 1 && lab.world.frames[huge.pfn + 1].isHuge && lab.world.compoundHead(huge.pfn + 1) == huge.pfn)
         #expect(lab.world.framesInUse == 1 + 512)
         // A listing from inside the huge page shows the huge pte that covers it.
         #expect(lab.world.ptes(mm: lab.mm, from: a + 8 * pageSize, to: a + 9 * pageSize).map(\.address) == [a])

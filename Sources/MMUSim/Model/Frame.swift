@@ -20,6 +20,10 @@ public struct Frame: Codable, Hashable, Sendable {
     public var dirty = false
     /// `PG_referenced`.
     public var referenced = false
+    /// True for each of the 512 frames of a huge page (a compound page, aligned to 512 frames,
+    /// so its head is `pfn & ~511`). The head holds the compound page's counts, flags and
+    /// ownership (`compound_head`); each frame keeps its own content and generation.
+    public var isHuge = false
     /// The page's data.
     public var content: UInt64 = 0
     /// Bumped at every allocation, so a stale mapping of a reused frame can be recognised.
@@ -33,15 +37,9 @@ public struct Frame: Codable, Hashable, Sendable {
     /// Secondary-MMU entries (sptes, TLB entries) that map this frame without holding a
     /// reference; the frame must not be freed while any remain.
     public var secondaryMaps: Int32 = 0
-    /// For each of the 512 frames of a huge page (a compound page), the head's pfn; -1 for a
-    /// frame of its own. The head holds the compound page's counts, flags and ownership
-    /// (`compound_head`); each frame keeps its own content and generation.
-    public var head: Int32 = -1
 
     /// True when the frame is allocated.
     public var isAllocated: Bool { kind != .free }
-    /// True for a frame of a huge page.
-    public var isHuge: Bool { head >= 0 }
 }
 
 /// A swap slot: the content written to it and how many swap ptes and cached frames name it.

@@ -294,7 +294,7 @@ public struct World: Codable, Hashable, Sendable {
         else { return nil }
         freeFrames.removeAll { Int($0) >= head && Int($0) < head + size }
         for pfn in head..<head + size {
-            frames[pfn] = Frame(kind: kind, generation: (frames[pfn].generation &+ 1) & UInt32(PTE.generationMask), owner: owner, head: Int32(head))
+            frames[pfn] = Frame(kind: kind, isHuge: true, generation: (frames[pfn].generation &+ 1) & UInt32(PTE.generationMask), owner: owner)
         }
         frames[head].refcount = 1
         frames[head].index = index
@@ -304,7 +304,7 @@ public struct World: Codable, Hashable, Sendable {
     /// The frame that holds `pfn`'s counts: the head of its huge page, or itself
     /// (`compound_head`).
     func compoundHead(_ pfn: Int) -> Int {
-        frames[pfn].isHuge ? Int(frames[pfn].head) : pfn
+        frames[pfn].isHuge ? pfn & ~(Self.hugePageFrames - 1) : pfn
     }
 
     /// Takes a reference on the page of `pfn` (`get_page`, which counts on the head).
