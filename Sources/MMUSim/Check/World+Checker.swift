@@ -224,13 +224,7 @@ extension World {
     /// A driver's count of open ranges after an end: never below zero.
     mutating func checkCount(_ node: Int, address: UInt64) {
         guard notifiers[node - 1].count < 0 else { return }
-        report(
-            .balancedRanges,
-            mm: notifiers[node - 1].mm,
-            notifier: node,
-            address: address,
-            "mmu_notifier_count of notifier \(node) went below zero"
-        )
+        report(.balancedRanges, on: node, address: address, "mmu_notifier_count of notifier \(node) went below zero")
     }
 
     /// A secondary MMU sets up a mapping: not inside an open invalidate range of its notifier.
@@ -238,8 +232,7 @@ extension World {
         guard let range = notifiers[node - 1].activeRanges.first(where: { $0.start <= address && address < $0.end }) else { return }
         report(
             .noSpteInInvalidateWindow,
-            mm: notifiers[node - 1].mm,
-            notifier: node,
+            on: node,
             address: address,
             "notifier \(node) set up a mapping of \(hex(address)) inside invalidate_range_start/end(\(hex(range.start)), \(hex(range.end))) of task \(range.task)"
         )
@@ -265,6 +258,11 @@ extension World {
             "writeback of \(files[file].name) finds pfn \(pfn) clean holding \(hex(frames[pfn].content)) while the disk holds "
                 + "\(hex(disk)): a write never reached set_page_dirty, and writeback will not save it"
         )
+    }
+
+    /// A violation by a notifier's driver, in that notifier's mm.
+    private mutating func report(_ invariant: Invariant, on node: Int, address: UInt64, _ message: String) {
+        report(invariant, mm: notifiers[node - 1].mm, notifier: node, address: address, message)
     }
 
     /// A data-integrity violation about a page, not tied to one mm or notifier.
