@@ -126,14 +126,9 @@ extension World {
     }
 
     /// Starts an operation, runs it to completion (or to its pause point or a block), lets
-    /// blocked tasks move on, and collects the task if it finished.
+    /// blocked tasks move on, and collects every task that finished: `apply(.perform)`.
     public mutating func perform(_ operation: Operation, pauseAt: String? = nil) -> TaskStruct {
-        let id = start(operation, pauseAt: pauseAt)
-        run(id)
-        wakeBlocked()
-        let task = tasks.first { $0.id == id }!
-        if task.status == .done { collect(id) }
-        return task
+        apply(.perform(operation, pauseAt: pauseAt)).task!
     }
 
     /// Forgets a finished task.
