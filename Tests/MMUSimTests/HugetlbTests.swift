@@ -41,6 +41,8 @@ struct HugetlbTests {
         let spte = lab.world.notifier(kvm)!.sptes.pte(at: a + 2 * pageSize)
         #expect(spte.pfn == 514 && spte.write)
         #expect(lab.world.frames[512].refcount == 1)
+        // follow_hugetlb_page takes the reference only: no mark_page_accessed, no set_page_dirty.
+        #expect(!lab.world.frames[512].referenced && !lab.world.frames[512].dirty)
         #expect(lab.run(.access(mm: lab.mm, notifier: kvm, address: a + 2 * pageSize, write: false, value: nil)).value == 0x42)
         lab.run(.munmap(mm: lab.mm, addr: a, length: hugePageSize))
         #expect(lab.world.notifier(kvm)!.sptes.count == 0 && lab.world.framesInUse == 1)

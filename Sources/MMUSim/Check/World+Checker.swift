@@ -41,6 +41,14 @@ extension World {
         }
     }
 
+    /// A COW break's copy: held to `checkCopy` when the source is anonymous. A copy of a
+    /// page-cache page is not: a shared mapping may change the file after a private copy, which
+    /// MAP_PRIVATE allows.
+    mutating func checkCOWCopy(from source: Int, to copy: Int, what: String, mm: Int, address: UInt64) {
+        guard frames[source].kind == .anon else { return }
+        checkCopy(from: source, to: copy, what: what, mm: mm, address: address)
+    }
+
     /// A frame is about to be freed: every secondary entry that maps it without a pin is now
     /// stale, and exit_mmap must not free a page before every notifier's ->release. A clean
     /// swap-cache page whose slot swap ptes still name must hold what the slot holds.

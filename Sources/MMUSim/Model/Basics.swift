@@ -13,6 +13,11 @@ public let mmapBase: UInt64 = 0x7f00_0000_0000
 /// The size of a huge page (`HPAGE_SIZE`); hugetlb mappings are multiples of it.
 public let hugePageSize: UInt64 = 2 << 20
 
+/// The start of the huge page around `address` (`address & HPAGE_MASK`).
+func hugePageStart(_ address: UInt64) -> UInt64 {
+    address & ~(hugePageSize - 1)
+}
+
 /// An error number that a simulated kernel call returns, negated, as its result.
 public enum Errno: String, Codable, Hashable, Sendable, CaseIterable {
     case EINTR, ENOMEM, EFAULT, EPERM, EINVAL, EAGAIN, EBUSY, ENOENT, ESRCH

@@ -106,12 +106,15 @@ extension RadixTable {
     /// The entry that translates `address`: its own pte, or the huge pte of the 2 MiB page
     /// around it seen from that 4 KiB page (`huge_pte_offset`, then `subpage(at:)`).
     func translation(at address: UInt64) -> PTE {
-        let own = pte(at: address)
-        guard own.isNone else { return own.subpage(at: address) }
-        let head = address & ~(hugePageSize - 1)
-        guard head != address else { return own }
-        let huge = pte(at: head)
-        return huge.isHuge ? huge.subpage(at: address) : own
+        pte(at: translationSlot(at: address)).subpage(at: address)
+    }
+
+    /// Where the entry that translates `address` is kept: its own slot, or, when that is
+    /// empty and the slot of its huge page's first 4 KiB page holds a huge pte, that slot.
+    func translationSlot(at address: UInt64) -> UInt64 {
+        guard pte(at: address).isNone else { return address }
+        let head = hugePageStart(address)
+        return head != address && pte(at: head).isHuge ? head : address
     }
 
     /// Sets the entry at `address`.

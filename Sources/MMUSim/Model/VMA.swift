@@ -42,6 +42,14 @@ public struct VMA: Codable, Hashable, Sendable {
         pgoff + (address - start) >> pageShift
     }
 
+    /// The address where the page of linear index `index` sits in this VMA, if it does
+    /// (`vma_address`): the inverse of `linearIndex(at:)`.
+    func address(ofIndex index: UInt64) -> UInt64? {
+        guard index >= pgoff else { return nil }
+        let address = start + (index - pgoff) << pageShift
+        return address < end ? address : nil
+    }
+
     /// The flags as the API spells them.
     public var flags: [String] {
         var flags = [shared ? "shared" : "private"]

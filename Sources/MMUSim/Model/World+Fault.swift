@@ -56,14 +56,20 @@ extension World {
     /// accessed bit); a write dirties the pte and stores the value; a read reports the content.
     /// get_user_pages walks the table in software (`follow_page` with FOLL_TOUCH): it takes a
     /// reference and marks the page referenced (`mark_page_accessed`), not the pte young.
-    /// In a hugetlb VMA the access goes through the huge pte (follow_hugetlb_page for
-    /// get_user_pages): its bits change, and the data and the reference are those of the 4 KiB
-    /// page's frame in the huge page (the reference counts on the head).
+    /// In a hugetlb VMA the access goes through the huge pte: its bits change, and the data and
+    /// the reference are those of the 4 KiB page's frame in the huge page (the reference counts
+    /// on the head). get_user_pages takes `follow_hugetlb_page` there, which only takes the
+    /// reference: no mark_page_accessed, no set_page_dirty.
     mutating func accessPresent(mm: Int, address: UInt64, mode: AccessMode) {
-        let slot = mms[mm - 1].pageTable.pte(at: address).isNone ? address & ~(hugePageSize - 1) : address
+        let slot = mms[mm - 1].pageTable.translationSlot(at: address)
         var pte = mms[mm - 1].pageTable.pte(at: slot)
         let pfn = pte.subpage(at: address).pfn
-        if mode.isCPU { pte.young = true } else { frames[compoundHead(pfn)].referenced = true }
+        let followPage = !pte.isHuge
+        if mode.isCPU {
+            pte.young = true
+        } else if followPage {
+            frames[pfn].referenced = true
+        }
         if case .cpuWrite = mode { pte.dirty = true }
         mms[mm - 1].pageTable.setPTE(pte, at: slot)
         switch mode {
@@ -78,9 +84,9 @@ extension World {
             getPage(pfn)
             scratch.pfn = pfn
             scratch.writable = pte.write
-            followPageDirty(pfn: compoundHead(pfn), pte: pte, write: write)
+            if followPage { followPageDirty(pfn: pfn, pte: pte, write: write) }
         case .populate(let write):
-            followPageDirty(pfn: compoundHead(pfn), pte: pte, write: write)
+            if followPage { followPageDirty(pfn: pfn, pte: pte, write: write) }
         }
         markChanged(mm: mm, start: address, end: address + pageSize)
     }
@@ -273,7 +279,7 @@ extension World {
     mutating func wpSetPTE(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode) -> Exec {
         let copy = scratch.pfn
         scratch.pfn = -1
-        if frames[oldPfn].kind == .anon { checkCopy(from: oldPfn, to: copy, what: "do_wp_page's copy", mm: mm, address: address) }
+        checkCOWCopy(from: oldPfn, to: copy, what: "do_wp_page's copy", mm: mm, address: address)
         frames[copy].mapcount += 1
         setPTE(mm: mm, address: address, .present(pfn: copy, write: true, young: true, dirty: true))
         frames[oldPfn].mapcount -= 1

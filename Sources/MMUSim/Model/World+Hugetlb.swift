@@ -5,7 +5,7 @@ extension World {
     /// `hugetlb_fault` under the page-table lock: no huge pte, hugetlb_no_page; a write to a
     /// read-only one, hugetlb_cow; otherwise the access through the huge pte.
     mutating func hugetlbFault(mm: Int, address: UInt64, vma: VMA, mode: AccessMode) -> Exec {
-        let pte = mms[mm - 1].pageTable.pte(at: address & ~(hugePageSize - 1))
+        let pte = mms[mm - 1].pageTable.pte(at: hugePageStart(address))
         if pte.isPresent && (!mode.isWrite || pte.write) {
             withLocks([.pageTable(mm: mm)]) { $0.accessPresent(mm: mm, address: address, mode: mode) }
             return .ran
@@ -21,7 +21,7 @@ extension World {
     /// at once ("do the COW without a second fault"): nothing else holds the new page, so
     /// hugetlb_cow makes the pte writable in place.
     private mutating func hugetlbNoPage(mm: Int, address: UInt64, vma: VMA, mode: AccessMode) -> Exec {
-        let base = address & ~(hugePageSize - 1)
+        let base = hugePageStart(address)
         let head: Int
         if vma.shared, let file = vma.file, let cached = files[file].pageCache[vma.filePgoff(at: base)] {
             head = cached
@@ -51,7 +51,7 @@ extension World {
     /// writable in place (`set_huge_ptep_writable`, no notifier: write access is only gained);
     /// otherwise the copy is made with the page-table lock dropped.
     private mutating func hugetlbCOW(mm: Int, address: UInt64, vma: VMA, pte: PTE, mode: AccessMode) -> Exec {
-        let base = address & ~(hugePageSize - 1)
+        let base = hugePageStart(address)
         let old = pte.pfn
         guard vma.shared || frames[old].refcount == 1 else {
             push([.hugetlbCOWCopy(mm: mm, address: address, oldPfn: old, mode: mode)])
@@ -72,7 +72,7 @@ extension World {
     /// (`page_cache_get`), a new huge page, and `copy_huge_page`.
     mutating func hugetlbCOWCopy(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode) -> Exec {
         getPage(oldPfn)
-        let index = mms[mm - 1].vma(containing: address).map { $0.linearIndex(at: address & ~(hugePageSize - 1)) } ?? 0
+        let index = mms[mm - 1].vma(containing: address).map { $0.linearIndex(at: hugePageStart(address)) } ?? 0
         guard let copy = allocHugePage(kind: .anon, owner: -1, index: index) else {
             putPage(oldPfn)
             abort(.ENOMEM)
@@ -80,7 +80,7 @@ extension World {
         }
         for offset in 0..<Self.hugePageFrames { frames[copy + offset].content = frames[oldPfn + offset].content }
         scratch.pfn = copy
-        emit(EventInfo(.frameAlloc, mm: mm, address: address & ~(hugePageSize - 1), pfn: copy, pages: Self.hugePageFrames))
+        emit(EventInfo(.frameAlloc, mm: mm, address: hugePageStart(address), pfn: copy, pages: Self.hugePageFrames))
         push([.acquire(.pageTable(mm: mm)), .hugetlbCOWBreak(mm: mm, address: address, oldPfn: oldPfn, mode: mode)])
         return .ran
     }
@@ -92,7 +92,7 @@ extension World {
     /// under the page-table lock. If the pte changed meanwhile, the copy is freed and the
     /// access tried again.
     mutating func hugetlbCOWBreak(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode) -> Exec {
-        let base = address & ~(hugePageSize - 1)
+        let base = hugePageStart(address)
         let pte = mms[mm - 1].pageTable.pte(at: base)
         guard pte.isPresent, pte.pfn == oldPfn else {
             _ = putPageStep(scratch.pfn)
@@ -118,10 +118,10 @@ extension World {
     /// `set_huge_pte_at` with `make_huge_pte(vma, new_page, 1)`: the copy, writable, dirty and
     /// young; the old page loses this mapping.
     mutating func hugeSetPTE(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode) -> Exec {
-        let base = address & ~(hugePageSize - 1)
+        let base = hugePageStart(address)
         let copy = scratch.pfn
         scratch.pfn = -1
-        if frames[oldPfn].kind == .anon { checkCopy(from: oldPfn, to: copy, what: "hugetlb_cow's copy", mm: mm, address: base) }
+        checkCOWCopy(from: oldPfn, to: copy, what: "hugetlb_cow's copy", mm: mm, address: base)
         frames[copy].mapcount += 1
         frames[oldPfn].mapcount -= 1
         setPTE(mm: mm, address: base, .present(pfn: copy, write: true, young: true, dirty: true, huge: true))

@@ -11,15 +11,13 @@ extension World {
             for vma in mm.vmas {
                 var addresses: [UInt64] = []
                 if frame.kind == .anon {
-                    guard vma.anonVMA == Int(frame.owner), frame.index >= vma.pgoff else { continue }
-                    let address = vma.start + (frame.index - vma.pgoff) << pageShift
-                    if address < vma.end { addresses.append(address) }
+                    guard vma.anonVMA == Int(frame.owner), let address = vma.address(ofIndex: frame.index) else { continue }
+                    addresses.append(address)
                 } else {
                     guard vma.file == Int(frame.owner) else { continue }
                     if vma.nonlinear.isEmpty {
-                        guard frame.index >= vma.pgoff else { continue }
-                        let address = vma.start + (frame.index - vma.pgoff) << pageShift
-                        if address < vma.end { addresses.append(address) }
+                        guard let address = vma.address(ofIndex: frame.index) else { continue }
+                        addresses.append(address)
                     } else {
                         addresses = vma.nonlinear.filter { $0.value == frame.index }.map { $0.key << pageShift }.sorted()
                     }

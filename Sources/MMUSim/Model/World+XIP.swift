@@ -67,9 +67,8 @@ extension World {
         if xipSparsePfn >= 0 {
             steps.append(.acquire(.iMmap(file: file)))
             for other in mms where !other.exited && other.count > 0 {
-                for vma in other.vmas where vma.file == file && vma.nonlinear.isEmpty && pgoff >= vma.pgoff {
-                    let at = vma.start + (pgoff - vma.pgoff) << pageShift
-                    guard at < vma.end else { continue }
+                for vma in other.vmas where vma.file == file && vma.nonlinear.isEmpty {
+                    guard let at = vma.address(ofIndex: pgoff) else { continue }
                     steps += [.acquire(.pageTable(mm: other.id)), .xipUnmapOne(mm: other.id, address: at)]
                 }
             }

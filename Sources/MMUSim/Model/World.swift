@@ -218,10 +218,11 @@ public struct World: Codable, Hashable, Sendable {
     /// The present and swap ptes of `mm` in `[start, end)`, a huge pte that covers `start`
     /// included.
     public func ptes(mm: Int, from start: UInt64, to end: UInt64) -> [(address: UInt64, pte: PTE)] {
-        let found = mms[mm - 1].pageTable.ptes(from: start, to: end)
-        let head = start & ~(hugePageSize - 1)
-        guard head != start, start < end, mms[mm - 1].pageTable.pte(at: head).isHuge else { return found }
-        return [(head, mms[mm - 1].pageTable.pte(at: head))] + found
+        let table = mms[mm - 1].pageTable
+        let found = table.ptes(from: start, to: end)
+        let slot = table.translationSlot(at: start)
+        guard slot != start, start < end else { return found }
+        return [(slot, table.pte(at: slot))] + found
     }
 
     /// The pte that translates `address` in `mm`, seen from its 4 KiB page (a huge pte gives
@@ -332,18 +333,10 @@ public struct World: Codable, Hashable, Sendable {
         return true
     }
 
-    /// `free_huge_page`: a huge page with no references leaves its file's page cache and its
-    /// 512 frames go back to the free list.
+    /// `free_huge_page`: each of the 512 frames is freed as a frame is (the head leaves its
+    /// file's page cache; the tails have no cache entry of their own).
     private mutating func freeHugePage(_ head: Int) {
-        let frame = frames[head]
-        if frame.kind == .file, files[Int(frame.owner)].pageCache[frame.index] == head {
-            files[Int(frame.owner)].pageCache[frame.index] = nil
-        }
-        for pfn in head..<head + Self.hugePageFrames {
-            checkFrameFree(pfn)
-            frames[pfn] = Frame(generation: frames[pfn].generation)
-            freeFrames.append(Int32(pfn))
-        }
+        for pfn in head..<head + Self.hugePageFrames { freeFrame(pfn) }
     }
 
     /// The frames a page spans: 512 for a huge page's head, else 1.

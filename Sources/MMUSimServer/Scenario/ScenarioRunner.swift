@@ -122,7 +122,7 @@ struct ScenarioJudge {
         func compare(_ key: String, _ label: String, _ expected: JSONValue, _ actual: JSONValue, _ passed: Bool? = nil) {
             checks.append(Check(key: key, label: label, expected: expected, actual: actual, passed: passed ?? expected.matches(actual)))
         }
-        let calls = events.filter { if case .string(let call)? = $0["call"] { notifierMethods.contains(call) } else { false } }
+        let calls = events.filter { if case .string(let call)? = $0["call"] { TraceCall(rawValue: call)?.isNotifierMethod == true } else { false } }
         for (key, expected) in expect.sorted(by: { $0.key < $1.key }) {
             switch key {
             case "ret", "errno", "status", "next_step", "values", "faults", "retries", "locks_taken", "child", "addr", "scanned", "referenced",
@@ -216,8 +216,6 @@ struct ScenarioJudge {
         }
     }
 }
-
-private let notifierMethods: Set<String> = ["release", "clear_flush_young", "invalidate_page", "invalidate_range_start", "invalidate_range_end"]
 
 private func merged(_ value: JSONValue, _ extra: [String: JSONValue]) -> JSONValue {
     guard case .object(var fields) = value else { return value }
