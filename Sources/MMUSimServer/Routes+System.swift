@@ -72,16 +72,9 @@ extension Routes {
         }
 
         endpoints.get("/trace") { request, _ in
-            let query = request.uri.queryParameters
-            let since = try query.get("since").map { try parseInt(String($0), name: "since") } ?? 0
-            let mm = try query.get("mm").map { try parseInt(String($0), name: "mm") }
-            let notifier = try query.get("notifier").map { try parseInt(String($0), name: "notifier") }
-            let call: String? = query.get("call").map { String($0) }
+            let filter = try TraceFilter(request.uri.queryParameters)
             let world = await simulator.world
-            let events = world.trace.events(after: since).filter {
-                (mm == nil || $0.mm == mm) && (notifier == nil || $0.notifier == notifier) && (call == nil || $0.call.rawValue == call)
-            }
-            return TraceAnswer(events: events.map(EventAnswer.init), next: world.lastSeq, dropped: world.trace.dropped)
+            return TraceAnswer(events: filter.events(of: world).map(EventAnswer.init), next: world.lastSeq, dropped: world.trace.dropped)
         }
         endpoints.get("/trace/stream") { request, _ in
             let limit = try request.uri.queryParameters.get("limit").map { try parseInt(String($0), name: "limit") }
@@ -111,11 +104,24 @@ extension Routes {
                 body: body
             )
         }
-        endpoints.get("/trace/export") { request, _ in
-            let format = request.uri.queryParameters.get("format") ?? "chrome"
-            guard format == "chrome" else { throw invalid("unknown export format '\(format)': the one format is chrome", code: "invalid_value") }
-            let world = await simulator.world
-            return ChromeTrace(events: world.trace.events)
+        endpoints.get("/trace/export") { request, context in
+            let query = request.uri.queryParameters
+            let format = query.get("format") ?? "chrome"
+            switch format {
+            case "chrome":
+                return try ChromeTrace(events: await simulator.world.trace.events).response(from: request, context: context)
+            case "ladder":
+                let filter = try TraceFilter(query)
+                let world = await simulator.world
+                let ladder = Ladder(events: filter.events(of: world), violations: world.violations, drivers: world.driverNames)
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "text/plain; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: ladder.render()))
+                )
+            default:
+                throw invalid("unknown export format '\(format)': use chrome or ladder", code: "invalid_value")
+            }
         }
         endpoints.get("/invariants") { _, _ in
             let violations = await simulator.world.violations
@@ -295,4 +301,26 @@ struct JudgeRequest: Decodable, Sendable {
 struct JudgeAnswer: ResponseEncodable, Sendable {
     var passed: Bool
     var checks: [ScenarioJudge.Check]
+}
+
+/// The filters of GET /trace and the ladder export: events after `since`, of one mm, one
+/// notifier, one call.
+struct TraceFilter {
+    var since = 0
+    var mm: Int?
+    var notifier: Int?
+    var call: String?
+
+    init(_ query: Parameters) throws {
+        since = try query.get("since").map { try parseInt(String($0), name: "since") } ?? 0
+        mm = try query.get("mm").map { try parseInt(String($0), name: "mm") }
+        notifier = try query.get("notifier").map { try parseInt(String($0), name: "notifier") }
+        call = query.get("call").map { String($0) }
+    }
+
+    func events(of world: World) -> [TraceEvent] {
+        world.trace.events(after: since).filter {
+            (mm == nil || $0.mm == mm) && (notifier == nil || $0.notifier == notifier) && (call == nil || $0.call.rawValue == call)
+        }
+    }
 }

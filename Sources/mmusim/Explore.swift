@@ -25,6 +25,9 @@ struct Explore: ParsableCommand {
     @Flag(help: "Print each result as JSON instead of text.")
     var json = false
 
+    @Flag(help: "Print the counterexample's trace as a ladder diagram: a column per task, at most 100 characters wide.")
+    var ladder = false
+
     func run() throws {
         var failed = 0
         for file in files {
@@ -50,7 +53,14 @@ struct Explore: ParsableCommand {
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
                 print(String(decoding: try encoder.encode(result), as: UTF8.self))
             } else {
-                print(Self.describe(file: file, result: result, elapsed: elapsed, initialSeq: explorer.initial.lastSeq))
+                print(
+                    Self.describe(
+                        file: file,
+                        result: result,
+                        elapsed: elapsed,
+                        ladder: ladder ? explorer.initial.driverNames : nil
+                    )
+                )
             }
             if spec.expect != nil {
                 print(mismatches.isEmpty ? "  verdict: as expected" : "  verdict: NOT as expected: " + mismatches.joined(separator: "; "))
@@ -61,7 +71,9 @@ struct Explore: ParsableCommand {
         if failed > 0 { throw ExitCode(1) }
     }
 
-    static func describe(file: String, result: ExploreResult, elapsed: Duration, initialSeq: Int) -> String {
+    /// The text report of one exploration; with `ladder` (the notifiers' drivers) the
+    /// counterexample prints as a ladder diagram instead of a list of events.
+    static func describe(file: String, result: ExploreResult, elapsed: Duration, ladder: [Int: String]?) -> String {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         var lines = [
             "\(file): \(result.schedules) schedules, \(result.distinctStates) distinct states, \(result.transitions) steps"
@@ -77,6 +89,13 @@ struct Explore: ParsableCommand {
             lines.append("  counterexample schedule (task ids): \(counterexample.schedule.map(String.init).joined(separator: " "))")
             for violation in counterexample.violations {
                 lines.append("  \(violation.invariant.rawValue) at seq \(violation.seq): \(violation.message)")
+            }
+            if let drivers = ladder {
+                var tasks: [Int] = []
+                for task in counterexample.schedule where !tasks.contains(task) { tasks.append(task) }
+                let diagram = Ladder(events: counterexample.trace, violations: counterexample.violations, drivers: drivers, columns: tasks)
+                lines.append(diagram.render().trimmingCharacters(in: .newlines))
+                return lines.joined(separator: "\n")
             }
             lines.append("  trace:")
             for event in counterexample.trace {

@@ -137,4 +137,32 @@ struct ObservabilityTests {
             #expect(try await lab.get("/trace/export") == export)
         }
     }
+
+    @Test("GET /trace/export?format=ladder is plain text of at most 100 columns: a column per task, a row per event of /trace, filtered alike")
+    func ladderExport() async throws {
+        try await TestServer.withRunning { server in
+            let lab = LabClient(server)
+            let world = try await self.buildWorld(lab)
+            let answer = try await server.client.exchange(path: "/trace/export?format=ladder&mm=\(world.mm2)")
+            #expect(answer.status == 200 && answer.header("Content-Type").first?.hasPrefix("text/plain") == true)
+            let lines = String(decoding: answer.body, as: UTF8.self).split(separator: "\n").map(String.init)
+            #expect(lines.allSatisfy { $0.count <= 100 })
+            let events = try #require(try await lab.get("/trace?mm=\(world.mm2)")["events"]?.array)
+            // The requests ran one after another: one lane, each task's turn opened by its title.
+            func title(_ event: JSONValue) -> String { event["task"]?.int.map { "task \($0) \(event["op"]?.string ?? "")" } ?? "no task" }
+            var turns: [String] = []
+            for event in events where turns.last != title(event) { turns.append(title(event)) }
+            #expect(!lines[0].contains("|") && lines[1] == String(repeating: "-", count: 100))
+            #expect([lines[0].trimmingCharacters(in: .whitespaces)] + lines.filter { $0.hasPrefix(" == ") }.map { String($0.dropFirst(4)) } == turns)
+            // Each event starts its own row with its call, in seq order: the rows' first words are the calls.
+            let starts = lines.dropFirst(2).compactMap { line -> String? in
+                guard line.hasPrefix(" "), !line.hasPrefix("   "), !line.hasPrefix(" == ") else { return nil }
+                return line.split(separator: " ").first.map(String.init)
+            }
+            #expect(starts == events.compactMap { $0["call"]?.string })
+            #expect(lines.contains { $0.contains("invalidate_range_start n\(world.kvm2) kvm") })
+            let bad = try await lab.send("GET", "/trace/export?format=ladder&since=x")
+            #expect(bad.status == 400 && bad.json["error"]?["code"] == "bad_request")
+        }
+    }
 }
