@@ -1,0 +1,230 @@
+/// A driver policy (../shared/DRIVERS.md): what one secondary-MMU driver does in each notifier
+/// callback, in its fault path and in its other entry points, as a short program each. This
+/// file holds the parsed form; `Policy.load` (PolicyLoader.swift) reads and validates a
+/// document into it.
+public struct Policy: Hashable, Sendable {
+    /// The driver's name (`kvm`), as `kind` on registration and in `driver:<name>:<pointer>`.
+    public var name: String
+    /// What it models, and the source it follows.
+    public var description: String
+    /// The protocol it is written for.
+    public var kernel: KernelVersion
+    /// How it subscribes to the mm.
+    public var subscribe: Subscription
+    /// Whether a TLB sits in front of its page table (`true`), replaces it (`only`), or neither.
+    public var tlb: TLBMode
+    /// The driver's locks and their kinds.
+    public var locks: [String: DriverLockKind]
+    /// The instance's variables and their initial values.
+    public var vars: [String: Int]
+    /// Variables shared by every driver instance of the world.
+    public var sharedVars: [String: Int]
+    /// The callbacks it implements; a missing one is skipped by the core.
+    public var callbacks: [Callback: Program]
+    /// The secondary fault path (POST .../fault), if it has one.
+    public var fault: Program?
+    /// Other entry points, by name.
+    public var entries: [String: Program]
+    /// Work items `queue_work` runs on a worker task.
+    public var work: [String: Program]
+    /// The driver's own promises.
+    public var invariants: [PolicyInvariant]
+    /// The named variants (JSON Patches), in document order.
+    public var variants: [(name: String, patch: JSON)]
+    /// The document as written, for GET /drivers/{name} and for applying variants.
+    public var document: JSON
+
+    /// The same document.
+    public static func == (a: Policy, b: Policy) -> Bool { a.document == b.document }
+    /// Hashes the document.
+    public func hash(into hasher: inout Hasher) { hasher.combine(document) }
+}
+
+/// The protocol a policy is written for.
+public enum KernelVersion: String, Hashable, Sendable, CaseIterable {
+    /// mmu-notifier-core v17 (2008), as the seed posts it.
+    case v17
+    /// Today's kernel (../shared/MODERN.md).
+    case modern
+}
+
+/// How a driver hears from the mm.
+public enum Subscription: String, Hashable, Sendable, CaseIterable {
+    /// mmu_notifier_register.
+    case classic
+    /// modern mmu_notifier_get/put.
+    case get
+    /// modern mmu_interval_notifier_insert.
+    case interval
+    /// No notifier: the driver pins what it maps, or maps without telling anyone.
+    case none
+}
+
+/// A driver's translation caches.
+public enum TLBMode: String, Hashable, Sendable {
+    /// A secondary page table only.
+    case none
+    /// A TLB in front of the page table (kvm).
+    case withTable
+    /// TLB entries and no page table (GRU).
+    case only
+}
+
+/// A driver lock's kind.
+public enum DriverLockKind: String, Hashable, Sendable, CaseIterable {
+    /// May sleep.
+    case mutex
+    /// Makes its holder atomic.
+    case spinlock
+}
+
+/// The callbacks a policy may implement.
+public enum Callback: String, Hashable, Sendable, CaseIterable {
+    case release
+    case clearFlushYoung = "clear_flush_young"
+    case clearYoung = "clear_young"
+    case testYoung = "test_young"
+    case invalidatePage = "invalidate_page"
+    case invalidateRangeStart = "invalidate_range_start"
+    case invalidateRangeEnd = "invalidate_range_end"
+    case archInvalidateSecondaryTLBs = "arch_invalidate_secondary_tlbs"
+    case allocNotifier = "alloc_notifier"
+    case freeNotifier = "free_notifier"
+    case invalidate
+
+    /// The callbacks of a kernel's `struct mmu_notifier_ops` (and, for modern interval
+    /// subscriptions, `mmu_interval_notifier_ops`).
+    public static func of(_ kernel: KernelVersion) -> [Callback] {
+        switch kernel {
+        case .v17: [.release, .clearFlushYoung, .invalidatePage, .invalidateRangeStart, .invalidateRangeEnd]
+        case .modern:
+            [
+                .release, .clearFlushYoung, .clearYoung, .testYoung, .invalidateRangeStart, .invalidateRangeEnd, .archInvalidateSecondaryTLBs,
+                .allocNotifier, .freeNotifier, .invalidate,
+            ]
+        }
+    }
+
+    /// True when the core passes a range (`start`, `end`).
+    func hasRange(_ kernel: KernelVersion) -> Bool {
+        switch self {
+        case .invalidateRangeStart, .invalidateRangeEnd, .invalidate, .archInvalidateSecondaryTLBs, .clearYoung: true
+        case .clearFlushYoung: kernel == .modern
+        default: false
+        }
+    }
+
+    /// True when the core passes one page's `address`.
+    func hasAddress(_ kernel: KernelVersion) -> Bool {
+        switch self {
+        case .invalidatePage, .testYoung: true
+        case .clearFlushYoung: kernel == .v17
+        default: false
+        }
+    }
+}
+
+/// A statement list and where it stands in the document.
+public struct Program: Hashable, Sendable {
+    /// The JSON pointer of the list (`/callbacks/invalidate_range_start`).
+    public var pointer: String
+    /// The statements, in order.
+    public var statements: [Statement]
+}
+
+/// One statement: one atomic step, named by its JSON pointer.
+public struct Statement: Hashable, Sendable {
+    /// `/fault/3`.
+    public var pointer: String
+    /// What it does.
+    public var action: Action
+
+    /// What a statement does (DRIVERS.md's table, one case a row).
+    public indirect enum Action: Hashable, Sendable {
+        case lock(String)
+        case unlock(String)
+        case trylock(String, otherwise: Program)
+        case inc(String)
+        case dec(String)
+        case set(String, to: Expr)
+        case wait(Expr)
+        case sleep
+        case branch(Expr, then: Program, otherwise: Program?)
+        case ret(Expr)
+        case retry
+        case zap(Scope, setDirty: Bool, put: Bool)
+        case flushTLB(Scope)
+        case age(Scope, clear: Bool)
+        case setSeq
+        case call(String, fields: [String: Expr])
+        case queueWork(String)
+        case assert(Expr, name: String)
+        case unregister(release: Bool)
+        case put
+        case synchronize(GracePeriod)
+        case freeNotifier
+        case sample(String, from: String)
+        case readBegin(String)
+        case readRetry(String, then: Program)
+        case gup(write: Expr, pin: Bool, otherwise: Program?)
+        case hmmRangeFault(write: Expr, otherwise: Program?)
+        case lookupPTE(write: Expr, otherwise: Program?)
+        case mmapLock(write: Bool)
+        case mmapUnlock(write: Bool)
+        case install(writable: Expr, prefetch: Expr?)
+        case putPage
+    }
+
+    /// What a zap, flush or age covers.
+    public enum Scope: String, Hashable, Sendable {
+        case range, page, all
+    }
+
+    /// The grace period a `synchronize` waits for.
+    public enum GracePeriod: String, Hashable, Sendable {
+        case rcu, srcu
+    }
+}
+
+/// An expression (DRIVERS.md's expressions).
+public indirect enum Expr: Hashable, Sendable {
+    case int(Int)
+    case bool(Bool)
+    case str(String)
+    case variable(String)
+    case shared(String)
+    case local(String)
+    case arg(String)
+    /// A callback's or fault's context value: start, end, address, blockable, event, owner.
+    case context(String)
+    case compare(String, Expr, Expr)
+    case all([Expr])
+    case any([Expr])
+    case not(Expr)
+    case arithmetic(String, Expr, Expr)
+    case within(Expr, Expr, Expr)
+}
+
+/// A driver's own promise, checked by the checker.
+public struct PolicyInvariant: Hashable, Sendable {
+    /// Its name; a violation is `policy:<name>`.
+    public var name: String
+    /// After every step, or whenever no operation is in flight on the mm.
+    public var quiescentOnly: Bool
+    /// What must hold.
+    public var holds: Expr
+}
+
+/// A policy that cannot be loaded: the JSON pointer of what is wrong, and why.
+public struct PolicyError: Error, Hashable, Sendable {
+    /// `/callbacks/invalidate_range_start/2`; empty for the whole document.
+    public var pointer: String
+    /// Why.
+    public var message: String
+
+    /// An error at `pointer`.
+    public init(_ pointer: String, _ message: String) {
+        self.pointer = pointer
+        self.message = message
+    }
+}
