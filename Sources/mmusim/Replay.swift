@@ -36,7 +36,7 @@ struct Replay: ParsableCommand {
         }
         for notifier in world.notifiers {
             lines.append(
-                "notifier \(notifier.id) on mm \(notifier.mm): \(notifier.kind.rawValue), \(notifier.state.rawValue), \(notifier.sptes.count) sptes"
+                "notifier \(notifier.id) on mm \(notifier.mm): \(notifier.driverName), \(notifier.state.rawValue), \(notifier.sptes.count) sptes"
             )
         }
         lines.append(world.violations.isEmpty ? "invariants: ok" : "invariants: \(world.violations.count) violations")

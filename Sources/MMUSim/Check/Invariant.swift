@@ -1,24 +1,42 @@
-/// The invariants the checker holds the world to, under their stable names.
-public enum Invariant: String, Codable, Hashable, Sendable, CaseIterable {
+/// The invariants the checker holds the world to, under their stable names: the built-in
+/// ones below, and a driver policy's own (`policy:<name>`, from its invariants and asserts).
+public struct Invariant: RawRepresentable, Codable, Hashable, Sendable, CaseIterable {
+    /// The stable name.
+    public let rawValue: String
+
+    /// An invariant by its name.
+    public init(rawValue: String) {
+        self.rawValue = rawValue
+    }
+
     /// No spte or TLB entry names a freed (or freed and reused) frame unless its secondary MMU
     /// pins it; with no operation in flight on the mm, every spte names the frame its
     /// address's pte maps.
-    case noStaleSpte = "no-stale-spte"
+    public static let noStaleSpte = Invariant(rawValue: "no-stale-spte")
     /// No spte is set up for an address inside an active invalidate range.
-    case noSpteInInvalidateWindow = "no-spte-in-invalidate-window"
+    public static let noSpteInInvalidateWindow = Invariant(rawValue: "no-spte-in-invalidate-window")
     /// With no operation in flight on the mm, a writable spte implies a writable pte.
-    case noStaleWrite = "no-stale-write"
+    public static let noStaleWrite = Invariant(rawValue: "no-stale-write")
     /// Every invalidate_range_start has its end, on the same task.
-    case balancedRanges = "balanced-ranges"
+    public static let balancedRanges = Invariant(rawValue: "balanced-ranges")
     /// Every listed notifier gets ->release before exit_mmap frees a page; no method runs
     /// after mmu_notifier_unregister returns.
-    case releaseBeforeFree = "release-before-free"
+    public static let releaseBeforeFree = Invariant(rawValue: "release-before-free")
     /// No callback sleeps under rcu_read_lock or a spinlock.
-    case noSleepInAtomic = "no-sleep-in-atomic"
+    public static let noSleepInAtomic = Invariant(rawValue: "no-sleep-in-atomic")
     /// Content survives swap, migration, COW and writeback.
-    case dataIntegrity = "data-integrity"
+    public static let dataIntegrity = Invariant(rawValue: "data-integrity")
     /// No RCU reader touches a freed notifier.
-    case notifierUseAfterFree = "notifier-use-after-free"
+    public static let notifierUseAfterFree = Invariant(rawValue: "notifier-use-after-free")
+
+    /// A driver policy's own invariant or assert, `policy:<name>`.
+    public static func policy(_ name: String) -> Invariant { Invariant(rawValue: "policy:" + name) }
+
+    /// The built-in invariants.
+    public static let allCases: [Invariant] = [
+        .noStaleSpte, .noSpteInInvalidateWindow, .noStaleWrite, .balancedRanges, .releaseBeforeFree, .noSleepInAtomic, .dataIntegrity,
+        .notifierUseAfterFree,
+    ]
 }
 
 /// One broken invariant, recorded once, at the trace event where it was seen.

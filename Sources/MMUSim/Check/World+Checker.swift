@@ -62,7 +62,7 @@ extension World {
             )
         }
         if frame.secondaryMaps > 0 {
-            for n in notifiers where !n.kind.pins {
+            for n in notifiers where !n.pins {
                 for table in [n.sptes, n.tlb] {
                     for (address, entry) in table.ptes(from: 0, to: taskSize)
                     where entry.pfn == pfn && entry.generation == frame.generation {
@@ -71,7 +71,7 @@ extension World {
                             mm: n.mm,
                             notifier: n.id,
                             address: address,
-                            "pfn \(pfn) was freed while notifier \(n.id) (\(n.kind.rawValue)) still maps it at \(hex(address))"
+                            "pfn \(pfn) was freed while notifier \(n.id) (\(n.driverName)) still maps it at \(hex(address))"
                         )
                     }
                 }
@@ -81,7 +81,7 @@ extension World {
         // exit_mmap runs in the task whose mmput dropped the last user (the exit, or a
         // registration or fault that outlived it).
         if let mm = tasks.first(where: { $0.id == current })?.scratch.exitMmap, mm > 0 {
-            for n in notifiers where n.mm == mm && n.kind.usesNotifier && !n.releaseDone {
+            for n in notifiers where n.mm == mm && n.usesNotifier && !n.releaseDone {
                 report(
                     .releaseBeforeFree,
                     mm: mm,
@@ -133,8 +133,8 @@ extension World {
             }
             // Every driver with a notifier, xpmem's pinned attachments included; a legacy pinning
             // driver has no notifier and never learns of a change, so it is not held to the pte.
-            for index in notifiers.indices where notifiers[index].mm == range.mm && notifiers[index].kind.usesNotifier {
-                let pins = notifiers[index].kind.pins
+            for index in notifiers.indices where notifiers[index].mm == range.mm && notifiers[index].usesNotifier {
+                let pins = notifiers[index].pins
                 // Read first, report after: the tables are walked in place, without copies.
                 var stale: [(address: UInt64, pfn: Int, pte: PTE)] = []
                 var writable: [UInt64] = []
@@ -156,7 +156,7 @@ extension World {
                         }
                     }
                 }
-                let (id, kind) = (notifiers[index].id, notifiers[index].kind.rawValue)
+                let (id, kind) = (notifiers[index].id, notifiers[index].driverName)
                 for (address, pfn, pte) in stale {
                     report(
                         .noStaleSpte,
@@ -214,8 +214,49 @@ extension World {
             mm: call.mm,
             notifier: node,
             address: call.start,
-            "notifier \(node) (\(notifiers[node - 1].kind.rawValue)) sleeps in \(call.kind.rawValue) while holding \(held)"
+            "notifier \(node) (\(notifiers[node - 1].driverName)) sleeps in \(call.kind.rawValue) while holding \(held)"
         )
+    }
+
+    /// A policy's statement that may sleep (sleep, wait, taking a mutex): not under
+    /// rcu_read_lock or a spinlock.
+    mutating func checkStatementMaySleep(_ node: Int, _ statement: Statement) {
+        let task = tasks[currentIndex]
+        guard task.isAtomic else { return }
+        let held = ((task.rcuDepth > 0 ? ["rcu_read_lock"] : []) + task.locks.filter(\.isSpinlock).map(\.label)).joined(separator: " and ")
+        report(
+            .noSleepInAtomic,
+            mm: notifiers[node - 1].mm,
+            notifier: node,
+            address: nil,
+            "notifier \(node) (\(notifiers[node - 1].driverName)) may sleep at \(statement.pointer) while holding \(held)"
+        )
+    }
+
+    /// A policy's `assert`: a violation `policy:<name>` where it does not hold.
+    mutating func checkAssertion(_ node: Int, name: String, at step: String, holds: Bool) {
+        guard !holds else { return }
+        report(.policy(name), mm: notifiers[node - 1].mm, notifier: node, address: nil, "the assertion at \(step) does not hold")
+    }
+
+    /// A policy's own invariants: those that hold `always` after every step, and with
+    /// `quiescent` also those that hold whenever no operation is in flight on the mm.
+    mutating func checkPolicyInvariants() {
+        guard !policies.loaded.isEmpty else { return }
+        for node in notifiers.indices where notifiers[node].policy != nil && notifiers[node].state != .unregistered {
+            let loaded = policies[notifiers[node].policy!]
+            let quiet = !inFlight(notifiers[node].mm)
+            for invariant in loaded.policy.invariants where (quiet || !invariant.quiescentOnly) && evaluate(invariant.holds, node + 1) == 0 {
+                report(
+                    .policy(invariant.name),
+                    mm: notifiers[node].mm,
+                    notifier: node + 1,
+                    address: nil,
+                    "notifier \(node + 1) (\(notifiers[node].driverName)) breaks its invariant '\(invariant.name)'"
+                        + (invariant.quiescentOnly ? " with no operation in flight" : "")
+                )
+            }
+        }
     }
 
     /// An invalidate_range_end that no start of the same task opened.

@@ -2,7 +2,7 @@
 /// callback, in its fault path and in its other entry points, as a short program each. This
 /// file holds the parsed form; `Policy.load` (PolicyLoader.swift) reads and validates a
 /// document into it.
-public struct Policy: Hashable, Sendable {
+public struct Policy: Codable, Hashable, Sendable {
     /// The driver's name (`kvm`), as `kind` on registration and in `driver:<name>:<pointer>`.
     public var name: String
     /// What it models, and the source it follows.
@@ -33,11 +33,65 @@ public struct Policy: Hashable, Sendable {
     public var variants: [(name: String, patch: JSON)]
     /// The document as written, for GET /drivers/{name} and for applying variants.
     public var document: JSON
+    /// The variants applied to the document this policy was read from, in the order applied.
+    public internal(set) var applied: [String] = []
 
     /// The same document.
-    public static func == (a: Policy, b: Policy) -> Bool { a.document == b.document }
+    public static func == (a: Policy, b: Policy) -> Bool { a.document == b.document && a.applied == b.applied }
     /// Hashes the document.
     public func hash(into hasher: inout Hasher) { hasher.combine(document) }
+
+    init(
+        name: String,
+        description: String,
+        kernel: KernelVersion,
+        subscribe: Subscription,
+        tlb: TLBMode,
+        locks: [String: DriverLockKind],
+        vars: [String: Int],
+        sharedVars: [String: Int],
+        callbacks: [Callback: Program],
+        fault: Program?,
+        entries: [String: Program],
+        work: [String: Program],
+        invariants: [PolicyInvariant],
+        variants: [(name: String, patch: JSON)],
+        document: JSON
+    ) {
+        self.name = name
+        self.description = description
+        self.kernel = kernel
+        self.subscribe = subscribe
+        self.tlb = tlb
+        self.locks = locks
+        self.vars = vars
+        self.sharedVars = sharedVars
+        self.callbacks = callbacks
+        self.fault = fault
+        self.entries = entries
+        self.work = work
+        self.invariants = invariants
+        self.variants = variants
+        self.document = document
+    }
+
+    private struct Stored: Codable {
+        var document: String
+        var applied: [String]
+    }
+
+    /// Writes the document's text and the variants applied.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(Stored(document: document.description, applied: applied))
+    }
+
+    /// Reads a policy back: its document is validated again.
+    public init(from decoder: any Decoder) throws {
+        let stored = try decoder.singleValueContainer().decode(Stored.self)
+        self = try Policy.load(text: stored.document)
+        applied = stored.applied
+    }
 }
 
 /// The protocol a policy is written for.
@@ -79,7 +133,7 @@ public enum DriverLockKind: String, Hashable, Sendable, CaseIterable {
 }
 
 /// The callbacks a policy may implement.
-public enum Callback: String, Hashable, Sendable, CaseIterable {
+public enum Callback: String, Codable, Hashable, Sendable, CaseIterable {
     case release
     case clearFlushYoung = "clear_flush_young"
     case clearYoung = "clear_young"

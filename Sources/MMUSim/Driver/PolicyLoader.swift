@@ -41,7 +41,9 @@ extension Policy {
         }
         do throws(PolicyError) {
             var reader = PolicyReader(patched)
-            return try reader.read()
+            var policy = try reader.read()
+            policy.applied = applied + variants.map(\.name).filter { names.contains($0) }
+            return policy
         } catch {
             let applied = names.isEmpty ? "" : " with \(names.joined(separator: ", "))"
             throw PolicyError(error.pointer, "\(self.name)\(applied): \(error.message)")

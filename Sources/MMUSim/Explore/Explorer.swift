@@ -91,7 +91,6 @@ public struct Explorer: Sendable {
     /// Builds the initial world: runs the setup commands and starts the tasks.
     public init(_ spec: ExploreSpec) throws(ExploreError) {
         guard (1...3).contains(spec.tasks.count) else { throw ExploreError(message: "an exploration takes 1 to 3 tasks, not \(spec.tasks.count)") }
-        self.spec = spec
         var config = WorldConfig(frames: spec.frames ?? 64, swapSlots: spec.swapSlots ?? 64, traceCapacity: 100_000)
         do {
             try config.apply(releaseOrder: spec.releaseOrder, coreBugs: spec.coreBugs)
@@ -113,7 +112,7 @@ public struct Explorer: Sendable {
                 throw ExploreError(message: "setup step \(index + 1): \(error)")
             }
         }
-        var ids: [Int] = []
+        var operations: [Operation] = []
         for (index, command) in spec.tasks.enumerated() {
             let operation: Operation?
             do {
@@ -122,10 +121,18 @@ public struct Explorer: Sendable {
                 throw ExploreError(message: "task \(index + 1): \(error.message)")
             }
             guard let operation else { throw ExploreError(message: "task \(index + 1): create_mm is not an operation to interleave") }
-            ids.append(world.start(operation))
+            operations.append(operation)
         }
+        self.init(spec: spec, world: world, tasks: operations)
+    }
+
+    /// Explores `tasks` started on a copy of `world` (set up already), with the bounds and
+    /// expectation of `spec` (its setup and tasks are not used).
+    public init(spec: ExploreSpec, world: World, tasks: [Operation]) {
+        var world = world
+        self.spec = spec
+        taskIDs = tasks.map { world.start($0) }
         initial = world
-        taskIDs = ids
     }
 
     /// Explores. `shouldStop` is asked now and then (the caller's time budget: the model has

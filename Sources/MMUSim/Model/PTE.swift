@@ -7,7 +7,8 @@
 ///   whether the restored pte may be writable;
 /// - bit 7 huge (`_PAGE_PSE`): a present entry that maps a whole 2 MiB huge page, kept in
 ///   the slot of the huge page's first 4 KiB page; its pfn is the head of the compound page;
-/// - for a present entry, the pfn in bits 12 to 39.
+/// - for a present entry, the pfn in bits 12 to 39;
+/// - in an spte of a driver policy, bit 6: the mapping holds a page reference (a pinned gup's).
 /// Sptes use the same encoding, with the frame's allocation generation in bits 40 to 63 so
 /// that an spte left behind on a freed and reallocated frame can be told apart.
 public struct PTE: Hashable, Sendable {
@@ -21,6 +22,7 @@ public struct PTE: Hashable, Sendable {
     static let swapBit: UInt64 = 1 << 4
     static let migrationBit: UInt64 = 1 << 5
     static let hugeBit: UInt64 = 1 << 7
+    static let referenceBit: UInt64 = 1 << 6
     static let pfnMask: UInt64 = (1 << 28) - 1
     static let generationMask: UInt64 = (1 << 24) - 1
 
@@ -94,6 +96,11 @@ public struct PTE: Hashable, Sendable {
     public var dirty: Bool {
         get { raw & Self.dirtyBit != 0 }
         set { raw = newValue ? raw | Self.dirtyBit : raw & ~Self.dirtyBit }
+    }
+    /// In a policy's spte: the mapping holds a reference on its page.
+    public var holdsReference: Bool {
+        get { raw & Self.referenceBit != 0 }
+        set { raw = newValue ? raw | Self.referenceBit : raw & ~Self.referenceBit }
     }
 }
 

@@ -157,6 +157,10 @@ public struct World: Codable, Hashable, Sendable {
     public internal(set) var trace: TraceLog
     /// Sequence number of the last event.
     public internal(set) var lastSeq = 0
+    /// The driver policies the notifiers run (Driver/).
+    public internal(set) var policies = PolicyTable()
+    /// The policies' shared variables, by name, once one was written.
+    public internal(set) var sharedVars: [String: Int] = [:]
     /// The invariant checker's own state (Check/Checker.swift).
     public internal(set) var checker = Checker()
     /// Invariant violations found, each recorded once.

@@ -20,6 +20,15 @@ public enum SecondaryKind: String, Codable, Hashable, Sendable, CaseIterable {
     /// True when the kind has sptes; the others hold only a TLB.
     public var hasSptes: Bool { self != .gru }
 
+    /// Its translation caches: kvm's TLB in front of its sptes, GRU's TLB alone.
+    var tlbMode: TLBMode {
+        switch self {
+        case .kvm: .withTable
+        case .gru: .only
+        default: .none
+        }
+    }
+
     /// What the kind models, in a sentence (GET /drivers).
     public var summary: String {
         switch self {
@@ -60,6 +69,13 @@ public enum DriverBug: String, Codable, Hashable, Sendable, CaseIterable {
     }
 }
 
+/// The driver a registration attaches: a built-in kind (with its bug switches) run in
+/// Swift, or a driver policy (an index into `World.policies`) run by the interpreter.
+public enum DriverChoice: Codable, Hashable, Sendable {
+    case kind(SecondaryKind, bugs: Set<DriverBug>)
+    case policy(Int)
+}
+
 /// Where a notifier is in its life.
 public enum NotifierState: String, Codable, Hashable, Sendable {
     /// On the mm's hlist.
@@ -96,8 +112,19 @@ public struct Notifier: Codable, Hashable, Sendable {
     public let id: Int
     /// The mm it is attached to.
     public let mm: Int
-    /// The kind of secondary MMU.
-    public let kind: SecondaryKind
+    /// The built-in kind of secondary MMU it runs in Swift; nil for a driver policy.
+    public let kind: SecondaryKind?
+    /// The driver policy it runs (an index into `World.policies`); nil for a built-in kind.
+    public let policy: Int?
+    /// The driver's name: the kind, or the policy's name.
+    public let driverName: String
+    /// True when the driver registered an mmu_notifier (the others are only attached).
+    public let usesNotifier: Bool
+    /// True when every mapping of the driver holds its own page reference (pinning, xpmem); a
+    /// policy's mappings hold one each only when installed from a pinned gup.
+    public let pins: Bool
+    /// A policy's instance variables, in its `varNames` order.
+    public internal(set) var vars: [Int] = []
     /// The bugs switched on, one bit each (in `DriverBug.allCases` order).
     let bugMask: UInt8
     /// The bugs switched on.
@@ -135,7 +162,25 @@ public struct Notifier: Codable, Hashable, Sendable {
         self.mm = mm
         self.kind = kind
         self.state = state
+        policy = nil
+        driverName = kind.rawValue
+        usesNotifier = kind.usesNotifier
+        pins = kind.pins
         bugMask = bugs.reduce(0) { $0 | Self.bit($1) }
+    }
+
+    /// Creates a notifier that runs a driver policy, with its variables at their initial values.
+    init(id: Int, mm: Int, policy index: Int, loaded: LoadedPolicy, state: NotifierState) {
+        self.id = id
+        self.mm = mm
+        self.state = state
+        kind = nil
+        policy = index
+        driverName = loaded.policy.name
+        usesNotifier = loaded.policy.subscribe != .none
+        pins = false
+        bugMask = 0
+        vars = loaded.varNames.map { loaded.policy.vars[$0]! }
     }
 
     private static func bit(_ bug: DriverBug) -> UInt8 {

@@ -24,14 +24,20 @@ extension World {
         if notifiers[node - 1].kind == .kvm, !notifiers[node - 1].freed, let reason = waitReason(for: [.mmuLock(notifier: node)]) {
             return .blocked(reason)
         }
-        invoke(call, on: node)
+        // A policy's callback runs as steps of its own before the walk moves on.
+        var body: [Step] = []
+        if notifiers[node - 1].policy != nil, !notifiers[node - 1].freed {
+            body = invokePolicy(call, on: node)
+        } else {
+            invoke(call, on: node)
+        }
         let next: Int?
         if let list = mms[call.mm - 1].notifierList, let index = list.firstIndex(of: node) {
             next = index + 1 < list.count ? list[index + 1] : nil
         } else {
             next = notifiers[node - 1].unlinkedNext
         }
-        push([next.map { .callback(call, node: $0) } ?? .rcuReadUnlock])
+        push(body + [next.map { .callback(call, node: $0) } ?? .rcuReadUnlock])
         return .ran
     }
 
@@ -150,9 +156,9 @@ extension World {
 
     /// The body of `do_mmu_notifier_register` under all the locks: allocate
     /// mm->mmu_notifier_mm if this is the first notifier, pin mm_count, and hlist_add_head.
-    mutating func registerLink(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>) -> Exec {
+    mutating func registerLink(mm: Int, driver: DriverChoice) -> Exec {
         let id = notifiers.count + 1
-        notifiers.append(Notifier(id: id, mm: mm, kind: kind, bugs: bugs, state: .listed))
+        notifiers.append(newNotifier(id, mm: mm, driver: driver, state: .listed))
         if mms[mm - 1].notifierList == nil { mms[mm - 1].notifierList = [] }
         mms[mm - 1].count += 1
         withLocks([.notifierList(mm: mm)]) { world in
@@ -171,6 +177,14 @@ extension World {
         return .ran
     }
 
+    /// A new notifier running `driver`.
+    func newNotifier(_ id: Int, mm: Int, driver: DriverChoice, state: NotifierState) -> Notifier {
+        switch driver {
+        case .kind(let kind, let bugs): Notifier(id: id, mm: mm, kind: kind, bugs: bugs, state: state)
+        case .policy(let index): Notifier(id: id, mm: mm, policy: index, loaded: policies[index], state: state)
+        }
+    }
+
     /// `mm_drop_all_locks`.
     mutating func dropAllLocks() -> Exec {
         tasks[currentIndex].locks.removeAll {
@@ -183,9 +197,9 @@ extension World {
     }
 
     /// Attaches a driver that registers no notifier (pinning, unsafe).
-    mutating func attachSecondary(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>) -> Exec {
+    mutating func attachSecondary(mm: Int, driver: DriverChoice) -> Exec {
         let id = notifiers.count + 1
-        notifiers.append(Notifier(id: id, mm: mm, kind: kind, bugs: bugs, state: .attached))
+        notifiers.append(newNotifier(id, mm: mm, driver: driver, state: .attached))
         updateResult {
             $0.notifier = id
             $0.locksTaken = 0
@@ -242,11 +256,11 @@ extension World {
     /// mappings and pins here.
     mutating func unregisterFinish(_ node: Int) -> Exec {
         let mm = notifiers[node - 1].mm
-        if !notifiers[node - 1].kind.usesNotifier { zapAllSecondary(node) }
+        if !notifiers[node - 1].usesNotifier { zapAllSecondary(node) }
         notifiers[node - 1].state = .unregistered
         notifiers[node - 1].releaseDone = true
         emit(EventInfo(.unregister, mm: mm, notifier: node))
-        if notifiers[node - 1].kind.usesNotifier { mmdrop(mm) }
+        if notifiers[node - 1].usesNotifier { mmdrop(mm) }
         return .ran
     }
 
@@ -255,7 +269,12 @@ extension World {
         if notifiers[node - 1].kind == .kvm, !notifiers[node - 1].freed, let reason = waitReason(for: [.mmuLock(notifier: node)]) {
             return .blocked(reason)
         }
-        invoke(NotifyCall(kind: .release, mm: notifiers[node - 1].mm, start: 0, end: 0), on: node)
+        let call = NotifyCall(kind: .release, mm: notifiers[node - 1].mm, start: 0, end: 0)
+        if notifiers[node - 1].policy != nil, !notifiers[node - 1].freed {
+            push(invokePolicy(call, on: node))
+        } else {
+            invoke(call, on: node)
+        }
         return .ran
     }
 

@@ -97,7 +97,7 @@ extension World {
         let pfn = entry.pfn
         guard frames[pfn].isAllocated, frames[pfn].generation == entry.generation else { return }
         if dirty && !notifiers[node - 1].has(.noSetPageDirty) { frames[pfn].dirty = true }
-        if notifiers[node - 1].kind.pins {
+        if notifiers[node - 1].pins {
             putPage(pfn)
         } else {
             frames[pfn].secondaryMaps -= 1
@@ -115,7 +115,7 @@ extension World {
         } else {
             notifiers[node - 1].sptes.setPTE(entry, at: address)
         }
-        if !notifiers[node - 1].kind.pins { frames[pfn].secondaryMaps += 1 }
+        if !notifiers[node - 1].pins { frames[pfn].secondaryMaps += 1 }
         markChanged(mm: notifiers[node - 1].mm, start: address, end: address + pageSize)
         emit(EventInfo(tlb ? .tlbDropin : .spteSet, mm: notifiers[node - 1].mm, notifier: node, address: address, pfn: pfn))
         updateResult { $0.spte = SpteInfo(address: address, pfn: pfn, writable: write, young: true, dirty: false) }
@@ -144,6 +144,8 @@ extension World {
             push(gup + [.gruReadTFH(notifier: node, address: address, write: write), .putGupPage])
         case .xpmem, .pinning, .unsafe:
             push(gup + [.pinInstall(notifier: node, address: address, write: write)])
+        case nil:
+            preconditionFailure("a policy's fault is policyFault's")
         }
         return .expanded
     }
@@ -265,7 +267,7 @@ extension World {
             return .ran
         }
         installSecondary(node, tlb: false, address: address, pfn: pfn, write: write)
-        if !notifiers[node - 1].kind.pins { putPage(pfn) }
+        if !notifiers[node - 1].pins { putPage(pfn) }
         return .ran
     }
 
@@ -294,7 +296,8 @@ extension World {
     /// and the caller faults. A stale translation still reaches the frame it names: that is
     /// the use-after-free the checker reports.
     mutating func secondaryAccess(_ node: Int, address: UInt64, write: Bool, value: UInt64?) -> Exec {
-        let useTLB = notifiers[node - 1].kind == .gru
+        let tlbMode = notifiers[node - 1].policy.map { policies[$0].policy.tlb } ?? notifiers[node - 1].kind!.tlbMode
+        let useTLB = tlbMode == .only
         var entry = useTLB ? notifiers[node - 1].tlb.pte(at: address) : notifiers[node - 1].sptes.pte(at: address)
         guard !notifiers[node - 1].frozen, entry.isPresent, !write || entry.write else {
             updateResult {
@@ -313,8 +316,11 @@ extension World {
             notifiers[node - 1].tlb.setPTE(entry, at: address)
         } else {
             notifiers[node - 1].sptes.setPTE(entry, at: address)
-            if notifiers[node - 1].kind == .kvm, !notifiers[node - 1].tlb.pte(at: address).isPresent {
-                notifiers[node - 1].tlb.setPTE(entry, at: address)
+            if tlbMode == .withTable, !notifiers[node - 1].tlb.pte(at: address).isPresent {
+                // The TLB caches the translation; the page reference, if any, stays the spte's.
+                var cached = entry
+                cached.holdsReference = false
+                notifiers[node - 1].tlb.setPTE(cached, at: address)
                 if frames[pfn].isAllocated, frames[pfn].generation == entry.generation { frames[pfn].secondaryMaps += 1 }
             }
         }

@@ -56,6 +56,8 @@ public enum Operation: Codable, Hashable, Sendable {
     case remapFilePages(mm: Int, addr: UInt64, length: UInt64, pgoff: UInt64)
     case applyToPageRange(mm: Int, addr: UInt64, length: UInt64)
     case register(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>, signalPending: Bool, mmapSemHeld: Bool)
+    /// Registration of a driver policy (its variants applied) instead of a built-in kind.
+    case registerPolicy(mm: Int, policy: Policy, signalPending: Bool, mmapSemHeld: Bool)
     case unregister(mm: Int, notifier: Int)
     case fault(mm: Int, notifier: Int, address: UInt64, write: Bool)
     case access(mm: Int, notifier: Int, address: UInt64, write: Bool, value: UInt64?)
@@ -76,7 +78,7 @@ public enum Operation: Codable, Hashable, Sendable {
         case .migrate: "migrate"
         case .remapFilePages: "remap_file_pages"
         case .applyToPageRange: "apply_to_page_range"
-        case .register: "register"
+        case .register, .registerPolicy: "register"
         case .unregister: "unregister"
         case .fault: "fault"
         case .access: "access"
@@ -89,7 +91,7 @@ public enum Operation: Codable, Hashable, Sendable {
         case .mmap(let mm, _, _, _, _, _, _), .munmap(let mm, _, _), .mprotect(let mm, _, _, _),
             .mremap(let mm, _, _, _, _, _, _), .madviseDontneed(let mm, _, _), .touch(let mm, _, _, _, _),
             .fork(let mm), .exit(let mm), .migrate(let mm, _, _), .remapFilePages(let mm, _, _, _),
-            .applyToPageRange(let mm, _, _), .register(let mm, _, _, _, _), .unregister(let mm, _),
+            .applyToPageRange(let mm, _, _), .register(let mm, _, _, _, _), .registerPolicy(let mm, _, _, _), .unregister(let mm, _),
             .fault(let mm, _, _, _), .access(let mm, _, _, _, _):
             mm
         case .reclaim(let mm, _, _, _): mm

@@ -169,9 +169,9 @@ enum Step: Codable, Hashable, Sendable {
     // Notifier registration.
     case takeAllLocks(mm: Int, signalPending: Bool)
     case checkSignal(mm: Int, pending: Bool)
-    indirect case registerLink(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>)
+    indirect case registerLink(mm: Int, driver: DriverChoice)
     case dropAllLocks
-    indirect case attachSecondary(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>)
+    indirect case attachSecondary(mm: Int, driver: DriverChoice)
     case unregisterUnlink(notifier: Int)
     case unregisterReleaseFirst(notifier: Int)
     case unregisterDelInit(notifier: Int)
@@ -186,6 +186,12 @@ enum Step: Codable, Hashable, Sendable {
     case gruDropin(notifier: Int, address: UInt64, write: Bool)
     case pinInstall(notifier: Int, address: UInt64, write: Bool)
     indirect case secondaryAccess(notifier: Int, address: UInt64, write: Bool, value: UInt64?)
+
+    // Driver policies (Driver/World+Interpreter.swift).
+    /// One statement of a notifier's policy, by id; `name` is `driver:<driver>:<pointer>`.
+    indirect case driverStatement(notifier: Int, statement: Int, name: String)
+    /// The end of a policy's callback or fault path.
+    case driverReturn(notifier: Int)
 
     /// The name `pause_at` and GET /tasks use for this step.
     var name: String {
@@ -279,6 +285,8 @@ enum Step: Codable, Hashable, Sendable {
         case .gruDropin: "tlb_dropin"
         case .pinInstall: "map_pinned"
         case .secondaryAccess: "secondary_access"
+        case .driverStatement(_, _, let name): name
+        case .driverReturn: "driver_return"
         }
     }
 
@@ -288,7 +296,7 @@ enum Step: Codable, Hashable, Sendable {
         switch self {
         case .doMunmap, .unmapVMAs, .mmapBody, .mremapBody, .touchNext, .forkVMA, .exitMmap, .reclaimNext,
             .reclaimPage, .writebackNext, .migrateNext, .remapFileBody, .takeAllLocks, .secondaryFault, .mprotectBody,
-            .madviseBody, .reclaimScan, .writebackScan, .migrateScan, .kvmRetry, .synchronizeRCU:
+            .madviseBody, .reclaimScan, .writebackScan, .migrateScan, .kvmRetry, .synchronizeRCU, .driverReturn:
             true
         default:
             false

@@ -14,12 +14,15 @@ public enum Lock: Codable, Hashable, Sendable {
     case notifierList(mm: Int)
     /// The global `mm_all_locks_mutex`.
     case allLocksMutex
+    /// A lock a driver policy declares, of one notifier's driver instance.
+    case driver(notifier: Int, name: String, spin: Bool)
 
     /// True for spinlocks: holding one makes the context atomic.
     public var isSpinlock: Bool {
         switch self {
         case .mmapSem, .allLocksMutex: false
         case .pageTable, .anonVMA, .iMmap, .mmuLock, .notifierList: true
+        case .driver(_, _, let spin): spin
         }
     }
 
@@ -43,6 +46,7 @@ public enum Lock: Codable, Hashable, Sendable {
         case .mmuLock(let notifier): "mmu_lock:\(notifier)"
         case .notifierList: "mmu_notifier_mm.lock"
         case .allLocksMutex: "mm_all_locks_mutex"
+        case .driver(let notifier, let name, _): "\(name):\(notifier)"
         }
     }
 }
@@ -141,4 +145,7 @@ struct Scratch: Codable, Hashable, Sendable {
     var retry = false
     /// kvm: the fault has retried, so it waits for the open ranges to end before sampling.
     var retried = false
+    /// The driver programs the task is inside, innermost last (a callback a gup's COW break
+    /// calls runs inside the fault that called gup).
+    var driverFrames: [DriverFrame] = []
 }

@@ -29,6 +29,7 @@ extension World {
         nextTaskID += 1
         var task = TaskStruct(id: id, operation: operation, program: [])
         task.pauseAt = pauseAt
+        if case .registerPolicy(_, let policy, _, _) = operation { _ = policies.index(of: policy) }
         switch plan(operation) {
         case .success(var steps):
             // BUG_ON(atomic_read(&mm->mm_users) <= 0): the caller of mmu_notifier_register, and a
@@ -67,6 +68,7 @@ extension World {
                 tasks[index].status = .runnable
                 tasks[index].blockedOn = nil
                 if tasks[index].program.isEmpty { finish(index) }
+                if config.checkInvariants { checkPolicyInvariants() }
                 stampViolations(lastSeq)
                 return .ran(next.name)
             case .blocked(let reason):
@@ -77,6 +79,7 @@ extension World {
             }
         }
         finish(index)
+        if config.checkInvariants { checkPolicyInvariants() }
         stampViolations(lastSeq)
         return .done
     }

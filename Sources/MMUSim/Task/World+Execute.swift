@@ -100,15 +100,19 @@ extension World {
         case .takeAllLocks(let mm, let signalPending): return takeAllLocksPlan(mm: mm, signalPending: signalPending)
         case .checkSignal(let mm, let pending): return checkSignal(mm: mm, pending: pending)
         case .dropUser(let mm): return dropUser(mm: mm)
-        case .registerLink(let mm, let kind, let bugs): return registerLink(mm: mm, kind: kind, bugs: bugs)
+        case .registerLink(let mm, let driver): return registerLink(mm: mm, driver: driver)
         case .dropAllLocks: return dropAllLocks()
-        case .attachSecondary(let mm, let kind, let bugs): return attachSecondary(mm: mm, kind: kind, bugs: bugs)
+        case .attachSecondary(let mm, let driver): return attachSecondary(mm: mm, driver: driver)
         case .unregisterUnlink(let node): return unregisterUnlink(node)
         case .unregisterReleaseFirst(let node): return unregisterReleaseFirst(node)
         case .unregisterDelInit(let node): return unregisterDelInit(node)
         case .unregisterFinish(let node): return unregisterFinish(node)
 
-        case .secondaryFault(let node, let address, let write): return secondaryFaultPlan(node, address: address, write: write)
+        case .secondaryFault(let node, let address, let write):
+            return notifiers[node - 1].policy == nil
+                ? secondaryFaultPlan(node, address: address, write: write) : policyFault(node, address: address, write: write)
+        case .driverStatement(let node, let statement, _): return driverStatement(node, statement)
+        case .driverReturn(let node): return driverReturn(node)
         case .kvmSampleSeq(let node, let address, let write): return kvmSampleSeq(node, address: address, write: write)
         case .kvmInstall(let node, let address, let write): return kvmInstall(node, address: address, write: write)
         case .kvmRetry(let node, let address, let write): return kvmRetry(node, address: address, write: write)

@@ -143,18 +143,27 @@ extension World {
         case .register(let mm, let kind, let bugs, let signalPending, _):
             // BUG_ON(atomic_read(&mm->mm_users) <= 0) in do_mmu_notifier_register.
             guard live(mm) else { return .failure(.ESRCH) }
-            guard kind.usesNotifier else { return .success([.attachSecondary(mm: mm, kind: kind, bugs: bugs)]) }
+            guard kind.usesNotifier else { return .success([.attachSecondary(mm: mm, driver: .kind(kind, bugs: bugs))]) }
             // __mmu_notifier_register's caller holds mmap_sem already: the task takes it as
             // that caller would, so the trace shows the same locks either way.
             return .success([
                 .acquire(.mmapSem(mm: mm, write: true)), .takeAllLocks(mm: mm, signalPending: signalPending),
-                .registerLink(mm: mm, kind: kind, bugs: bugs), .dropAllLocks, .release(.mmapSem(mm: mm, write: true)),
+                .registerLink(mm: mm, driver: .kind(kind, bugs: bugs)), .dropAllLocks, .release(.mmapSem(mm: mm, write: true)),
+            ])
+
+        case .registerPolicy(let mm, let policy, let signalPending, _):
+            guard live(mm) else { return .failure(.ESRCH) }
+            let index = policies.find(policy)!
+            guard policy.subscribe != .none else { return .success([.attachSecondary(mm: mm, driver: .policy(index))]) }
+            return .success([
+                .acquire(.mmapSem(mm: mm, write: true)), .takeAllLocks(mm: mm, signalPending: signalPending),
+                .registerLink(mm: mm, driver: .policy(index)), .dropAllLocks, .release(.mmapSem(mm: mm, write: true)),
             ])
 
         case .unregister(let mm, let id):
             guard let notifier = notifier(id), notifier.mm == mm else { return .failure(.ENOENT) }
             guard notifier.state != .unregistered else { return .failure(.EINVAL) }
-            guard notifier.kind.usesNotifier else { return .success([.unregisterFinish(notifier: id)]) }
+            guard notifier.usesNotifier else { return .success([.unregisterFinish(notifier: id)]) }
             switch config.releaseOrder {
             case .v17: return .success([.unregisterUnlink(notifier: id), .synchronizeRCU, .unregisterFinish(notifier: id)])
             case .fixed: return .success([.unregisterReleaseFirst(notifier: id), .synchronizeRCU, .unregisterFinish(notifier: id)])
@@ -198,6 +207,7 @@ extension Operation {
     var holdsUser: Int? {
         switch self {
         case .register(let mm, let kind, _, _, _): kind.usesNotifier ? mm : nil
+        case .registerPolicy(let mm, let policy, _, _): policy.subscribe != .none ? mm : nil
         case .fault(let mm, _, _, _): mm
         default: nil
         }

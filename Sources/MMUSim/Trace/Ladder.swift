@@ -150,7 +150,7 @@ public struct Ladder: Sendable {
 extension World {
     /// The driver of each notifier, for a ladder's cells.
     public var driverNames: [Int: String] {
-        Dictionary(uniqueKeysWithValues: notifiers.map { ($0.id, $0.kind.rawValue) })
+        Dictionary(uniqueKeysWithValues: notifiers.map { ($0.id, $0.driverName) })
     }
 }
 

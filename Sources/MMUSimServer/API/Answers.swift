@@ -181,7 +181,7 @@ struct NotifierAnswer: ResponseEncodable, Sendable {
     init(_ notifier: Notifier) {
         id = notifier.id
         mm = notifier.mm
-        kind = notifier.kind.rawValue
+        kind = notifier.driverName
         bugs = notifier.bugs.map(\.rawValue).sorted()
         state = notifier.state.rawValue
         let c = notifier.counters

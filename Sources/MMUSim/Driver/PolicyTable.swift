@@ -1,0 +1,96 @@
+/// A loaded policy with what the interpreter looks up while it runs: its statements by id, and
+/// its variables by position. Immutable, and shared by reference between copies of a world.
+public final class LoadedPolicy: Sendable {
+    /// The policy, with the variants it was registered with applied.
+    public let policy: Policy
+    /// The variants applied.
+    public var variants: [String] { policy.applied }
+    /// Every statement, nested ones included, by id.
+    let statements: [Statement]
+    /// Each statement's program: the ids of the statements of a program, by its pointer.
+    let programs: [String: [Int]]
+    /// The step name of each statement: `driver:<name>:<pointer>`.
+    let stepNames: [String]
+    /// The instance variables in a fixed order (by name): a notifier holds their values so.
+    let varNames: [String]
+
+    init(_ policy: Policy) {
+        self.policy = policy
+        var statements: [Statement] = []
+        var programs: [String: [Int]] = [:]
+        func visit(_ program: Program) {
+            var ids: [Int] = []
+            for statement in program.statements {
+                ids.append(statements.count)
+                statements.append(statement)
+            }
+            programs[program.pointer] = ids
+            for statement in program.statements {
+                switch statement.action {
+                case .trylock(_, let inner), .branch(_, let inner, nil), .readRetry(_, let inner): visit(inner)
+                case .branch(_, let then, let otherwise?):
+                    visit(then)
+                    visit(otherwise)
+                case .gup(_, _, let inner?), .hmmRangeFault(_, let inner?), .lookupPTE(_, let inner?): visit(inner)
+                default: break
+                }
+            }
+        }
+        for callback in Callback.allCases { if let program = policy.callbacks[callback] { visit(program) } }
+        if let fault = policy.fault { visit(fault) }
+        for name in policy.entries.keys.sorted() { visit(policy.entries[name]!) }
+        for name in policy.work.keys.sorted() { visit(policy.work[name]!) }
+        self.statements = statements
+        self.programs = programs
+        stepNames = statements.map { "driver:\(policy.name):\($0.pointer)" }
+        varNames = policy.vars.keys.sorted()
+    }
+
+    /// The statement ids of the program at `pointer`.
+    func program(_ pointer: String) -> [Int] { programs[pointer] ?? [] }
+}
+
+/// The policies a world's notifiers run, each with its variants applied. A world keeps the
+/// ones registered so far; copies share them.
+public struct PolicyTable: Hashable, Sendable, Codable {
+    /// The loaded policies, by index.
+    public private(set) var loaded: [LoadedPolicy] = []
+
+    /// An empty table.
+    public init() {}
+
+    /// The index of `policy` (variants applied), adding it if it is new.
+    mutating func index(of policy: Policy) -> Int {
+        if let found = find(policy) { return found }
+        loaded.append(LoadedPolicy(policy))
+        return loaded.count - 1
+    }
+
+    /// The index of `policy`, if the table holds it.
+    func find(_ policy: Policy) -> Int? {
+        loaded.firstIndex { $0.policy == policy }
+    }
+
+    subscript(index: Int) -> LoadedPolicy { loaded[index] }
+
+    /// Equal tables hold the same policies; a shared one compares by identity alone.
+    public static func == (a: PolicyTable, b: PolicyTable) -> Bool {
+        a.loaded.count == b.loaded.count && zip(a.loaded, b.loaded).allSatisfy { $0 === $1 || $0.policy == $1.policy }
+    }
+
+    /// Hashes how many policies there are (equal tables hold the same ones).
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(loaded.count)
+    }
+
+    /// Writes the policies.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(loaded.map(\.policy))
+    }
+
+    /// Reads the policies back, loading each document again.
+    public init(from decoder: any Decoder) throws {
+        for policy in try decoder.singleValueContainer().decode([Policy].self) { _ = index(of: policy) }
+    }
+}

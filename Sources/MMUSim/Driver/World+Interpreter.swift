@@ -1,0 +1,453 @@
+/// The driver-policy interpreter: registration of a policy's notifier, its callbacks as the
+/// core calls them, its fault path, and each statement as one atomic step
+/// (`driver:<name>:<pointer>`), so that pause_at, the trace, the checker and the explorer
+/// apply to a policy as to any kernel path (../shared/DRIVERS.md).
+extension World {
+    // MARK: Callbacks
+
+    /// The steps of a policy's callback for `call` on `node`, run before the walk moves on:
+    /// nothing when the policy lacks the method (the core's `if (mn->ops->method)`), else
+    /// each statement, then the callback's return.
+    mutating func invokePolicy(_ call: NotifyCall, on node: Int) -> [Step] {
+        checkCallbackTarget(call, node)
+        let loaded = policies[notifiers[node - 1].policy!]
+        let callback: Callback =
+            switch call.kind {
+            case .release: .release
+            case .clearFlushYoung: .clearFlushYoung
+            case .invalidatePage: .invalidatePage
+            case .invalidateRangeStart: .invalidateRangeStart
+            case .invalidateRangeEnd: .invalidateRangeEnd
+            }
+        // The window bookkeeping is the core's view, whether or not the driver has the method.
+        // The window a mapping must not be set up in opens when the driver's start has run
+        // (driverReturn): a mapping set up before its zap is zapped by it, as kvm's spte set
+        // before its invalidate_range_start takes mmu_lock is.
+        switch call.kind {
+        case .invalidateRangeStart:
+            let range = ActiveRange(notifier: node, task: current, start: call.start, end: call.end)
+            tasks[currentIndex].openRanges.append(range)
+            if loaded.policy.callbacks[.invalidateRangeStart] == nil { notifiers[node - 1].activeRanges.append(range) }
+        case .invalidateRangeEnd:
+            let range = ActiveRange(notifier: node, task: current, start: call.start, end: call.end)
+            if let index = notifiers[node - 1].activeRanges.firstIndex(of: range) {
+                notifiers[node - 1].activeRanges.remove(at: index)
+            } else {
+                checkUnmatchedEnd(call, node)
+            }
+            if let index = tasks[currentIndex].openRanges.firstIndex(of: range) { tasks[currentIndex].openRanges.remove(at: index) }
+        case .release:
+            notifiers[node - 1].releaseDone = true
+        default:
+            break
+        }
+        guard let program = loaded.policy.callbacks[callback] else { return [] }
+        switch call.kind {
+        case .release: notifiers[node - 1].counters.release += 1
+        case .clearFlushYoung: notifiers[node - 1].counters.clearFlushYoung += 1
+        case .invalidatePage: notifiers[node - 1].counters.invalidatePage += 1
+        case .invalidateRangeStart: notifiers[node - 1].counters.invalidateRangeStart += 1
+        case .invalidateRangeEnd: notifiers[node - 1].counters.invalidateRangeEnd += 1
+        }
+        let pageCall = call.kind == .invalidatePage || call.kind == .clearFlushYoung
+        emit(
+            EventInfo(
+                TraceCall(call.kind),
+                mm: call.mm,
+                notifier: node,
+                start: pageCall || call.kind == .release ? nil : call.start,
+                end: pageCall || call.kind == .release ? nil : call.end,
+                address: pageCall ? call.start : nil
+            )
+        )
+        let frame = DriverFrame(notifier: node, callback: callback, start: call.start, end: call.end, address: call.start, write: false)
+        tasks[currentIndex].scratch.driverFrames.append(frame)
+        return statementSteps(node, loaded.program(program.pointer)) + [.driverReturn(notifier: node)]
+    }
+
+    /// The steps of the statements `ids` of `node`'s policy.
+    func statementSteps(_ node: Int, _ ids: [Int]) -> [Step] {
+        let loaded = policies[notifiers[node - 1].policy!]
+        return ids.map { .driverStatement(notifier: node, statement: $0, name: loaded.stepNames[$0]) }
+    }
+
+    // MARK: The fault path
+
+    /// A policy's secondary fault: its `fault` program, with `address` and `write` as its
+    /// arguments and its locals at 0.
+    mutating func policyFault(_ node: Int, address: UInt64, write: Bool) -> Exec {
+        notifiers[node - 1].counters.faults += 1
+        updateResult { $0.retries = 0 }
+        let loaded = policies[notifiers[node - 1].policy!]
+        guard let fault = loaded.policy.fault else {
+            abort(.EFAULT)
+            return .ran
+        }
+        let frame = DriverFrame(notifier: node, callback: nil, start: address, end: address + pageSize, address: address, write: write)
+        tasks[currentIndex].scratch.driverFrames.append(frame)
+        push(statementSteps(node, loaded.program(fault.pointer)) + [.driverReturn(notifier: node)])
+        return .expanded
+    }
+
+    /// The end of a callback or of the fault path: its frame goes. A clear_flush_young whose
+    /// `age` found a young mapping reports the page referenced.
+    mutating func driverReturn(_ node: Int) -> Exec {
+        guard let frame = tasks[currentIndex].scratch.driverFrames.popLast() else { return .expanded }
+        if frame.callback == .clearFlushYoung, frame.young { scratch.young = true }
+        if frame.callback == .invalidateRangeStart {
+            notifiers[node - 1].activeRanges.append(ActiveRange(notifier: node, task: current, start: frame.start, end: frame.end))
+        }
+        if frame.callback == nil, let ret = frame.ret, ret < 0 {
+            let errno = Errno.allCases.first { -$0.number == ret } ?? .EFAULT
+            updateResult { $0.fail(errno) }
+        }
+        return .expanded
+    }
+
+    /// The running task's innermost driver frame.
+    var frame: DriverFrame {
+        get { tasks[currentIndex].scratch.driverFrames[tasks[currentIndex].scratch.driverFrames.count - 1] }
+        set { tasks[currentIndex].scratch.driverFrames[tasks[currentIndex].scratch.driverFrames.count - 1] = newValue }
+    }
+
+    /// Drops the rest of the innermost program (for return and retry), up to its return step.
+    mutating func unwindToReturn(_ node: Int) {
+        let index = currentIndex
+        while let last = tasks[index].program.last {
+            if case .driverReturn(let owner) = last, owner == node { return }
+            tasks[index].program.removeLast()
+        }
+    }
+
+    // MARK: Statements
+
+    /// Runs one statement of `node`'s policy.
+    mutating func driverStatement(_ node: Int, _ id: Int) -> Exec {
+        let loaded = policies[notifiers[node - 1].policy!]
+        let statement = loaded.statements[id]
+        switch statement.action {
+        case .lock(let name):
+            let lock = driverLock(node, name)
+            if tasks[currentIndex].locks.contains(lock) { return .blocked("\(lock.label) already held by this task: locks are not recursive") }
+            if let reason = waitReason(for: [lock]) { return .blocked(reason) }
+            if !lock.isSpinlock { checkStatementMaySleep(node, statement) }
+            tasks[currentIndex].locks.append(lock)
+        case .trylock(let name, let otherwise):
+            let lock = driverLock(node, name)
+            if waitReason(for: [lock]) == nil, !tasks[currentIndex].locks.contains(lock) {
+                tasks[currentIndex].locks.append(lock)
+            } else {
+                push(statementSteps(node, loaded.program(otherwise.pointer)))
+            }
+        case .unlock(let name):
+            let lock = driverLock(node, name)
+            if let index = tasks[currentIndex].locks.lastIndex(of: lock) { tasks[currentIndex].locks.remove(at: index) }
+        case .inc(let name): assign(node, name, value(node, name) + 1)
+        case .dec(let name): assign(node, name, value(node, name) - 1)
+        case .set(let name, let expr): assign(node, name, evaluate(expr, node))
+        case .sample(let local, let from): assign(node, local, value(node, from))
+        case .wait(let condition):
+            guard evaluate(condition, node) != 0 else { return .blocked("\(loaded.stepNames[id]) waits") }
+            checkStatementMaySleep(node, statement)
+        case .sleep:
+            checkStatementMaySleep(node, statement)
+        case .branch(let condition, let then, let otherwise):
+            let chosen = evaluate(condition, node) != 0 ? then : otherwise
+            if let chosen { push(statementSteps(node, loaded.program(chosen.pointer))) }
+        case .ret(let expr):
+            frame.ret = evaluate(expr, node)
+            unwindToReturn(node)
+        case .retry:
+            notifiers[node - 1].counters.retries += 1
+            updateResult { $0.retries = ($0.retries ?? 0) + 1 }
+            emit(EventInfo(.faultRetry, mm: notifiers[node - 1].mm, notifier: node, address: frame.address))
+            unwindToReturn(node)
+            if let fault = loaded.policy.fault { push(statementSteps(node, loaded.program(fault.pointer))) }
+        case .zap(let scope, let setDirty, let put):
+            let (start, end) = range(scope)
+            zapPolicy(node, from: start, to: end, setDirty: setDirty, put: put)
+        case .flushTLB(let scope):
+            let (start, end) = range(scope)
+            flushPolicyTLB(node, from: start, to: end)
+        case .age(let scope, let clear):
+            let (start, end) = range(scope)
+            agePolicy(node, from: start, to: end, clear: clear)
+        case .assert(let condition, let name):
+            checkAssertion(node, name: name, at: loaded.stepNames[id], holds: evaluate(condition, node) != 0)
+        case .freeNotifier:
+            notifiers[node - 1].freed = true
+            emit(EventInfo(.notifierFree, mm: notifiers[node - 1].mm, notifier: node))
+        case .gup(let write, let pin, _):
+            // get_user_pages_unlocked: it takes and drops mmap_sem itself; a failure ends the fault.
+            let mm = notifiers[node - 1].mm
+            frame.pinned = pin
+            push([
+                .acquire(.mmapSem(mm: mm, write: false)), .handleFault(mm: mm, address: frame.address, mode: .gup(write: evaluate(write, node) != 0)),
+                .release(.mmapSem(mm: mm, write: false)),
+            ])
+            return .expanded
+        case .lookupPTE(let write, let otherwise):
+            // atomic_pte_lookup: the pte as it is, no lock, no reference.
+            let pte = mms[notifiers[node - 1].mm - 1].pageTable.translation(at: frame.address)
+            if pte.isPresent, evaluate(write, node) == 0 || pte.write {
+                scratch.lookedUp = pte.pfn
+                assign(node, "ret", 0)
+            } else {
+                assign(node, "ret", -Errno.EFAULT.number)
+                if let otherwise {
+                    push(statementSteps(node, loaded.program(otherwise.pointer)))
+                } else {
+                    frame.ret = -Errno.EFAULT.number
+                    unwindToReturn(node)
+                }
+            }
+        case .install(let writable, _):
+            installPolicy(node, writable: evaluate(writable, node) != 0)
+        case .putPage:
+            if scratch.pfn >= 0 {
+                putPage(scratch.pfn)
+                scratch.pfn = -1
+            }
+        case .call, .queueWork, .unregister, .put, .synchronize, .setSeq, .readBegin, .readRetry, .hmmRangeFault, .mmapLock, .mmapUnlock:
+            // Refused at registration (`interpretable`): never reached.
+            preconditionFailure("\(statement.pointer) is not interpreted")
+        }
+        return .ran
+    }
+
+    /// The lock a policy names, of this notifier's instance.
+    func driverLock(_ node: Int, _ name: String) -> Lock {
+        let kind = policies[notifiers[node - 1].policy!].policy.locks[name]!
+        return .driver(notifier: node, name: name, spin: kind == .spinlock)
+    }
+
+    /// The range a zap, flush or age covers.
+    func range(_ scope: Statement.Scope) -> (UInt64, UInt64) {
+        switch scope {
+        case .all: (0, taskSize)
+        case .page: (frame.address, frame.address + pageSize)
+        case .range: (frame.start, frame.end)
+        }
+    }
+
+    // MARK: Variables and expressions
+
+    /// A variable's value: the instance's, the world's shared one, or the frame's local.
+    func value(_ node: Int, _ name: String) -> Int {
+        let loaded = policies[notifiers[node - 1].policy!]
+        if let index = loaded.varNames.firstIndex(of: name) { return notifiers[node - 1].vars[index] }
+        if loaded.policy.sharedVars[name] != nil { return sharedVars[name] ?? loaded.policy.sharedVars[name]! }
+        return frame.locals[name] ?? 0
+    }
+
+    /// A string's stable number (FNV-1a), so that `{"str": ...}` compares equal to itself alone.
+    static func code(_ text: String) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        return Int(truncatingIfNeeded: hash)
+    }
+
+    /// Sets a variable, where `value` finds it.
+    mutating func assign(_ node: Int, _ name: String, _ newValue: Int) {
+        let loaded = policies[notifiers[node - 1].policy!]
+        if let index = loaded.varNames.firstIndex(of: name) {
+            notifiers[node - 1].vars[index] = newValue
+        } else if loaded.policy.sharedVars[name] != nil {
+            sharedVars[name] = newValue
+        } else {
+            frame.locals[name] = newValue
+        }
+    }
+
+    /// An expression's value; true is 1, false 0.
+    func evaluate(_ expr: Expr, _ node: Int) -> Int {
+        switch expr {
+        case .int(let number): return number
+        case .bool(let flag): return flag ? 1 : 0
+        case .str(let text): return Self.code(text)
+        case .variable(let name), .shared(let name), .local(let name): return value(node, name)
+        case .arg: return frame.write ? 1 : 0
+        case .context(let name):
+            switch name {
+            case "start": return Int(truncatingIfNeeded: frame.start)
+            case "end": return Int(truncatingIfNeeded: frame.end)
+            case "address": return Int(truncatingIfNeeded: frame.address)
+            default: return 0
+            }
+        case .compare(let op, let a, let b):
+            let (x, y) = (evaluate(a, node), evaluate(b, node))
+            let holds =
+                switch op {
+                case "eq": x == y
+                case "ne": x != y
+                case "lt": x < y
+                case "le": x <= y
+                case "gt": x > y
+                default: x >= y
+                }
+            return holds ? 1 : 0
+        case .all(let operands): return operands.allSatisfy { evaluate($0, node) != 0 } ? 1 : 0
+        case .any(let operands): return operands.contains { evaluate($0, node) != 0 } ? 1 : 0
+        case .not(let operand): return evaluate(operand, node) == 0 ? 1 : 0
+        case .arithmetic(let op, let a, let b):
+            let (x, y) = (evaluate(a, node), evaluate(b, node))
+            switch op {
+            case "min": return min(x, y)
+            case "max": return max(x, y)
+            case "add": return x &+ y
+            case "sub": return x &- y
+            default: return y >= 0 && y < 64 ? x >> y : 0
+            }
+        case .within(let value, let low, let high):
+            let x = evaluate(value, node)
+            return evaluate(low, node) <= x && x < evaluate(high, node) ? 1 : 0
+        }
+    }
+
+    // MARK: Mappings
+
+    /// Removes the notifier's mappings in `[start, end)` from its page table and TLB: a dirty
+    /// one goes to set_page_dirty unless `setDirty` is off; one that holds a page reference
+    /// drops it when `put` says so.
+    mutating func zapPolicy(_ node: Int, from start: UInt64, to end: UInt64, setDirty: Bool, put: Bool) {
+        let first = start >> pageShift
+        let last = (min(end, taskSize) - 1) >> pageShift + 1
+        var zapped = 0
+        if notifiers[node - 1].sptes.count > 0 {
+            var sptes = notifiers[node - 1].sptes
+            notifiers[node - 1].sptes = RadixTable()
+            sptes.removeAll(from: first, to: last) { _, raw in
+                dropPolicyEntry(PTE(raw: raw), setDirty: setDirty, put: put)
+                zapped += 1
+            }
+            notifiers[node - 1].sptes = sptes
+        }
+        if zapped > 0 { emit(EventInfo(.spteZap, mm: notifiers[node - 1].mm, notifier: node, start: start, end: end, pages: zapped)) }
+        flushPolicyTLB(node, from: start, to: end, setDirty: setDirty, put: put)
+    }
+
+    /// Drops the notifier's TLB entries in `[start, end)`.
+    mutating func flushPolicyTLB(_ node: Int, from start: UInt64, to end: UInt64, setDirty: Bool = true, put: Bool = false) {
+        guard notifiers[node - 1].tlb.count > 0 else { return }
+        var tlb = notifiers[node - 1].tlb
+        notifiers[node - 1].tlb = RadixTable()
+        var flushed = 0
+        let stop = min(end, taskSize)
+        tlb.removeAll(from: start >> pageShift, to: (stop - 1) >> pageShift + 1) { _, raw in
+            dropPolicyEntry(PTE(raw: raw), setDirty: setDirty, put: put)
+            flushed += 1
+        }
+        notifiers[node - 1].tlb = tlb
+        if flushed > 0 { emit(EventInfo(.tlbFlush, mm: notifiers[node - 1].mm, notifier: node, start: start, end: stop, pages: flushed)) }
+    }
+
+    /// One mapping's hold on its frame goes; only a mapping whose frame is still the one it
+    /// was made for (same generation, still allocated) touches the frame.
+    private mutating func dropPolicyEntry(_ entry: PTE, setDirty: Bool, put: Bool) {
+        let pfn = entry.pfn
+        guard frames[pfn].isAllocated, frames[pfn].generation == entry.generation else { return }
+        if entry.dirty && setDirty { frames[pfn].dirty = true }
+        if entry.holdsReference {
+            if put { putPage(pfn) }
+        } else {
+            frames[pfn].secondaryMaps -= 1
+        }
+    }
+
+    /// Reads (and with `clear`, clears) the young bits of the notifier's sptes in the range;
+    /// a young one found makes the callback report the page referenced and drops its TLB entry
+    /// (kvm_age_hva, then kvm_flush_remote_tlbs).
+    mutating func agePolicy(_ node: Int, from start: UInt64, to end: UInt64, clear: Bool) {
+        var young: [UInt64] = []
+        notifiers[node - 1].sptes.forEach(from: start >> pageShift, to: (min(end, taskSize) - 1) >> pageShift + 1) { vpn, raw in
+            if PTE(raw: raw).young { young.append(vpn << pageShift) }
+        }
+        guard !young.isEmpty else { return }
+        frame.young = true
+        guard clear else { return }
+        for address in young {
+            var spte = notifiers[node - 1].sptes.pte(at: address)
+            spte.young = false
+            notifiers[node - 1].sptes.setPTE(spte, at: address)
+            flushPolicyTLB(node, from: address, to: address + pageSize)
+        }
+    }
+
+    /// Maps the page the fault found (gup's, or lookup_pte's) at the fault's address: in the
+    /// TLB for a TLB-only driver, else in the page table. A pinned gup's reference moves into
+    /// the mapping.
+    mutating func installPolicy(_ node: Int, writable: Bool) {
+        let address = frame.address
+        let fromGup = scratch.pfn >= 0
+        let pfn = fromGup ? scratch.pfn : scratch.lookedUp
+        guard pfn >= 0 else { return }
+        if !fromGup { scratch.lookedUp = -1 }
+        checkInstall(node, address: address)
+        let holds = fromGup && frame.pinned
+        if holds { scratch.pfn = -1 }
+        var entry = PTE.present(pfn: pfn, write: writable, young: true, dirty: false, generation: frames[pfn].generation)
+        if holds { entry.holdsReference = true }
+        let tlbOnly = policies[notifiers[node - 1].policy!].policy.tlb == .only
+        let old = tlbOnly ? notifiers[node - 1].tlb.pte(at: address) : notifiers[node - 1].sptes.pte(at: address)
+        if old.isPresent { dropPolicyEntry(old, setDirty: true, put: true) }
+        if tlbOnly {
+            notifiers[node - 1].tlb.setPTE(entry, at: address)
+        } else {
+            notifiers[node - 1].sptes.setPTE(entry, at: address)
+        }
+        if !holds { frames[pfn].secondaryMaps += 1 }
+        markChanged(mm: notifiers[node - 1].mm, start: address, end: address + pageSize)
+        emit(EventInfo(tlbOnly ? .tlbDropin : .spteSet, mm: notifiers[node - 1].mm, notifier: node, address: address, pfn: pfn))
+        updateResult { $0.spte = SpteInfo(address: address, pfn: pfn, writable: writable, young: true, dirty: false) }
+    }
+}
+
+extension Policy {
+    /// The first statement the interpreter does not run yet, if any: registration refuses a
+    /// policy that has one rather than run part of it.
+    public var uninterpreted: Statement? {
+        var found: Statement?
+        func visit(_ program: Program) {
+            for statement in program.statements where found == nil {
+                switch statement.action {
+                case .call, .queueWork, .unregister, .put, .synchronize, .setSeq, .readBegin, .readRetry, .hmmRangeFault, .mmapLock, .mmapUnlock:
+                    found = statement
+                case .trylock(_, let inner), .branch(_, let inner, nil): visit(inner)
+                case .branch(_, let then, let otherwise?):
+                    visit(then)
+                    visit(otherwise)
+                case .gup(_, _, let inner?), .lookupPTE(_, let inner?): visit(inner)
+                default: break
+                }
+            }
+        }
+        callbacks.values.sorted { $0.pointer < $1.pointer }.forEach(visit)
+        fault.map(visit)
+        return found
+    }
+}
+
+/// A driver program a task is running: whose, its context and its locals.
+struct DriverFrame: Codable, Hashable, Sendable {
+    /// The notifier whose policy runs.
+    var notifier: Int
+    /// The callback, or nil for the fault path.
+    var callback: Callback?
+    /// The callback's range, or the fault's page.
+    var start: UInt64
+    var end: UInt64
+    /// The page address.
+    var address: UInt64
+    /// The fault's `write` argument.
+    var write: Bool
+    /// The program's locals (0 until set).
+    var locals: [String: Int] = [:]
+    /// The last gup was a pin: the page's reference moves into the mapping installed.
+    var pinned = false
+    /// An `age` found a young mapping.
+    var young = false
+    /// What a `return` gave.
+    var ret: Int?
+}

@@ -1,0 +1,188 @@
+import Foundation
+import Testing
+
+@testable import MMUSim
+
+/// The policy interpreter against the Swift drivers it will replace: drivers/kvm.json and
+/// the rest run as policies must give the verdicts the built-in kinds give.
+@Suite("The policy interpreter: built-in policies give the built-in kinds' verdicts")
+struct InterpreterTests {
+    /// A world with one written page (as examples/explore/02 and 06 set it up), the driver
+    /// registered as `driver`: a built-in kind or its policy file with the same bugs.
+    static func world(_ driver: Driver, reclaimFirst: Bool = false, faultFirst: Bool = false) throws -> World {
+        var lab = Lab(frames: 64, swapSlots: 64)
+        let a = lab.mmap(1)
+        lab.write(a, value: 1)
+        lab.run(try driver.registration(mm: lab.mm))
+        if reclaimFirst { lab.run(.reclaim(mm: lab.mm, addr: nil, length: nil, pages: nil)) }
+        if faultFirst { lab.fault(1, a, write: true) }
+        return lab.world
+    }
+
+    enum Driver: CustomStringConvertible {
+        case kind(SecondaryKind, Set<DriverBug>)
+        case policy(String, [String])
+
+        func registration(mm: Int) throws -> MMUSim.Operation {
+            switch self {
+            case .kind(let kind, let bugs): return .register(mm: mm, kind: kind, bugs: bugs, signalPending: false, mmapSemHeld: false)
+            case .policy(let name, let variants):
+                let policy = try PolicyTests.builtin(name).applying(variants: variants)
+                return .registerPolicy(mm: mm, policy: policy, signalPending: false, mmapSemHeld: false)
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .kind(let kind, let bugs): "\(kind.rawValue) \(bugs.map(\.rawValue).sorted())"
+            case .policy(let name, let variants): "\(name).json \(variants)"
+            }
+        }
+    }
+
+    static let a: UInt64 = 0x7f00_0000_0000
+
+    /// The races of the explorer examples, as (name, tasks, reclaim first).
+    static func race(_ name: String) -> (tasks: [MMUSim.Operation], reclaimFirst: Bool, faultFirst: Bool) {
+        let fault = MMUSim.Operation.fault(mm: 1, notifier: 1, address: a, write: true)
+        let reclaim = MMUSim.Operation.reclaim(mm: 1, addr: nil, length: nil, pages: nil)
+        switch name {
+        case "fault-vs-munmap": return ([fault, .munmap(mm: 1, addr: a, length: pageSize)], false, false)
+        case "fault-vs-mprotect": return ([fault, .mprotect(mm: 1, addr: a, length: pageSize, prot: [.read])], false, false)
+        case "fault-vs-reclaim": return ([fault, reclaim], true, false)
+        case "exit-vs-reclaim": return ([.exit(mm: 1), reclaim], false, true)
+        case "unregister-vs-munmap": return ([.unregister(mm: 1, notifier: 1), .munmap(mm: 1, addr: a, length: pageSize)], false, true)
+        default: return ([fault, .exit(mm: 1)], false, false)
+        }
+    }
+
+    static func explore(_ driver: Driver, _ race: String) throws -> ExploreResult {
+        let (tasks, reclaimFirst, faultFirst) = Self.race(race)
+        let spec = ExploreSpec(setup: [], tasks: [])
+        return Explorer(spec: spec, world: try world(driver, reclaimFirst: reclaimFirst, faultFirst: faultFirst), tasks: tasks).run()
+    }
+
+    struct Case: Sendable, CustomStringConvertible {
+        var kind: SecondaryKind
+        var bugs: [DriverBug]
+        var race: String
+        var description: String { "\(kind.rawValue)\(bugs.map { "+" + $0.rawValue }.joined()) \(race)" }
+    }
+
+    static let cases: [Case] = [
+        Case(kind: .kvm, bugs: [], race: "fault-vs-munmap"), Case(kind: .kvm, bugs: [.skipRetryCheck], race: "fault-vs-munmap"),
+        Case(kind: .kvm, bugs: [], race: "fault-vs-reclaim"), Case(kind: .kvm, bugs: [.skipRetryCheck], race: "fault-vs-reclaim"),
+        Case(kind: .kvm, bugs: [], race: "fault-vs-mprotect"), Case(kind: .kvm, bugs: [.noSetPageDirty], race: "fault-vs-munmap"),
+        Case(kind: .kvm, bugs: [.sleeps], race: "fault-vs-munmap"), Case(kind: .kvm, bugs: [], race: "fault-vs-exit"),
+        Case(kind: .gru, bugs: [], race: "fault-vs-munmap"), Case(kind: .gru, bugs: [.skipRetryCheck], race: "fault-vs-munmap"),
+        Case(kind: .gru, bugs: [], race: "fault-vs-mprotect"), Case(kind: .xpmem, bugs: [], race: "fault-vs-munmap"),
+        Case(kind: .pinning, bugs: [], race: "fault-vs-munmap"), Case(kind: .unsafe, bugs: [], race: "fault-vs-munmap"),
+        Case(kind: .kvm, bugs: [], race: "exit-vs-reclaim"), Case(kind: .gru, bugs: [], race: "exit-vs-reclaim"),
+        Case(kind: .kvm, bugs: [.noRelease], race: "exit-vs-reclaim"), Case(kind: .kvm, bugs: [], race: "unregister-vs-munmap"),
+        Case(kind: .kvm, bugs: [.freeInRelease], race: "unregister-vs-munmap"),
+        Case(kind: .kvm, bugs: [.ignoreInvalidatePage], race: "fault-vs-reclaim"),
+        Case(kind: .gru, bugs: [.skipRetryCheck], race: "fault-vs-mprotect"), Case(kind: .kvm, bugs: [.skipRetryCheck], race: "fault-vs-mprotect"),
+        Case(kind: .unsafe, bugs: [], race: "exit-vs-reclaim"), Case(kind: .pinning, bugs: [], race: "fault-vs-reclaim"),
+    ]
+
+    @Test("a race explored with the built-in kind and with its policy file: the same invariants broken, or none", arguments: cases)
+    func sameVerdict(_ test: Case) throws {
+        let swift = try Self.explore(.kind(test.kind, Set(test.bugs)), test.race)
+        let policy = try Self.explore(.policy(test.kind.rawValue, test.bugs.map(\.rawValue)), test.race)
+        #expect(!swift.truncated && !policy.truncated)
+        #expect(Set(policy.violations.keys) == Set(swift.violations.keys), "swift \(swift.violations), policy \(policy.violations)")
+        #expect((policy.deadlocks > 0) == (swift.deadlocks > 0), "deadlocks: swift \(swift.deadlocks), policy \(policy.deadlocks)")
+        // The races with a bug switched on that breaks them do break, both ways.
+        if test.bugs.contains(.skipRetryCheck) || test.bugs.contains(.freeInRelease) || test.kind == .unsafe { #expect(!swift.violations.isEmpty) }
+    }
+
+    @Test("kvm.json's fault: each statement a step named driver:kvm:<pointer>, the spte and the trace as the Swift kvm's")
+    func kvmFault() throws {
+        var world = try Self.world(.policy("kvm", []))
+        let seq = world.lastSeq
+        let task = world.start(.fault(mm: 1, notifier: 1, address: Self.a, write: true), pauseAt: "driver:kvm:/fault/3")
+        #expect(world.run(task) == .paused)
+        #expect(world.task(task)?.nextStep == "driver:kvm:/fault/3")
+        #expect(world.resume(task) == .done)
+        let result = try #require(world.task(task)?.result)
+        #expect(result.ret == 0 && result.spte?.writable == true && result.spte?.pfn == world.pte(mm: 1, address: Self.a).pfn)
+        let calls = world.trace.events(after: seq).map(\.call.rawValue)
+        #expect(calls == ["spte_set"])
+        let set = try #require(world.trace.events(after: seq).first)
+        #expect(set.locks == ["mmu_lock:1"] && set.atomic)
+        // The gup reference is dropped: the page is mapped once, by its pte.
+        #expect(world.frames[result.spte!.pfn].refcount == 1)
+    }
+
+    @Test("kvm.json's callbacks under munmap: the calls, the count up and down, the seq bumped, the spte zapped")
+    func kvmCallbacks() throws {
+        var world = try Self.world(.policy("kvm", []))
+        _ = world.perform(.fault(mm: 1, notifier: 1, address: Self.a, write: true))
+        let seq = world.lastSeq
+        let task = world.start(.munmap(mm: 1, addr: Self.a, length: pageSize), pauseAt: "driver:kvm:/callbacks/invalidate_range_start/3")
+        #expect(world.run(task) == .paused)
+        // Paused inside the callback, before its unlock: the count is up, mmu_lock held, the spte gone.
+        let names = world.policies[0].varNames
+        #expect(world.notifiers[0].vars[names.firstIndex(of: "count")!] == 1)
+        #expect(world.task(task)?.locks.map(\.label).contains("mmu_lock:1") == true)
+        #expect(world.notifiers[0].sptes.count == 0)
+        #expect(world.resume(task) == .done)
+        #expect(world.notifiers[0].vars[names.firstIndex(of: "count")!] == 0 && world.notifiers[0].vars[names.firstIndex(of: "seq")!] == 1)
+        let calls = world.trace.events(after: seq).map(\.call.rawValue)
+        #expect(calls == ["vma_detach", "invalidate_range_start", "spte_zap", "pte_clear", "invalidate_range_end", "frame_free"])
+        #expect(world.violations.isEmpty)
+    }
+
+    @Test("a policy's invariant and assert: violations named policy:<name>")
+    func policyInvariants() throws {
+        let text = """
+            {"name": "leaky", "vars": {"count": 0},
+             "callbacks": {"invalidate_range_start": [{"inc": "count"}, {"zap": "range"}],
+                           "invalidate_range_end": [{"assert": {"gt": [{"var": "count"}, 5]}, "name": "big"}]},
+             "fault": [{"gup": {"write": false}}, {"install": {"writable": false}}, {"put_page": true}],
+             "invariants": [{"name": "count-balanced", "when": "quiescent", "holds": {"eq": [{"var": "count"}, 0]}}]}
+            """
+        var lab = Lab()
+        let a = lab.mmap(1)
+        lab.write(a, value: 1)
+        lab.run(.registerPolicy(mm: lab.mm, policy: try Policy.load(text: text), signalPending: false, mmapSemHeld: false))
+        #expect(lab.invariantsBroken.isEmpty)
+        lab.run(.munmap(mm: lab.mm, addr: a, length: pageSize))
+        #expect(Set(lab.invariantsBroken.map(\.rawValue)) == ["policy:count-balanced", "policy:big"])
+    }
+
+    @Test("a spinlock held across a sleep is no-sleep-in-atomic; a lock taken twice by one task blocks it (a deadlock)")
+    func locks() throws {
+        let text = """
+            {"name": "sleepy", "locks": {"l": "spinlock"},
+             "callbacks": {"invalidate_range_start": [{"lock": "l"}, {"sleep": true}, {"unlock": "l"}]},
+             "fault": [{"gup": {"write": false}}, {"install": {"writable": false}}, {"put_page": true}]}
+            """
+        var lab = Lab()
+        let a = lab.mmap(1)
+        lab.write(a, value: 1)
+        lab.run(.registerPolicy(mm: lab.mm, policy: try Policy.load(text: text), signalPending: false, mmapSemHeld: false))
+        lab.run(.munmap(mm: lab.mm, addr: a, length: pageSize))
+        #expect(lab.invariantsBroken == [.noSleepInAtomic])
+        #expect(lab.world.violations.first?.message.contains("/callbacks/invalidate_range_start/1") == true)
+    }
+
+    @Test("a pinned gup's reference moves into the mapping and a zap with put drops it; without put the page leaks")
+    func pins() throws {
+        for put in [true, false] {
+            let text = """
+                {"name": "pinner", "callbacks": {"invalidate_range_start": [{"zap": "range", "put": \(put)}]},
+                 "fault": [{"gup": {"write": true, "pin": true}}, {"install": {"writable": true}}]}
+                """
+            var lab = Lab()
+            let a = lab.mmap(1)
+            lab.write(a, value: 1)
+            lab.run(.registerPolicy(mm: lab.mm, policy: try Policy.load(text: text), signalPending: false, mmapSemHeld: false))
+            lab.fault(1, a, write: true)
+            let pfn = lab.pte(a).pfn
+            #expect(lab.world.frames[pfn].refcount == 2)
+            lab.run(.munmap(mm: lab.mm, addr: a, length: pageSize))
+            #expect(lab.world.frames[pfn].isAllocated == !put, "put \(put)")
+        }
+    }
+}
