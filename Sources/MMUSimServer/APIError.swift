@@ -1,4 +1,5 @@
 import Hummingbird
+import MMUSim
 
 /// A request the API cannot take, answered as `{"error": {"code": "...", "message": "..."}}`.
 ///
@@ -13,6 +14,8 @@ struct APIError: Error, HTTPResponseError {
     var message: String
     /// Headers to add to the answer, such as `Allow` for a 405.
     var headers: HTTPFields
+    /// For a driver policy's error: the JSON pointer of what is wrong.
+    var pointer: String?
 
     /// Creates an error answer.
     init(_ status: HTTPResponse.Status, code: String, message: String, headers: HTTPFields = [:]) {
@@ -24,7 +27,7 @@ struct APIError: Error, HTTPResponseError {
 
     /// Encodes the error object as JSON with this error's status and headers.
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let answer = ErrorAnswer(error: .init(code: self.code, message: self.message))
+        let answer = ErrorAnswer(error: .init(code: self.code, message: self.message, pointer: self.pointer))
         var response = try context.responseEncoder.encode(answer, from: request, context: context)
         response.status = self.status
         response.headers.append(contentsOf: self.headers)
@@ -53,11 +56,21 @@ extension APIError {
     }
 }
 
+/// A policy that cannot be loaded or registered: a 422 whose error names the JSON pointer of
+/// what is wrong (`{"error": {"code": "invalid_policy", "message": ..., "pointer": "/fault/3"}}`).
+func policyError(_ error: PolicyError, code: String = "invalid_policy") -> APIError {
+    let at = error.pointer.isEmpty ? "the document" : error.pointer
+    var answer = APIError(.unprocessableContent, code: code, message: "\(at): \(error.message)")
+    answer.pointer = error.pointer
+    return answer
+}
+
 /// The JSON shape of every error answer.
 private struct ErrorAnswer: Encodable {
     struct Body: Encodable {
         let code: String
         let message: String
+        let pointer: String?
     }
 
     let error: Body

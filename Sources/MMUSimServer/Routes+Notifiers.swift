@@ -10,6 +10,19 @@ extension Routes {
         endpoints.post("/mms/{mm}/notifiers") { request, context in
             let id = try pathID(context, "mm")
             let body = try await request.decodeBody(RegisterRequest.self, limit: limits.maxBody)
+            if SecondaryKind(rawValue: body.kind) == nil {
+                // A loaded driver policy, its bugs its variants.
+                let outcome = try await simulator.register(
+                    mm: id,
+                    driver: body.kind,
+                    variants: body.bugs ?? [],
+                    signalPending: body.signalPending ?? false,
+                    mmapSemHeld: body.mmapSemHeld ?? false,
+                    pauseAt: body.pauseAt,
+                    within: limits
+                )
+                return OperationAnswer(outcome)
+            }
             let (kind, bugs) = try unprocessable { () throws(CommandError) in try Command.driver(kind: body.kind, bugs: body.bugs) }
             let operation = Operation.register(
                 mm: id,
@@ -23,10 +36,11 @@ extension Routes {
         endpoints.get("/mms/{mm}/notifiers") { _, context in
             let world = await simulator.world
             let mm = try mm(context, in: world)
-            return ListAnswer(key: "notifiers", items: world.notifiers.filter { $0.mm == mm.id }.map(NotifierAnswer.init))
+            return ListAnswer(key: "notifiers", items: world.notifiers.filter { $0.mm == mm.id }.map { NotifierAnswer($0, in: world) })
         }
         endpoints.get("/mms/{mm}/notifiers/{n}") { _, context in
-            NotifierAnswer(try notifier(context, in: await simulator.world))
+            let world = await simulator.world
+            return NotifierAnswer(try notifier(context, in: world), in: world)
         }
         endpoints.delete("/mms/{mm}/notifiers/{n}") { request, context in
             let (mm, n) = (try pathID(context, "mm"), try pathID(context, "n"))

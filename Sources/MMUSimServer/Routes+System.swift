@@ -107,11 +107,11 @@ extension Routes {
         endpoints.get("/trace/export") { request, context in
             let query = request.uri.queryParameters
             let format = query.get("format") ?? "chrome"
+            let filter = try TraceFilter(query)
             switch format {
             case "chrome":
-                return try ChromeTrace(events: await simulator.world.trace.events).response(from: request, context: context)
+                return try ChromeTrace(events: filter.events(of: await simulator.world)).response(from: request, context: context)
             case "ladder":
-                let filter = try TraceFilter(query)
                 let world = await simulator.world
                 let ladder = Ladder(events: filter.events(of: world), violations: world.violations, drivers: world.driverNames)
                 return Response(

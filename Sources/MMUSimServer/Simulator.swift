@@ -139,6 +139,61 @@ actor Simulator {
         }
         _ = world.apply(.reset(config))
         finished = []
+        // The new generation starts with the loaded drivers, which the reset kept.
+        for name in world.drivers.keys.sorted() { log(.loadDriver(world.drivers[name]!)) }
+    }
+
+    /// Loads (or replaces) a driver policy under its name, journaled like any change. It must
+    /// be one the interpreter runs, and not take a built-in kind's name.
+    func loadDriver(_ policy: Policy) throws {
+        if SecondaryKind(rawValue: policy.name) != nil {
+            throw APIError(.conflict, code: "builtin_driver", message: "'\(policy.name)' is a built-in driver: load the policy under another name")
+        }
+        try Self.checkRunnable(policy)
+        _ = commit(.loadDriver(policy))
+    }
+
+    /// 422 for a policy the interpreter cannot run yet, naming the statement.
+    static func checkRunnable(_ policy: Policy) throws {
+        if policy.kernel != .v17 {
+            throw policyError(PolicyError("/kernel", "the world is v17; modern mode is not modelled yet"), code: "kernel_mismatch")
+        }
+        if let statement = policy.uninterpreted {
+            throw policyError(PolicyError(statement.pointer, "the interpreter does not run this statement yet"), code: "not_interpreted")
+        }
+    }
+
+    /// Registers a loaded driver policy by name, its `bugs` applied as variants, in one visit
+    /// to the actor (as `perform`).
+    func register(
+        mm: Int,
+        driver name: String,
+        variants: [String],
+        signalPending: Bool,
+        mmapSemHeld: Bool,
+        pauseAt: String?,
+        within limits: RequestLimits
+    ) throws -> Outcome {
+        if world.mm(mm) == nil { throw APIError(.notFound, code: "unknown_mm", message: "no mm with id '\(mm)'") }
+        guard let base = world.drivers[name] else {
+            let known = SecondaryKind.allCases.map(\.rawValue) + world.drivers.keys.sorted()
+            throw APIError(
+                .unprocessableContent,
+                code: "invalid_value",
+                message: "unknown kind '\(name)': use one of \(known.joined(separator: ", "))"
+            )
+        }
+        let policy: Policy
+        do {
+            policy = try base.applying(variants: variants)
+        } catch {
+            throw policyError(error, code: "invalid_value")
+        }
+        if world.notifiers.filter({ $0.mm == mm }).count >= limits.maxNotifiersPerMM {
+            throw limitExceeded("notifiers_per_mm", limits.maxNotifiersPerMM)
+        }
+        let operation = MMUSim.Operation.registerPolicy(mm: mm, policy: policy, signalPending: signalPending, mmapSemHeld: mmapSemHeld)
+        return perform(operation, pauseAt: pauseAt)
     }
 
     /// A task still known: running, paused, blocked, or finished recently.

@@ -106,9 +106,16 @@ struct InterpreterTests {
         #expect(world.resume(task) == .done)
         let result = try #require(world.task(task)?.result)
         #expect(result.ret == 0 && result.spte?.writable == true && result.spte?.pfn == world.pte(mm: 1, address: Self.a).pfn)
-        let calls = world.trace.events(after: seq).map(\.call.rawValue)
-        #expect(calls == ["spte_set"])
-        let set = try #require(world.trace.events(after: seq).first)
+        // Each statement an event of its own, in order, then what it did (the gup's fault found
+        // the page present: no event of its own).
+        let events = world.trace.events(after: seq)
+        #expect(
+            events.map { $0.statement ?? $0.call.rawValue }
+                == ["/fault/0", "/fault/1", "/fault/2", "/fault/3", "/fault/4", "/fault/5", "spte_set", "/fault/6", "/fault/7"]
+        )
+        // The sample read seq 0; the retry check was false.
+        #expect(events[1].ret == 0 && events[4].ret == 0 && events[3].locks == [] && events[4].locks == ["mmu_lock:1"])
+        let set = try #require(events.first { $0.call == .spteSet })
         #expect(set.locks == ["mmu_lock:1"] && set.atomic)
         // The gup reference is dropped: the page is mapped once, by its pte.
         #expect(world.frames[result.spte!.pfn].refcount == 1)
@@ -128,8 +135,15 @@ struct InterpreterTests {
         #expect(world.notifiers[0].sptes.count == 0)
         #expect(world.resume(task) == .done)
         #expect(world.notifiers[0].vars[names.firstIndex(of: "count")!] == 0 && world.notifiers[0].vars[names.firstIndex(of: "seq")!] == 1)
-        let calls = world.trace.events(after: seq).map(\.call.rawValue)
-        #expect(calls == ["vma_detach", "invalidate_range_start", "spte_zap", "pte_clear", "invalidate_range_end", "frame_free"])
+        let calls = world.trace.events(after: seq).map { $0.statement ?? $0.call.rawValue }
+        #expect(
+            calls == [
+                "vma_detach", "invalidate_range_start", "/callbacks/invalidate_range_start/0", "/callbacks/invalidate_range_start/1",
+                "/callbacks/invalidate_range_start/2", "spte_zap", "/callbacks/invalidate_range_start/3", "pte_clear", "invalidate_range_end",
+                "/callbacks/invalidate_range_end/0", "/callbacks/invalidate_range_end/1", "/callbacks/invalidate_range_end/2",
+                "/callbacks/invalidate_range_end/3", "frame_free",
+            ]
+        )
         #expect(world.violations.isEmpty)
     }
 

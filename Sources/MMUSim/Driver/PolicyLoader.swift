@@ -101,6 +101,9 @@ struct PolicyReader {
             throw PolicyError("/name", "'\(name)' is not a driver name: lowercase letters, digits, - and _, starting with a letter, at most 64")
         }
         let description = try string("/description", default: "")
+        if let world = document["world"], world.members == nil {
+            throw PolicyError("/world", "'world' is an object of world options, not \(world.typeName)")
+        }
         kernel = try choice("/kernel", default: .v17)
         subscribe = try choice("/subscribe", default: .classic)
         if kernel == .v17, subscribe == .get || subscribe == .interval {

@@ -12,7 +12,7 @@ public final class LoadedPolicy: Sendable {
     /// The step name of each statement: `driver:<name>:<pointer>`.
     let stepNames: [String]
     /// The instance variables in a fixed order (by name): a notifier holds their values so.
-    let varNames: [String]
+    public let varNames: [String]
 
     init(_ policy: Policy) {
         self.policy = policy
@@ -71,7 +71,8 @@ public struct PolicyTable: Hashable, Sendable, Codable {
         loaded.firstIndex { $0.policy == policy }
     }
 
-    subscript(index: Int) -> LoadedPolicy { loaded[index] }
+    /// The policy at `index`.
+    public subscript(index: Int) -> LoadedPolicy { loaded[index] }
 
     /// Equal tables hold the same policies; a shared one compares by identity alone.
     public static func == (a: PolicyTable, b: PolicyTable) -> Bool {

@@ -125,11 +125,35 @@ extension World {
     mutating func driverStatement(_ node: Int, _ id: Int) -> Exec {
         let loaded = policies[notifiers[node - 1].policy!]
         let statement = loaded.statements[id]
+        // A statement that waits changes nothing and shows nothing.
         switch statement.action {
         case .lock(let name):
             let lock = driverLock(node, name)
             if tasks[currentIndex].locks.contains(lock) { return .blocked("\(lock.label) already held by this task: locks are not recursive") }
             if let reason = waitReason(for: [lock]) { return .blocked(reason) }
+        case .wait(let condition):
+            guard evaluate(condition, node) != 0 else { return .blocked("\(loaded.stepNames[id]) waits") }
+        default:
+            break
+        }
+        // The statement's event comes first, then what it does: the value it reads or writes.
+        let shown: Int? =
+            switch statement.action {
+            case .inc(let name): value(node, name) + 1
+            case .dec(let name): value(node, name) - 1
+            case .set(_, let expr), .ret(let expr): evaluate(expr, node)
+            case .sample(_, let from): value(node, from)
+            case .branch(let condition, _, _), .wait(let condition), .assert(let condition, _): evaluate(condition, node)
+            default: nil
+            }
+        emit(EventInfo(.driver, mm: notifiers[node - 1].mm, notifier: node, ret: shown, statement: statement.pointer, driver: loaded.policy.name))
+        return runStatement(node, statement, loaded, id)
+    }
+
+    private mutating func runStatement(_ node: Int, _ statement: Statement, _ loaded: LoadedPolicy, _ id: Int) -> Exec {
+        switch statement.action {
+        case .lock(let name):
+            let lock = driverLock(node, name)
             if !lock.isSpinlock { checkStatementMaySleep(node, statement) }
             tasks[currentIndex].locks.append(lock)
         case .trylock(let name, let otherwise):
@@ -146,8 +170,7 @@ extension World {
         case .dec(let name): assign(node, name, value(node, name) - 1)
         case .set(let name, let expr): assign(node, name, evaluate(expr, node))
         case .sample(let local, let from): assign(node, local, value(node, from))
-        case .wait(let condition):
-            guard evaluate(condition, node) != 0 else { return .blocked("\(loaded.stepNames[id]) waits") }
+        case .wait:
             checkStatementMaySleep(node, statement)
         case .sleep:
             checkStatementMaySleep(node, statement)

@@ -157,7 +157,9 @@ public struct World: Codable, Hashable, Sendable {
     public internal(set) var trace: TraceLog
     /// Sequence number of the last event.
     public internal(set) var lastSeq = 0
-    /// The driver policies the notifiers run (Driver/).
+    /// The driver policies loaded by name (POST /drivers), for registration to name.
+    public internal(set) var drivers: [String: Policy] = [:]
+    /// The driver policies the notifiers run, their variants applied (Driver/).
     public internal(set) var policies = PolicyTable()
     /// The policies' shared variables, by name, once one was written.
     public internal(set) var sharedVars: [String: Int] = [:]

@@ -7,6 +7,8 @@ public enum JournalRecord: Codable, Hashable, Sendable {
     case perform(Operation, pauseAt: String?)
     case step(task: Int)
     case resume(task: Int)
+    /// POST /drivers: a driver policy loaded (or replaced) under its name.
+    case loadDriver(Policy)
 }
 
 /// What applying a record did: the task it ran (nil for create_mm and reset), every task that
@@ -29,7 +31,12 @@ extension World {
         var task: TaskStruct?
         switch record {
         case .reset(let config):
+            // The loaded drivers are definitions, not state: they survive the reset.
+            let drivers = self.drivers
             self = World(config)
+            self.drivers = drivers
+        case .loadDriver(let policy):
+            drivers[policy.name] = policy
         case .createMM(let name):
             _ = createMM(name: name)
         case .perform(let operation, let pauseAt):

@@ -247,7 +247,9 @@ extension World {
                 heldLocks: index.map { tasks[$0].locks } ?? [],
                 inRCU: index.map { tasks[$0].rcuDepth > 0 } ?? false,
                 atomic: index.map { tasks[$0].isAtomic } ?? false,
-                ret: info.ret
+                ret: info.ret,
+                statement: info.statement,
+                driver: info.driver
             )
         )
     }

@@ -102,6 +102,7 @@ public struct Ladder: Sendable {
     func describe(_ event: TraceEvent) -> String {
         var parts = [event.call.rawValue]
         if let notifier = event.notifier { parts.append("n\(notifier)" + (drivers[notifier].map { " \($0)" } ?? "")) }
+        if let statement = event.statement { parts.append(statement) }
         if let start = event.start, let end = event.end { parts.append("\(hex(start))-\(hex(end))") }
         if let address = event.address { parts.append("@\(hex(address))") }
         if let pfn = event.pfn { parts.append("pfn \(pfn)") }

@@ -6,6 +6,8 @@ public enum TraceCall: String, Codable, Hashable, Sendable, CaseIterable {
     case clearFlushYoung = "clear_flush_young"
     case copyPageRange = "copy_page_range"
     case copyVma = "copy_vma"
+    /// A statement of a driver policy ran (`statement` is its JSON pointer).
+    case driver
     case dupMm = "dup_mm"
     case exitMmap = "exit_mmap"
     case faultRetry = "fault_retry"

@@ -34,8 +34,13 @@ public struct TraceEvent: Codable, Hashable, Sendable {
     public var locks: [String] { heldLocks.map(\.label) + (inRCU ? ["rcu_read_lock"] : []) }
     /// True when the task was in atomic context (a spinlock or rcu_read_lock held).
     public var atomic: Bool
-    /// A callback's return value, where it has one (clear_flush_young).
+    /// A callback's return value, where it has one (clear_flush_young); for a driver statement
+    /// the value it read or wrote (a sample's, an inc's, an if's condition as 1 or 0).
     public var ret: Int?
+    /// For a driver statement: its JSON pointer in the notifier's policy (`/fault/3`).
+    public var statement: String?
+    /// For a driver statement: the driver's name.
+    public var driver: String?
 }
 
 /// The fields of a trace event other than its position and context, as a step reports it.
@@ -49,6 +54,8 @@ struct EventInfo {
     var pfn: Int?
     var pages: Int?
     var ret: Int?
+    var statement: String?
+    var driver: String?
 
     init(
         _ call: TraceCall,
@@ -59,7 +66,9 @@ struct EventInfo {
         address: UInt64? = nil,
         pfn: Int? = nil,
         pages: Int? = nil,
-        ret: Int? = nil
+        ret: Int? = nil,
+        statement: String? = nil,
+        driver: String? = nil
     ) {
         self.call = call
         self.mm = mm
@@ -70,5 +79,7 @@ struct EventInfo {
         self.pfn = pfn
         self.pages = pages
         self.ret = ret
+        self.statement = statement
+        self.driver = driver
     }
 }

@@ -17,6 +17,9 @@ struct EventAnswer: Codable, Sendable {
     var locks: [String]
     var atomic: Bool
     var ret: Int?
+    /// A driver statement's driver and JSON pointer (`call` is `driver`).
+    var driver: String?
+    var statement: String?
 
     init(_ event: TraceEvent) {
         seq = event.seq
@@ -33,6 +36,8 @@ struct EventAnswer: Codable, Sendable {
         locks = event.locks
         atomic = event.atomic
         ret = event.ret
+        driver = event.driver
+        statement = event.statement
     }
 }
 
@@ -177,12 +182,21 @@ struct NotifierAnswer: ResponseEncodable, Sendable {
     var tlbEntries: Int
     var frozen: Bool
     var freed: Bool
+    /// A driver policy's variables (and the shared ones it declares), by name.
+    var vars: [String: Int]?
 
-    init(_ notifier: Notifier) {
+    init(_ notifier: Notifier, in world: World) {
         id = notifier.id
         mm = notifier.mm
         kind = notifier.driverName
         bugs = notifier.bugs.map(\.rawValue).sorted()
+        if let index = notifier.policy {
+            let loaded = world.policies[index]
+            var values = Dictionary(uniqueKeysWithValues: zip(loaded.varNames, notifier.vars))
+            for (name, initial) in loaded.policy.sharedVars { values[name] = world.sharedVars[name] ?? initial }
+            vars = values
+            bugs = loaded.variants
+        }
         state = notifier.state.rawValue
         let c = notifier.counters
         counters = Counters(
@@ -194,8 +208,8 @@ struct NotifierAnswer: ResponseEncodable, Sendable {
             faults: c.faults,
             retries: c.retries
         )
-        seq = notifier.seq
-        count = notifier.count
+        seq = vars?["seq"].map { UInt64(max($0, 0)) } ?? notifier.seq
+        count = vars?["count"] ?? notifier.count
         sptes = notifier.sptes.count
         tlbEntries = notifier.tlb.count
         frozen = notifier.frozen

@@ -24,10 +24,27 @@ extension Request {
         } catch {
             throw APIError(.badRequest, code: "bad_request", message: "the body is not valid JSON")
         }
-        if let step = (value as? any Pausable)?.pauseAt, !World.stepNames.contains(step) {
+        if let step = (value as? any Pausable)?.pauseAt, !World.stepNames.contains(step), !Self.isDriverStep(step) {
             throw invalid("'pause_at' names no step: '\(step)' (GET /steps lists them)", code: "unknown_step")
         }
         return value
+    }
+
+    /// A driver policy's statement as a step name: `driver:<driver>:<JSON pointer>`.
+    static func isDriverStep(_ name: String) -> Bool {
+        let parts = name.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        return parts.count == 3 && parts[0] == "driver" && !parts[1].isEmpty && parts[2].hasPrefix("/")
+    }
+
+    /// The body as text, answering 413 past the limit.
+    func bodyText(limit: Int) async throws -> String {
+        var request = self
+        do {
+            let buffer = try await request.collectBody(upTo: limit)
+            return String(decoding: buffer.readableBytesView, as: UTF8.self)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw APIError(.contentTooLarge, code: "body_too_large", message: "the request body is over the limit of \(limit) bytes")
+        }
     }
 
     /// Foundation reports a number that does not fit its field (negative, fractional, too big)

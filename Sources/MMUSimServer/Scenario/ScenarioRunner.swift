@@ -198,7 +198,7 @@ struct ScenarioJudge {
             case "notifiers":
                 let id = fields["id"]?.numeric.map { NSDecimalNumber(decimal: $0).intValue } ?? notifier
                 guard let n = world.notifier(id) else { return (label, item, .string("no notifier \(id)")) }
-                return (label, item, JSONValue.of(NotifierAnswer(n)))
+                return (label, item, JSONValue.of(NotifierAnswer(n, in: world)))
             case "mm", "mms":
                 let id = fields["id"]?.numeric.map { NSDecimalNumber(decimal: $0).intValue } ?? mm
                 guard let found = world.mm(id) else { return (label, item, .string("no mm \(id)")) }
