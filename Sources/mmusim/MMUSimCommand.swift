@@ -8,6 +8,6 @@ struct MMUSimCommand: AsyncParsableCommand {
         commandName: "mmusim",
         abstract: "An executable model of the Linux MMU-notifier protocol (mmu-notifier-core v17).",
         version: ServerVersion.version,
-        subcommands: [Serve.self, Run.self, Explore.self, Replay.self]
+        subcommands: [Serve.self, Run.self, Explore.self, Replay.self, Check.self]
     )
 }

@@ -200,3 +200,47 @@ struct InterpreterTests {
         }
     }
 }
+
+@Suite("mmusim check: the built-in policies against the workload catalogue")
+struct PolicyCheckTests {
+    static func verdicts(_ name: String, variants: [String] = []) throws -> [String: PolicyCheck.Verdict] {
+        let policy = try PolicyTests.builtin(name).applying(variants: variants)
+        let verdicts = try PolicyCheck(policy).run()
+        return Dictionary(uniqueKeysWithValues: verdicts.map { ($0.workload, $0) })
+    }
+
+    @Test("kvm, gru and pinning are clean on every workload, explored to the end", arguments: ["kvm", "gru", "pinning"])
+    func clean(name: String) throws {
+        let verdicts = try Self.verdicts(name)
+        #expect(verdicts.count >= 12)
+        for (workload, verdict) in verdicts {
+            #expect(verdict.clean && !verdict.result.truncated, "\(name) \(workload): \(verdict.result.violations)")
+            #expect(verdict.result.distinctStates > 5)
+        }
+    }
+
+    @Test("kvm without its retry check breaks against munmap, with a ladder of the counterexample")
+    func kvmSkipRetry() throws {
+        let verdict = try #require(try Self.verdicts("kvm", variants: ["skip_retry_check"])["fault-vs-munmap"])
+        #expect(!verdict.clean && verdict.result.violations["no-stale-spte"] != nil)
+        let ladder = try #require(verdict.ladder)
+        #expect(ladder.contains("spte_set n1 kvm") && ladder.contains("^-- no-stale-spte"))
+        #expect(ladder.split(separator: "\n").allSatisfy { $0.count <= 100 })
+    }
+
+    @Test("the unsafe driver maps freed pages; xpmem sleeps under v17's rcu_read_lock")
+    func brokenBuiltins() throws {
+        #expect(try Self.verdicts("unsafe")["fault-vs-munmap"]?.result.violations["no-stale-spte"] != nil)
+        #expect(try Self.verdicts("xpmem")["fault-vs-munmap"]?.result.violations["no-sleep-in-atomic"] != nil)
+    }
+
+    @Test("the policy's world picks the core: the v17 release order breaks kvm in exit-vs-reclaim, the fixed one does not")
+    func worldOptions() throws {
+        let policy = try PolicyTests.builtin("kvm")
+        let fixed = try PolicyCheck(policy).run(workloads: ["exit-vs-reclaim"])
+        let v17 = try PolicyCheck(policy, releaseOrder: .v17).run(workloads: ["exit-vs-reclaim"])
+        #expect(fixed.first?.clean == true)
+        #expect(v17.first?.result.violations["no-stale-spte"] != nil)
+        #expect(throws: CommandError.self) { try PolicyCheck(policy).run(workloads: ["no-such-workload"]) }
+    }
+}
