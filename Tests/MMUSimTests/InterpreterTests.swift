@@ -244,3 +244,43 @@ struct PolicyCheckTests {
         #expect(throws: CommandError.self) { try PolicyCheck(policy).run(workloads: ["no-such-workload"]) }
     }
 }
+
+@Suite("examples/drivers: each before breaks, each after is clean")
+struct DriverExampleTests {
+    static let folder = PolicyTests.folder.deletingLastPathComponent().appendingPathComponent("examples/drivers")
+
+    static var pairs: [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return files.filter { $0.hasSuffix("-before.json") }.map { String($0.dropLast("-before.json".count)) }.sorted()
+    }
+
+    static func verdicts(_ file: String) throws -> [PolicyCheck.Verdict] {
+        let policy = try Policy.load(text: String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8))
+        return try PolicyCheck(policy).run()
+    }
+
+    @Test("the pairs are there: end-only, the release race and the hugetlb fork gap")
+    func pairsExist() {
+        #expect(Set(Self.pairs).isSuperset(of: ["end-only", "release-race", "hugetlb-fork"]))
+    }
+
+    @Test("before: a violation or deadlock on some workload; after: clean on all", arguments: pairs)
+    func pair(_ name: String) throws {
+        let before = try Self.verdicts("\(name)-before.json")
+        let after = try Self.verdicts("\(name)-after.json")
+        #expect(before.contains { !$0.clean }, "\(name)-before is clean")
+        #expect(after.allSatisfy { $0.clean }, "\(name)-after: \(after.filter { !$0.clean }.map(\.workload))")
+    }
+
+    @Test("the core-bug pairs run the built-in kvm policy itself: only the description and the world differ")
+    func sameKVM() throws {
+        let kvm = try JSON.parse(String(contentsOf: PolicyTests.folder.appendingPathComponent("kvm.json"), encoding: .utf8))
+        func body(_ json: JSON) -> JSON { .object(json.members!.filter { $0.key != "description" && $0.key != "world" }) }
+        for name in ["release-race", "hugetlb-fork"] {
+            for side in ["before", "after"] {
+                let text = try String(contentsOf: Self.folder.appendingPathComponent("\(name)-\(side).json"), encoding: .utf8)
+                #expect(body(try JSON.parse(text)) == body(kvm), "\(name)-\(side)")
+            }
+        }
+    }
+}

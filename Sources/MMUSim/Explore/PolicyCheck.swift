@@ -16,6 +16,11 @@ public struct PolicyCheck: Sendable {
         var reclaimFirst = false
         /// The page is a shared file page (writeback needs one).
         var filePage = false
+        /// The page is a 2 MiB hugetlb page: __unmap_hugepage_range frees it inside the
+        /// invalidate window (a world of 1100 frames holds one).
+        var hugetlb = false
+        /// How many pages the mapping has (all written); the driver's page is the first.
+        var pages: UInt64 = 1
         /// The tasks, given the page's address (notifier 1 on mm 1).
         var tasks: @Sendable (UInt64) -> [Operation]
     }
@@ -106,6 +111,28 @@ public struct PolicyCheck: Sendable {
             Workload(name: "fault-vs-exit", summary: "a fault against the process's exit") { a in
                 [.fault(mm: 1, notifier: 1, address: a, write: true), .exit(mm: 1)]
             },
+            Workload(
+                name: "fault-vs-munmap-gather",
+                summary: "a fault against munmap of 512 pages: the mmu_gather fills at 506 and frees them inside the invalidate window",
+                pages: 512
+            ) { a in
+                [.fault(mm: 1, notifier: 1, address: a, write: true), .munmap(mm: 1, addr: a, length: 512 * page)]
+            },
+            Workload(
+                name: "hugetlb-fault-vs-munmap",
+                summary: "a fault of a hugetlb page against munmap, which frees it inside the invalidate window",
+                hugetlb: true
+            ) { a in
+                [.fault(mm: 1, notifier: 1, address: a, write: true), .munmap(mm: 1, addr: a, length: hugePageSize)]
+            },
+            Workload(
+                name: "hugetlb-fault-vs-fork",
+                summary: "a write fault of a private hugetlb page against fork, which write-protects it",
+                hugetlb: true
+            ) {
+                a in
+                [.fault(mm: 1, notifier: 1, address: a, write: true), .fork(mm: 1)]
+            },
             Workload(name: "fault-vs-fault", summary: "two faults of the same page") { a in
                 [.fault(mm: 1, notifier: 1, address: a, write: false), .fault(mm: 1, notifier: 1, address: a, write: true)]
             },
@@ -144,13 +171,17 @@ public struct PolicyCheck: Sendable {
     /// The world a workload starts from: one page written, the driver registered (notifier 1
     /// on mm 1), then what the workload asks first.
     func world(for workload: Workload) -> (World, UInt64) {
+        var config = config
+        if workload.hugetlb { config.frames = 1100 }
+        if workload.pages > 1 { config.frames = Int(workload.pages) + 64 }
         var world = World(config)
         _ = world.apply(.createMM(name: "check"))
-        let flags = MmapFlags(shared: workload.filePage, anonymous: !workload.filePage, fixed: false, locked: false, hugetlb: false)
+        let flags = MmapFlags(shared: workload.filePage, anonymous: !workload.filePage, fixed: false, locked: false, hugetlb: workload.hugetlb)
         let file = workload.filePage ? "check" : nil
-        let mapped = world.perform(.mmap(mm: 1, addr: nil, length: pageSize, prot: [.read, .write], flags: flags, file: file, offset: 0))
+        let length = workload.hugetlb ? hugePageSize : workload.pages * pageSize
+        let mapped = world.perform(.mmap(mm: 1, addr: nil, length: length, prot: [.read, .write], flags: flags, file: file, offset: 0))
         let a = mapped.result.addr ?? 0
-        _ = world.perform(.touch(mm: 1, addr: a, length: pageSize, write: true, value: 1))
+        _ = world.perform(.touch(mm: 1, addr: a, length: workload.pages * pageSize, write: true, value: 1))
         _ = world.perform(.registerPolicy(mm: 1, policy: policy, signalPending: false, mmapSemHeld: false))
         if workload.faultFirst { _ = world.perform(.fault(mm: 1, notifier: 1, address: a, write: true)) }
         if workload.reclaimFirst { _ = world.perform(.reclaim(mm: 1, addr: nil, length: nil, pages: nil)) }
