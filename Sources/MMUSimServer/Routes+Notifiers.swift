@@ -54,6 +54,15 @@ extension Routes {
             let operation = Operation.fault(mm: mm, notifier: n, address: body.address.value, write: body.write)
             return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
         }
+        endpoints.post("/mms/{mm}/notifiers/{n}/entries/{entry}") { request, context in
+            let (mm, n) = (try pathID(context, "mm"), try pathID(context, "n"))
+            let name = context.parameters.get("entry") ?? ""
+            let body = try await request.decodeBody(EntryRequest.self, limit: limits.maxBody)
+            let address = body.address?.value ?? 0
+            guard address < taskSize else { throw invalid("'address' is outside user space", code: "range_overflow") }
+            let operation = Operation.entry(mm: mm, notifier: n, name: name, address: address, write: body.write ?? false)
+            return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
+        }
         endpoints.post("/mms/{mm}/notifiers/{n}/access") { request, context in
             let (mm, n) = (try pathID(context, "mm"), try pathID(context, "n"))
             let body = try await request.decodeBody(AccessRequest.self, limit: limits.maxBody)

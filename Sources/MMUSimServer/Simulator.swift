@@ -100,6 +100,12 @@ actor Simulator {
         switch operation {
         case .fork:
             if world.mms.count >= limits.maxMMs { throw limitExceeded("mms", limits.maxMMs) }
+        case .entry(_, let id, let name, _, _):
+            let entries = world.notifier(id)?.policy.map { world.policies[$0].policy.entries } ?? [:]
+            guard entries[name] != nil else {
+                let known = entries.isEmpty ? "its driver has none" : "its entries are " + entries.keys.sorted().joined(separator: ", ")
+                throw APIError(.notFound, code: "unknown_entry", message: "notifier \(id) has no entry point '\(name)': \(known)")
+            }
         case .register(let mm, _, _, _, _):
             if world.notifiers.filter({ $0.mm == mm }).count >= limits.maxNotifiersPerMM {
                 throw limitExceeded("notifiers_per_mm", limits.maxNotifiersPerMM)

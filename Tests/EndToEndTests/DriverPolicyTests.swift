@@ -151,4 +151,25 @@ struct DriverPolicyTests {
             #expect((try await lab.get("/drivers")["drivers"]?.array ?? []).contains { $0["name"] == "mykvm" })
         }
     }
+
+    @Test("an entry point runs as a task of its own: the gpc refresh validates the cache; an unknown entry is a 404")
+    func entry() async throws {
+        try await TestServer.withRunning { server in
+            let lab = LabClient(server)
+            let text = try String(contentsOf: Self.root.appendingPathComponent("examples/drivers/gpc-refresh-after.json"), encoding: .utf8)
+            #expect(try await Self.post(lab, "/drivers", text: text).status == 200)
+            let mm = try await lab.createMM()
+            let a = try await lab.mmap(mm: mm, pages: 1)
+            try await lab.write(mm: mm, a)
+            let id = try await lab.register(mm: mm, "gpc")
+            let answer = try await lab.post("/mms/\(mm)/notifiers/\(id)/entries/refresh", ["address": .address(a), "write": true])
+            #expect(answer["status"] == "done" && answer["ret"] == 0)
+            let statements = LabClient.events(answer["trace"]?.array ?? [], ["driver"]).compactMap { $0["statement"]?.string }
+            // Every statement once, in order: the retry check (3) is false, its branch does not run.
+            #expect(statements == (0...6).map { "/entries/refresh/\($0)" })
+            #expect(try await lab.notifier(mm: mm, id)["sptes"] == 1)
+            let missing = try await lab.send("POST", "/mms/\(mm)/notifiers/\(id)/entries/flush", [:])
+            #expect(missing.status == 404 && missing.json["error"]?["code"] == "unknown_entry")
+        }
+    }
 }

@@ -259,9 +259,9 @@ struct DriverExampleTests {
         return try PolicyCheck(policy).run()
     }
 
-    @Test("the pairs are there: end-only, the release race and the hugetlb fork gap")
+    @Test("the pairs are there: end-only, the gfn-to-pfn cache refresh, the release race and the hugetlb fork gap")
     func pairsExist() {
-        #expect(Set(Self.pairs).isSuperset(of: ["end-only", "release-race", "hugetlb-fork"]))
+        #expect(Set(Self.pairs).isSuperset(of: ["end-only", "release-race", "hugetlb-fork", "gpc-refresh"]))
     }
 
     @Test("before: a violation or deadlock on some workload; after: clean on all", arguments: pairs)

@@ -89,6 +89,16 @@ extension World {
         return .expanded
     }
 
+    /// A policy's entry point: its program, with `address` and `write` as for a fault.
+    mutating func policyEntry(_ node: Int, name: String, address: UInt64, write: Bool) -> Exec {
+        let loaded = policies[notifiers[node - 1].policy!]
+        let program = loaded.policy.entries[name]!
+        let frame = DriverFrame(notifier: node, callback: nil, start: address, end: address + pageSize, address: address, write: write)
+        tasks[currentIndex].scratch.driverFrames.append(frame)
+        push(statementSteps(node, loaded.program(program.pointer)) + [.driverReturn(notifier: node)])
+        return .expanded
+    }
+
     /// The end of a callback or of the fault path: its frame goes. A clear_flush_young whose
     /// `age` found a young mapping reports the page referenced.
     mutating func driverReturn(_ node: Int) -> Exec {
@@ -448,6 +458,7 @@ extension Policy {
         }
         callbacks.values.sorted { $0.pointer < $1.pointer }.forEach(visit)
         fault.map(visit)
+        entries.values.sorted { $0.pointer < $1.pointer }.forEach(visit)
         return found
     }
 }

@@ -148,6 +148,24 @@ public struct PolicyCheck: Sendable {
                 [.reclaim(mm: 1, addr: nil, length: nil, pages: nil), .access(mm: 1, notifier: 1, address: a, write: true, value: 9)]
             },
         ]
+        for name in policy.entries.keys.sorted() {
+            list.append(
+                Workload(name: "entry-\(name)-vs-munmap", summary: "the entry point \(name) on the page against munmap of it") { a in
+                    [.entry(mm: 1, notifier: 1, name: name, address: a, write: true), .munmap(mm: 1, addr: a, length: page)]
+                }
+            )
+            list.append(
+                Workload(name: "entry-\(name)-vs-reclaim", summary: "the entry point \(name) on the page against reclaim of it", reclaimFirst: true) { a in
+                    [.entry(mm: 1, notifier: 1, name: name, address: a, write: true), .reclaim(mm: 1, addr: nil, length: nil, pages: nil)]
+                }
+            )
+        }
+        // A policy without a fault path has no fault to race: those workloads would be vacuous.
+        if policy.fault == nil {
+            list.removeAll { workload in
+                workload.faultFirst || workload.tasks(0x7f00_0000_0000).contains { if case .fault = $0 { true } else { false } }
+            }
+        }
         if policy.subscribe == .classic {
             list.append(
                 Workload(name: "fault-vs-unregister", summary: "a fault against mmu_notifier_unregister") { a in

@@ -60,6 +60,9 @@ public enum Operation: Codable, Hashable, Sendable {
     case registerPolicy(mm: Int, policy: Policy, signalPending: Bool, mmapSemHeld: Bool)
     case unregister(mm: Int, notifier: Int)
     case fault(mm: Int, notifier: Int, address: UInt64, write: Bool)
+    /// A driver policy's entry point (a KVM cache refresh, a device file's release), with the
+    /// page it is about.
+    case entry(mm: Int, notifier: Int, name: String, address: UInt64, write: Bool)
     case access(mm: Int, notifier: Int, address: UInt64, write: Bool, value: UInt64?)
 
     /// The name of the operation as traces show it.
@@ -81,6 +84,7 @@ public enum Operation: Codable, Hashable, Sendable {
         case .register, .registerPolicy: "register"
         case .unregister: "unregister"
         case .fault: "fault"
+        case .entry: "entry"
         case .access: "access"
         }
     }
@@ -92,7 +96,7 @@ public enum Operation: Codable, Hashable, Sendable {
             .mremap(let mm, _, _, _, _, _, _), .madviseDontneed(let mm, _, _), .touch(let mm, _, _, _, _),
             .fork(let mm), .exit(let mm), .migrate(let mm, _, _), .remapFilePages(let mm, _, _, _),
             .applyToPageRange(let mm, _, _), .register(let mm, _, _, _, _), .registerPolicy(let mm, _, _, _), .unregister(let mm, _),
-            .fault(let mm, _, _, _), .access(let mm, _, _, _, _):
+            .fault(let mm, _, _, _), .entry(let mm, _, _, _, _), .access(let mm, _, _, _, _):
             mm
         case .reclaim(let mm, _, _, _): mm
         case .writeback: nil
@@ -102,7 +106,9 @@ public enum Operation: Codable, Hashable, Sendable {
     /// The notifier the operation acts on, if any.
     public var notifier: Int? {
         switch self {
-        case .unregister(_, let notifier), .fault(_, let notifier, _, _), .access(_, let notifier, _, _, _): notifier
+        case .unregister(_, let notifier), .fault(_, let notifier, _, _), .entry(_, let notifier, _, _, _),
+            .access(_, let notifier, _, _, _):
+            notifier
         default: nil
         }
     }

@@ -192,6 +192,8 @@ enum Step: Codable, Hashable, Sendable {
     indirect case driverStatement(notifier: Int, statement: Int, name: String)
     /// The end of a policy's callback or fault path.
     case driverReturn(notifier: Int)
+    /// A policy's entry point: its program as steps.
+    indirect case driverEntry(notifier: Int, name: String, address: UInt64, write: Bool)
 
     /// The name `pause_at` and GET /tasks use for this step.
     var name: String {
@@ -287,6 +289,7 @@ enum Step: Codable, Hashable, Sendable {
         case .secondaryAccess: "secondary_access"
         case .driverStatement(_, _, let name): name
         case .driverReturn: "driver_return"
+        case .driverEntry: "driver_entry"
         }
     }
 
@@ -296,7 +299,7 @@ enum Step: Codable, Hashable, Sendable {
         switch self {
         case .doMunmap, .unmapVMAs, .mmapBody, .mremapBody, .touchNext, .forkVMA, .exitMmap, .reclaimNext,
             .reclaimPage, .writebackNext, .migrateNext, .remapFileBody, .takeAllLocks, .secondaryFault, .mprotectBody,
-            .madviseBody, .reclaimScan, .writebackScan, .migrateScan, .kvmRetry, .synchronizeRCU, .driverReturn:
+            .madviseBody, .reclaimScan, .writebackScan, .migrateScan, .kvmRetry, .synchronizeRCU, .driverReturn, .driverEntry:
             true
         default:
             false

@@ -113,6 +113,7 @@ extension World {
                 ? secondaryFaultPlan(node, address: address, write: write) : policyFault(node, address: address, write: write)
         case .driverStatement(let node, let statement, _): return driverStatement(node, statement)
         case .driverReturn(let node): return driverReturn(node)
+        case .driverEntry(let node, let name, let address, let write): return policyEntry(node, name: name, address: address, write: write)
         case .kvmSampleSeq(let node, let address, let write): return kvmSampleSeq(node, address: address, write: write)
         case .kvmInstall(let node, let address, let write): return kvmInstall(node, address: address, write: write)
         case .kvmRetry(let node, let address, let write): return kvmRetry(node, address: address, write: write)

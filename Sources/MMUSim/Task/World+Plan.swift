@@ -175,6 +175,13 @@ extension World {
             guard address < taskSize else { return .failure(.EFAULT) }
             return .success([.secondaryFault(notifier: id, address: address & ~(pageSize - 1), write: write)])
 
+        case .entry(let mm, let id, let name, let address, let write):
+            guard let notifier = notifier(id), notifier.mm == mm else { return .failure(.ENOENT) }
+            guard let index = notifier.policy, policies[index].policy.entries[name] != nil else { return .failure(.ENOENT) }
+            guard live(mm), notifier.state != .unregistered else { return .failure(.EFAULT) }
+            guard address < taskSize else { return .failure(.EFAULT) }
+            return .success([.driverEntry(notifier: id, name: name, address: address & ~(pageSize - 1), write: write)])
+
         case .access(let mm, let id, let address, let write, let value):
             guard let notifier = notifier(id), notifier.mm == mm else { return .failure(.ENOENT) }
             guard address < taskSize else { return .failure(.EFAULT) }
@@ -208,7 +215,7 @@ extension Operation {
         switch self {
         case .register(let mm, let kind, _, _, _): kind.usesNotifier ? mm : nil
         case .registerPolicy(let mm, let policy, _, _): policy.subscribe != .none ? mm : nil
-        case .fault(let mm, _, _, _): mm
+        case .fault(let mm, _, _, _), .entry(let mm, _, _, _, _): mm
         default: nil
         }
     }

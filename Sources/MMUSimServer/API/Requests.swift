@@ -107,6 +107,12 @@ struct FaultRequest: Decodable, Pausable {
     var pauseAt: String?
 }
 
+struct EntryRequest: Decodable, Pausable {
+    var address: Hex?
+    var write: Bool?
+    var pauseAt: String?
+}
+
 struct AccessRequest: Decodable, Pausable {
     var address: Hex
     var write: Bool
