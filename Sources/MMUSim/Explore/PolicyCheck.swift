@@ -155,7 +155,8 @@ public struct PolicyCheck: Sendable {
                 }
             )
             list.append(
-                Workload(name: "entry-\(name)-vs-reclaim", summary: "the entry point \(name) on the page against reclaim of it", reclaimFirst: true) { a in
+                Workload(name: "entry-\(name)-vs-reclaim", summary: "the entry point \(name) on the page against reclaim of it", reclaimFirst: true) {
+                    a in
                     [.entry(mm: 1, notifier: 1, name: name, address: a, write: true), .reclaim(mm: 1, addr: nil, length: nil, pages: nil)]
                 }
             )
