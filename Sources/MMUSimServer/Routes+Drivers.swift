@@ -1,5 +1,6 @@
 import Hummingbird
 import MMUSim
+import NIOPosix
 
 /// One secondary-MMU driver as GET /drivers lists it: its name (the `kind` registration takes),
 /// what it models, and the switches (`bugs` at registration) that make it faulty: a built-in
@@ -42,6 +43,43 @@ struct DriverAnswer: ResponseEncodable, Sendable {
     }
 }
 
+/// The answer of POST /drivers/check: a verdict a workload, and a ladder for each failing one.
+struct DriverCheckAnswer: ResponseEncodable, Sendable {
+    struct Verdict: Codable, Sendable {
+        var workload: String
+        var clean: Bool
+        var distinctStates: Int
+        var transitions: Int
+        var truncated: Bool
+        var violations: [String]
+        var deadlocks: Int
+        var ladder: String?
+    }
+
+    var name: String
+    var variants: [String]
+    var clean: Bool
+    var verdicts: [Verdict]
+
+    init(policy: Policy, verdicts: [PolicyCheck.Verdict]) {
+        name = policy.name
+        variants = policy.applied
+        self.verdicts = verdicts.map {
+            Verdict(
+                workload: $0.workload,
+                clean: $0.clean,
+                distinctStates: $0.result.distinctStates,
+                transitions: $0.result.transitions,
+                truncated: $0.result.truncated,
+                violations: $0.result.violations.keys.sorted(),
+                deadlocks: $0.result.deadlocks,
+                ladder: $0.ladder
+            )
+        }
+        clean = self.verdicts.allSatisfy(\.clean)
+    }
+}
+
 /// The answer of GET /drivers.
 struct DriversAnswer: ResponseEncodable, Sendable {
     var drivers: [DriverAnswer]
@@ -76,6 +114,33 @@ extension Routes {
             }
             try await simulator.loadDriver(policy)
             return DriverAnswer(policy, withDocument: false)
+        }
+        endpoints.post("/drivers/check") { request, _ in
+            let query = request.uri.queryParameters
+            func list(_ name: String) -> [String] {
+                query.get(name).map { $0.split(separator: ",").map { String($0) } } ?? []
+            }
+            let text = try await request.bodyText(limit: limits.maxBody)
+            let policy: Policy
+            do throws(PolicyError) {
+                policy = try Policy.load(text: text).applying(variants: list("variants"))
+            } catch {
+                throw policyError(error)
+            }
+            try Simulator.checkRunnable(policy)
+            let check = try unprocessable { () throws(CommandError) in try PolicyCheck(policy) }
+            let workloads = list("workloads")
+            let catalogue = PolicyCheck.catalogue(for: policy).map(\.name)
+            if let unknown = workloads.first(where: { !catalogue.contains($0) }) {
+                throw invalid("no workload '\(unknown)': the catalogue has \(catalogue.joined(separator: ", "))", code: "invalid_value")
+            }
+            let seconds = limits.maxExploreSeconds
+            let verdicts = try await NIOThreadPool.singleton.runIfActive {
+                let clock = ContinuousClock()
+                let deadline = clock.now + .milliseconds(Int(seconds * 1000))
+                return try check.run(workloads: workloads) { clock.now > deadline }
+            }
+            return DriverCheckAnswer(policy: policy, verdicts: verdicts)
         }
     }
 }

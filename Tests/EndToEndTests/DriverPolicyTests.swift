@@ -172,4 +172,32 @@ struct DriverPolicyTests {
             #expect(missing.status == 404 && missing.json["error"]?["code"] == "unknown_entry")
         }
     }
+
+    @Test("POST /drivers/check: a verdict a workload, a ladder for a failing one, nothing loaded")
+    func check() async throws {
+        try await TestServer.withRunning { server in
+            let lab = LabClient(server)
+            let before = try await lab.get("/drivers")
+            let text = try String(contentsOf: Self.root.appendingPathComponent("examples/drivers/gpc-refresh-before.json"), encoding: .utf8)
+            let answer = try await Self.post(lab, "/drivers/check?workloads=entry-refresh-vs-munmap,entry-refresh-vs-reclaim", text: text)
+            #expect(answer.status == 200 && answer.json["clean"] == false && answer.json["name"] == "gpc")
+            let verdicts = answer.json["verdicts"]?.array ?? []
+            #expect(verdicts.compactMap { $0["workload"]?.string } == ["entry-refresh-vs-munmap", "entry-refresh-vs-reclaim"])
+            #expect(verdicts.last?["clean"] == true && verdicts.last?["ladder"] == nil)
+            let refresh = verdicts.first
+            #expect(refresh?["clean"] == false && refresh?["violations"]?.array?.contains("no-stale-spte") == true)
+            #expect(refresh?["ladder"]?.string?.contains("^-- no-stale-spte") == true)
+            let kvm = try await Self.post(lab, "/drivers/check", text: try Self.kvmPolicy(named: "kvm"))
+            #expect(kvm.status == 200 && kvm.json["clean"] == true && (kvm.json["verdicts"]?.array?.count ?? 0) >= 14)
+            let skip = try await Self.post(
+                lab,
+                "/drivers/check?variants=skip_retry_check&workloads=fault-vs-munmap",
+                text: try Self.kvmPolicy(named: "kvm")
+            )
+            #expect(skip.json["clean"] == false && skip.json["variants"] == ["skip_retry_check"])
+            let unknown = try await Self.post(lab, "/drivers/check?workloads=nope", text: try Self.kvmPolicy(named: "kvm"))
+            #expect(unknown.status == 422)
+            #expect(try await lab.get("/drivers") == before)
+        }
+    }
 }

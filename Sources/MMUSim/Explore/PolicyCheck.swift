@@ -161,12 +161,6 @@ public struct PolicyCheck: Sendable {
                 }
             )
         }
-        // A policy without a fault path has no fault to race: those workloads would be vacuous.
-        if policy.fault == nil {
-            list.removeAll { workload in
-                workload.faultFirst || workload.tasks(0x7f00_0000_0000).contains { if case .fault = $0 { true } else { false } }
-            }
-        }
         if policy.subscribe == .classic {
             list.append(
                 Workload(name: "fault-vs-unregister", summary: "a fault against mmu_notifier_unregister") { a in
@@ -183,6 +177,12 @@ public struct PolicyCheck: Sendable {
                     [.exit(mm: 1), .reclaim(mm: 1, addr: nil, length: nil, pages: nil)]
                 }
             )
+        }
+        // A policy without a fault path has no fault to race: those workloads would be vacuous.
+        if policy.fault == nil {
+            list.removeAll { workload in
+                workload.faultFirst || workload.tasks(0x7f00_0000_0000).contains { if case .fault = $0 { true } else { false } }
+            }
         }
         return list
     }
