@@ -113,7 +113,7 @@ extension Routes {
                 return try ChromeTrace(events: filter.events(of: await simulator.world)).response(from: request, context: context)
             case "ladder":
                 let world = await simulator.world
-                let ladder = Ladder(events: filter.events(of: world), violations: world.violations, drivers: world.driverNames)
+                let ladder = world.ladder(filter.events(of: world), violations: world.violations)
                 return Response(
                     status: .ok,
                     headers: [.contentType: "text/plain; charset=utf-8"],

@@ -58,7 +58,7 @@ struct Explore: ParsableCommand {
                         file: file,
                         result: result,
                         elapsed: elapsed,
-                        ladder: ladder ? explorer.initial.driverNames : nil
+                        ladder: ladder ? explorer.initial : nil
                     )
                 )
             }
@@ -73,7 +73,7 @@ struct Explore: ParsableCommand {
 
     /// The text report of one exploration; with `ladder` (the notifiers' drivers) the
     /// counterexample prints as a ladder diagram instead of a list of events.
-    static func describe(file: String, result: ExploreResult, elapsed: Duration, ladder: [Int: String]?) -> String {
+    static func describe(file: String, result: ExploreResult, elapsed: Duration, ladder world: World?) -> String {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         var lines = [
             "\(file): \(result.schedules) schedules, \(result.distinctStates) distinct states, \(result.transitions) steps"
@@ -90,10 +90,10 @@ struct Explore: ParsableCommand {
             for violation in counterexample.violations {
                 lines.append("  \(violation.invariant.rawValue) at seq \(violation.seq): \(violation.message)")
             }
-            if let drivers = ladder {
+            if let world {
                 var tasks: [Int] = []
                 for task in counterexample.schedule where !tasks.contains(task) { tasks.append(task) }
-                let diagram = Ladder(events: counterexample.trace, violations: counterexample.violations, drivers: drivers, columns: tasks)
+                let diagram = world.ladder(counterexample.trace, violations: counterexample.violations, columns: tasks)
                 lines.append(diagram.render().trimmingCharacters(in: .newlines))
                 return lines.joined(separator: "\n")
             }

@@ -229,6 +229,45 @@ public struct Statement: Hashable, Sendable {
         case putPage
     }
 
+    /// The statement in a few words, for a ladder's cell: `lock mmu_lock`, `inc count`,
+    /// `sample mmu_seq = seq`, `if`, `gup write`.
+    public var summary: String {
+        switch action {
+        case .lock(let lock): "lock \(lock)"
+        case .unlock(let lock): "unlock \(lock)"
+        case .trylock(let lock, _): "trylock \(lock)"
+        case .inc(let name): "inc \(name)"
+        case .dec(let name): "dec \(name)"
+        case .set(let name, _): "set \(name)"
+        case .wait: "wait"
+        case .sleep: "sleep"
+        case .branch: "if"
+        case .ret: "return"
+        case .retry: "retry"
+        case .zap(let scope, let setDirty, let put): "zap \(scope.rawValue)" + (setDirty ? "" : " (dirty ignored)") + (put ? " put" : "")
+        case .flushTLB(let scope): "flush_tlb \(scope.rawValue)"
+        case .age(let scope, let clear): (clear ? "age+clear " : "age ") + scope.rawValue
+        case .setSeq: "set_seq"
+        case .call(let op, _): "call \(op)"
+        case .queueWork(let item): "queue_work \(item)"
+        case .assert(_, let name): "assert \(name)"
+        case .unregister(let release): release ? "unregister" : "unregister no_release"
+        case .put: "put"
+        case .synchronize(let period): "synchronize_\(period.rawValue)"
+        case .freeNotifier: "free_notifier"
+        case .sample(let local, let from): "sample \(local) = \(from)"
+        case .readBegin(let local): "read_begin \(local)"
+        case .readRetry(let local, _): "read_retry \(local)"
+        case .gup(_, let pin, _): pin ? "gup pin" : "gup"
+        case .hmmRangeFault: "hmm_range_fault"
+        case .lookupPTE: "lookup_pte"
+        case .mmapLock(let write): "mmap_lock \(write ? "write" : "read")"
+        case .mmapUnlock(let write): "mmap_unlock \(write ? "write" : "read")"
+        case .install: "install"
+        case .putPage: "put_page"
+        }
+    }
+
     /// What a zap, flush or age covers.
     public enum Scope: String, Hashable, Sendable {
         case range, page, all

@@ -31,8 +31,8 @@ public struct PolicyCheck: Sendable {
         public var workload: String
         /// What the exploration found.
         public var result: ExploreResult
-        /// The drivers of the world's notifiers, for a ladder of the counterexample.
-        public var drivers: [Int: String]
+        /// The world the workload started from, for a ladder of the counterexample.
+        var world: World
 
         /// Clean: no violation, no deadlock, explored to the end.
         public var clean: Bool { result.violations.isEmpty && result.deadlocks == 0 }
@@ -42,7 +42,7 @@ public struct PolicyCheck: Sendable {
             result.counterexample.map { counterexample in
                 var columns: [Int] = []
                 for task in counterexample.schedule where !columns.contains(task) { columns.append(task) }
-                return Ladder(events: counterexample.trace, violations: counterexample.violations, drivers: drivers, columns: columns).render()
+                return world.ladder(counterexample.trace, violations: counterexample.violations, columns: columns).render()
             }
         }
     }
@@ -216,7 +216,7 @@ public struct PolicyCheck: Sendable {
         return catalogue.filter { names.isEmpty || names.contains($0.name) }.map { workload in
             let (world, a) = self.world(for: workload)
             let explorer = Explorer(spec: ExploreSpec(setup: [], tasks: []), world: world, tasks: workload.tasks(a))
-            return Verdict(workload: workload.name, result: explorer.run(shouldStop: shouldStop), drivers: explorer.initial.driverNames)
+            return Verdict(workload: workload.name, result: explorer.run(shouldStop: shouldStop), world: explorer.initial)
         }
     }
 }

@@ -16,6 +16,8 @@ public struct Ladder: Sendable {
     public var violations: [Violation]
     /// The driver of each notifier id (`kvm`), where known.
     public var drivers: [Int: String]
+    /// A driver statement's summary by `driver:pointer` (`kvm:/fault/3` → `lock mmu_lock`).
+    public var statements: [String: String] = [:]
     /// Tasks that keep a column of their own, in this order, for the whole diagram: the tasks
     /// of a schedule, which ran at once even where their events do not interleave.
     public var columns: [Int]
@@ -98,19 +100,24 @@ public struct Ladder: Sendable {
     }
 
     /// One event's cell: the call, the notifier and its driver, the range or page, the frame,
-    /// the return value, and the locks held in braces.
+    /// the return value, and the locks held in braces; a driver statement as `kvm /fault/3 lock
+    /// mmu_lock`, with the value it read or wrote after `->`.
     func describe(_ event: TraceEvent) -> String {
+        let locks = event.heldLocks.map(\.label) + (event.inRCU ? ["rcu"] : [])
+        let held = locks.isEmpty ? "" : " {\(locks.joined(separator: ", "))}"
+        // A driver statement: the driver, where in its policy, what the statement is, its value.
+        if event.call == .driver, let driver = event.driver, let statement = event.statement {
+            let summary = statements["\(driver):\(statement)"].map { " " + $0 } ?? ""
+            return "\(driver) \(statement)\(summary)" + (event.ret.map { " -> \($0)" } ?? "") + held
+        }
         var parts = [event.call.rawValue]
         if let notifier = event.notifier { parts.append("n\(notifier)" + (drivers[notifier].map { " \($0)" } ?? "")) }
-        if let statement = event.statement { parts.append(statement) }
         if let start = event.start, let end = event.end { parts.append("\(hex(start))-\(hex(end))") }
         if let address = event.address { parts.append("@\(hex(address))") }
         if let pfn = event.pfn { parts.append("pfn \(pfn)") }
         if let pages = event.pages, pages > 1 { parts.append("\(pages) pages") }
         if let ret = event.ret { parts.append("ret \(ret)") }
-        let locks = event.heldLocks.map(\.label) + (event.inRCU ? ["rcu"] : [])
-        if !locks.isEmpty { parts.append("{\(locks.joined(separator: ", "))}") }
-        return parts.joined(separator: " ")
+        return parts.joined(separator: " ") + held
     }
 
     /// Lays cells side by side, each padded to `cell`, as many lines as the tallest.
@@ -152,6 +159,22 @@ extension World {
     /// The driver of each notifier, for a ladder's cells.
     public var driverNames: [Int: String] {
         Dictionary(uniqueKeysWithValues: notifiers.map { ($0.id, $0.driverName) })
+    }
+
+    /// Each driver statement's summary, by `driver:pointer`, for a ladder's cells.
+    public var statementSummaries: [String: String] {
+        var summaries: [String: String] = [:]
+        for loaded in policies.loaded {
+            for statement in loaded.statements { summaries["\(loaded.policy.name):\(statement.pointer)"] = statement.summary }
+        }
+        return summaries
+    }
+
+    /// A ladder of `events` with this world's driver names and statement summaries.
+    public func ladder(_ events: [TraceEvent], violations: [Violation], columns: [Int] = []) -> Ladder {
+        var ladder = Ladder(events: events, violations: violations, drivers: driverNames, columns: columns)
+        ladder.statements = statementSummaries
+        return ladder
     }
 }
 
