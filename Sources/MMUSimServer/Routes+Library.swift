@@ -8,12 +8,27 @@ struct Library: Sendable {
     /// The folder that holds `scenarios/` and `examples/`.
     let root: URL
 
-    /// One of the two collections.
+    /// One of the collections.
     enum Shelf: String, Sendable {
-        case scenarios, explore
+        case scenarios, explore, drivers
 
         /// Where its files are, under the root.
-        var path: String { self == .scenarios ? "scenarios" : "examples/explore" }
+        var path: String {
+            switch self {
+            case .scenarios: "scenarios"
+            case .explore: "examples/explore"
+            case .drivers: "drivers"
+            }
+        }
+    }
+
+    /// Where a file of a shelf is: the drivers shelf holds `drivers/` and, as `examples/NAME`,
+    /// `examples/drivers/`.
+    func url(_ shelf: Shelf, _ file: String) -> URL {
+        if shelf == .drivers, file.hasPrefix("examples/") {
+            return root.appendingPathComponent("examples/drivers").appendingPathComponent(String(file.dropFirst("examples/".count)))
+        }
+        return root.appendingPathComponent(shelf.path).appendingPathComponent(file)
     }
 
     /// One file of a shelf: its path under the shelf's folder (`seed-xip-unmap.json`,
@@ -29,6 +44,11 @@ struct Library: Sendable {
     /// The shelf's JSON files, as paths under its folder: those in it, then those one subfolder
     /// down, each group sorted.
     func files(_ shelf: Shelf) -> [String] {
+        if shelf == .drivers {
+            let examples = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("examples/drivers").path)) ?? []
+            let own = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("drivers").path)) ?? []
+            return own.filter { $0.hasSuffix(".json") }.sorted() + examples.filter { $0.hasSuffix(".json") }.sorted().map { "examples/\($0)" }
+        }
         let folder = root.appendingPathComponent(shelf.path)
         let manager = FileManager.default
         let names = (try? manager.contentsOfDirectory(atPath: folder.path))?.sorted() ?? []
@@ -50,7 +70,7 @@ struct Library: Sendable {
     /// The entries of a shelf; a file that is not a JSON object with a description is left out.
     func entries(_ shelf: Shelf) -> [Entry] {
         files(shelf).compactMap { file in
-            guard let data = try? Data(contentsOf: root.appendingPathComponent(shelf.path).appendingPathComponent(file)),
+            guard let data = try? Data(contentsOf: url(shelf, file)),
                 let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                 let description = object["description"] as? String
             else { return nil }
@@ -62,7 +82,7 @@ struct Library: Sendable {
     /// A file of the shelf, as it is on disk; only a file the shelf lists can be read, so no path
     /// leads outside it.
     func read(_ shelf: Shelf, _ file: String) throws -> Response {
-        guard files(shelf).contains(file), let data = try? Data(contentsOf: root.appendingPathComponent(shelf.path).appendingPathComponent(file))
+        guard files(shelf).contains(file), let data = try? Data(contentsOf: url(shelf, file))
         else {
             throw APIError(.notFound, code: "unknown_file", message: "the \(shelf.rawValue) library has no file '\(file)'")
         }
@@ -79,6 +99,11 @@ struct ScenarioLibraryAnswer: ResponseEncodable {
     var scenarios: [Library.Entry]
 }
 
+/// The answer of GET /library/drivers.
+struct DriverLibraryAnswer: ResponseEncodable {
+    var policies: [Library.Entry]
+}
+
 /// The answer of GET /library/explore.
 struct ExploreLibraryAnswer: ResponseEncodable {
     var examples: [Library.Entry]
@@ -92,13 +117,18 @@ extension Routes {
         endpoints.get("/library/scenarios") { _, _ in
             ScenarioLibraryAnswer(scenarios: library.entries(.scenarios))
         }
+        endpoints.get("/library/drivers") { _, _ in
+            DriverLibraryAnswer(policies: library.entries(.drivers))
+        }
         // `{name}` is a file of the listing, or the folder of one (the router takes one name per
         // position).
-        endpoints.get("/library/scenarios/{name}") { _, context in
-            try library.read(.scenarios, context.parameters.get("name") ?? "")
-        }
-        endpoints.get("/library/scenarios/{name}/{file}") { _, context in
-            try library.read(.scenarios, "\(context.parameters.get("name") ?? "")/\(context.parameters.get("file") ?? "")")
+        for shelf in [Library.Shelf.scenarios, .drivers] {
+            endpoints.get("/library/\(shelf.rawValue)/{name}") { _, context in
+                try library.read(shelf, context.parameters.get("name") ?? "")
+            }
+            endpoints.get("/library/\(shelf.rawValue)/{name}/{file}") { _, context in
+                try library.read(shelf, "\(context.parameters.get("name") ?? "")/\(context.parameters.get("file") ?? "")")
+            }
         }
         endpoints.get("/library/explore") { _, _ in
             ExploreLibraryAnswer(examples: library.entries(.explore))

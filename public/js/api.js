@@ -6,13 +6,14 @@ export const PAGE = 4096;
 /**
  * Sends one request and reads the JSON answer. A 4xx/5xx is not thrown: the answer carries
  * `status`, `ok` and the parsed body (an API error is `{"error": {"code", "message"}}`).
- * Only a network failure throws.
+ * Only a network failure throws. A string `body` is sent as written (JSON text), anything
+ * else as its JSON.
  */
 export async function request(method, path, body) {
   const init = { method, headers: {} };
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
-    init.body = JSON.stringify(body);
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
   }
   const response = await fetch(path, init);
   const text = await response.text();
@@ -38,6 +39,14 @@ export async function get(path) {
 /** POST with a JSON body; resolves to the whole answer (see `request`). */
 export function post(path, body = {}) {
   return request('POST', path, body);
+}
+
+/**
+ * POSTs `text` as a JSON body exactly as written (a driver policy: its variants apply in the
+ * order the document declares them, which a parse and stringify could change).
+ */
+export function postText(path, text) {
+  return request('POST', path, String(text));
 }
 
 /** Parses an address given as "0x..." or decimal into a BigInt; null when it is not one. */

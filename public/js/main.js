@@ -14,6 +14,7 @@ import { renderTasks } from './views/tasks.js';
 import { renderTrace, goToEvent } from './views/trace.js';
 import { renderActions, updateTargets, showAnswer } from './views/actions.js';
 import { setupExplorer } from './views/explorer.js';
+import { setupDrivers } from './views/drivers.js';
 import { setupTour } from './views/tour-panel.js';
 import { setupScenarioPanel } from './views/scenario-panel.js';
 
@@ -48,10 +49,13 @@ function draw() {
 
 /**
  * `#tour=STEP` runs the tour up to STEP; `#explore=EXAMPLE` runs an explorer example;
+ * `#drivers=FILE` checks a policy of the driver library (`kvm`, `examples/end-only-before`);
  * `#scenario=NAME` loads a library scenario, `&steps=all` (or `&steps=N`) resets the world and
  * plays all (or N) of its steps against this server, `&server=run` runs it with POST /scenarios/run.
  */
-function followHash(tour, explorer, scenarios) {
+function followHash(tour, explorer, scenarios, drivers) {
+  const policy = /^#drivers=([\w/-]+)$/.exec(location.hash);
+  if (policy) drivers.then((d) => d?.run(policy[1]));
   const tourStep = /^#tour=([\w-]+)$/.exec(location.hash);
   if (tourStep) tour.goTo(tourStep[1]);
   const example = /^#explore=([\w-]+)$/.exec(location.hash);
@@ -81,6 +85,10 @@ async function main() {
     $('explore-description').textContent = `Could not load the examples: ${error.message}`;
     return null;
   });
+  const drivers = setupDrivers($('drivers')).catch((error) => {
+    $('drivers-description').textContent = `Could not load the policies: ${error.message}`;
+    return null;
+  });
   const scenarioPanel = $('scenario');
   const scenarioOpen = $('scenario-open');
   const showScenarios = (open) => {
@@ -101,8 +109,8 @@ async function main() {
     scenarioOpen.focus();
   });
   new MutationObserver(() => scenarioOpen.setAttribute('aria-expanded', String(!scenarioPanel.hidden))).observe(scenarioPanel, { attributes: true, attributeFilter: ['hidden'] });
-  window.addEventListener('hashchange', () => followHash(tour, explorer, scenarios));
-  followHash(tour, explorer, scenarios);
+  window.addEventListener('hashchange', () => followHash(tour, explorer, scenarios, drivers));
+  followHash(tour, explorer, scenarios, drivers);
   startLive(live, $('live-status'));
 }
 
