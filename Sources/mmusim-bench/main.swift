@@ -5,7 +5,8 @@ import MMUSim
 // 4 KiB page, first with no secondary MMU, then with kvm and gru registered and every page
 // faulted into both; then memory per populated page and the scale checks.
 // Output lines: "SIZE OP MMUS NS_PER_PAGE" and "memory ...", "scale ...".
-// Arguments: ops, memory-none, memory-kvm+gru, scale, faults (ops and scale when none).
+// Arguments: ops, memory-none, memory-kvm+gru, scale, faults, policy (ops, scale and policy
+// when none).
 
 let clock = ContinuousClock()
 
@@ -154,6 +155,60 @@ func scale() {
     }
 }
 
+/// The kvm policy (drivers/kvm.json, run by the interpreter) against the Swift kvm it stands
+/// for, side by side: ns per secondary fault over 16,384 pages, then the states per second of
+/// exhaustive explorations of a fault against munmap and against reclaim.
+/// Output lines: "policy fault_ns DRIVER NS" and "policy explore DRIVER RACE STATES SECONDS".
+func policyBench() {
+    guard let text = try? String(contentsOfFile: "drivers/kvm.json", encoding: .utf8), let kvm = try? Policy.load(text: text) else {
+        fatalError("run from the repository's root: drivers/kvm.json is read")
+    }
+    func register(_ world: inout World, _ mm: Int, policy: Bool) {
+        if policy {
+            perform(&world, .registerPolicy(mm: mm, policy: kvm, signalPending: false, mmapSemHeld: false))
+        } else {
+            perform(&world, .register(mm: mm, kind: .kvm, bugs: [], signalPending: false, mmapSemHeld: false))
+        }
+    }
+    for round in 0..<2 {
+        for policy in [false, true] {
+            let pages: UInt64 = 16_384
+            var world = World(WorldConfig(frames: Int(pages) + 64, swapSlots: 0))
+            let mm = world.createMM()
+            perform(&world, .mmap(mm: mm, addr: nil, length: pages * pageSize, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
+            perform(&world, .touch(mm: mm, addr: mmapBase, length: pages * pageSize, write: true, value: 1))
+            register(&world, mm, policy: policy)
+            let ns = timed {
+                for index in 0..<pages { perform(&world, .fault(mm: mm, notifier: 1, address: mmapBase + index * pageSize, write: true)) }
+            }
+            // The first round warms up; the second is reported.
+            if round == 1 { print("policy fault_ns \(policy ? "kvm.json" : "kvm") \(String(format: "%.1f", ns / Double(pages)))") }
+        }
+    }
+    for race in ["fault-vs-munmap", "fault-vs-reclaim"] {
+        for policy in [false, true] {
+            var world = World(WorldConfig(frames: 64, swapSlots: 64, traceCapacity: 100_000))
+            let mm = world.createMM()
+            perform(&world, .mmap(mm: mm, addr: nil, length: pageSize, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
+            perform(&world, .touch(mm: mm, addr: mmapBase, length: pageSize, write: true, value: 1))
+            register(&world, mm, policy: policy)
+            let fault = MMUSim.Operation.fault(mm: mm, notifier: 1, address: mmapBase, write: true)
+            let other: MMUSim.Operation
+            if race == "fault-vs-reclaim" {
+                perform(&world, .reclaim(mm: mm, addr: nil, length: nil, pages: nil))
+                other = .reclaim(mm: mm, addr: nil, length: nil, pages: nil)
+            } else {
+                other = .munmap(mm: mm, addr: mmapBase, length: pageSize)
+            }
+            let explorer = Explorer(spec: ExploreSpec(setup: [], tasks: []), world: world, tasks: [fault, other])
+            var result: ExploreResult?
+            let ns = timed { for _ in 0..<20 { result = explorer.run() } }
+            guard let result, result.violations.isEmpty, !result.truncated else { fatalError("\(race): \(String(describing: result?.violations))") }
+            print("policy explore \(policy ? "kvm.json" : "kvm") \(race) \(result.distinctStates) \(String(format: "%.6f", ns / 20 / 1e9))")
+        }
+    }
+}
+
 let arguments = Set(CommandLine.arguments.dropFirst())
 let all = arguments.isEmpty
 if all || arguments.contains("ops") {
@@ -170,3 +225,4 @@ if arguments.contains("faults") { run(label: "64MiB", size: 64 << 20, secondarie
 if arguments.contains("memory-none") { memory(secondaries: false) }
 if arguments.contains("memory-kvm+gru") { memory(secondaries: true) }
 if all || arguments.contains("scale") { scale() }
+if all || arguments.contains("policy") { policyBench() }
