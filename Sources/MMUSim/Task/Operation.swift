@@ -57,7 +57,7 @@ public enum Operation: Codable, Hashable, Sendable {
     case applyToPageRange(mm: Int, addr: UInt64, length: UInt64)
     case register(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>, signalPending: Bool, mmapSemHeld: Bool)
     /// Registration of a driver policy (its variants applied) instead of a built-in kind.
-    indirect case registerPolicy(mm: Int, policy: Policy, signalPending: Bool, mmapSemHeld: Bool)
+    case registerPolicy(mm: Int, policy: Policy, signalPending: Bool, mmapSemHeld: Bool)
     case unregister(mm: Int, notifier: Int)
     case fault(mm: Int, notifier: Int, address: UInt64, write: Bool)
     /// A driver policy's entry point (a KVM cache refresh, a device file's release), with the
