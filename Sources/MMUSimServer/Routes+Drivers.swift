@@ -118,7 +118,8 @@ extension Routes {
         endpoints.post("/drivers/check") { request, _ in
             let query = request.uri.queryParameters
             func list(_ name: String) -> [String] {
-                query.get(name).map { $0.split(separator: ",").map { String($0) } } ?? []
+                // An empty item (`a,,b`, a trailing comma) is kept, and answered as no such name.
+                query.get(name).map { $0.split(separator: ",", omittingEmptySubsequences: false).map { String($0) } } ?? []
             }
             let text = try await request.bodyText(limit: limits.maxBody)
             let policy: Policy

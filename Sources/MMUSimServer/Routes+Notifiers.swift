@@ -9,12 +9,39 @@ extension Routes {
 
         endpoints.post("/mms/{mm}/notifiers") { request, context in
             let id = try pathID(context, "mm")
-            let body = try await request.decodeBody(RegisterRequest.self, limit: limits.maxBody)
-            if SecondaryKind(rawValue: body.kind) == nil {
+            let (body, text) = try await request.decodeBodyAndText(RegisterRequest.self, limit: limits.maxBody)
+            if body.policy != nil {
+                // An inline policy: read from the text, so that its variants keep their order;
+                // its errors name their pointer from the body's root (/policy/...).
+                guard body.kind == nil else { throw invalid("give 'kind' or 'policy', not both", code: "invalid_request") }
+                let policy: Policy
+                do throws(PolicyError) {
+                    guard let document = try? JSON.parse(text), let member = document["policy"] else {
+                        throw PolicyError("", "the body is not JSON")
+                    }
+                    policy = try Policy.load(member).applying(variants: body.bugs ?? [])
+                } catch {
+                    throw policyError(PolicyError("/policy" + error.pointer, error.message))
+                }
+                try Simulator.checkRunnable(policy)
+                let outcome = try await simulator.register(
+                    mm: id,
+                    policy: policy,
+                    signalPending: body.signalPending ?? false,
+                    mmapSemHeld: body.mmapSemHeld ?? false,
+                    pauseAt: body.pauseAt,
+                    within: limits
+                )
+                return OperationAnswer(outcome)
+            }
+            guard let kind = body.kind else {
+                throw APIError(.badRequest, code: "bad_request", message: "the body lacks the required field 'kind'")
+            }
+            if SecondaryKind(rawValue: kind) == nil {
                 // A loaded driver policy, its bugs its variants.
                 let outcome = try await simulator.register(
                     mm: id,
-                    driver: body.kind,
+                    driver: kind,
                     variants: body.bugs ?? [],
                     signalPending: body.signalPending ?? false,
                     mmapSemHeld: body.mmapSemHeld ?? false,
@@ -23,10 +50,10 @@ extension Routes {
                 )
                 return OperationAnswer(outcome)
             }
-            let (kind, bugs) = try unprocessable { () throws(CommandError) in try Command.driver(kind: body.kind, bugs: body.bugs) }
+            let (builtin, bugs) = try unprocessable { () throws(CommandError) in try Command.driver(kind: kind, bugs: body.bugs) }
             let operation = Operation.register(
                 mm: id,
-                kind: kind,
+                kind: builtin,
                 bugs: bugs,
                 signalPending: body.signalPending ?? false,
                 mmapSemHeld: body.mmapSemHeld ?? false

@@ -195,6 +195,19 @@ actor Simulator {
         } catch {
             throw policyError(error, code: "invalid_value")
         }
+        return try register(mm: mm, policy: policy, signalPending: signalPending, mmapSemHeld: mmapSemHeld, pauseAt: pauseAt, within: limits)
+    }
+
+    /// Registers a driver policy (its variants applied), in one visit to the actor.
+    func register(
+        mm: Int,
+        policy: Policy,
+        signalPending: Bool,
+        mmapSemHeld: Bool,
+        pauseAt: String?,
+        within limits: RequestLimits
+    ) throws -> Outcome {
+        if world.mm(mm) == nil { throw APIError(.notFound, code: "unknown_mm", message: "no mm with id '\(mm)'") }
         if world.notifiers.filter({ $0.mm == mm }).count >= limits.maxNotifiersPerMM {
             throw limitExceeded("notifiers_per_mm", limits.maxNotifiersPerMM)
         }

@@ -200,4 +200,31 @@ struct DriverPolicyTests {
             #expect(try await lab.get("/drivers") == before)
         }
     }
+
+    @Test("registration with an inline policy: its variants applied, its errors pointed from the body's root")
+    func inlinePolicy() async throws {
+        try await TestServer.withRunning { server in
+            let lab = LabClient(server)
+            let mm = try await lab.createMM()
+            let a = try await lab.mmap(mm: mm, pages: 1)
+            try await lab.write(mm: mm, a)
+            let policy = try Self.kvmPolicy(named: "inline")
+            let answer = try await Self.post(lab, "/mms/\(mm)/notifiers", text: #"{"bugs": ["skip_retry_check"], "policy": "# + policy + "}")
+            #expect(answer.status == 200 && answer.json["ret"] == 0, "\(answer.json)")
+            let id = try LabClient.int(answer.json["id"], "id")
+            let notifier = try await lab.notifier(mm: mm, id)
+            #expect(notifier["kind"] == "inline" && notifier["bugs"] == ["skip_retry_check"])
+            let fault = try await lab.fault(mm: mm, id, a, write: true)
+            #expect(LabClient.events(fault["trace"]?.array ?? [], ["driver"]).first?["driver"] == "inline")
+            // Nothing was loaded: the driver is not listed.
+            #expect(!(try await lab.get("/drivers")["drivers"]?.array ?? []).contains { $0["name"] == "inline" })
+            let broken = policy.replacingOccurrences(of: "{\"lock\": \"mmu_lock\"}, {\"inc\": \"count\"}", with: "{\"inc\": \"count\"}")
+            let refused = try await Self.post(lab, "/mms/\(mm)/notifiers", text: #"{"policy": "# + broken + "}")
+            #expect(refused.status == 422 && refused.json["error"]?["pointer"] == "/policy/callbacks/invalidate_range_start/2", "\(refused.json)")
+            let both = try await lab.send("POST", "/mms/\(mm)/notifiers", ["kind": "kvm", "policy": [:]])
+            #expect(both.status == 422)
+            let neither = try await lab.send("POST", "/mms/\(mm)/notifiers", [:])
+            #expect(neither.status == 400 && neither.json["error"]?["code"] == "bad_request")
+        }
+    }
 }

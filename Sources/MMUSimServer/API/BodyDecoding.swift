@@ -7,6 +7,12 @@ extension Request {
     /// 400 for JSON that is malformed or of the wrong shape. `JSONBodyMiddleware` has already
     /// refused a body that is not `application/json`.
     func decodeBody<T: Decodable>(_ type: T.Type, limit: Int) async throws -> T {
+        try await decodeBodyAndText(type, limit: limit).value
+    }
+
+    /// `decodeBody`, also giving the body's text (for a member that must keep its member
+    /// order, such as an inline driver policy).
+    func decodeBodyAndText<T: Decodable>(_ type: T.Type, limit: Int) async throws -> (value: T, text: String) {
         var request = self
         let buffer: ByteBuffer
         do {
@@ -27,13 +33,20 @@ extension Request {
         if let step = (value as? any Pausable)?.pauseAt, !World.stepNames.contains(step), !Self.isDriverStep(step) {
             throw invalid("'pause_at' names no step: '\(step)' (GET /steps lists them)", code: "unknown_step")
         }
-        return value
+        return (value, String(decoding: bytes, as: UTF8.self))
     }
 
     /// A driver policy's statement as a step name: `driver:<driver>:<JSON pointer>`.
+    /// Read byte by byte: a character compare would take `/` and a combining mark after it as
+    /// one character.
     static func isDriverStep(_ name: String) -> Bool {
-        let parts = name.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-        return parts.count == 3 && parts[0] == "driver" && !parts[1].isEmpty && parts[2].hasPrefix("/")
+        let bytes = Array(name.utf8)
+        let prefix = Array("driver:".utf8)
+        guard bytes.starts(with: prefix) else { return false }
+        let rest = bytes.dropFirst(prefix.count)
+        guard let colon = rest.firstIndex(of: UInt8(ascii: ":")), colon > rest.startIndex else { return false }
+        return rest[..<colon].allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2D }
+            && bytes.count > colon + 1 && bytes[colon + 1] == UInt8(ascii: "/")
     }
 
     /// The body as text, answering 413 past the limit.

@@ -94,7 +94,10 @@ struct MigrateRequest: Decodable, Pausable {
 }
 
 struct RegisterRequest: Decodable, Pausable {
-    var kind: String
+    /// A built-in kind or a loaded driver's name; absent with an inline `policy`.
+    var kind: String?
+    /// An inline driver policy (read again from the body's text, which keeps its member order).
+    var policy: PolicyPresence?
     var bugs: [String]?
     var signalPending: Bool?
     var mmapSemHeld: Bool?
@@ -125,4 +128,12 @@ struct ResetRequest: Decodable {
     var swapSlots: Int?
     var releaseOrder: String?
     var coreBugs: [String]?
+}
+
+/// A member whose value is read elsewhere (from the body's text): decoding only notes that it
+/// is there, whatever JSON it holds.
+struct PolicyPresence: Decodable {
+    init(from decoder: any Decoder) throws {
+        _ = decoder
+    }
 }
