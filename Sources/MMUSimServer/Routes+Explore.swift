@@ -12,7 +12,8 @@ extension Routes {
             StepsAnswer(steps: World.stepCatalog.mapValues { Array(Set($0)).sorted() })
         }
         endpoints.post("/explore") { request, _ in
-            var spec = try await request.decodeBody(ExploreSpec.self, limit: limits.maxBody)
+            let decoded = try await request.decodeBodyAndText(ExploreSpec.self, limit: limits.maxBody)
+            var spec = decoded.value
             let states = spec.maxStates ?? limits.maxExploreStates
             guard states > 0, states <= limits.maxExploreStates else {
                 throw invalid("'max_states' must be between 1 and \(limits.maxExploreStates) (the limit max_explore_states)", code: "limit_exceeded")
@@ -26,7 +27,7 @@ extension Routes {
             }
             let explorer: Explorer
             do {
-                explorer = try Explorer(spec)
+                explorer = try Explorer(spec, drivers: try Explorer.drivers(inText: decoded.text))
             } catch let error as ExploreError {
                 throw invalid(error.message)
             }

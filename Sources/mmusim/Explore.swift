@@ -34,8 +34,9 @@ struct Explore: ParsableCommand {
             let spec: ExploreSpec
             let explorer: Explorer
             do {
-                spec = try APIJSON.decoder().decode(ExploreSpec.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
-                explorer = try Explorer(spec)
+                let data = try Data(contentsOf: URL(fileURLWithPath: file))
+                spec = try APIJSON.decoder().decode(ExploreSpec.self, from: data)
+                explorer = try Explorer(spec, drivers: try Explorer.drivers(inText: String(decoding: data, as: UTF8.self)))
             } catch let error as ExploreError {
                 throw ValidationError("\(file): \(error.message)")
             } catch {

@@ -460,7 +460,7 @@ struct PolicyReader {
             action = .setSeq
         case "call":
             let op = try name(argument, "an operation")
-            guard Command.operations.contains(op), op != "create_mm", op != "register", op != "unregister" else {
+            guard Command.operations.contains(op), !["create_mm", "register", "unregister", "entry"].contains(op) else {
                 throw PolicyError(at, "unknown operation '\(op)' for call: use an mm operation such as munmap, mprotect, touch")
             }
             var fields: [String: Expr] = [:]

@@ -53,7 +53,7 @@ public struct Command: Codable, Hashable, Sendable {
     public var mm: Int?
     /// The notifier (the API's path id).
     public var notifier: Int?
-    /// create_mm: the mm's name.
+    /// create_mm: the mm's name; entry: the entry point's.
     public var name: String?
     /// The start of the range.
     public var addr: Hex?
@@ -106,7 +106,7 @@ public struct Command: Codable, Hashable, Sendable {
     /// The operations a command may name.
     public static let operations = [
         "create_mm", "mmap", "munmap", "mprotect", "mremap", "madvise", "touch", "fork", "exit", "reclaim", "writeback", "migrate",
-        "remap_file_pages", "apply_to_page_range", "register", "unregister", "fault", "access",
+        "remap_file_pages", "apply_to_page_range", "register", "unregister", "fault", "entry", "access",
     ]
 
     /// The model operation, or nil for create_mm (which is no task); a message naming the
@@ -177,6 +177,14 @@ public struct Command: Codable, Hashable, Sendable {
                 mm: try need(mm, "mm"),
                 notifier: try need(notifier, "notifier"),
                 address: try need(address, "address").value,
+                write: write ?? false
+            )
+        case "entry":
+            return .entry(
+                mm: try need(mm, "mm"),
+                notifier: try need(notifier, "notifier"),
+                name: try need(name, "name"),
+                address: address?.value ?? 0,
                 write: write ?? false
             )
         case "access":

@@ -88,8 +88,38 @@ public struct Explorer: Sendable {
     /// The ids of the started tasks, in the spec's order.
     public let taskIDs: [Int]
 
-    /// Builds the initial world: runs the setup commands and starts the tasks.
-    public init(_ spec: ExploreSpec) throws(ExploreError) {
+    /// The `drivers` of an explorer or scenario file's text (name → driver policy), read with
+    /// the model's own JSON reader so that each policy's variants keep their order.
+    public static func drivers(inText text: String) throws(ExploreError) -> [String: Policy] {
+        guard let document = try? JSON.parse(text), let members = document["drivers"]?.members else { return [:] }
+        var drivers: [String: Policy] = [:]
+        for (name, value) in members {
+            do throws(PolicyError) {
+                drivers[name] = try Policy.load(value)
+            } catch {
+                throw ExploreError(message: "/drivers/\(name)\(error.pointer): \(error.message)")
+            }
+        }
+        return drivers
+    }
+
+    /// The operation of a command, a `register` of one of `drivers` (by its `kind`, its
+    /// `bugs` the variants) among them.
+    static func operation(_ command: Command, drivers: [String: Policy]) throws(CommandError) -> Operation? {
+        guard command.op == "register", let kind = command.kind, let base = drivers[kind] else { return try command.operation() }
+        let policy: Policy
+        do throws(PolicyError) {
+            policy = try base.applying(variants: command.bugs ?? [])
+        } catch {
+            throw CommandError("driver \(kind): \(error.pointer) \(error.message)", code: "invalid_value")
+        }
+        guard let mm = command.mm else { throw CommandError("register needs 'mm'") }
+        return .registerPolicy(mm: mm, policy: policy, signalPending: command.signalPending ?? false, mmapSemHeld: command.mmapSemHeld ?? false)
+    }
+
+    /// Builds the initial world: runs the setup commands and starts the tasks; a `register`
+    /// may name one of `drivers` (the file's own driver policies) as its kind.
+    public init(_ spec: ExploreSpec, drivers: [String: Policy] = [:]) throws(ExploreError) {
         guard (1...3).contains(spec.tasks.count) else { throw ExploreError(message: "an exploration takes 1 to 3 tasks, not \(spec.tasks.count)") }
         var config = WorldConfig(frames: spec.frames ?? 64, swapSlots: spec.swapSlots ?? 64, traceCapacity: 100_000)
         do {
@@ -100,7 +130,12 @@ public struct Explorer: Sendable {
         var world = World(config)
         for (index, command) in spec.setup.enumerated() {
             do {
-                let (task, _) = try world.apply(command)
+                let task: TaskStruct?
+                if let operation = try Self.operation(command, drivers: drivers) {
+                    task = world.apply(.perform(operation, pauseAt: nil)).task
+                } else {
+                    task = try world.apply(command).task
+                }
                 if let task, task.status != .done {
                     throw ExploreError(message: "setup step \(index + 1) (\(command.op)) did not finish: it is \(task.status.rawValue)")
                 }
@@ -116,7 +151,7 @@ public struct Explorer: Sendable {
         for (index, command) in spec.tasks.enumerated() {
             let operation: Operation?
             do {
-                operation = try command.operation()
+                operation = try Self.operation(command, drivers: drivers)
             } catch {
                 throw ExploreError(message: "task \(index + 1): \(error.message)")
             }
