@@ -87,3 +87,19 @@ func snakeCaseDecoder() -> JSONDecoder {
     decoder.keyDecodingStrategy = .convertFromSnakeCase
     return decoder
 }
+
+@Suite("Explorer files with their own drivers")
+struct ExplorerDriversTests {
+    @Test("'drivers' that is no object, or holds an invalid policy, is refused with a message naming it")
+    func badDrivers() {
+        #expect(throws: ExploreError.self) { try Explorer.drivers(inText: #"{"drivers": [null, null]}"#) }
+        do {
+            _ = try Explorer.drivers(inText: #"{"drivers": {"mine": {"name": "mine", "fault": [{"lock": "x"}]}}}"#)
+            Issue.record("an invalid policy was taken")
+        } catch {
+            #expect(error.message.hasPrefix("/drivers/mine/fault/0/lock:"), "\(error.message)")
+        }
+        #expect((try? Explorer.drivers(inText: #"{"drivers": null}"#))?.isEmpty == true)
+        #expect((try? Explorer.drivers(inText: #"{"setup": []}"#))?.isEmpty == true)
+    }
+}

@@ -91,7 +91,10 @@ public struct Explorer: Sendable {
     /// The `drivers` of an explorer or scenario file's text (name → driver policy), read with
     /// the model's own JSON reader so that each policy's variants keep their order.
     public static func drivers(inText text: String) throws(ExploreError) -> [String: Policy] {
-        guard let document = try? JSON.parse(text), let members = document["drivers"]?.members else { return [:] }
+        guard let document = try? JSON.parse(text), let value = document["drivers"], value != .null else { return [:] }
+        guard let members = value.members else {
+            throw ExploreError(message: "'drivers' is an object of driver policies by name, not \(value.typeName)")
+        }
         var drivers: [String: Policy] = [:]
         for (name, value) in members {
             do throws(PolicyError) {
