@@ -284,3 +284,47 @@ struct DriverExampleTests {
         }
     }
 }
+
+@Suite("unregister and synchronize in a policy")
+struct PolicyUnregisterTests {
+    /// A driver whose entry `close` unregisters its notifier and frees it, in one order or the other.
+    static func policy(freeFirst: Bool) throws -> Policy {
+        let close = freeFirst ? #"[{"free_notifier": true}, {"unregister": "release"}]"# : #"[{"unregister": "release"}, {"free_notifier": true}]"#
+        return try Policy.load(
+            text: """
+                {"name": "closer", "vars": {"count": 0},
+                 "callbacks": {"release": [{"zap": "all"}],
+                               "invalidate_range_start": [{"inc": "count"}, {"zap": "range"}],
+                               "invalidate_range_end": [{"dec": "count"}]},
+                 "entries": {"close": \(close)}}
+                """
+        )
+    }
+
+    @Test("close: unregister (its grace period waits for the walk) then free is clean; free then unregister is a use-after-free")
+    func closeOrder() throws {
+        let safe = try PolicyCheck(try Self.policy(freeFirst: false)).run(workloads: ["entry-close-vs-munmap"])
+        #expect(safe.first?.clean == true, "\(String(describing: safe.first?.result.violations))")
+        let unsafe = try PolicyCheck(try Self.policy(freeFirst: true)).run(workloads: ["entry-close-vs-munmap"])
+        #expect(unsafe.first?.result.violations["notifier-use-after-free"] != nil, "\(String(describing: unsafe.first?.result.violations))")
+    }
+
+    @Test("the entry's unregister runs the core's steps: the release callback, the grace period, the notifier unregistered")
+    func unregisterSteps() throws {
+        var lab = Lab()
+        let a = lab.mmap(1)
+        lab.write(a, value: 1)
+        lab.run(.registerPolicy(mm: lab.mm, policy: try Self.policy(freeFirst: false), signalPending: false, mmapSemHeld: false))
+        let seq = lab.world.lastSeq
+        lab.run(.entry(mm: lab.mm, notifier: 1, name: "close", address: a, write: false))
+        let calls = lab.world.trace.events(after: seq).map { $0.statement ?? $0.call.rawValue }
+        #expect(
+            calls.contains("release") && calls.contains("grace_period") && calls.contains("unregister") && calls.last == "notifier_free",
+            "\(calls)"
+        )
+        #expect(lab.world.notifier(1)?.state == .unregistered && lab.world.notifier(1)?.freed == true)
+        #expect(lab.invariantsBroken.isEmpty)
+        // A synchronize_rcu inside a callback sleeps under rcu_read_lock.
+        #expect(try Policy.load(text: #"{"name": "s", "callbacks": {"invalidate_page": [{"synchronize": "rcu"}]}}"#).uninterpreted == nil)
+    }
+}

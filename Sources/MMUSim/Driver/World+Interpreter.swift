@@ -241,8 +241,17 @@ extension World {
                 putPage(scratch.pfn)
                 scratch.pfn = -1
             }
+        case .synchronize(.rcu):
+            // synchronize_rcu sleeps until every reader that started before it has left.
+            checkStatementMaySleep(node, statement)
+            push([.synchronizeRCU])
+        case .unregister(release: true):
+            // mmu_notifier_unregister on the driver's own notifier, as the core runs it: the
+            // ->release it calls (if the notifier is still listed) runs inside, then the grace period.
+            checkStatementMaySleep(node, statement)
+            if case .success(let steps) = plan(.unregister(mm: notifiers[node - 1].mm, notifier: node)) { push(steps) }
         case .call, .queueWork, .unregister, .put, .synchronize, .setSeq, .readBegin, .readRetry, .hmmRangeFault, .mmapLock, .mmapUnlock:
-            // Refused at registration (`interpretable`): never reached.
+            // Refused at registration (`uninterpreted`): never reached.
             preconditionFailure("\(statement.pointer) is not interpreted")
         }
         return .ran
@@ -445,6 +454,8 @@ extension Policy {
         func visit(_ program: Program) {
             for statement in program.statements where found == nil {
                 switch statement.action {
+                case .synchronize(.rcu), .unregister(release: true):
+                    break
                 case .call, .queueWork, .unregister, .put, .synchronize, .setSeq, .readBegin, .readRetry, .hmmRangeFault, .mmapLock, .mmapUnlock:
                     found = statement
                 case .trylock(_, let inner), .branch(_, let inner, nil): visit(inner)
