@@ -24,15 +24,13 @@ extension Routes {
                     throw policyError(PolicyError("/policy" + error.pointer, error.message))
                 }
                 try Simulator.checkRunnable(policy)
-                let outcome = try await simulator.register(
+                let operation = Operation.registerPolicy(
                     mm: id,
                     policy: policy,
                     signalPending: body.signalPending ?? false,
-                    mmapSemHeld: body.mmapSemHeld ?? false,
-                    pauseAt: body.pauseAt,
-                    within: limits
+                    mmapSemHeld: body.mmapSemHeld ?? false
                 )
-                return OperationAnswer(outcome)
+                return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
             }
             guard let kind = body.kind else {
                 throw APIError(.badRequest, code: "bad_request", message: "the body lacks the required field 'kind'")

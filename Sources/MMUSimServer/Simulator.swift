@@ -106,7 +106,7 @@ actor Simulator {
                 let known = entries.isEmpty ? "its driver has none" : "its entries are " + entries.keys.sorted().joined(separator: ", ")
                 throw APIError(.notFound, code: "unknown_entry", message: "notifier \(id) has no entry point '\(name)': \(known)")
             }
-        case .register(let mm, _, _, _, _):
+        case .register(let mm, _, _, _, _), .registerPolicy(let mm, _, _, _):
             if world.notifiers.filter({ $0.mm == mm }).count >= limits.maxNotifiersPerMM {
                 throw limitExceeded("notifiers_per_mm", limits.maxNotifiersPerMM)
             }
@@ -180,7 +180,6 @@ actor Simulator {
         pauseAt: String?,
         within limits: RequestLimits
     ) throws -> Outcome {
-        if world.mm(mm) == nil { throw APIError(.notFound, code: "unknown_mm", message: "no mm with id '\(mm)'") }
         guard let base = world.drivers[name] else {
             let known = SecondaryKind.allCases.map(\.rawValue) + world.drivers.keys.sorted()
             throw APIError(
@@ -195,24 +194,8 @@ actor Simulator {
         } catch {
             throw policyError(error, code: "invalid_value")
         }
-        return try register(mm: mm, policy: policy, signalPending: signalPending, mmapSemHeld: mmapSemHeld, pauseAt: pauseAt, within: limits)
-    }
-
-    /// Registers a driver policy (its variants applied), in one visit to the actor.
-    func register(
-        mm: Int,
-        policy: Policy,
-        signalPending: Bool,
-        mmapSemHeld: Bool,
-        pauseAt: String?,
-        within limits: RequestLimits
-    ) throws -> Outcome {
-        if world.mm(mm) == nil { throw APIError(.notFound, code: "unknown_mm", message: "no mm with id '\(mm)'") }
-        if world.notifiers.filter({ $0.mm == mm }).count >= limits.maxNotifiersPerMM {
-            throw limitExceeded("notifiers_per_mm", limits.maxNotifiersPerMM)
-        }
         let operation = MMUSim.Operation.registerPolicy(mm: mm, policy: policy, signalPending: signalPending, mmapSemHeld: mmapSemHeld)
-        return perform(operation, pauseAt: pauseAt)
+        return try perform(operation, pauseAt: pauseAt, within: limits)
     }
 
     /// A task still known: running, paused, blocked, or finished recently.

@@ -204,11 +204,17 @@ extension World {
         }
     }
 
+    /// What makes the running task atomic (`rcu_read_lock and mmu_lock:1`), or nil when it
+    /// may sleep.
+    func atomicContext() -> String? {
+        let task = tasks[currentIndex]
+        guard task.isAtomic else { return nil }
+        return ((task.rcuDepth > 0 ? ["rcu_read_lock"] : []) + task.locks.filter(\.isSpinlock).map(\.label)).joined(separator: " and ")
+    }
+
     /// A driver's callback sleeps: not under rcu_read_lock or a spinlock.
     mutating func checkMaySleep(_ call: NotifyCall, _ node: Int) {
-        let task = tasks[currentIndex]
-        guard task.isAtomic else { return }
-        let held = ((task.rcuDepth > 0 ? ["rcu_read_lock"] : []) + task.locks.filter(\.isSpinlock).map(\.label)).joined(separator: " and ")
+        guard let held = atomicContext() else { return }
         report(
             .noSleepInAtomic,
             mm: call.mm,
@@ -221,9 +227,7 @@ extension World {
     /// A policy's statement that may sleep (sleep, wait, taking a mutex): not under
     /// rcu_read_lock or a spinlock.
     mutating func checkStatementMaySleep(_ node: Int, _ statement: Statement) {
-        let task = tasks[currentIndex]
-        guard task.isAtomic else { return }
-        let held = ((task.rcuDepth > 0 ? ["rcu_read_lock"] : []) + task.locks.filter(\.isSpinlock).map(\.label)).joined(separator: " and ")
+        guard let held = atomicContext() else { return }
         report(
             .noSleepInAtomic,
             mm: notifiers[node - 1].mm,

@@ -354,17 +354,8 @@ extension World {
     /// one goes to set_page_dirty unless `setDirty` is off; one that holds a page reference
     /// drops it when `put` says so.
     mutating func zapPolicy(_ node: Int, from start: UInt64, to end: UInt64, setDirty: Bool, put: Bool) {
-        let first = start >> pageShift
-        let last = (min(end, taskSize) - 1) >> pageShift + 1
-        var zapped = 0
-        if notifiers[node - 1].sptes.count > 0 {
-            var sptes = notifiers[node - 1].sptes
-            notifiers[node - 1].sptes = RadixTable()
-            sptes.removeAll(from: first, to: last) { _, raw in
-                dropPolicyEntry(PTE(raw: raw), setDirty: setDirty, put: put)
-                zapped += 1
-            }
-            notifiers[node - 1].sptes = sptes
+        let zapped = removeSecondaryEntries(node, \.sptes, from: start, to: end) { world, entry in
+            world.dropPolicyEntry(entry, setDirty: setDirty, put: put)
         }
         if zapped > 0 { emit(EventInfo(.spteZap, mm: notifiers[node - 1].mm, notifier: node, start: start, end: end, pages: zapped)) }
         flushPolicyTLB(node, from: start, to: end, setDirty: setDirty, put: put)
@@ -372,22 +363,17 @@ extension World {
 
     /// Drops the notifier's TLB entries in `[start, end)`.
     mutating func flushPolicyTLB(_ node: Int, from start: UInt64, to end: UInt64, setDirty: Bool = true, put: Bool = false) {
-        guard notifiers[node - 1].tlb.count > 0 else { return }
-        var tlb = notifiers[node - 1].tlb
-        notifiers[node - 1].tlb = RadixTable()
-        var flushed = 0
-        let stop = min(end, taskSize)
-        tlb.removeAll(from: start >> pageShift, to: (stop - 1) >> pageShift + 1) { _, raw in
-            dropPolicyEntry(PTE(raw: raw), setDirty: setDirty, put: put)
-            flushed += 1
+        let flushed = removeSecondaryEntries(node, \.tlb, from: start, to: end) { world, entry in
+            world.dropPolicyEntry(entry, setDirty: setDirty, put: put)
         }
-        notifiers[node - 1].tlb = tlb
-        if flushed > 0 { emit(EventInfo(.tlbFlush, mm: notifiers[node - 1].mm, notifier: node, start: start, end: stop, pages: flushed)) }
+        if flushed > 0 {
+            emit(EventInfo(.tlbFlush, mm: notifiers[node - 1].mm, notifier: node, start: start, end: min(end, taskSize), pages: flushed))
+        }
     }
 
     /// One mapping's hold on its frame goes; only a mapping whose frame is still the one it
     /// was made for (same generation, still allocated) touches the frame.
-    private mutating func dropPolicyEntry(_ entry: PTE, setDirty: Bool, put: Bool) {
+    mutating func dropPolicyEntry(_ entry: PTE, setDirty: Bool, put: Bool) {
         let pfn = entry.pfn
         guard frames[pfn].isAllocated, frames[pfn].generation == entry.generation else { return }
         if entry.dirty && setDirty { frames[pfn].dirty = true }

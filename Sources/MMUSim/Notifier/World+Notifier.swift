@@ -37,7 +37,8 @@ extension World {
         } else {
             next = notifiers[node - 1].unlinkedNext
         }
-        push(body + [next.map { .callback(call, node: $0) } ?? .rcuReadUnlock])
+        let after: Step = next.map { .callback(call, node: $0) } ?? .rcuReadUnlock
+        push(body.isEmpty ? [after] : body + [after])
         return .ran
     }
 

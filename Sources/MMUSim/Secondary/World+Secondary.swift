@@ -54,16 +54,8 @@ extension World {
     /// handed to set_page_dirty first (unless the driver has no_set_page_dirty); a pinning
     /// driver drops its page reference.
     mutating func zapSecondary(_ node: Int, from start: UInt64, to end: UInt64) {
-        var zapped = 0
-        if notifiers[node - 1].sptes.count > 0 {
-            var sptes = notifiers[node - 1].sptes
-            notifiers[node - 1].sptes = RadixTable()
-            sptes.removeAll(from: start >> pageShift, to: (min(end, taskSize) - 1) >> pageShift + 1) { _, raw in
-                let spte = PTE(raw: raw)
-                dropSecondaryEntry(node, spte, dirty: spte.dirty)
-                zapped += 1
-            }
-            notifiers[node - 1].sptes = sptes
+        let zapped = removeSecondaryEntries(node, \.sptes, from: start, to: end) { world, spte in
+            world.dropSecondaryEntry(node, spte, dirty: spte.dirty)
         }
         if zapped > 0 { emit(EventInfo(.spteZap, mm: notifiers[node - 1].mm, notifier: node, start: start, end: end, pages: zapped)) }
         flushSecondaryTLB(node, from: notifiers[node - 1].kind == .kvm ? 0 : start, to: notifiers[node - 1].kind == .kvm ? UInt64.max : end)
@@ -72,18 +64,34 @@ extension World {
     /// Flushes TLB entries in `[start, end)`; kvm_flush_remote_tlbs flushes them all.
     mutating func flushSecondaryTLB(_ node: Int, from start: UInt64, to end: UInt64) {
         if notifiers[node - 1].kind == .gru { notifiers[node - 1].flushes += 1 }
-        guard notifiers[node - 1].tlb.count > 0 else { return }
-        var tlb = notifiers[node - 1].tlb
-        notifiers[node - 1].tlb = RadixTable()
-        var flushed = 0
-        let stop = min(end, taskSize)
-        tlb.removeAll(from: start >> pageShift, to: (stop - 1) >> pageShift + 1) { _, raw in
-            let entry = PTE(raw: raw)
-            dropSecondaryEntry(node, entry, dirty: entry.dirty)
-            flushed += 1
+        let flushed = removeSecondaryEntries(node, \.tlb, from: start, to: end) { world, entry in
+            world.dropSecondaryEntry(node, entry, dirty: entry.dirty)
         }
-        notifiers[node - 1].tlb = tlb
-        if flushed > 0 { emit(EventInfo(.tlbFlush, mm: notifiers[node - 1].mm, notifier: node, start: start, end: stop, pages: flushed)) }
+        if flushed > 0 {
+            emit(EventInfo(.tlbFlush, mm: notifiers[node - 1].mm, notifier: node, start: start, end: min(end, taskSize), pages: flushed))
+        }
+    }
+
+    /// Removes a notifier's entries of one table (sptes or TLB) in `[start, end)`, handing
+    /// each to `drop`; returns how many went. The table is walked in place: taken out of the
+    /// notifier while `drop` may change the world, then put back.
+    mutating func removeSecondaryEntries(
+        _ node: Int,
+        _ table: WritableKeyPath<Notifier, RadixTable>,
+        from start: UInt64,
+        to end: UInt64,
+        drop: (inout World, PTE) -> Void
+    ) -> Int {
+        guard notifiers[node - 1][keyPath: table].count > 0 else { return 0 }
+        var entries = notifiers[node - 1][keyPath: table]
+        notifiers[node - 1][keyPath: table] = RadixTable()
+        var removed = 0
+        entries.removeAll(from: start >> pageShift, to: (min(end, taskSize) - 1) >> pageShift + 1) { _, raw in
+            drop(&self, PTE(raw: raw))
+            removed += 1
+        }
+        notifiers[node - 1][keyPath: table] = entries
+        return removed
     }
 
     /// Zaps everything a secondary MMU maps.
@@ -93,7 +101,7 @@ extension World {
 
     /// Drops one secondary entry's hold on its frame. Only an entry whose frame is still the
     /// one it was made for (same generation, still allocated) touches the frame.
-    private mutating func dropSecondaryEntry(_ node: Int, _ entry: PTE, dirty: Bool) {
+    mutating func dropSecondaryEntry(_ node: Int, _ entry: PTE, dirty: Bool) {
         let pfn = entry.pfn
         guard frames[pfn].isAllocated, frames[pfn].generation == entry.generation else { return }
         if dirty && !notifiers[node - 1].has(.noSetPageDirty) { frames[pfn].dirty = true }
