@@ -17,16 +17,20 @@ struct DriverAnswer: ResponseEncodable, Sendable {
     var notifier: Bool
     var pins: Bool
     var variants: [Variant]
-    /// A loaded driver's policy document (GET /drivers/{name} only).
+    /// The driver's policy document (GET /drivers/{name} only).
     var policy: JSON?
 
-    init(_ kind: SecondaryKind) {
-        name = kind.rawValue
-        description = kind.summary
+    /// A built-in driver: its summary and its bug switches' (its variants), and, from
+    /// GET /drivers/{name}, its policy file.
+    init(builtin name: String, withDocument: Bool) {
+        let policy = BuiltinDrivers.policies[name]!
+        self.name = name
+        description = BuiltinDrivers.summaries[name] ?? policy.description
         builtin = true
-        notifier = kind.usesNotifier
-        pins = kind.pins
-        variants = DriverBug.allCases.map { Variant(name: $0.rawValue, description: $0.summary) }
+        notifier = policy.subscribe != .none
+        pins = policy.pins
+        variants = BuiltinDrivers.variantNames.map { Variant(name: $0, description: BuiltinDrivers.variantSummaries[$0] ?? $0) }
+        self.policy = withDocument ? policy.document : nil
     }
 
     init(_ policy: Policy, withDocument: Bool) {
@@ -34,7 +38,7 @@ struct DriverAnswer: ResponseEncodable, Sendable {
         description = policy.description
         builtin = false
         notifier = policy.subscribe != .none
-        pins = false
+        pins = policy.pins
         variants = policy.variants.map { variant in
             let count = variant.patch.elements?.count ?? 0
             return Variant(name: variant.name, description: "a JSON Patch of \(count) operation\(count == 1 ? "" : "s") over the policy")
@@ -93,12 +97,14 @@ extension Routes {
         let limits = self.limits
         endpoints.get("/drivers") { _, _ in
             let loaded = await simulator.world.drivers
-            let answers = SecondaryKind.allCases.map(DriverAnswer.init) + loaded.keys.sorted().map { DriverAnswer(loaded[$0]!, withDocument: false) }
+            let answers =
+                BuiltinDrivers.names.map { DriverAnswer(builtin: $0, withDocument: false) }
+                + loaded.keys.sorted().map { DriverAnswer(loaded[$0]!, withDocument: false) }
             return DriversAnswer(drivers: answers)
         }
         endpoints.get("/drivers/{name}") { _, context in
             let name = context.parameters.get("name") ?? ""
-            if let kind = SecondaryKind(rawValue: name) { return DriverAnswer(kind) }
+            if BuiltinDrivers.policies[name] != nil { return DriverAnswer(builtin: name, withDocument: true) }
             guard let policy = await simulator.world.drivers[name] else {
                 throw APIError(.notFound, code: "unknown_driver", message: "no driver named '\(name)'")
             }

@@ -35,7 +35,7 @@ extension Routes {
             guard let kind = body.kind else {
                 throw APIError(.badRequest, code: "bad_request", message: "the body lacks the required field 'kind'")
             }
-            if SecondaryKind(rawValue: kind) == nil {
+            if BuiltinDrivers.policies[kind] == nil {
                 // A loaded driver policy, its bugs its variants.
                 let outcome = try await simulator.register(
                     mm: id,

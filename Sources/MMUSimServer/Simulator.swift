@@ -101,7 +101,7 @@ actor Simulator {
         case .fork:
             if world.mms.count >= limits.maxMMs { throw limitExceeded("mms", limits.maxMMs) }
         case .entry(_, let id, let name, _, _):
-            let entries = world.notifier(id)?.policy.map { world.policies[$0].policy.entries } ?? [:]
+            let entries = world.notifier(id).map { world.policies[$0.policy].policy.entries } ?? [:]
             guard entries[name] != nil else {
                 let known = entries.isEmpty ? "its driver has none" : "its entries are " + entries.keys.sorted().joined(separator: ", ")
                 throw APIError(.notFound, code: "unknown_entry", message: "notifier \(id) has no entry point '\(name)': \(known)")
@@ -152,7 +152,7 @@ actor Simulator {
     /// Loads (or replaces) a driver policy under its name, journaled like any change. It must
     /// be one the interpreter runs, and not take a built-in kind's name.
     func loadDriver(_ policy: Policy) throws {
-        if SecondaryKind(rawValue: policy.name) != nil {
+        if BuiltinDrivers.policies[policy.name] != nil {
             throw APIError(.conflict, code: "builtin_driver", message: "'\(policy.name)' is a built-in driver: load the policy under another name")
         }
         try Self.checkRunnable(policy)
@@ -181,7 +181,7 @@ actor Simulator {
         within limits: RequestLimits
     ) throws -> Outcome {
         guard let base = world.drivers[name] else {
-            let known = SecondaryKind.allCases.map(\.rawValue) + world.drivers.keys.sorted()
+            let known = BuiltinDrivers.names + world.drivers.keys.sorted()
             throw APIError(
                 .unprocessableContent,
                 code: "invalid_value",

@@ -5,8 +5,7 @@ import MMUSim
 // 4 KiB page, first with no secondary MMU, then with kvm and gru registered and every page
 // faulted into both; then memory per populated page and the scale checks.
 // Output lines: "SIZE OP MMUS NS_PER_PAGE" and "memory ...", "scale ...".
-// Arguments: ops, memory-none, memory-kvm+gru, scale, faults, policy (ops, scale and policy
-// when none).
+// Arguments: ops, memory-none, memory-kvm+gru, scale, faults (ops and scale when none).
 
 let clock = ContinuousClock()
 
@@ -44,8 +43,8 @@ func run(label: String, size: UInt64, secondaries: Bool) {
     report("mmap", timed { perform(&world, .mmap(mm: mm, addr: nil, length: size, prot: rw, flags: MmapFlags(), file: nil, offset: 0)) })
     report("populate", timed { perform(&world, .touch(mm: mm, addr: base, length: size, write: true, value: 1)) })
     if secondaries {
-        perform(&world, .register(mm: mm, kind: .kvm, bugs: [], signalPending: false, mmapSemHeld: false))
-        perform(&world, .register(mm: mm, kind: .gru, bugs: [], signalPending: false, mmapSemHeld: false))
+        perform(&world, .register(mm: mm, kind: "kvm", bugs: [], signalPending: false, mmapSemHeld: false))
+        perform(&world, .register(mm: mm, kind: "gru", bugs: [], signalPending: false, mmapSemHeld: false))
         let fault = timed {
             var address = base
             while address < base + size {
@@ -80,8 +79,8 @@ func forkBench(secondaries: Bool) {
     perform(&world, .mmap(mm: mm, addr: nil, length: size, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
     perform(&world, .touch(mm: mm, addr: mmapBase, length: size, write: true, value: 1))
     if secondaries {
-        perform(&world, .register(mm: mm, kind: .kvm, bugs: [], signalPending: false, mmapSemHeld: false))
-        perform(&world, .register(mm: mm, kind: .gru, bugs: [], signalPending: false, mmapSemHeld: false))
+        perform(&world, .register(mm: mm, kind: "kvm", bugs: [], signalPending: false, mmapSemHeld: false))
+        perform(&world, .register(mm: mm, kind: "gru", bugs: [], signalPending: false, mmapSemHeld: false))
         var address = mmapBase
         while address < mmapBase + size {
             perform(&world, .fault(mm: mm, notifier: 1, address: address, write: true))
@@ -108,8 +107,8 @@ func memory(secondaries: Bool) {
     perform(&world, .mmap(mm: mm, addr: nil, length: pages * pageSize, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
     perform(&world, .touch(mm: mm, addr: mmapBase, length: pages * pageSize, write: true, value: 1))
     if secondaries {
-        perform(&world, .register(mm: mm, kind: .kvm, bugs: [], signalPending: false, mmapSemHeld: false))
-        perform(&world, .register(mm: mm, kind: .gru, bugs: [], signalPending: false, mmapSemHeld: false))
+        perform(&world, .register(mm: mm, kind: "kvm", bugs: [], signalPending: false, mmapSemHeld: false))
+        perform(&world, .register(mm: mm, kind: "gru", bugs: [], signalPending: false, mmapSemHeld: false))
         var address = mmapBase
         while address < mmapBase + pages * pageSize {
             perform(&world, .fault(mm: mm, notifier: 1, address: address, write: true))
@@ -148,64 +147,10 @@ func scale() {
         precondition(world.mm(mm)!.vmas.count == vmas)
         var taken = 0
         let register = timed {
-            let task = world.perform(.register(mm: mm, kind: .kvm, bugs: [], signalPending: false, mmapSemHeld: false))
+            let task = world.perform(.register(mm: mm, kind: "kvm", bugs: [], signalPending: false, mmapSemHeld: false))
             taken = task.result.locksTaken ?? 0
         }
         print("scale register vmas=\(vmas) locks_taken=\(taken) us \(String(format: "%.1f", register / 1000))")
-    }
-}
-
-/// The kvm policy (drivers/kvm.json, run by the interpreter) against the Swift kvm it stands
-/// for, side by side: ns per secondary fault over 16,384 pages, then the states per second of
-/// exhaustive explorations of a fault against munmap and against reclaim.
-/// Output lines: "policy fault_ns DRIVER NS" and "policy explore DRIVER RACE STATES SECONDS".
-func policyBench() {
-    guard let text = try? String(contentsOfFile: "drivers/kvm.json", encoding: .utf8), let kvm = try? Policy.load(text: text) else {
-        fatalError("run from the repository's root: drivers/kvm.json is read")
-    }
-    func register(_ world: inout World, _ mm: Int, policy: Bool) {
-        if policy {
-            perform(&world, .registerPolicy(mm: mm, policy: kvm, signalPending: false, mmapSemHeld: false))
-        } else {
-            perform(&world, .register(mm: mm, kind: .kvm, bugs: [], signalPending: false, mmapSemHeld: false))
-        }
-    }
-    for round in 0..<2 {
-        for policy in [false, true] {
-            let pages: UInt64 = 16_384
-            var world = World(WorldConfig(frames: Int(pages) + 64, swapSlots: 0))
-            let mm = world.createMM()
-            perform(&world, .mmap(mm: mm, addr: nil, length: pages * pageSize, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
-            perform(&world, .touch(mm: mm, addr: mmapBase, length: pages * pageSize, write: true, value: 1))
-            register(&world, mm, policy: policy)
-            let ns = timed {
-                for index in 0..<pages { perform(&world, .fault(mm: mm, notifier: 1, address: mmapBase + index * pageSize, write: true)) }
-            }
-            // The first round warms up; the second is reported.
-            if round == 1 { print("policy fault_ns \(policy ? "kvm.json" : "kvm") \(String(format: "%.1f", ns / Double(pages)))") }
-        }
-    }
-    for race in ["fault-vs-munmap", "fault-vs-reclaim"] {
-        for policy in [false, true] {
-            var world = World(WorldConfig(frames: 64, swapSlots: 64, traceCapacity: 100_000))
-            let mm = world.createMM()
-            perform(&world, .mmap(mm: mm, addr: nil, length: pageSize, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
-            perform(&world, .touch(mm: mm, addr: mmapBase, length: pageSize, write: true, value: 1))
-            register(&world, mm, policy: policy)
-            let fault = MMUSim.Operation.fault(mm: mm, notifier: 1, address: mmapBase, write: true)
-            let other: MMUSim.Operation
-            if race == "fault-vs-reclaim" {
-                perform(&world, .reclaim(mm: mm, addr: nil, length: nil, pages: nil))
-                other = .reclaim(mm: mm, addr: nil, length: nil, pages: nil)
-            } else {
-                other = .munmap(mm: mm, addr: mmapBase, length: pageSize)
-            }
-            let explorer = Explorer(spec: ExploreSpec(setup: [], tasks: []), world: world, tasks: [fault, other])
-            var result: ExploreResult?
-            let ns = timed { for _ in 0..<20 { result = explorer.run() } }
-            guard let result, result.violations.isEmpty, !result.truncated else { fatalError("\(race): \(String(describing: result?.violations))") }
-            print("policy explore \(policy ? "kvm.json" : "kvm") \(race) \(result.distinctStates) \(String(format: "%.6f", ns / 20 / 1e9))")
-        }
     }
 }
 
@@ -225,4 +170,3 @@ if arguments.contains("faults") { run(label: "64MiB", size: 64 << 20, secondarie
 if arguments.contains("memory-none") { memory(secondaries: false) }
 if arguments.contains("memory-kvm+gru") { memory(secondaries: true) }
 if all || arguments.contains("scale") { scale() }
-if all || arguments.contains("policy") { policyBench() }

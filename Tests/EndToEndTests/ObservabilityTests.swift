@@ -154,12 +154,13 @@ struct ObservabilityTests {
             for event in events where turns.last != title(event) { turns.append(title(event)) }
             #expect(!lines[0].contains("|") && lines[1] == String(repeating: "-", count: 100))
             #expect([lines[0].trimmingCharacters(in: .whitespaces)] + lines.filter { $0.hasPrefix(" == ") }.map { String($0.dropFirst(4)) } == turns)
-            // Each event starts its own row with its call, in seq order: the rows' first words are the calls.
+            // Each event starts its own row with its call (a driver statement with its driver's
+            // name), in seq order: the rows' first words are the calls.
             let starts = lines.dropFirst(2).compactMap { line -> String? in
                 guard line.hasPrefix(" "), !line.hasPrefix("   "), !line.hasPrefix(" == ") else { return nil }
                 return line.split(separator: " ").first.map(String.init)
             }
-            #expect(starts == events.compactMap { $0["call"]?.string })
+            #expect(starts == events.compactMap { $0["call"]?.string == "driver" ? $0["driver"]?.string : $0["call"]?.string })
             #expect(lines.contains { $0.contains("invalidate_range_start n\(world.kvm2) kvm") })
             let bad = try await lab.send("GET", "/trace/export?format=ladder&since=x")
             #expect(bad.status == 400 && bad.json["error"]?["code"] == "bad_request")

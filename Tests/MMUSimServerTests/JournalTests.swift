@@ -16,7 +16,7 @@ struct JournalTests {
         let a = mmapBase
         _ = await simulator.perform(.mmap(mm: mm, addr: nil, length: 8 * pageSize, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
         _ = await simulator.perform(.touch(mm: mm, addr: a, length: 8 * pageSize, write: true, value: 9))
-        _ = await simulator.perform(.register(mm: mm, kind: .kvm, bugs: [.skipRetryCheck], signalPending: false, mmapSemHeld: false))
+        _ = await simulator.perform(.register(mm: mm, kind: "kvm", bugs: ["skip_retry_check"], signalPending: false, mmapSemHeld: false))
         _ = await simulator.perform(.fault(mm: mm, notifier: 1, address: a, write: true))
         let paused = await simulator.perform(.munmap(mm: mm, addr: a, length: 2 * pageSize), pauseAt: "zap_pte_range")
         _ = await simulator.step(task: paused.task.id)

@@ -9,13 +9,13 @@ import Testing
 struct GRUDropinTests {
     /// One written page, a gru notifier (with `bugs`), and a madvise(DONTNEED) paused inside its
     /// invalidate_range_start/end, before zap_pte_range.
-    private func windowOpen(bugs: Set<DriverBug> = []) -> (lab: Lab, address: UInt64, gru: Int, madvise: Int) {
+    private func windowOpen(bugs: [String] = []) -> (lab: Lab, address: UInt64, gru: Int, madvise: Int) {
         var lab = Lab()
         let a = lab.mmap(1)
         lab.write(a, value: 1)
-        let gru = lab.register(.gru, bugs: bugs)
+        let gru = lab.register("gru", bugs: bugs)
         let madvise = lab.world.perform(.madviseDontneed(mm: lab.mm, addr: a, length: pageSize), pauseAt: "zap_pte_range")
-        #expect(madvise.status == .paused && lab.world.notifier(gru)!.count == 1)
+        #expect(madvise.status == .paused && lab.world.variable("count", of: gru) == 1)
         return (lab, a, gru, madvise.id)
     }
 
@@ -24,7 +24,7 @@ struct GRUDropinTests {
         var lab = Lab()
         let a = lab.mmap(1)
         lab.write(a, value: 1)
-        let gru = lab.register(.gru)
+        let gru = lab.register("gru")
         let fault = lab.world.perform(.fault(mm: lab.mm, notifier: gru, address: a, write: false), pauseAt: "atomic_pte_lookup")
         #expect(fault.status == .paused)
         let madvise = lab.world.perform(.madviseDontneed(mm: lab.mm, addr: a, length: pageSize), pauseAt: "zap_pte_range")
@@ -48,7 +48,7 @@ struct GRUDropinTests {
 
     @Test("a GRU that skips the ms_range_active check drops a translation in inside the window; after the zap it is stale")
     func skippedCheckLeavesAStaleTLBEntry() {
-        var (lab, a, gru, madvise) = windowOpen(bugs: [.skipRetryCheck])
+        var (lab, a, gru, madvise) = windowOpen(bugs: ["skip_retry_check"])
         let fault = lab.fault(gru, a)
         #expect(fault.ret == 0 && lab.world.notifier(gru)!.tlb.count == 1)
         #expect(lab.invariantsBroken == [.noSpteInInvalidateWindow])

@@ -11,11 +11,11 @@ struct HeldPageTests {
     /// reclaim pass runs page_referenced and stops before add_to_swap; then a kvm fault of the
     /// page runs get_user_pages and stops before mmu_lock: it holds the page that the reclaim
     /// is about to unmap (the window of shrink_page_list between page_referenced and try_to_unmap).
-    private func faultHoldingThePage(bugs: Set<DriverBug> = []) -> (lab: Lab, address: UInt64, pfn: Int, kvm: Int, fault: Int, reclaim: Int) {
+    private func faultHoldingThePage(bugs: [String] = []) -> (lab: Lab, address: UInt64, pfn: Int, kvm: Int, fault: Int, reclaim: Int) {
         var lab = Lab()
         let a = lab.mmap(1)
         lab.write(a, value: 0x77)
-        let kvm = lab.register(.kvm, bugs: bugs)
+        let kvm = lab.register("kvm", bugs: bugs)
         let aged = lab.run(.reclaim(mm: lab.mm, addr: nil, length: nil, pages: nil))
         #expect(aged.referenced == 1)
         let pfn = lab.pte(a).pfn
@@ -31,14 +31,14 @@ struct HeldPageTests {
     @Test("shrink_page_list unmaps a page get_user_pages holds: invalidate_page, a swap entry, and the page kept in the swap cache")
     func reclaimUnmapsAHeldPage() {
         var (lab, a, pfn, kvm, _, reclaim) = faultHoldingThePage()
-        let seq = lab.world.notifier(kvm)!.seq
+        let seq = lab.world.variable("seq", of: kvm)
         let mark = lab.world.lastSeq
         lab.world.resume(reclaim)
         let result = lab.world.task(reclaim)!.result
         #expect(result.swappedOut == 0 && result.kept == 1 && result.failed == 0)
         // try_to_unmap_one: ptep_clear_flush_young_notify (not young), then ptep_clear_flush_notify.
         #expect(lab.calls(since: mark) == ["clear_flush_young n1 @0x7f0000000000", "invalidate_page n1 @0x7f0000000000"])
-        #expect(lab.world.notifier(kvm)!.seq == seq + 1)
+        #expect(lab.world.variable("seq", of: kvm) == seq.map { $0 + 1 })
         #expect(lab.pte(a).isSwap)
         let frame = lab.world.frames[pfn]
         #expect(frame.isAllocated && frame.mapcount == 0 && frame.refcount == 1 && frame.swapSlot >= 0 && !frame.dirty)
@@ -60,7 +60,7 @@ struct HeldPageTests {
 
     @Test("a kvm that skips the seq check installs the held page after try_to_unmap took it out: the spte outlives the freed frame")
     func skipRetryInstallsAnUnmappedPage() {
-        var (lab, a, pfn, kvm, fault, reclaim) = faultHoldingThePage(bugs: [.skipRetryCheck])
+        var (lab, a, pfn, kvm, fault, reclaim) = faultHoldingThePage(bugs: ["skip_retry_check"])
         lab.world.resume(reclaim)
         lab.world.resume(fault)
         #expect(lab.world.notifier(kvm)!.sptes.pte(at: a).pfn == pfn)
@@ -73,16 +73,16 @@ struct HeldPageTests {
         var lab = Lab()
         let a = lab.mmap(1)
         lab.write(a, value: 0x77)
-        let kvm = lab.register(.kvm)
+        let kvm = lab.register("kvm")
         let pfn = lab.pte(a).pfn
         let fault = lab.world.perform(.fault(mm: lab.mm, notifier: kvm, address: a, write: true), pauseAt: "lock:mmu_lock")
         #expect(fault.status == .paused && lab.world.frames[pfn].refcount == 2)
-        let seq = lab.world.notifier(kvm)!.seq
+        let seq = lab.world.variable("seq", of: kvm)
         let mark = lab.world.lastSeq
         let result = lab.run(.migrate(mm: lab.mm, addr: a, length: pageSize))
         #expect(result.migrated == 0 && result.failed == 1)
         #expect(lab.calls(since: mark) == ["invalidate_page n1 @0x7f0000000000"])
-        #expect(lab.world.notifier(kvm)!.seq == seq + 1)
+        #expect(lab.world.variable("seq", of: kvm) == seq.map { $0 + 1 })
         #expect(lab.events(since: mark, ["migrate_copy"]).first?.ret == -11)
         #expect(lab.pte(a).isPresent && lab.pte(a).pfn == pfn && lab.pte(a).write)
         #expect(lab.world.frames[pfn].mapcount == 1 && lab.world.frames[pfn].refcount == 2)
@@ -117,7 +117,7 @@ struct CoreBugTests {
         var lab = Lab(frames: 2048, coreBugs: bugs)
         let a = lab.mmap(512, hugetlb: true)
         lab.write(a, value: 1)
-        let kvm = lab.register(.kvm)
+        let kvm = lab.register("kvm")
         lab.fault(kvm, a, write: true)
         var mark = lab.world.lastSeq
         lab.run(.fork(mm: lab.mm))

@@ -12,7 +12,7 @@ struct HookSiteTests {
         var lab = Lab()
         let a = lab.mmap(2, shared: true, file: "f")
         lab.write(a, pages: 2, value: 1)
-        let kvm = lab.register(.kvm)
+        let kvm = lab.register("kvm")
         lab.fault(kvm, a)
         let mark = lab.world.lastSeq
         #expect(lab.run(.remapFilePages(mm: lab.mm, addr: a, length: pageSize, pgoff: 1)).ret == 0)
@@ -32,7 +32,7 @@ struct HookSiteTests {
         var lab = Lab(frames: 1024)
         let a = lab.mmap(512, hugetlb: true)
         lab.write(a, pages: 2, value: 1)
-        let kvm = lab.register(.kvm)
+        let kvm = lab.register("kvm")
         lab.fault(kvm, a)
         let mark = lab.world.lastSeq
         lab.run(.munmap(mm: lab.mm, addr: a, length: 512 * pageSize))
@@ -53,7 +53,7 @@ struct HookSiteTests {
         var lab = Lab()
         let a = lab.mmap(4)
         lab.write(a, pages: 4, value: 1)
-        let kvm = lab.register(.kvm)
+        let kvm = lab.register("kvm")
         lab.fault(kvm, a + pageSize, write: true)
         let mark = lab.world.lastSeq
         lab.run(.applyToPageRange(mm: lab.mm, addr: a, length: 2 * pageSize))
@@ -73,7 +73,7 @@ struct HookSiteTests {
         var lab = Lab()
         let a = lab.mmap(1)
         lab.write(a, value: 0x42)
-        let kvm = lab.register(.kvm)
+        let kvm = lab.register("kvm")
         lab.fault(kvm, a)
         let old = lab.pte(a).pfn
         let mark = lab.world.lastSeq
@@ -91,7 +91,7 @@ struct HookSiteTests {
         var lab = Lab()
         let a = lab.mmap(1, shared: true, file: "f")
         lab.write(a, value: 7)
-        let kvm = lab.register(.kvm)
+        let kvm = lab.register("kvm")
         lab.fault(kvm, a, write: true)
         let mark = lab.world.lastSeq
         #expect(lab.run(.writeback(file: "f")).cleaned == 1)

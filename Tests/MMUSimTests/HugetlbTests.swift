@@ -34,7 +34,7 @@ struct HugetlbTests {
         var lab = Lab(frames: 1024)
         let a = lab.mmap(512, hugetlb: true)
         lab.write(a + 2 * pageSize, value: 0x42)
-        let kvm = lab.register(.kvm)
+        let kvm = lab.register("kvm")
         let pause = lab.world.perform(.fault(mm: lab.mm, notifier: kvm, address: a + 2 * pageSize, write: true), pauseAt: "lock:mmu_lock")
         #expect(lab.world.frames[512].refcount == 2 && lab.world.frames[514].refcount == 0)
         lab.world.resume(pause.id)
@@ -142,7 +142,7 @@ struct HugetlbTests {
         var lab = Lab(frames: 1024)
         let a = lab.mmap(512, shared: true, file: "hugepages", hugetlb: true)
         lab.write(a, value: 1)
-        let kvm = lab.register(.kvm)
+        let kvm = lab.register("kvm")
         lab.fault(kvm, a, write: true)
         let mark = lab.world.lastSeq
         #expect(lab.run(.mprotect(mm: lab.mm, addr: a, length: hugePageSize, prot: [.read])).ret == 0)

@@ -41,9 +41,14 @@ struct LadderTests {
             let left = String(line.prefix(bar)).trimmingCharacters(in: .whitespaces)
             let right = line.count > bar ? String(line.dropFirst(bar + 1)).trimmingCharacters(in: .whitespaces) : ""
             let cell = event.task == tasks[0] ? left : right
-            #expect(cell.hasPrefix(event.call.rawValue), "row \(row): \(line)")
             #expect((event.task == tasks[0] ? right : left).isEmpty, "row \(row): \(line)")
-            if let notifier = event.notifier { #expect(cell.contains("n\(notifier) kvm")) }
+            if event.call == .driver {
+                // A driver statement: the driver, the statement's pointer and what it does.
+                #expect(cell.hasPrefix("kvm \(event.statement ?? "?")"), "row \(row): \(line)")
+            } else {
+                #expect(cell.hasPrefix(event.call.rawValue), "row \(row): \(line)")
+                if let notifier = event.notifier { #expect(cell.contains("n\(notifier) kvm")) }
+            }
             row += 1
             // Continuation lines of the same cell, then the marks of this event.
             while row < lines.count, !lines[row].hasPrefix("^--"), Self.isContinuation(lines[row], bar: bar) { row += 1 }

@@ -15,7 +15,7 @@ struct MMUsersTests {
         let a = lab.mmap(2)
         lab.write(a, pages: 2, value: 3)
         let register = lab.world.perform(
-            .register(mm: lab.mm, kind: .kvm, bugs: [], signalPending: false, mmapSemHeld: false),
+            .register(mm: lab.mm, kind: "kvm", bugs: [], signalPending: false, mmapSemHeld: false),
             pauseAt: "hlist_add_head"
         )
         #expect(register.status == .paused && lab.world.mm(lab.mm)!.users == 2)
@@ -39,7 +39,7 @@ struct MMUsersTests {
         let a = lab.mmap(2)
         lab.write(a, pages: 2, value: 3)
         let register = lab.world.perform(
-            .register(mm: lab.mm, kind: .kvm, bugs: [], signalPending: false, mmapSemHeld: false),
+            .register(mm: lab.mm, kind: "kvm", bugs: [], signalPending: false, mmapSemHeld: false),
             pauseAt: "signal_pending"
         )
         #expect(register.status == .paused)
@@ -58,7 +58,7 @@ struct MMUsersTests {
         var lab = Lab()
         let a = lab.mmap(1)
         lab.write(a, value: 5)
-        let kvm = lab.register(.kvm)
+        let kvm = lab.register("kvm")
         let fault = lab.world.perform(.fault(mm: lab.mm, notifier: kvm, address: a, write: true), pauseAt: "lock:mmu_lock")
         #expect(fault.status == .paused && lab.world.mm(lab.mm)!.users == 2)
         lab.run(.exit(mm: lab.mm))

@@ -78,16 +78,19 @@ struct PolicyTests {
 
     // MARK: The built-in policies
 
-    static let builtins = SecondaryKind.allCases.map(\.rawValue)
+    static let builtins = BuiltinDrivers.names
 
     @Test("drivers/ holds one policy per built-in kind, named as the kind, each variant a bug switch", arguments: builtins)
     func builtinLoads(name: String) throws {
         let policy = try Self.builtin(name)
         #expect(policy.name == name && policy.kernel == .v17)
-        #expect(Set(policy.variantNames) == Set(DriverBug.allCases.map(\.rawValue)))
-        let kind = try #require(SecondaryKind(rawValue: name))
-        #expect((policy.subscribe == .classic) == kind.usesNotifier)
+        #expect(Set(policy.variantNames) == Set(BuiltinDrivers.variantNames))
+        // pinning and unsafe register no notifier (the drivers before 2.6.27); the pinning kinds pin.
+        #expect((policy.subscribe == .classic) == !["pinning", "unsafe"].contains(name))
+        #expect(policy.pins == ["pinning", "xpmem"].contains(name))
         #expect(policy.fault != nil)
+        // The model carries the file compiled in (scripts/embed-drivers): the same document.
+        #expect(BuiltinDrivers.policies[name] == policy, "drivers/\(name).json changed: run scripts/embed-drivers")
     }
 
     @Test("every combination of a built-in policy's variants applies and loads, whatever order a bugs list names them in", arguments: builtins)

@@ -329,7 +329,7 @@ struct PrimaryMMUTests {
             lab.write(a + pageSize, value: 2)
             _ = lab.run(.reclaim(mm: nil, addr: nil, length: nil, pages: nil))
             _ = lab.run(.reclaim(mm: nil, addr: nil, length: nil, pages: nil))
-            _ = lab.register(.kvm)
+            _ = lab.register("kvm")
             lab.fault(1, a, write: true)
             _ = lab.run(.munmap(mm: lab.mm, addr: a, length: pageSize))
             return lab.world

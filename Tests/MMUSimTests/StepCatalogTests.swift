@@ -34,10 +34,10 @@ struct StepCatalogTests {
             )
         )
         run(.touch(mm: mm, addr: a, length: 4 * pageSize, write: true, value: 1))
-        run(.register(mm: mm, kind: .kvm, bugs: [], signalPending: false, mmapSemHeld: false))
-        run(.register(mm: mm, kind: .gru, bugs: [], signalPending: false, mmapSemHeld: false))
-        run(.register(mm: mm, kind: .pinning, bugs: [], signalPending: false, mmapSemHeld: false))
-        run(.register(mm: mm, kind: .kvm, bugs: [], signalPending: true, mmapSemHeld: false))
+        run(.register(mm: mm, kind: "kvm", bugs: [], signalPending: false, mmapSemHeld: false))
+        run(.register(mm: mm, kind: "gru", bugs: [], signalPending: false, mmapSemHeld: false))
+        run(.register(mm: mm, kind: "pinning", bugs: [], signalPending: false, mmapSemHeld: false))
+        run(.register(mm: mm, kind: "kvm", bugs: [], signalPending: true, mmapSemHeld: false))
         run(.fault(mm: mm, notifier: 1, address: a, write: true))
         run(.fault(mm: mm, notifier: 2, address: a, write: false))
         run(.fault(mm: mm, notifier: 3, address: a + pageSize, write: false))
@@ -72,6 +72,9 @@ struct StepCatalogTests {
         run(.exit(mm: mm))
         run(.unregister(mm: mm, notifier: 1))
         for (op, names) in seen {
+            // A driver's statements are steps named driver:<driver>:<pointer>, checked against
+            // the driver's policy instead (PolicyTests, DriverPolicyTests).
+            let names = names.filter { !$0.hasPrefix("driver:") }
             let catalog = Set(World.stepCatalog[op] ?? [])
             #expect(!names.isEmpty, "\(op) ran no step")
             #expect(Set(names).subtracting(catalog).isEmpty, "\(op) ran steps missing from its catalog: \(Set(names).subtracting(catalog))")

@@ -46,7 +46,7 @@ struct Lab {
         run(.touch(mm: mm ?? self.mm, addr: addr, length: pages * pageSize, write: false, value: nil)).values ?? []
     }
 
-    mutating func register(_ kind: SecondaryKind, bugs: Set<DriverBug> = [], mm: Int? = nil) -> Int {
+    mutating func register(_ kind: String, bugs: [String] = [], mm: Int? = nil) -> Int {
         let result = run(.register(mm: mm ?? self.mm, kind: kind, bugs: bugs, signalPending: false, mmapSemHeld: false))
         #expect(result.ret == 0)
         return result.notifier ?? 0
@@ -54,8 +54,8 @@ struct Lab {
 
     /// One page holding 1, mapped writable by a new driver of `kind`: the page and the driver.
     mutating func pageMapped(
-        by kind: SecondaryKind,
-        bugs: Set<DriverBug> = [],
+        by kind: String,
+        bugs: [String] = [],
         shared: Bool = false,
         file: String? = nil
     ) -> (

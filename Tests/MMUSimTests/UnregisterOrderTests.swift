@@ -15,7 +15,7 @@ struct UnregisterOrderTests {
         var lab = Lab(releaseOrder: order)
         let a = lab.mmap(1)
         lab.write(a, value: 1)
-        let kvm = lab.register(.kvm)
+        let kvm = lab.register("kvm")
         lab.fault(kvm, a)
         let mark = lab.world.lastSeq
         lab.run(.unregister(mm: lab.mm, notifier: kvm))
@@ -39,7 +39,7 @@ struct UnregisterOrderTests {
         var lab = Lab(releaseOrder: .fixed)
         let a = lab.mmap(1)
         lab.write(a, value: 1)
-        let kvm = lab.register(.kvm)
+        let kvm = lab.register("kvm")
         let unregister = lab.world.perform(.unregister(mm: lab.mm, notifier: kvm), pauseAt: "hlist_del_init_rcu")
         #expect(unregister.status == .paused)
         #expect(lab.world.notifier(kvm)!.counters.release == 1 && lab.world.notifier(kvm)!.state == .listed)

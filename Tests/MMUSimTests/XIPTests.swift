@@ -12,7 +12,7 @@ struct XIPTests {
 
     /// An xip file `rom` mapped privately in the lab's mm (read once, so the sparse page is
     /// mapped) and shared in a second mm; a `kind` driver on the first maps the hole.
-    private func sparseMapped(_ kind: SecondaryKind, bugs: Set<DriverBug> = []) -> (lab: Lab, a: UInt64, other: Int, b: UInt64, driver: Int) {
+    private func sparseMapped(_ kind: String, bugs: [String] = []) -> (lab: Lab, a: UInt64, other: Int, b: UInt64, driver: Int) {
         var lab = Lab()
         let a = lab.run(.mmap(mm: lab.mm, addr: nil, length: pageSize, prot: [.read], flags: Self.xipPrivate, file: "rom", offset: 0)).addr!
         #expect(lab.read(a) == [0])
@@ -28,7 +28,7 @@ struct XIPTests {
         "a shared mapping's write fault fills the hole: __xip_unmap clears the sparse pte of every mapping with invalidate_page under i_mmap_lock and the page-table lock"
     )
     func xipUnmapNotifies() {
-        var (lab, a, other, b, kvm) = sparseMapped(.kvm)
+        var (lab, a, other, b, kvm) = sparseMapped("kvm")
         let sparse = lab.world.xipSparsePfn
         let mark = lab.world.lastSeq
         lab.write(b, value: 5, mm: other)
@@ -48,7 +48,7 @@ struct XIPTests {
 
     @Test("a kvm whose invalidate_page does nothing keeps reading the sparse page after the hole is filled (no-stale-spte)")
     func staleSparsePage() {
-        var (lab, a, other, b, kvm) = sparseMapped(.kvm, bugs: [.ignoreInvalidatePage])
+        var (lab, a, other, b, kvm) = sparseMapped("kvm", bugs: ["ignore_invalidate_page"])
         lab.write(b, value: 5, mm: other)
         #expect(lab.run(.access(mm: lab.mm, notifier: kvm, address: a, write: false, value: nil)).value == 0)
         #expect(lab.invariantsBroken == [.noStaleSpte])
@@ -56,7 +56,7 @@ struct XIPTests {
 
     @Test("xpmem sleeps in invalidate_page under __xip_unmap's spinlocks (no-sleep-in-atomic)")
     func xpmemSleepsUnderXIPUnmap() {
-        var (lab, _, other, b, _) = sparseMapped(.xpmem)
+        var (lab, _, other, b, _) = sparseMapped("xpmem")
         lab.write(b, value: 5, mm: other)
         #expect(lab.invariantsBroken.contains(.noSleepInAtomic))
     }
@@ -110,7 +110,7 @@ struct XIPTests {
         lab.write(b, value: 4)
         let block = lab.pte(b).pfn
         let a = lab.run(.mmap(mm: lab.mm, addr: nil, length: pageSize, prot: [.read, .write], flags: Self.xipPrivate, file: "rom", offset: 0)).addr!
-        _ = lab.register(.kvm)
+        _ = lab.register("kvm")
         let mark = lab.world.lastSeq
         let result = lab.write(a, value: 9)
         #expect(result.faults == 2)

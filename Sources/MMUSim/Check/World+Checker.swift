@@ -212,18 +212,6 @@ extension World {
         return ((task.rcuDepth > 0 ? ["rcu_read_lock"] : []) + task.locks.filter(\.isSpinlock).map(\.label)).joined(separator: " and ")
     }
 
-    /// A driver's callback sleeps: not under rcu_read_lock or a spinlock.
-    mutating func checkMaySleep(_ call: NotifyCall, _ node: Int) {
-        guard let held = atomicContext() else { return }
-        report(
-            .noSleepInAtomic,
-            mm: call.mm,
-            notifier: node,
-            address: call.start,
-            "notifier \(node) (\(notifiers[node - 1].driverName)) sleeps in \(call.kind.rawValue) while holding \(held)"
-        )
-    }
-
     /// A policy's statement that may sleep (sleep, wait, taking a mutex): not under
     /// rcu_read_lock or a spinlock.
     mutating func checkStatementMaySleep(_ node: Int, _ statement: Statement) {
@@ -247,8 +235,8 @@ extension World {
     /// `quiescent` also those that hold whenever no operation is in flight on the mm.
     mutating func checkPolicyInvariants() {
         guard !policies.loaded.isEmpty else { return }
-        for node in notifiers.indices where notifiers[node].policy != nil && notifiers[node].state != .unregistered {
-            let loaded = policies[notifiers[node].policy!]
+        for node in notifiers.indices where notifiers[node].state != .unregistered {
+            let loaded = policies[notifiers[node].policy]
             let quiet = !inFlight(notifiers[node].mm)
             for invariant in loaded.policy.invariants where (quiet || !invariant.quiescentOnly) && evaluate(invariant.holds, node + 1) == 0 {
                 report(
@@ -272,12 +260,6 @@ extension World {
             address: call.start,
             "invalidate_range_end(\(hex(call.start)), \(hex(call.end))) on notifier \(node) without a matching start on task \(current)"
         )
-    }
-
-    /// A driver's count of open ranges after an end: never below zero.
-    mutating func checkCount(_ node: Int, address: UInt64) {
-        guard notifiers[node - 1].count < 0 else { return }
-        report(.balancedRanges, on: node, address: address, "mmu_notifier_count of notifier \(node) went below zero")
     }
 
     /// A secondary MMU sets up a mapping: not inside an open invalidate range of its notifier.

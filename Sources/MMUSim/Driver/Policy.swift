@@ -94,6 +94,29 @@ public struct Policy: Codable, Hashable, Sendable {
     }
 }
 
+extension Policy {
+    /// Every statement list at the top of the document: the callbacks (in `Callback` order),
+    /// the fault path, the entries and the work items (by name).
+    public var programs: [Program] {
+        Callback.allCases.compactMap { callbacks[$0] } + (fault.map { [$0] } ?? []) + entries.keys.sorted().map { entries[$0]! }
+            + work.keys.sorted().map { work[$0]! }
+    }
+
+    /// Every statement, nested ones included: each list's own, then those nested in them.
+    public var allStatements: [Statement] {
+        func flatten(_ program: Program) -> [Statement] { program.statements + program.statements.flatMap(\.nested).flatMap(flatten) }
+        return programs.flatMap(flatten)
+    }
+
+    /// True when the driver pins what it maps: a `gup` with `pin` (pinning, xpmem).
+    public var pins: Bool {
+        allStatements.contains {
+            if case .gup(_, pin: true, _) = $0.action { return true }
+            return false
+        }
+    }
+}
+
 /// The protocol a policy is written for.
 public enum KernelVersion: String, Hashable, Sendable, CaseIterable {
     /// mmu-notifier-core v17 (2008), as the seed posts it.
@@ -227,6 +250,16 @@ public struct Statement: Hashable, Sendable {
         case mmapUnlock(write: Bool)
         case install(writable: Expr, prefetch: Expr?)
         case putPage
+    }
+
+    /// The statement lists nested in this statement (a branch's, a trylock's `else`), in order.
+    public var nested: [Program] {
+        switch action {
+        case .trylock(_, let inner), .readRetry(_, let inner), .branch(_, let inner, nil): [inner]
+        case .branch(_, let then, let otherwise?): [then, otherwise]
+        case .gup(_, _, let inner?), .hmmRangeFault(_, let inner?), .lookupPTE(_, let inner?): [inner]
+        default: []
+        }
     }
 
     /// The statement in a few words, for a ladder's cell: `lock mmu_lock`, `inc count`,

@@ -11,6 +11,9 @@ public final class LoadedPolicy: Sendable {
     let programs: [String: [Int]]
     /// The step name of each statement: `driver:<name>:<pointer>`.
     let stepNames: [String]
+    /// The name each statement's step had when the built-in kinds ran in Swift, which
+    /// `pause_at` still takes (`lock:mmu_lock`, `install_spte`), or nil.
+    let oldStepNames: [String?]
     /// The instance variables in a fixed order (by name): a notifier holds their values so.
     public let varNames: [String]
 
@@ -19,31 +22,37 @@ public final class LoadedPolicy: Sendable {
         var statements: [Statement] = []
         var programs: [String: [Int]] = [:]
         func visit(_ program: Program) {
-            var ids: [Int] = []
-            for statement in program.statements {
-                ids.append(statements.count)
-                statements.append(statement)
-            }
-            programs[program.pointer] = ids
-            for statement in program.statements {
-                switch statement.action {
-                case .trylock(_, let inner), .branch(_, let inner, nil), .readRetry(_, let inner): visit(inner)
-                case .branch(_, let then, let otherwise?):
-                    visit(then)
-                    visit(otherwise)
-                case .gup(_, _, let inner?), .hmmRangeFault(_, let inner?), .lookupPTE(_, let inner?): visit(inner)
-                default: break
-                }
-            }
+            programs[program.pointer] = Array(statements.count..<statements.count + program.statements.count)
+            statements += program.statements
+            program.statements.flatMap(\.nested).forEach(visit)
         }
-        for callback in Callback.allCases { if let program = policy.callbacks[callback] { visit(program) } }
-        if let fault = policy.fault { visit(fault) }
-        for name in policy.entries.keys.sorted() { visit(policy.entries[name]!) }
-        for name in policy.work.keys.sorted() { visit(policy.work[name]!) }
+        policy.programs.forEach(visit)
         self.statements = statements
         self.programs = programs
         stepNames = statements.map { "driver:\(policy.name):\($0.pointer)" }
+        oldStepNames = statements.map { Self.oldStepName($0.action, tlb: policy.tlb) }
         varNames = policy.vars.keys.sorted()
+    }
+
+    /// The old step name of a statement: a driver lock's `lock:NAME`, and the steps of the
+    /// built-in kinds' fault paths (kvm's with its TLB in front of sptes, gru's TLB alone,
+    /// and the pinning kinds' without a TLB).
+    private static func oldStepName(_ action: Statement.Action, tlb: TLBMode) -> String? {
+        switch action {
+        case .lock(let name): "lock:\(name)"
+        case .unlock(let name): "unlock:\(name)"
+        case .sample: tlb == .only ? "ms_range_active" : "mmu_notifier_seq"
+        case .lookupPTE: "atomic_pte_lookup"
+        case .install:
+            switch tlb {
+            case .only: "tlb_dropin"
+            case .withTable: "install_spte"
+            case .none: "map_pinned"
+            }
+        case .putPage: "kvm_release_pfn_clean"
+        case .retry: "fault_retry"
+        default: nil
+        }
     }
 
     /// The statement ids of the program at `pointer`.

@@ -10,7 +10,7 @@ extension World {
     /// each statement, then the callback's return.
     mutating func invokePolicy(_ call: NotifyCall, on node: Int) -> [Step] {
         checkCallbackTarget(call, node)
-        let loaded = policies[notifiers[node - 1].policy!]
+        let loaded = policies[notifiers[node - 1].policy]
         let callback: Callback =
             switch call.kind {
             case .release: .release
@@ -49,25 +49,33 @@ extension World {
         case .invalidateRangeStart: notifiers[node - 1].counters.invalidateRangeStart += 1
         case .invalidateRangeEnd: notifiers[node - 1].counters.invalidateRangeEnd += 1
         }
-        let pageCall = call.kind == .invalidatePage || call.kind == .clearFlushYoung
-        emit(
-            EventInfo(
-                TraceCall(call.kind),
-                mm: call.mm,
-                notifier: node,
-                start: pageCall || call.kind == .release ? nil : call.start,
-                end: pageCall || call.kind == .release ? nil : call.end,
-                address: pageCall ? call.start : nil
+        // clear_flush_young shows when it returns, with what it answered (driverReturn).
+        if call.kind != .clearFlushYoung {
+            let pageCall = call.kind == .invalidatePage
+            emit(
+                EventInfo(
+                    TraceCall(call.kind),
+                    mm: call.mm,
+                    notifier: node,
+                    start: pageCall || call.kind == .release ? nil : call.start,
+                    end: pageCall || call.kind == .release ? nil : call.end,
+                    address: pageCall ? call.start : nil
+                )
             )
-        )
+        }
         let frame = DriverFrame(notifier: node, callback: callback, start: call.start, end: call.end, address: call.start, write: false)
         tasks[currentIndex].scratch.driverFrames.append(frame)
+        // An empty callback (ignore_invalidate_page's) returns at once.
+        guard !program.statements.isEmpty else {
+            _ = driverReturn(node)
+            return []
+        }
         return statementSteps(node, loaded.program(program.pointer)) + [.driverReturn(notifier: node)]
     }
 
     /// The steps of the statements `ids` of `node`'s policy.
     func statementSteps(_ node: Int, _ ids: [Int]) -> [Step] {
-        let loaded = policies[notifiers[node - 1].policy!]
+        let loaded = policies[notifiers[node - 1].policy]
         return ids.map { .driverStatement(notifier: node, statement: $0, name: loaded.stepNames[$0]) }
     }
 
@@ -78,12 +86,13 @@ extension World {
     mutating func policyFault(_ node: Int, address: UInt64, write: Bool) -> Exec {
         notifiers[node - 1].counters.faults += 1
         updateResult { $0.retries = 0 }
-        let loaded = policies[notifiers[node - 1].policy!]
+        let loaded = policies[notifiers[node - 1].policy]
         guard let fault = loaded.policy.fault else {
             abort(.EFAULT)
             return .ran
         }
-        let frame = DriverFrame(notifier: node, callback: nil, start: address, end: address + pageSize, address: address, write: write)
+        var frame = DriverFrame(notifier: node, callback: nil, start: address, end: address + pageSize, address: address, write: write)
+        frame.isFault = true
         tasks[currentIndex].scratch.driverFrames.append(frame)
         push(statementSteps(node, loaded.program(fault.pointer)) + [.driverReturn(notifier: node)])
         return .expanded
@@ -91,7 +100,7 @@ extension World {
 
     /// A policy's entry point: its program, with `address` and `write` as for a fault.
     mutating func policyEntry(_ node: Int, name: String, address: UInt64, write: Bool) -> Exec {
-        let loaded = policies[notifiers[node - 1].policy!]
+        let loaded = policies[notifiers[node - 1].policy]
         let program = loaded.policy.entries[name]!
         let frame = DriverFrame(notifier: node, callback: nil, start: address, end: address + pageSize, address: address, write: write)
         tasks[currentIndex].scratch.driverFrames.append(frame)
@@ -103,9 +112,19 @@ extension World {
     /// `age` found a young mapping reports the page referenced.
     mutating func driverReturn(_ node: Int) -> Exec {
         guard let frame = tasks[currentIndex].scratch.driverFrames.popLast() else { return .expanded }
-        if frame.callback == .clearFlushYoung, frame.young { scratch.young = true }
+        if frame.callback == .clearFlushYoung {
+            emit(EventInfo(.clearFlushYoung, mm: notifiers[node - 1].mm, notifier: node, address: frame.address, ret: frame.young ? 1 : 0))
+            if frame.young { scratch.young = true }
+        }
+        // A driver whose ->release ran is torn down: it sets up nothing more.
+        if frame.callback == .release { notifiers[node - 1].frozen = true }
         if frame.callback == .invalidateRangeStart {
             notifiers[node - 1].activeRanges.append(ActiveRange(notifier: node, task: current, start: frame.start, end: frame.end))
+        }
+        if frame.isFault, frame.ret == -Errno.EAGAIN.number {
+            notifiers[node - 1].counters.retries += 1
+            updateResult { $0.retries = ($0.retries ?? 0) + 1 }
+            emit(EventInfo(.faultRetry, mm: notifiers[node - 1].mm, notifier: node, address: frame.address))
         }
         if frame.callback == nil, let ret = frame.ret, ret < 0 {
             let errno = Errno.allCases.first { -$0.number == ret } ?? .EFAULT
@@ -133,7 +152,7 @@ extension World {
 
     /// Runs one statement of `node`'s policy.
     mutating func driverStatement(_ node: Int, _ id: Int) -> Exec {
-        let loaded = policies[notifiers[node - 1].policy!]
+        let loaded = policies[notifiers[node - 1].policy]
         let statement = loaded.statements[id]
         // A statement that waits changes nothing and shows nothing.
         switch statement.action {
@@ -157,7 +176,15 @@ extension World {
             default: nil
             }
         emit(EventInfo(.driver, mm: notifiers[node - 1].mm, notifier: node, ret: shown, statement: statement.pointer, driver: loaded.policy.name))
-        return runStatement(node, statement, loaded, id)
+        let result = runStatement(node, statement, loaded, id)
+        // The program's last statement returns with it: the callback's return is no point where
+        // another task can run (an invalidate_range_start's window is open once its last
+        // statement has run).
+        if case .ran = result, case .driverReturn(let owner)? = tasks[currentIndex].program.last, owner == node {
+            tasks[currentIndex].program.removeLast()
+            _ = driverReturn(node)
+        }
+        return result
     }
 
     private mutating func runStatement(_ node: Int, _ statement: Statement, _ loaded: LoadedPolicy, _ id: Int) -> Exec {
@@ -235,6 +262,10 @@ extension World {
                 }
             }
         case .install(let writable, _):
+            guard !notifiers[node - 1].frozen else {
+                failTornDown(node)
+                return .ran
+            }
             installPolicy(node, writable: evaluate(writable, node) != 0)
         case .putPage:
             if scratch.pfn >= 0 {
@@ -257,9 +288,24 @@ extension World {
         return .ran
     }
 
+    /// A fault that would install after its driver's ->release ran fails with -EFAULT instead
+    /// (docs/fidelity.md): the driver's locks the task holds go, and the gup reference.
+    private mutating func failTornDown(_ node: Int) {
+        tasks[currentIndex].locks.removeAll {
+            if case .driver(let owner, _, _) = $0 { return owner == node }
+            return false
+        }
+        if scratch.pfn >= 0 {
+            putPage(scratch.pfn)
+            scratch.pfn = -1
+        }
+        frame.ret = -Errno.EFAULT.number
+        unwindToReturn(node)
+    }
+
     /// The lock a policy names, of this notifier's instance.
     func driverLock(_ node: Int, _ name: String) -> Lock {
-        let kind = policies[notifiers[node - 1].policy!].policy.locks[name]!
+        let kind = policies[notifiers[node - 1].policy].policy.locks[name]!
         return .driver(notifier: node, name: name, spin: kind == .spinlock)
     }
 
@@ -276,7 +322,7 @@ extension World {
 
     /// A variable's value: the instance's, the world's shared one, or the frame's local.
     func value(_ node: Int, _ name: String) -> Int {
-        let loaded = policies[notifiers[node - 1].policy!]
+        let loaded = policies[notifiers[node - 1].policy]
         if let index = loaded.varNames.firstIndex(of: name) { return notifiers[node - 1].vars[index] }
         if loaded.policy.sharedVars[name] != nil { return sharedVars[name] ?? loaded.policy.sharedVars[name]! }
         return frame.locals[name] ?? 0
@@ -293,7 +339,7 @@ extension World {
 
     /// Sets a variable, where `value` finds it.
     mutating func assign(_ node: Int, _ name: String, _ newValue: Int) {
-        let loaded = policies[notifiers[node - 1].policy!]
+        let loaded = policies[notifiers[node - 1].policy]
         if let index = loaded.varNames.firstIndex(of: name) {
             notifiers[node - 1].vars[index] = newValue
         } else if loaded.policy.sharedVars[name] != nil {
@@ -347,116 +393,19 @@ extension World {
             return evaluate(low, node) <= x && x < evaluate(high, node) ? 1 : 0
         }
     }
-
-    // MARK: Mappings
-
-    /// Removes the notifier's mappings in `[start, end)` from its page table and TLB: a dirty
-    /// one goes to set_page_dirty unless `setDirty` is off; one that holds a page reference
-    /// drops it when `put` says so.
-    mutating func zapPolicy(_ node: Int, from start: UInt64, to end: UInt64, setDirty: Bool, put: Bool) {
-        let zapped = removeSecondaryEntries(node, \.sptes, from: start, to: end) { world, entry in
-            world.dropPolicyEntry(entry, setDirty: setDirty, put: put)
-        }
-        if zapped > 0 { emit(EventInfo(.spteZap, mm: notifiers[node - 1].mm, notifier: node, start: start, end: end, pages: zapped)) }
-        flushPolicyTLB(node, from: start, to: end, setDirty: setDirty, put: put)
-    }
-
-    /// Drops the notifier's TLB entries in `[start, end)`.
-    mutating func flushPolicyTLB(_ node: Int, from start: UInt64, to end: UInt64, setDirty: Bool = true, put: Bool = false) {
-        let flushed = removeSecondaryEntries(node, \.tlb, from: start, to: end) { world, entry in
-            world.dropPolicyEntry(entry, setDirty: setDirty, put: put)
-        }
-        if flushed > 0 {
-            emit(EventInfo(.tlbFlush, mm: notifiers[node - 1].mm, notifier: node, start: start, end: min(end, taskSize), pages: flushed))
-        }
-    }
-
-    /// One mapping's hold on its frame goes; only a mapping whose frame is still the one it
-    /// was made for (same generation, still allocated) touches the frame.
-    mutating func dropPolicyEntry(_ entry: PTE, setDirty: Bool, put: Bool) {
-        let pfn = entry.pfn
-        guard frames[pfn].isAllocated, frames[pfn].generation == entry.generation else { return }
-        if entry.dirty && setDirty { frames[pfn].dirty = true }
-        if entry.holdsReference {
-            if put { putPage(pfn) }
-        } else {
-            frames[pfn].secondaryMaps -= 1
-        }
-    }
-
-    /// Reads (and with `clear`, clears) the young bits of the notifier's sptes in the range;
-    /// a young one found makes the callback report the page referenced and drops its TLB entry
-    /// (kvm_age_hva, then kvm_flush_remote_tlbs).
-    mutating func agePolicy(_ node: Int, from start: UInt64, to end: UInt64, clear: Bool) {
-        var young: [UInt64] = []
-        notifiers[node - 1].sptes.forEach(from: start >> pageShift, to: (min(end, taskSize) - 1) >> pageShift + 1) { vpn, raw in
-            if PTE(raw: raw).young { young.append(vpn << pageShift) }
-        }
-        guard !young.isEmpty else { return }
-        frame.young = true
-        guard clear else { return }
-        for address in young {
-            var spte = notifiers[node - 1].sptes.pte(at: address)
-            spte.young = false
-            notifiers[node - 1].sptes.setPTE(spte, at: address)
-            flushPolicyTLB(node, from: address, to: address + pageSize)
-        }
-    }
-
-    /// Maps the page the fault found (gup's, or lookup_pte's) at the fault's address: in the
-    /// TLB for a TLB-only driver, else in the page table. A pinned gup's reference moves into
-    /// the mapping.
-    mutating func installPolicy(_ node: Int, writable: Bool) {
-        let address = frame.address
-        let fromGup = scratch.pfn >= 0
-        let pfn = fromGup ? scratch.pfn : scratch.lookedUp
-        guard pfn >= 0 else { return }
-        if !fromGup { scratch.lookedUp = -1 }
-        checkInstall(node, address: address)
-        let holds = fromGup && frame.pinned
-        if holds { scratch.pfn = -1 }
-        var entry = PTE.present(pfn: pfn, write: writable, young: true, dirty: false, generation: frames[pfn].generation)
-        if holds { entry.holdsReference = true }
-        let tlbOnly = policies[notifiers[node - 1].policy!].policy.tlb == .only
-        let old = tlbOnly ? notifiers[node - 1].tlb.pte(at: address) : notifiers[node - 1].sptes.pte(at: address)
-        if old.isPresent { dropPolicyEntry(old, setDirty: true, put: true) }
-        if tlbOnly {
-            notifiers[node - 1].tlb.setPTE(entry, at: address)
-        } else {
-            notifiers[node - 1].sptes.setPTE(entry, at: address)
-        }
-        if !holds { frames[pfn].secondaryMaps += 1 }
-        markChanged(mm: notifiers[node - 1].mm, start: address, end: address + pageSize)
-        emit(EventInfo(tlbOnly ? .tlbDropin : .spteSet, mm: notifiers[node - 1].mm, notifier: node, address: address, pfn: pfn))
-        updateResult { $0.spte = SpteInfo(address: address, pfn: pfn, writable: writable, young: true, dirty: false) }
-    }
 }
 
 extension Policy {
     /// The first statement the interpreter does not run yet, if any: registration refuses a
     /// policy that has one rather than run part of it.
     public var uninterpreted: Statement? {
-        var found: Statement?
-        func visit(_ program: Program) {
-            for statement in program.statements where found == nil {
-                switch statement.action {
-                case .synchronize(.rcu), .unregister(release: true):
-                    break
-                case .call, .queueWork, .unregister, .put, .synchronize, .setSeq, .readBegin, .readRetry, .hmmRangeFault, .mmapLock, .mmapUnlock:
-                    found = statement
-                case .trylock(_, let inner), .branch(_, let inner, nil): visit(inner)
-                case .branch(_, let then, let otherwise?):
-                    visit(then)
-                    visit(otherwise)
-                case .gup(_, _, let inner?), .lookupPTE(_, let inner?): visit(inner)
-                default: break
-                }
+        allStatements.first {
+            switch $0.action {
+            case .synchronize(.rcu), .unregister(release: true): false
+            case .call, .queueWork, .unregister, .put, .synchronize, .setSeq, .readBegin, .readRetry, .hmmRangeFault, .mmapLock, .mmapUnlock: true
+            default: false
             }
         }
-        callbacks.values.sorted { $0.pointer < $1.pointer }.forEach(visit)
-        fault.map(visit)
-        entries.values.sorted { $0.pointer < $1.pointer }.forEach(visit)
-        return found
     }
 }
 
@@ -479,6 +428,20 @@ struct DriverFrame: Codable, Hashable, Sendable {
     var pinned = false
     /// An `age` found a young mapping.
     var young = false
+    /// The program is the fault path (not an entry): an -EAGAIN it returns is a refused
+    /// fault that the user retries, counted as a retry (gru's refused dropin).
+    var isFault = false
     /// What a `return` gave.
     var ret: Int?
+}
+
+extension World {
+    /// A driver variable of a notifier (kvm's `seq` and `count`, gru's `count`): an instance
+    /// variable, or a shared one its policy declares; nil for a name it does not declare.
+    public func variable(_ name: String, of id: Int) -> Int? {
+        guard let notifier = notifier(id) else { return nil }
+        let loaded = policies[notifier.policy]
+        if let index = loaded.varNames.firstIndex(of: name) { return notifier.vars[index] }
+        return loaded.policy.sharedVars[name].map { sharedVars[name] ?? $0 }
+    }
 }

@@ -251,21 +251,16 @@ public struct Command: Codable, Hashable, Sendable {
         return flags
     }
 
-    /// Parses a registration's driver kind and bug switches.
-    public static func driver(kind: String, bugs: [String]?) throws(CommandError) -> (SecondaryKind, Set<DriverBug>) {
-        guard let parsed = SecondaryKind(rawValue: kind) else {
-            let kinds = SecondaryKind.allCases.map(\.rawValue).joined(separator: ", ")
-            throw CommandError("unknown kind '\(kind)': use one of \(kinds)", code: "invalid_value")
+    /// Checks a registration's built-in driver and bug switches (its variants), and gives the
+    /// switches once each, by name: a set, whatever order and repeats the list has.
+    public static func driver(kind: String, bugs: [String]?) throws(CommandError) -> (String, [String]) {
+        guard let policy = BuiltinDrivers.policies[kind] else {
+            throw CommandError("unknown kind '\(kind)': use one of \(BuiltinDrivers.names.joined(separator: ", "))", code: "invalid_value")
         }
-        var set = Set<DriverBug>()
-        for name in bugs ?? [] {
-            guard let bug = DriverBug(rawValue: name) else {
-                let known = DriverBug.allCases.map(\.rawValue).joined(separator: ", ")
-                throw CommandError("unknown bug '\(name)': use any of \(known)", code: "invalid_value")
-            }
-            set.insert(bug)
+        for name in bugs ?? [] where !policy.variantNames.contains(name) {
+            throw CommandError("unknown bug '\(name)': use any of \(BuiltinDrivers.variantNames.joined(separator: ", "))", code: "invalid_value")
         }
-        return (parsed, set)
+        return (kind, Set(bugs ?? []).sorted())
     }
 }
 

@@ -21,16 +21,8 @@ extension World {
     /// it when it was unlinked (hlist_del_init_rcu keeps ->next), so a walker standing on it
     /// finishes the walk; a node unlinked before the walker reached it is skipped.
     mutating func callbackStep(_ call: NotifyCall, node: Int) -> Exec {
-        if notifiers[node - 1].kind == .kvm, !notifiers[node - 1].freed, let reason = waitReason(for: [.mmuLock(notifier: node)]) {
-            return .blocked(reason)
-        }
-        // A policy's callback runs as steps of its own before the walk moves on.
-        var body: [Step] = []
-        if notifiers[node - 1].policy != nil, !notifiers[node - 1].freed {
-            body = invokePolicy(call, on: node)
-        } else {
-            invoke(call, on: node)
-        }
+        // The driver's callback runs as steps of its own before the walk moves on.
+        let body = invoke(call, on: node)
         let next: Int?
         if let list = mms[call.mm - 1].notifierList, let index = list.firstIndex(of: node) {
             next = index + 1 < list.count ? list[index + 1] : nil
@@ -38,67 +30,17 @@ extension World {
             next = notifiers[node - 1].unlinkedNext
         }
         let after: Step = next.map { .callback(call, node: $0) } ?? .rcuReadUnlock
-        push(body.isEmpty ? [after] : body + [after])
+        push(body + [after])
         return .ran
     }
 
-    /// Calls one method of one notifier, as the driver implements it, and records the call.
-    mutating func invoke(_ call: NotifyCall, on node: Int) {
+    /// Calls one method of one notifier: the steps of its driver's callback. A notifier its
+    /// driver freed runs nothing, but the call shows (the checker reports it).
+    mutating func invoke(_ call: NotifyCall, on node: Int) -> [Step] {
+        guard notifiers[node - 1].freed else { return invokePolicy(call, on: node) }
         checkCallbackTarget(call, node)
-        if notifiers[node - 1].freed {
-            emit(EventInfo(TraceCall(call.kind), mm: call.mm, notifier: node, start: call.start, end: call.end))
-            return
-        }
-        // A driver without the method is skipped by the `if (mn->ops->method)` test.
-        switch call.kind {
-        case .release where notifiers[node - 1].has(.noRelease):
-            notifiers[node - 1].releaseDone = true
-            return
-        case .clearFlushYoung where notifiers[node - 1].kind != .kvm:
-            return
-        default:
-            break
-        }
-        if notifiers[node - 1].kind == .xpmem || notifiers[node - 1].has(.sleeps) { checkMaySleep(call, node) }
-        let lock: [Lock] = notifiers[node - 1].kind == .kvm ? [.mmuLock(notifier: node)] : []
-        var young = 0
-        switch call.kind {
-        case .release:
-            notifiers[node - 1].counters.release += 1
-            emit(EventInfo(.release, mm: call.mm, notifier: node))
-            withLocks(lock) { $0.secondaryRelease(node) }
-        case .clearFlushYoung:
-            notifiers[node - 1].counters.clearFlushYoung += 1
-            young = withLocks(lock) { $0.secondaryClearFlushYoung(node, address: call.start) } ? 1 : 0
-            emit(EventInfo(.clearFlushYoung, mm: call.mm, notifier: node, address: call.start, ret: young))
-            if young == 1 { scratch.young = true }
-        case .invalidatePage:
-            notifiers[node - 1].counters.invalidatePage += 1
-            emit(EventInfo(.invalidatePage, mm: call.mm, notifier: node, address: call.start))
-            if !notifiers[node - 1].has(.ignoreInvalidatePage) {
-                withLocks(lock) { $0.secondaryInvalidatePage(node, address: call.start) }
-            }
-        case .invalidateRangeStart:
-            notifiers[node - 1].counters.invalidateRangeStart += 1
-            emit(EventInfo(.invalidateRangeStart, mm: call.mm, notifier: node, start: call.start, end: call.end))
-            let range = ActiveRange(notifier: node, task: current, start: call.start, end: call.end)
-            notifiers[node - 1].activeRanges.append(range)
-            tasks[currentIndex].openRanges.append(range)
-            withLocks(lock) { $0.secondaryRangeStart(node, start: call.start, end: call.end) }
-        case .invalidateRangeEnd:
-            notifiers[node - 1].counters.invalidateRangeEnd += 1
-            let range = ActiveRange(notifier: node, task: current, start: call.start, end: call.end)
-            if let index = notifiers[node - 1].activeRanges.firstIndex(of: range) {
-                notifiers[node - 1].activeRanges.remove(at: index)
-            } else {
-                checkUnmatchedEnd(call, node)
-            }
-            if let index = tasks[currentIndex].openRanges.firstIndex(of: range) {
-                tasks[currentIndex].openRanges.remove(at: index)
-            }
-            emit(EventInfo(.invalidateRangeEnd, mm: call.mm, notifier: node, start: call.start, end: call.end))
-            withLocks(lock) { $0.secondaryRangeEnd(node, start: call.start, end: call.end) }
-        }
+        emit(EventInfo(TraceCall(call.kind), mm: call.mm, notifier: node, start: call.start, end: call.end))
+        return []
     }
 
     /// `rcu_read_unlock`.
@@ -157,9 +99,9 @@ extension World {
 
     /// The body of `do_mmu_notifier_register` under all the locks: allocate
     /// mm->mmu_notifier_mm if this is the first notifier, pin mm_count, and hlist_add_head.
-    mutating func registerLink(mm: Int, driver: DriverChoice) -> Exec {
+    mutating func registerLink(mm: Int, policy: Int) -> Exec {
         let id = notifiers.count + 1
-        notifiers.append(newNotifier(id, mm: mm, driver: driver, state: .listed))
+        notifiers.append(Notifier(id: id, mm: mm, policy: policy, loaded: policies[policy], state: .listed))
         if mms[mm - 1].notifierList == nil { mms[mm - 1].notifierList = [] }
         mms[mm - 1].count += 1
         withLocks([.notifierList(mm: mm)]) { world in
@@ -178,14 +120,6 @@ extension World {
         return .ran
     }
 
-    /// A new notifier running `driver`.
-    func newNotifier(_ id: Int, mm: Int, driver: DriverChoice, state: NotifierState) -> Notifier {
-        switch driver {
-        case .kind(let kind, let bugs): Notifier(id: id, mm: mm, kind: kind, bugs: bugs, state: state)
-        case .policy(let index): Notifier(id: id, mm: mm, policy: index, loaded: policies[index], state: state)
-        }
-    }
-
     /// `mm_drop_all_locks`.
     mutating func dropAllLocks() -> Exec {
         tasks[currentIndex].locks.removeAll {
@@ -197,10 +131,10 @@ extension World {
         return .ran
     }
 
-    /// Attaches a driver that registers no notifier (pinning, unsafe).
-    mutating func attachSecondary(mm: Int, driver: DriverChoice) -> Exec {
+    /// Attaches a driver that registers no notifier (`subscribe: none`: pinning, unsafe).
+    mutating func attachSecondary(mm: Int, policy: Int) -> Exec {
         let id = notifiers.count + 1
-        notifiers.append(newNotifier(id, mm: mm, driver: driver, state: .attached))
+        notifiers.append(Notifier(id: id, mm: mm, policy: policy, loaded: policies[policy], state: .attached))
         updateResult {
             $0.notifier = id
             $0.locksTaken = 0
@@ -253,11 +187,11 @@ extension World {
     }
 
     /// The end of `mmu_notifier_unregister`, after the grace period: no method can run on
-    /// the notifier any more; drop its mm_count pin. A driver without a notifier drops its
-    /// mappings and pins here.
+    /// the notifier any more; drop its mm_count pin. A driver without a notifier has run its
+    /// `close` entry; whatever it still maps goes here (set_page_dirty, and its pins put).
     mutating func unregisterFinish(_ node: Int) -> Exec {
         let mm = notifiers[node - 1].mm
-        if !notifiers[node - 1].usesNotifier { zapAllSecondary(node) }
+        if !notifiers[node - 1].usesNotifier { zapPolicy(node, from: 0, to: taskSize, setDirty: true, put: true) }
         notifiers[node - 1].state = .unregistered
         notifiers[node - 1].releaseDone = true
         emit(EventInfo(.unregister, mm: mm, notifier: node))
@@ -267,15 +201,7 @@ extension World {
 
     /// One ->release call, made by unregister or by the v17 release loop.
     mutating func callRelease(_ node: Int) -> Exec {
-        if notifiers[node - 1].kind == .kvm, !notifiers[node - 1].freed, let reason = waitReason(for: [.mmuLock(notifier: node)]) {
-            return .blocked(reason)
-        }
-        let call = NotifyCall(kind: .release, mm: notifiers[node - 1].mm, start: 0, end: 0)
-        if notifiers[node - 1].policy != nil, !notifiers[node - 1].freed {
-            push(invokePolicy(call, on: node))
-        } else {
-            invoke(call, on: node)
-        }
+        push(invoke(NotifyCall(kind: .release, mm: notifiers[node - 1].mm, start: 0, end: 0), on: node))
         return .ran
     }
 

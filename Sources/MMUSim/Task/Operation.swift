@@ -55,8 +55,10 @@ public enum Operation: Codable, Hashable, Sendable {
     case migrate(mm: Int, addr: UInt64, length: UInt64)
     case remapFilePages(mm: Int, addr: UInt64, length: UInt64, pgoff: UInt64)
     case applyToPageRange(mm: Int, addr: UInt64, length: UInt64)
-    case register(mm: Int, kind: SecondaryKind, bugs: Set<DriverBug>, signalPending: Bool, mmapSemHeld: Bool)
-    /// Registration of a driver policy (its variants applied) instead of a built-in kind.
+    /// Registration of a driver by name: a built-in one (drivers/NAME.json) or one loaded with
+    /// POST /drivers, with `bugs` applied as its variants.
+    case register(mm: Int, kind: String, bugs: [String], signalPending: Bool, mmapSemHeld: Bool)
+    /// Registration of a driver policy given whole (its variants applied).
     case registerPolicy(mm: Int, policy: Policy, signalPending: Bool, mmapSemHeld: Bool)
     case unregister(mm: Int, notifier: Int)
     case fault(mm: Int, notifier: Int, address: UInt64, write: Bool)

@@ -124,8 +124,6 @@ enum Step: Codable, Hashable, Sendable {
     case xipUnmapOne(mm: Int, address: UInt64)
     case xipInsert(mm: Int, address: UInt64, mode: AccessMode)
     case putPage(pfn: Int)
-    case putGupPage
-    case kvmRetry(notifier: Int, address: UInt64, write: Bool)
     case callRelease(node: Int)
     case dupVMA(parent: Int, index: Int)
 
@@ -169,9 +167,9 @@ enum Step: Codable, Hashable, Sendable {
     // Notifier registration.
     case takeAllLocks(mm: Int, signalPending: Bool)
     case checkSignal(mm: Int, pending: Bool)
-    indirect case registerLink(mm: Int, driver: DriverChoice)
+    case registerLink(mm: Int, policy: Int)
     case dropAllLocks
-    indirect case attachSecondary(mm: Int, driver: DriverChoice)
+    case attachSecondary(mm: Int, policy: Int)
     case unregisterUnlink(notifier: Int)
     case unregisterReleaseFirst(notifier: Int)
     case unregisterDelInit(notifier: Int)
@@ -179,12 +177,6 @@ enum Step: Codable, Hashable, Sendable {
 
     // Secondary MMU faults and accesses.
     case secondaryFault(notifier: Int, address: UInt64, write: Bool)
-    case kvmSampleSeq(notifier: Int, address: UInt64, write: Bool)
-    case kvmInstall(notifier: Int, address: UInt64, write: Bool)
-    case gruReadTFH(notifier: Int, address: UInt64, write: Bool)
-    case gruLookup(notifier: Int, address: UInt64, write: Bool)
-    case gruDropin(notifier: Int, address: UInt64, write: Bool)
-    case pinInstall(notifier: Int, address: UInt64, write: Bool)
     indirect case secondaryAccess(notifier: Int, address: UInt64, write: Bool, value: UInt64?)
 
     // Driver policies (Driver/World+Interpreter.swift).
@@ -233,8 +225,6 @@ enum Step: Codable, Hashable, Sendable {
         case .xipUnmapOne: "__xip_unmap:ptep_clear_flush"
         case .xipInsert: "vm_insert_mixed"
         case .putPage: "put_page"
-        case .putGupPage: "kvm_release_pfn_clean"
-        case .kvmRetry: "fault_retry"
         case .callRelease: "release"
         case .dupVMA: "dup_vma"
         case .mprotectBody: "sys_mprotect"
@@ -242,7 +232,6 @@ enum Step: Codable, Hashable, Sendable {
         case .reclaimScan: "shrink_list"
         case .writebackScan: "write_cache_pages"
         case .migrateScan: "migrate_pages"
-        case .kvmSampleSeq: "mmu_notifier_seq"
         case .dupMM: "dup_mm"
         case .forkVMA: "dup_mmap"
         case .copyPTEs: "copy_page_range"
@@ -281,11 +270,6 @@ enum Step: Codable, Hashable, Sendable {
         case .unregisterDelInit: "mmu_notifier_unregister:hlist_del_init_rcu"
         case .unregisterFinish: "mmu_notifier_unregister"
         case .secondaryFault: "secondary_fault"
-        case .kvmInstall: "install_spte"
-        case .gruReadTFH: "ms_range_active"
-        case .gruLookup: "atomic_pte_lookup"
-        case .gruDropin: "tlb_dropin"
-        case .pinInstall: "map_pinned"
         case .secondaryAccess: "secondary_access"
         case .driverStatement(_, _, let name): name
         case .driverReturn: "driver_return"
@@ -299,7 +283,7 @@ enum Step: Codable, Hashable, Sendable {
         switch self {
         case .doMunmap, .unmapVMAs, .mmapBody, .mremapBody, .touchNext, .forkVMA, .exitMmap, .reclaimNext,
             .reclaimPage, .writebackNext, .migrateNext, .remapFileBody, .takeAllLocks, .secondaryFault, .mprotectBody,
-            .madviseBody, .reclaimScan, .writebackScan, .migrateScan, .kvmRetry, .synchronizeRCU, .driverReturn, .driverEntry:
+            .madviseBody, .reclaimScan, .writebackScan, .migrateScan, .synchronizeRCU, .driverReturn, .driverEntry:
             true
         default:
             false

@@ -78,4 +78,13 @@ extension World {
     static func pause(_ pause: String, stopsAt step: String) -> Bool {
         pause == step || stepAliases[pause]?.contains(step) == true
     }
+
+    /// True when a task told to pause at `pause` stops before `step`: by the step's name, or,
+    /// for a driver statement, by the name the built-in kinds' step for it had in Swift
+    /// (`lock:mmu_lock`, `install_spte`).
+    func pause(_ pause: String, stopsAt step: Step) -> Bool {
+        if Self.pause(pause, stopsAt: step.name) { return true }
+        guard case .driverStatement(let node, let id, _) = step, let old = policies[notifiers[node - 1].policy].oldStepNames[id] else { return false }
+        return Self.pause(pause, stopsAt: old)
+    }
 }

@@ -8,20 +8,18 @@ public enum Lock: Codable, Hashable, Sendable {
     case anonVMA(Int)
     /// `mapping->i_mmap_lock` of a file (a spinlock in 2008).
     case iMmap(file: Int)
-    /// A secondary MMU's own lock (`kvm->mmu_lock`).
-    case mmuLock(notifier: Int)
     /// `mm->mmu_notifier_mm->lock`.
     case notifierList(mm: Int)
     /// The global `mm_all_locks_mutex`.
     case allLocksMutex
-    /// A lock a driver policy declares, of one notifier's driver instance.
+    /// A lock a driver policy declares, of one notifier's driver instance (`kvm->mmu_lock`).
     case driver(notifier: Int, name: String, spin: Bool)
 
     /// True for spinlocks: holding one makes the context atomic.
     public var isSpinlock: Bool {
         switch self {
         case .mmapSem, .allLocksMutex: false
-        case .pageTable, .anonVMA, .iMmap, .mmuLock, .notifierList: true
+        case .pageTable, .anonVMA, .iMmap, .notifierList: true
         case .driver(_, _, let spin): spin
         }
     }
@@ -43,7 +41,6 @@ public enum Lock: Codable, Hashable, Sendable {
         case .pageTable: "page_table_lock"
         case .anonVMA(let id): "anon_vma:\(id)"
         case .iMmap(let file): "i_mmap_lock:\(file)"
-        case .mmuLock(let notifier): "mmu_lock:\(notifier)"
         case .notifierList: "mmu_notifier_mm.lock"
         case .allLocksMutex: "mm_all_locks_mutex"
         case .driver(let notifier, let name, _): "\(name):\(notifier)"
@@ -125,8 +122,6 @@ struct Scratch: Codable, Hashable, Sendable {
     var pfn = -1
     /// Whether the gup result may be mapped writable.
     var writable = false
-    /// kvm: the mmu_notifier_seq sampled at the start of a fault.
-    var seq: UInt64 = 0
     /// The child mm a fork is building.
     var child = 0
     /// Frames a reclaim, writeback or migration pass goes through.
@@ -135,16 +130,10 @@ struct Scratch: Codable, Hashable, Sendable {
     var mappings: [Mapping] = []
     /// The mm whose exit_mmap this task runs (its mmput dropped the last user), or 0.
     var exitMmap = 0
-    /// gru: the TLB invalidates issued when the dropin read its TFH, and the pfn its
-    /// atomic_pte_lookup found.
-    var tfhFlushes: UInt64 = 0
+    /// The pfn a driver's `lookup_pte` (gru's atomic_pte_lookup) found.
     var lookedUp = -1
     /// migration: `migrate_page_move_mapping` answered -EAGAIN (someone else holds the page).
     var migrationFailed = false
-    /// kvm: the fault must start over (mmu_notifier_retry said so).
-    var retry = false
-    /// kvm: the fault has retried, so it waits for the open ranges to end before sampling.
-    var retried = false
     /// The driver programs the task is inside, innermost last (a callback a gup's COW break
     /// calls runs inside the fault that called gup).
     var driverFrames: [DriverFrame] = []

@@ -29,12 +29,19 @@ extension World {
         nextTaskID += 1
         var task = TaskStruct(id: id, operation: operation, program: [])
         task.pauseAt = pauseAt
-        if case .registerPolicy(_, let policy, _, _) = operation { _ = policies.index(of: policy) }
+        // A registration's policy joins the world's table first: its plan names it by index.
+        var registered: Policy?
+        switch operation {
+        case .register(_, let kind, let bugs, _, _): registered = driverPolicy(kind, bugs: bugs)
+        case .registerPolicy(_, let policy, _, _): registered = policy
+        default: break
+        }
+        if let registered { _ = policies.index(of: registered) }
         switch plan(operation) {
         case .success(var steps):
             // BUG_ON(atomic_read(&mm->mm_users) <= 0): the caller of mmu_notifier_register, and a
             // thread faulting a secondary MMU, use the mm: a user reference for the whole call.
-            if let mm = operation.holdsUser {
+            if let mm = holdsUser(operation, policy: registered) {
                 mms[mm - 1].users += 1
                 steps.append(.dropUser(mm: mm))
             }
@@ -59,7 +66,7 @@ extension World {
                 // Expansions run for free, unless the task is to pause at what comes next: then
                 // they end the step, so that run() sees the pause point (a notifier call with no
                 // notifier listed expands to nothing, and the step after it is still a pause point).
-                guard let pause = tasks[index].pauseAt, let peek = tasks[index].program.last, Self.pause(pause, stopsAt: peek.name) else {
+                guard let pause = tasks[index].pauseAt, let peek = tasks[index].program.last, self.pause(pause, stopsAt: peek) else {
                     continue
                 }
                 fallthrough
@@ -91,7 +98,7 @@ extension World {
         while true {
             guard let index = tasks.firstIndex(where: { $0.id == id }) else { return .done }
             expandMacros(index)
-            if let pause = tasks[index].pauseAt, let next = tasks[index].nextStep, Self.pause(pause, stopsAt: next) {
+            if let pause = tasks[index].pauseAt, let next = tasks[index].program.last, self.pause(pause, stopsAt: next) {
                 tasks[index].pauseAt = nil
                 tasks[index].status = .paused
                 return .paused

@@ -65,7 +65,6 @@ extension World {
         case .xipUnmapOne(let mm, let address): return xipUnmapOne(mm: mm, address: address)
         case .xipInsert(let mm, let address, let mode): return xipInsert(mm: mm, address: address, mode: mode)
         case .putPage(let pfn): return putPageStep(pfn)
-        case .putGupPage: return putGupPage()
 
         case .dupMM(let mm): return dupMM(mm: mm)
         case .forkVMA(let parent, let index): return forkVMAPlan(parent: parent, index: index)
@@ -100,27 +99,18 @@ extension World {
         case .takeAllLocks(let mm, let signalPending): return takeAllLocksPlan(mm: mm, signalPending: signalPending)
         case .checkSignal(let mm, let pending): return checkSignal(mm: mm, pending: pending)
         case .dropUser(let mm): return dropUser(mm: mm)
-        case .registerLink(let mm, let driver): return registerLink(mm: mm, driver: driver)
+        case .registerLink(let mm, let policy): return registerLink(mm: mm, policy: policy)
         case .dropAllLocks: return dropAllLocks()
-        case .attachSecondary(let mm, let driver): return attachSecondary(mm: mm, driver: driver)
+        case .attachSecondary(let mm, let policy): return attachSecondary(mm: mm, policy: policy)
         case .unregisterUnlink(let node): return unregisterUnlink(node)
         case .unregisterReleaseFirst(let node): return unregisterReleaseFirst(node)
         case .unregisterDelInit(let node): return unregisterDelInit(node)
         case .unregisterFinish(let node): return unregisterFinish(node)
 
-        case .secondaryFault(let node, let address, let write):
-            return notifiers[node - 1].policy == nil
-                ? secondaryFaultPlan(node, address: address, write: write) : policyFault(node, address: address, write: write)
+        case .secondaryFault(let node, let address, let write): return policyFault(node, address: address, write: write)
         case .driverStatement(let node, let statement, _): return driverStatement(node, statement)
         case .driverReturn(let node): return driverReturn(node)
         case .driverEntry(let node, let name, let address, let write): return policyEntry(node, name: name, address: address, write: write)
-        case .kvmSampleSeq(let node, let address, let write): return kvmSampleSeq(node, address: address, write: write)
-        case .kvmInstall(let node, let address, let write): return kvmInstall(node, address: address, write: write)
-        case .kvmRetry(let node, let address, let write): return kvmRetry(node, address: address, write: write)
-        case .gruReadTFH(let node, let address, let write): return gruReadTFH(node, address: address, write: write)
-        case .gruLookup(let node, let address, let write): return gruLookup(node, address: address, write: write)
-        case .gruDropin(let node, let address, let write): return gruDropin(node, address: address, write: write)
-        case .pinInstall(let node, let address, let write): return pinInstall(node, address: address, write: write)
         case .secondaryAccess(let node, let address, let write, let value):
             return secondaryAccess(node, address: address, write: write, value: value)
         }

@@ -143,27 +143,24 @@ extension World {
         case .register(let mm, let kind, let bugs, let signalPending, _):
             // BUG_ON(atomic_read(&mm->mm_users) <= 0) in do_mmu_notifier_register.
             guard live(mm) else { return .failure(.ESRCH) }
-            guard kind.usesNotifier else { return .success([.attachSecondary(mm: mm, driver: .kind(kind, bugs: bugs))]) }
-            // __mmu_notifier_register's caller holds mmap_sem already: the task takes it as
-            // that caller would, so the trace shows the same locks either way.
-            return .success([
-                .acquire(.mmapSem(mm: mm, write: true)), .takeAllLocks(mm: mm, signalPending: signalPending),
-                .registerLink(mm: mm, driver: .kind(kind, bugs: bugs)), .dropAllLocks, .release(.mmapSem(mm: mm, write: true)),
-            ])
+            guard let policy = driverPolicy(kind, bugs: bugs), let index = policies.find(policy) else { return .failure(.EINVAL) }
+            return .success(registration(mm: mm, policy: index, signalPending: signalPending))
 
         case .registerPolicy(let mm, let policy, let signalPending, _):
             guard live(mm) else { return .failure(.ESRCH) }
-            let index = policies.find(policy)!
-            guard policy.subscribe != .none else { return .success([.attachSecondary(mm: mm, driver: .policy(index))]) }
-            return .success([
-                .acquire(.mmapSem(mm: mm, write: true)), .takeAllLocks(mm: mm, signalPending: signalPending),
-                .registerLink(mm: mm, driver: .policy(index)), .dropAllLocks, .release(.mmapSem(mm: mm, write: true)),
-            ])
+            return .success(registration(mm: mm, policy: policies.find(policy)!, signalPending: signalPending))
 
         case .unregister(let mm, let id):
             guard let notifier = notifier(id), notifier.mm == mm else { return .failure(.ENOENT) }
             guard notifier.state != .unregistered else { return .failure(.EINVAL) }
-            guard notifier.usesNotifier else { return .success([.unregisterFinish(notifier: id)]) }
+            guard notifier.usesNotifier else {
+                // A driver without a notifier detaches through its device file's release: its
+                // `close` entry, if it has one.
+                let close: [Step] =
+                    policies[notifier.policy].policy.entries["close"] != nil
+                    ? [.driverEntry(notifier: id, name: "close", address: 0, write: false)] : []
+                return .success(close + [.unregisterFinish(notifier: id)])
+            }
             switch config.releaseOrder {
             case .v17: return .success([.unregisterUnlink(notifier: id), .synchronizeRCU, .unregisterFinish(notifier: id)])
             case .fixed: return .success([.unregisterReleaseFirst(notifier: id), .synchronizeRCU, .unregisterFinish(notifier: id)])
@@ -177,7 +174,7 @@ extension World {
 
         case .entry(let mm, let id, let name, let address, let write):
             guard let notifier = notifier(id), notifier.mm == mm else { return .failure(.ENOENT) }
-            guard let index = notifier.policy, policies[index].policy.entries[name] != nil else { return .failure(.ENOENT) }
+            guard policies[notifier.policy].policy.entries[name] != nil else { return .failure(.ENOENT) }
             guard live(mm), notifier.state != .unregistered else { return .failure(.EFAULT) }
             guard address < taskSize else { return .failure(.EFAULT) }
             return .success([.driverEntry(notifier: id, name: name, address: address & ~(pageSize - 1), write: write)])
@@ -208,13 +205,31 @@ func pageAlign(_ length: UInt64) -> UInt64 {
     length > UInt64.max - pageSize ? UInt64.max & ~(pageSize - 1) : (length + pageSize - 1) & ~(pageSize - 1)
 }
 
-extension Operation {
-    /// The mm whose user reference this call holds while it runs: mmu_notifier_register (of
-    /// a driver with a notifier) and a secondary MMU's fault.
-    var holdsUser: Int? {
-        switch self {
-        case .register(let mm, let kind, _, _, _): kind.usesNotifier ? mm : nil
-        case .registerPolicy(let mm, let policy, _, _): policy.subscribe != .none ? mm : nil
+extension World {
+    /// The steps of registering the driver `policy` on `mm`: mmu_notifier_register for a driver
+    /// with a notifier, a plain attach for one without (`subscribe: none`).
+    func registration(mm: Int, policy: Int, signalPending: Bool) -> [Step] {
+        guard policies[policy].policy.subscribe != .none else { return [.attachSecondary(mm: mm, policy: policy)] }
+        // __mmu_notifier_register's caller holds mmap_sem already: the task takes it as
+        // that caller would, so the trace shows the same locks either way.
+        return [
+            .acquire(.mmapSem(mm: mm, write: true)), .takeAllLocks(mm: mm, signalPending: signalPending),
+            .registerLink(mm: mm, policy: policy), .dropAllLocks, .release(.mmapSem(mm: mm, write: true)),
+        ]
+    }
+
+    /// The policy a registration by name runs: the driver loaded under that name, else the
+    /// built-in one, with `bugs` applied as its variants; nil for no such driver or variant.
+    func driverPolicy(_ name: String, bugs: [String]) -> Policy? {
+        guard let base = drivers[name] ?? BuiltinDrivers.policies[name] else { return nil }
+        return try? base.applying(variants: bugs)
+    }
+
+    /// The mm whose user reference `operation` holds while it runs: mmu_notifier_register (of
+    /// a driver with a notifier) and a secondary MMU's fault or entry.
+    func holdsUser(_ operation: Operation, policy: Policy?) -> Int? {
+        switch operation {
+        case .register(let mm, _, _, _, _), .registerPolicy(let mm, _, _, _): policy?.subscribe == Subscription.none ? nil : mm
         case .fault(let mm, _, _, _), .entry(let mm, _, _, _, _): mm
         default: nil
         }

@@ -182,21 +182,18 @@ struct NotifierAnswer: ResponseEncodable, Sendable {
     var tlbEntries: Int
     var frozen: Bool
     var freed: Bool
-    /// A driver policy's variables (and the shared ones it declares), by name.
-    var vars: [String: Int]?
+    /// The driver policy's variables (and the shared ones it declares), by name.
+    var vars: [String: Int]
 
     init(_ notifier: Notifier, in world: World) {
         id = notifier.id
         mm = notifier.mm
         kind = notifier.driverName
-        bugs = notifier.bugs.map(\.rawValue).sorted()
-        if let index = notifier.policy {
-            let loaded = world.policies[index]
-            var values = Dictionary(uniqueKeysWithValues: zip(loaded.varNames, notifier.vars))
-            for (name, initial) in loaded.policy.sharedVars { values[name] = world.sharedVars[name] ?? initial }
-            vars = values
-            bugs = loaded.variants
-        }
+        let loaded = world.policies[notifier.policy]
+        bugs = loaded.variants.sorted()
+        var values = Dictionary(uniqueKeysWithValues: zip(loaded.varNames, notifier.vars))
+        for (name, initial) in loaded.policy.sharedVars { values[name] = world.sharedVars[name] ?? initial }
+        vars = values
         state = notifier.state.rawValue
         let c = notifier.counters
         counters = Counters(
@@ -208,8 +205,8 @@ struct NotifierAnswer: ResponseEncodable, Sendable {
             faults: c.faults,
             retries: c.retries
         )
-        seq = vars?["seq"].map { UInt64(max($0, 0)) } ?? notifier.seq
-        count = vars?["count"] ?? notifier.count
+        seq = UInt64(max(values["seq"] ?? 0, 0))
+        count = values["count"] ?? 0
         sptes = notifier.sptes.count
         tlbEntries = notifier.tlb.count
         frozen = notifier.frozen

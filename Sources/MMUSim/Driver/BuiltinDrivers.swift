@@ -1,0 +1,48 @@
+/// The built-in drivers: the five secondary MMUs the lab started with (kvm, gru, xpmem, pinning,
+/// unsafe), each a policy file under drivers/ that the model carries compiled in
+/// (BuiltinDrivers+Texts.swift, written by scripts/embed-drivers), and their bug switches,
+/// which are the files' variants. They run in the interpreter like any loaded policy.
+public enum BuiltinDrivers {
+    /// The built-in drivers' names, in the order GET /drivers lists them.
+    public static let names = ["kvm", "gru", "xpmem", "pinning", "unsafe"]
+
+    /// The bug switches every built-in driver has as variants, in the order GET /drivers lists them.
+    public static let variantNames = ["skip_retry_check", "no_release", "ignore_invalidate_page", "no_set_page_dirty", "sleeps", "free_in_release"]
+
+    /// Each built-in driver's policy, by name (no variant applied).
+    public static let policies: [String: Policy] = texts.mapValues { text in
+        do throws(PolicyError) {
+            return try Policy.load(text: text)
+        } catch {
+            preconditionFailure("built-in driver policy \(error.pointer): \(error.message)")
+        }
+    }
+
+    /// What each built-in driver models, in a sentence (GET /drivers).
+    public static let summaries: [String: String] = [
+        "kvm": "KVM shadow page tables: sptes plus a TLB, and the mmu_notifier_seq/count retry protocol of its fault path.",
+        "gru": "SGI GRU: a TLB only; a dropin is refused while an invalidate range is active (ms_range_active).",
+        "xpmem": "XPMEM: remote attachments pinned with get_user_pages; its invalidations sleep to reach the remote node.",
+        "pinning": "A legacy driver that pins every page it maps and registers no notifier (KVM before 2.6.27).",
+        "unsafe": "A driver that neither pins its pages nor registers a notifier: the use-after-free the seed prevents.",
+    ]
+
+    /// What each bug switch does, in a sentence (GET /drivers).
+    public static let variantSummaries: [String: String] = [
+        "skip_retry_check":
+            "The fault path installs its mapping without checking the invalidate count and sequence (kvm) or ms_range_active (gru).",
+        "no_release": "The driver has no ->release.",
+        "ignore_invalidate_page": "->invalidate_page does nothing.",
+        "no_set_page_dirty": "Dropping a dirty mapping does not call set_page_dirty.",
+        "sleeps": "Every callback sleeps.",
+        "free_in_release": "->release frees the notifier at once instead of after a grace period.",
+    ]
+
+    /// A built-in driver's policy with the named bug switches applied.
+    public static func policy(_ name: String, bugs: [String]) throws(PolicyError) -> Policy {
+        guard let base = policies[name] else {
+            throw PolicyError("", "unknown kind '\(name)': use one of \(names.joined(separator: ", "))")
+        }
+        return try base.applying(variants: bugs)
+    }
+}
