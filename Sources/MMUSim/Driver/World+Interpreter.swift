@@ -100,12 +100,53 @@ extension World {
 
     /// A policy's entry point: its program, with `address` and `write` as for a fault.
     mutating func policyEntry(_ node: Int, name: String, address: UInt64, write: Bool) -> Exec {
-        let loaded = policies[notifiers[node - 1].policy]
-        let program = loaded.policy.entries[name]!
+        let program = policies[notifiers[node - 1].policy].policy.entries[name]!
+        return runProgram(node, program, address: address, write: write)
+    }
+
+    /// A policy's work item, on the worker task `queue_work` started: its program, with no
+    /// page of its own.
+    mutating func policyWork(_ node: Int, name: String) -> Exec {
+        runProgram(node, policies[notifiers[node - 1].policy].policy.work[name]!, address: 0, write: false)
+    }
+
+    /// Runs an entry's or a work item's program as the task's next steps, in a frame of its own.
+    private mutating func runProgram(_ node: Int, _ program: Program, address: UInt64, write: Bool) -> Exec {
         let frame = DriverFrame(notifier: node, callback: nil, start: address, end: address + pageSize, address: address, write: write)
         tasks[currentIndex].scratch.driverFrames.append(frame)
-        push(statementSteps(node, loaded.program(program.pointer)) + [.driverReturn(notifier: node)])
+        push(statementSteps(node, policies[notifiers[node - 1].policy].program(program.pointer)) + [.driverReturn(notifier: node)])
         return .expanded
+    }
+
+    /// The end of a gup's own steps: it succeeded (local `ret` is 0), and a failure later in
+    /// the program is no longer its `else`'s.
+    mutating func gupDone(_ node: Int) -> Exec {
+        frame.gup = nil
+        assign(node, "ret", 0)
+        return .expanded
+    }
+
+    /// A failure inside a gup whose statement has an `else` (an -errno from handle_mm_fault,
+    /// no vma, no permission): the gup's steps go with the locks and read-side sections they
+    /// took, local `ret` is the -errno, and the `else` runs. False when no such gup is running
+    /// (the caller then fails the task).
+    mutating func failIntoGupElse(_ errno: Errno) -> Bool {
+        guard let gup = tasks[currentIndex].scratch.driverFrames.last?.gup, let otherwise = gup.otherwise else { return false }
+        let node = frame.notifier
+        let index = currentIndex
+        while let last = tasks[index].program.popLast() {
+            if case .driverGupDone(let owner) = last, owner == node { break }
+        }
+        tasks[index].locks.removeSubrange(gup.locks...)
+        tasks[index].rcuDepth = gup.rcuDepth
+        if scratch.pfn >= 0 {
+            putPage(scratch.pfn)
+            scratch.pfn = -1
+        }
+        frame.gup = nil
+        assign(node, "ret", -errno.number)
+        push(statementSteps(node, policies[notifiers[node - 1].policy].program(otherwise)))
+        return true
     }
 
     /// The end of a callback or of the fault path: its frame goes. A clear_flush_young whose
@@ -162,6 +203,14 @@ extension World {
             if let reason = waitReason(for: [lock]) { return .blocked(reason) }
         case .wait(let condition):
             guard evaluate(condition, node) != 0 else { return .blocked("\(loaded.stepNames[id]) waits") }
+        case .mmapLock(let write):
+            let mm = notifiers[node - 1].mm
+            let held = tasks[currentIndex].locks.contains {
+                if case .mmapSem(let owner, _) = $0 { return owner == mm }
+                return false
+            }
+            if held { return .blocked("mmap_sem already held by this task: it is not recursive") }
+            if let reason = waitReason(for: [.mmapSem(mm: mm, write: write)]) { return .blocked(reason) }
         default:
             break
         }
@@ -237,13 +286,15 @@ extension World {
         case .freeNotifier:
             notifiers[node - 1].freed = true
             emit(EventInfo(.notifierFree, mm: notifiers[node - 1].mm, notifier: node))
-        case .gup(let write, let pin, _):
-            // get_user_pages_unlocked: it takes and drops mmap_sem itself; a failure ends the fault.
+        case .gup(let write, let pin, let otherwise):
+            // get_user_pages_unlocked: it takes and drops mmap_sem itself; a failure runs the
+            // `else`, or without one ends the program's task with the -errno.
             let mm = notifiers[node - 1].mm
             frame.pinned = pin
+            frame.gup = GupFrame(otherwise: otherwise?.pointer, locks: tasks[currentIndex].locks.count, rcuDepth: tasks[currentIndex].rcuDepth)
             push([
                 .acquire(.mmapSem(mm: mm, write: false)), .handleFault(mm: mm, address: frame.address, mode: .gup(write: evaluate(write, node) != 0)),
-                .release(.mmapSem(mm: mm, write: false)),
+                .release(.mmapSem(mm: mm, write: false)), .driverGupDone(notifier: node),
             ])
             return .expanded
         case .lookupPTE(let write, let otherwise):
@@ -261,12 +312,12 @@ extension World {
                     unwindToReturn(node)
                 }
             }
-        case .install(let writable, _):
+        case .install(let writable, let prefetch):
             guard !notifiers[node - 1].frozen else {
                 failTornDown(node)
                 return .ran
             }
-            installPolicy(node, writable: evaluate(writable, node) != 0)
+            installPolicy(node, writable: evaluate(writable, node) != 0, prefetch: prefetch.map { evaluate($0, node) } ?? 0)
         case .putPage:
             if scratch.pfn >= 0 {
                 putPage(scratch.pfn)
@@ -281,7 +332,19 @@ extension World {
             // ->release it calls (if the notifier is still listed) runs inside, then the grace period.
             checkStatementMaySleep(node, statement)
             if case .success(let steps) = plan(.unregister(mm: notifiers[node - 1].mm, notifier: node)) { push(steps) }
-        case .call, .queueWork, .unregister, .put, .synchronize, .setSeq, .readBegin, .readRetry, .hmmRangeFault, .mmapLock, .mmapUnlock:
+        case .mmapLock(let write):
+            checkStatementMaySleep(node, statement)
+            tasks[currentIndex].locks.append(.mmapSem(mm: notifiers[node - 1].mm, write: write))
+        case .mmapUnlock(let write):
+            let lock = Lock.mmapSem(mm: notifiers[node - 1].mm, write: write)
+            if let index = tasks[currentIndex].locks.lastIndex(of: lock) { tasks[currentIndex].locks.remove(at: index) }
+        case .call(let op, let fields):
+            runCall(node, op, fields)
+        case .queueWork(let name):
+            // queue_work: a pending item (its worker has not started) is not queued again.
+            let work = Operation.work(mm: notifiers[node - 1].mm, notifier: node, name: name)
+            if !tasks.contains(where: { $0.operation == work && $0.stepsRun == 0 && $0.status != .done }) { _ = start(work) }
+        case .unregister, .put, .synchronize, .setSeq, .readBegin, .readRetry, .hmmRangeFault:
             // Refused at registration (`uninterpreted`): never reached.
             preconditionFailure("\(statement.pointer) is not interpreted")
         }
@@ -301,6 +364,28 @@ extension World {
         }
         frame.ret = -Errno.EFAULT.number
         unwindToReturn(node)
+    }
+
+    /// `call`: the driver runs an mm operation on its own mm, as steps of this task (the
+    /// operation's own checks and locks: a call that needs a lock the task holds blocks for
+    /// good). Local `ret` is 0, or the -errno of an operation refused at its entry.
+    private mutating func runCall(_ node: Int, _ op: String, _ fields: [String: Expr]) {
+        var command = Command(op: op)
+        command.mm = notifiers[node - 1].mm
+        command.notifier = node
+        for (field, expr) in fields {
+            let text: String? = if case .str(let word) = expr { word } else { nil }
+            command.set(field: field, number: evaluate(expr, node), text: text)
+        }
+        var planned: Result<[Step], Errno> = .failure(.EINVAL)
+        if let operation = try? command.operation() { planned = plan(operation) }
+        switch planned {
+        case .success(let steps):
+            assign(node, "ret", 0)
+            push(steps)
+        case .failure(let errno):
+            assign(node, "ret", -errno.number)
+        }
     }
 
     /// The lock a policy names, of this notifier's instance.
@@ -401,8 +486,7 @@ extension Policy {
     public var uninterpreted: Statement? {
         allStatements.first {
             switch $0.action {
-            case .synchronize(.rcu), .unregister(release: true): false
-            case .call, .queueWork, .unregister, .put, .synchronize, .setSeq, .readBegin, .readRetry, .hmmRangeFault, .mmapLock, .mmapUnlock: true
+            case .unregister(release: false), .synchronize(.srcu), .put, .setSeq, .readBegin, .readRetry, .hmmRangeFault: true
             default: false
             }
         }
@@ -433,6 +517,19 @@ struct DriverFrame: Codable, Hashable, Sendable {
     var isFault = false
     /// What a `return` gave.
     var ret: Int?
+    /// The gup whose steps are running, if any.
+    var gup: GupFrame?
+}
+
+/// A `gup` statement while its steps run: where its `else` is, and the task's locks and
+/// read-side depth when it began (a failure unwinds to them).
+struct GupFrame: Codable, Hashable, Sendable {
+    /// The pointer of the statement's `else`, or nil.
+    var otherwise: String?
+    /// How many locks the task held.
+    var locks: Int
+    /// The task's rcu_read_lock depth.
+    var rcuDepth: Int
 }
 
 extension World {

@@ -63,17 +63,34 @@ extension World {
     /// Maps the page the fault found (gup's, or lookup_pte's) at the fault's address: in the
     /// TLB for a TLB-only driver, else in the page table. A pinned gup's reference moves into
     /// the mapping.
-    mutating func installPolicy(_ node: Int, writable: Bool) {
+    mutating func installPolicy(_ node: Int, writable: Bool, prefetch: Int = 0) {
         let address = frame.address
         let fromGup = scratch.pfn >= 0
         let pfn = fromGup ? scratch.pfn : scratch.lookedUp
         guard pfn >= 0 else { return }
         if !fromGup { scratch.lookedUp = -1 }
-        checkInstall(node, address: address)
         let holds = fromGup && frame.pinned
         if holds { scratch.pfn = -1 }
+        mapPage(node, address: address, pfn: pfn, writable: writable, holdsReference: holds)
+        updateResult { $0.spte = SpteInfo(address: address, pfn: pfn, writable: writable, young: true, dirty: false) }
+        // KVM's prefetch: the neighbours after the page whose ptes are present, mapped as their
+        // ptes allow, holding no reference; one already mapped is left as it is.
+        let table = policies[notifiers[node - 1].policy].policy.tlb == .only ? \Notifier.tlb : \Notifier.sptes
+        for index in 0..<min(max(prefetch, 0), 512) {
+            let next = address + UInt64(index + 1) * pageSize
+            guard next < taskSize, !notifiers[node - 1][keyPath: table].pte(at: next).isPresent else { continue }
+            let pte = mms[notifiers[node - 1].mm - 1].pageTable.translation(at: next)
+            guard pte.isPresent else { continue }
+            mapPage(node, address: next, pfn: pte.subpage(at: next).pfn, writable: writable && pte.write, holdsReference: false)
+        }
+    }
+
+    /// Maps `pfn` at `address` in the driver's page table (or its TLB, for a TLB-only driver),
+    /// checking the invalidate window first; the mapping it replaces goes.
+    private mutating func mapPage(_ node: Int, address: UInt64, pfn: Int, writable: Bool, holdsReference: Bool) {
+        checkInstall(node, address: address)
         var entry = PTE.present(pfn: pfn, write: writable, young: true, dirty: false, generation: frames[pfn].generation)
-        if holds { entry.holdsReference = true }
+        if holdsReference { entry.holdsReference = true }
         let tlbOnly = policies[notifiers[node - 1].policy].policy.tlb == .only
         let old = tlbOnly ? notifiers[node - 1].tlb.pte(at: address) : notifiers[node - 1].sptes.pte(at: address)
         if old.isPresent { dropPolicyEntry(old, setDirty: true, put: true) }
@@ -82,10 +99,9 @@ extension World {
         } else {
             notifiers[node - 1].sptes.setPTE(entry, at: address)
         }
-        if !holds { frames[pfn].secondaryMaps += 1 }
+        if !holdsReference { frames[pfn].secondaryMaps += 1 }
         markChanged(mm: notifiers[node - 1].mm, start: address, end: address + pageSize)
         emit(EventInfo(tlbOnly ? .tlbDropin : .spteSet, mm: notifiers[node - 1].mm, notifier: node, address: address, pfn: pfn))
-        updateResult { $0.spte = SpteInfo(address: address, pfn: pfn, writable: writable, young: true, dirty: false) }
     }
 
     /// Removes a notifier's entries of one table (sptes or TLB) in `[start, end)`, handing

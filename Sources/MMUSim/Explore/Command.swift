@@ -103,6 +103,31 @@ public struct Command: Codable, Hashable, Sendable {
         self.op = op
     }
 
+    /// Sets a field by its name in a command's JSON, from a driver's `call`: the number for
+    /// addresses, lengths, counts and flags, the text for names (`flags` takes them
+    /// comma-separated).
+    mutating func set(field: String, number: Int, text: String?) {
+        let value = UInt64(truncatingIfNeeded: number)
+        switch field {
+        case "addr": addr = Hex(value)
+        case "length": length = value
+        case "prot": prot = text
+        case "flags": flags = text.map { $0.split(separator: ",").map(String.init) }
+        case "file": file = text
+        case "offset": offset = value
+        case "old_addr": oldAddr = Hex(value)
+        case "old_length": oldLength = value
+        case "new_length": newLength = value
+        case "new_addr": newAddr = Hex(value)
+        case "advice": advice = text
+        case "write": write = number != 0
+        case "value": self.value = value
+        case "pages": pages = number
+        case "pgoff": pgoff = value
+        default: break
+        }
+    }
+
     /// The operations a command may name.
     public static let operations = [
         "create_mm", "mmap", "munmap", "mprotect", "mremap", "madvise", "touch", "fork", "exit", "reclaim", "writeback", "migrate",

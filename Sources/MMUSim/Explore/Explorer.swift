@@ -208,7 +208,8 @@ public struct Explorer: Sendable {
             result.transitions += 1
             path.append(task)
             let broken = next.violations.count > initial.violations.count
-            let runnable = taskIDs.filter { next.task($0)?.status != .done }
+            // The tasks of the spec, and the workers their drivers queued meanwhile.
+            let runnable = taskIDs.filter { next.task($0)?.status != .done } + next.tasks.filter { $0.isWorker && $0.status != .done }.map(\.id)
             if broken || runnable.isEmpty || path.count >= maxDepth {
                 result.schedules += 1
                 if path.count >= maxDepth && !broken && !runnable.isEmpty { result.truncated = true }

@@ -66,6 +66,9 @@ public enum Operation: Codable, Hashable, Sendable {
     /// page it is about.
     case entry(mm: Int, notifier: Int, name: String, address: UInt64, write: Bool)
     case access(mm: Int, notifier: Int, address: UInt64, write: Bool, value: UInt64?)
+    /// A driver's work item (`queue_work`) on a worker thread of its own: started by the
+    /// driver, not by a request.
+    case work(mm: Int, notifier: Int, name: String)
 
     /// The name of the operation as traces show it.
     public var name: String {
@@ -88,6 +91,7 @@ public enum Operation: Codable, Hashable, Sendable {
         case .fault: "fault"
         case .entry: "entry"
         case .access: "access"
+        case .work: "work"
         }
     }
 
@@ -98,7 +102,7 @@ public enum Operation: Codable, Hashable, Sendable {
             .mremap(let mm, _, _, _, _, _, _), .madviseDontneed(let mm, _, _), .touch(let mm, _, _, _, _),
             .fork(let mm), .exit(let mm), .migrate(let mm, _, _), .remapFilePages(let mm, _, _, _),
             .applyToPageRange(let mm, _, _), .register(let mm, _, _, _, _), .registerPolicy(let mm, _, _, _), .unregister(let mm, _),
-            .fault(let mm, _, _, _), .entry(let mm, _, _, _, _), .access(let mm, _, _, _, _):
+            .fault(let mm, _, _, _), .entry(let mm, _, _, _, _), .access(let mm, _, _, _, _), .work(let mm, _, _):
             mm
         case .reclaim(let mm, _, _, _): mm
         case .writeback: nil
@@ -109,7 +113,7 @@ public enum Operation: Codable, Hashable, Sendable {
     public var notifier: Int? {
         switch self {
         case .unregister(_, let notifier), .fault(_, let notifier, _, _), .entry(_, let notifier, _, _, _),
-            .access(_, let notifier, _, _, _):
+            .access(_, let notifier, _, _, _), .work(_, let notifier, _):
             notifier
         default: nil
         }

@@ -186,6 +186,10 @@ enum Step: Codable, Hashable, Sendable {
     case driverReturn(notifier: Int)
     /// A policy's entry point: its program as steps.
     indirect case driverEntry(notifier: Int, name: String, address: UInt64, write: Bool)
+    /// A policy's work item, on its worker task: its program as steps.
+    indirect case driverWork(notifier: Int, name: String)
+    /// The end of a `gup` statement's steps: from here a failure no longer runs its `else`.
+    case driverGupDone(notifier: Int)
 
     /// The name `pause_at` and GET /tasks use for this step.
     var name: String {
@@ -274,6 +278,8 @@ enum Step: Codable, Hashable, Sendable {
         case .driverStatement(_, _, let name): name
         case .driverReturn: "driver_return"
         case .driverEntry: "driver_entry"
+        case .driverWork: "driver_work"
+        case .driverGupDone: "driver_gup_done"
         }
     }
 
@@ -283,7 +289,7 @@ enum Step: Codable, Hashable, Sendable {
         switch self {
         case .doMunmap, .unmapVMAs, .mmapBody, .mremapBody, .touchNext, .forkVMA, .exitMmap, .reclaimNext,
             .reclaimPage, .writebackNext, .migrateNext, .remapFileBody, .takeAllLocks, .secondaryFault, .mprotectBody,
-            .madviseBody, .reclaimScan, .writebackScan, .migrateScan, .synchronizeRCU, .driverReturn, .driverEntry:
+            .madviseBody, .reclaimScan, .writebackScan, .migrateScan, .synchronizeRCU, .driverReturn, .driverEntry, .driverWork, .driverGupDone:
             true
         default:
             false

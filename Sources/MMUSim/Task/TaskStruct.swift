@@ -99,6 +99,12 @@ public struct TaskStruct: Codable, Hashable, Sendable {
 
     /// The name of the operation.
     public var op: String { operation.name }
+
+    /// True for a driver's worker thread (`queue_work`), which no request started.
+    public var isWorker: Bool {
+        if case .work = operation { return true }
+        return false
+    }
     /// The mm it works on, if any.
     public var mm: Int? { operation.mm }
     /// The name of the step that runs next, if any.

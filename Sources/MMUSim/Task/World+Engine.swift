@@ -126,7 +126,9 @@ extension World {
         var progress = true
         while progress {
             progress = false
-            for task in tasks where task.status == .blocked {
+            // A blocked task tries again; a driver's worker (queue_work) runs once the request
+            // that queued it is done, as a kernel worker thread runs later.
+            for task in tasks where task.status == .blocked || task.isWorker && task.status == .runnable {
                 // A blocked step changes nothing, so trying it is the test.
                 run(task.id)
                 if let after = self.task(task.id), after.stepsRun == task.stepsRun, after.status != .done { continue }
@@ -181,6 +183,8 @@ extension World {
     /// Ends the running operation with an error: its remaining steps are dropped and the
     /// locks it holds are released, so that nothing is left half-done or held.
     mutating func abort(_ errno: Errno) {
+        // Inside a driver's gup with an `else`, the failure is the driver's to handle.
+        if failIntoGupElse(errno) { return }
         let index = currentIndex
         tasks[index].result.fail(errno)
         // The call still drops its user reference (the `mmput` at the bottom of its program).

@@ -111,6 +111,8 @@ extension World {
         case .driverStatement(let node, let statement, _): return driverStatement(node, statement)
         case .driverReturn(let node): return driverReturn(node)
         case .driverEntry(let node, let name, let address, let write): return policyEntry(node, name: name, address: address, write: write)
+        case .driverWork(let node, let name): return policyWork(node, name: name)
+        case .driverGupDone(let node): return gupDone(node)
         case .secondaryAccess(let node, let address, let write, let value):
             return secondaryAccess(node, address: address, write: write, value: value)
         }

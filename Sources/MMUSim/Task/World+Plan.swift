@@ -179,6 +179,12 @@ extension World {
             guard address < taskSize else { return .failure(.EFAULT) }
             return .success([.driverEntry(notifier: id, name: name, address: address & ~(pageSize - 1), write: write)])
 
+        case .work(let mm, let id, let name):
+            guard let notifier = notifier(id), notifier.mm == mm, policies[notifier.policy].policy.work[name] != nil else {
+                return .failure(.ENOENT)
+            }
+            return .success([.driverWork(notifier: id, name: name)])
+
         case .access(let mm, let id, let address, let write, let value):
             guard let notifier = notifier(id), notifier.mm == mm else { return .failure(.ENOENT) }
             guard address < taskSize else { return .failure(.EFAULT) }
