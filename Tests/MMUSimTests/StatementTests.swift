@@ -37,7 +37,8 @@ struct StatementTests {
         #expect(lab.fault(1, a, write: true).ret == 0 && lab.world.variable("failed", of: 1) == 2)
         #expect(lab.world.notifier(1)!.sptes.count == 0 && lab.frame(at: a).refcount == refcount)
         // Without else, the failure ends the fault with its errno.
-        let plain = text.replacingOccurrences(of: #", "else": [{"inc": "failed"}, {"set": "errno", "to": {"local": "ret"}}, {"return": 0}]"#, with: "")
+        let otherwise = #", "else": [{"inc": "failed"}, {"set": "errno", "to": {"local": "ret"}}, {"return": 0}]"#
+        let plain = text.replacingOccurrences(of: otherwise, with: "")
         var (other, _) = try Self.lab(plain)
         #expect(other.fault(1, hole, write: false).errno == .EFAULT)
     }
