@@ -170,7 +170,8 @@ extension Routes {
             await metricsText(simulator, requests: requests)
         }
         endpoints.post("/scenarios/run") { request, _ in
-            let scenario = try await request.decodeBody(Scenario.self, limit: limits.maxBody)
+            let decoded = try await request.decodeBodyAndText(Scenario.self, limit: limits.maxBody)
+            let scenario = decoded.value
             if let frames = scenario.world?.frames, frames < 2 || frames > limits.maxFrames {
                 throw invalid("'world.frames' must be between 2 and \(limits.maxFrames) (the limit max_frames)", code: "limit_exceeded")
             }
@@ -182,7 +183,18 @@ extension Routes {
             } catch let error as CommandError {
                 throw invalid("'world': \(error.message)", code: "invalid_value")
             }
-            let report = try await NIOThreadPool.singleton.runIfActive { ScenarioRunner.run(scenario) }
+            // The file's own drivers: read from the text (their variants keep their order), each
+            // one the interpreter runs.
+            let drivers: [String: Policy]
+            do {
+                drivers = try Explorer.drivers(inText: decoded.text)
+                _ = try ScenarioRunner(scenario, drivers: drivers)
+            } catch let error as ExploreError {
+                throw invalid(error.message)
+            } catch let error as CommandError {
+                throw invalid(error.message, code: error.code)
+            }
+            let report = try await NIOThreadPool.singleton.runIfActive { ScenarioRunner.run(scenario, drivers: drivers) }
             return ScenarioAnswer(passed: report.passed, steps: report.steps)
         }
         endpoints.post("/scenarios/judge") { request, _ in

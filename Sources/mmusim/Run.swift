@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MMUSim
 import MMUSimServer
 
 /// `mmusim run FILE...`: run scenarios without a server and check their expectations.
@@ -24,14 +25,17 @@ struct Run: ParsableCommand {
         var suites: [(file: String, report: ScenarioReport)] = []
         for file in files {
             let scenario: Scenario
+            let drivers: [String: Policy]
             do {
-                scenario = try APIJSON.decoder().decode(Scenario.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
+                let data = try Data(contentsOf: URL(fileURLWithPath: file))
+                scenario = try APIJSON.decoder().decode(Scenario.self, from: data)
+                drivers = try Explorer.drivers(inText: String(decoding: data, as: UTF8.self))
             } catch {
                 print("FAIL \(file): cannot read the scenario: \(error)")
                 failed += 1
                 continue
             }
-            let report = ScenarioRunner.run(scenario)
+            let report = ScenarioRunner.run(scenario, drivers: drivers)
             suites.append((file, report))
             print("\(file): \(scenario.description.prefix(100))\(scenario.description.count > 100 ? "..." : "")")
             for step in report.steps where step.checked || !step.passed {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import MMUSim
 import MMUSimServer
 import Testing
 
@@ -19,12 +20,17 @@ struct ScenarioTests {
         try APIJSON.decoder().decode(Scenario.self, from: Data(contentsOf: folder.appendingPathComponent(name)))
     }
 
+    /// The driver policies a scenario file carries (`drivers`).
+    static func drivers(_ name: String) throws -> [String: Policy] {
+        try Explorer.drivers(inText: String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8))
+    }
+
     @Test("every scenario in the library passes, says what it shows and cites its source", arguments: files)
     func library(_ name: String) throws {
         let scenario = try Self.load(name)
         #expect(scenario.description.count > 60)
         #expect(!(scenario.cites ?? []).isEmpty)
-        let report = ScenarioRunner.run(scenario)
+        let report = ScenarioRunner.run(scenario, drivers: try Self.drivers(name))
         #expect(report.steps.filter(\.checked).count >= 1)
         for step in report.steps where !step.passed { Issue.record("\(name) step \(step.index) \(step.label): \(step.failures)") }
     }
@@ -40,6 +46,21 @@ struct ScenarioTests {
         }
         #expect(names.filter { $0.hasPrefix("seed-") }.count >= 6)
         #expect(names.filter { $0.hasPrefix("pitfall-") }.count >= 3)
+    }
+
+    @Test("a scenario file carries its own driver: register names it, pause_at stops at its statement; without it the register fails")
+    func ownDrivers() throws {
+        let name = "driver-end-only.json"
+        let drivers = try Self.drivers(name)
+        #expect(drivers.keys.sorted() == ["end-only"])
+        let report = ScenarioRunner.run(try Self.load(name), drivers: drivers)
+        #expect(report.passed && report.steps.count == 7)
+        // Without its drivers the kind is unknown: the register step cannot run.
+        let bare = ScenarioRunner.run(try Self.load(name))
+        #expect(!bare.steps[3].passed && bare.steps[3].failures[0].contains("unknown kind 'end-only'"))
+        // A driver under a built-in's name is refused before any step.
+        let renamed = ScenarioRunner.run(try Self.load(name), drivers: ["kvm": drivers["end-only"]!])
+        #expect(renamed.steps.count == 1 && renamed.steps[0].failures[0].contains("built-in"))
     }
 
     @Test("a wrong expectation fails its step with the expected and the actual value")
@@ -98,6 +119,18 @@ struct ScenarioTests {
             }
             try await client.execute(uri: "/scenarios/run", method: .post, headers: .json, body: ByteBuffer(string: #"{"steps": []}"#)) { response in
                 #expect(response.status == .badRequest)
+            }
+            // A file with its own driver runs whole; one whose driver is no policy is a 422 naming it.
+            let own = try Data(contentsOf: Self.folder.appendingPathComponent("driver-end-only.json"))
+            try await client.execute(uri: "/scenarios/run", method: .post, headers: .json, body: ByteBuffer(bytes: own)) { response in
+                #expect(response.status == .ok)
+                let answer = try JSONDecoder().decode(Answer.self, from: Data(response.body.readableBytesView))
+                #expect(answer.passed && answer.steps.count == 7)
+            }
+            let broken = #"{"description": "x", "drivers": {"mine": {"name": "mine", "fault": [{"jump": 1}]}}, "steps": []}"#
+            try await client.execute(uri: "/scenarios/run", method: .post, headers: .json, body: ByteBuffer(string: broken)) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(String(buffer: response.body).contains("/drivers/mine/fault/0"))
             }
         }
     }

@@ -108,7 +108,7 @@ public struct Explorer: Sendable {
 
     /// The operation of a command, a `register` of one of `drivers` (by its `kind`, its
     /// `bugs` the variants) among them.
-    static func operation(_ command: Command, drivers: [String: Policy]) throws(CommandError) -> Operation? {
+    public static func operation(_ command: Command, drivers: [String: Policy]) throws(CommandError) -> Operation? {
         guard command.op == "register", let kind = command.kind, let base = drivers[kind] else { return try command.operation() }
         let policy: Policy
         do throws(PolicyError) {

@@ -8,20 +8,33 @@ public struct ScenarioRunner {
     public private(set) var world: World
     private var names: [String: Int] = [:]
     private let scenario: Scenario
+    /// The scenario file's own driver policies (its `drivers`), which a `register` may name.
+    private let drivers: [String: Policy]
 
-    /// Prepares a scenario.
-    /// - Throws: `CommandError` when its world options cannot be (an unknown core bug...).
-    public init(_ scenario: Scenario) throws(CommandError) {
+    /// Prepares a scenario, with the driver policies its file carries (`drivers`, read from
+    /// its text by `Explorer.drivers(inText:)` so that their variants keep their order).
+    /// - Throws: `CommandError` when its world options cannot be (an unknown core bug...), or
+    ///   a driver takes a built-in's name or has what the interpreter does not run.
+    public init(_ scenario: Scenario, drivers: [String: Policy] = [:]) throws(CommandError) {
         self.scenario = scenario
+        self.drivers = drivers
         world = World(try scenario.config())
+        for (name, policy) in drivers.sorted(by: { $0.key < $1.key }) {
+            if BuiltinDrivers.policies[name] != nil {
+                throw CommandError("drivers: '\(name)' is a built-in driver's name", code: "builtin_driver")
+            }
+            if let statement = policy.uninterpreted {
+                throw CommandError("/drivers/\(name)\(statement.pointer): the interpreter does not run this statement yet", code: "not_interpreted")
+            }
+        }
     }
 
     /// Runs every step, even after a failure, and reports each; a world that cannot be is
     /// one failed step.
-    public static func run(_ scenario: Scenario) -> ScenarioReport {
+    public static func run(_ scenario: Scenario, drivers: [String: Policy] = [:]) -> ScenarioReport {
         var runner: ScenarioRunner
         do {
-            runner = try ScenarioRunner(scenario)
+            runner = try ScenarioRunner(scenario, drivers: drivers)
         } catch {
             let failure = StepReport(index: 0, label: "world", passed: false, checked: true, failures: [error.message])
             return ScenarioReport(description: scenario.description, steps: [failure])
@@ -41,9 +54,10 @@ public struct ScenarioRunner {
         // A step runs as the API request for it would: the same journal record, applied.
         let record: JournalRecord
         if let command = step.do {
-            if let pause = step.pauseAt, !World.stepNames.contains(pause) { fail("pause_at names no step: '\(pause)'") }
+            if let pause = step.pauseAt, !World.stepNames.contains(pause), !pause.hasPrefix("driver:") { fail("pause_at names no step: '\(pause)'") }
             do {
-                record = try command.operation().map { .perform($0, pauseAt: step.pauseAt) } ?? .createMM(name: command.name)
+                let operation = try Explorer.operation(command, drivers: drivers)
+                record = operation.map { .perform($0, pauseAt: step.pauseAt) } ?? .createMM(name: command.name)
             } catch {
                 fail("the operation cannot run: \(error.message)")
                 return report
