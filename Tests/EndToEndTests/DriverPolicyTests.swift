@@ -81,7 +81,7 @@ struct DriverPolicyTests {
         (
             base.replacingOccurrences(
                 of: "{\"sample\": \"s\", \"from\": \"seq\"}",
-                with: "{\"call\": \"munmap\", \"addr\": \"address\"}, {\"sample\": \"s\", \"from\": \"seq\"}"
+                with: "{\"synchronize\": \"srcu\"}, {\"sample\": \"s\", \"from\": \"seq\"}"
             ), "/fault/0"
         ),
     ]

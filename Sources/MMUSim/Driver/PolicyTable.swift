@@ -14,6 +14,8 @@ public final class LoadedPolicy: Sendable {
     /// The name each statement's step had when the built-in kinds ran in Swift, which
     /// `pause_at` still takes (`lock:mmu_lock`, `install_spte`), or nil.
     let oldStepNames: [String?]
+    /// The policy's invariants (kept apart: the checker reads them after every step).
+    let invariants: [PolicyInvariant]
     /// The instance variables in a fixed order (by name): a notifier holds their values so.
     public let varNames: [String]
 
@@ -32,6 +34,7 @@ public final class LoadedPolicy: Sendable {
         stepNames = statements.map { "driver:\(policy.name):\($0.pointer)" }
         oldStepNames = statements.map { Self.oldStepName($0.action, tlb: policy.tlb) }
         varNames = policy.vars.keys.sorted()
+        invariants = policy.invariants
     }
 
     /// The old step name of a statement: a driver lock's `lock:NAME`, and the steps of the

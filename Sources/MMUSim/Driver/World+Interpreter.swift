@@ -73,8 +73,10 @@ extension World {
         return statementSteps(node, loaded.program(program.pointer)) + [.driverReturn(notifier: node)]
     }
 
-    /// The steps of the statements `ids` of `node`'s policy.
-    func statementSteps(_ node: Int, _ ids: [Int]) -> [Step] {
+    /// The steps of the statements `ids` of `node`'s policy. (Mutating, as the other readers
+    /// the interpreter calls on every statement: a non-mutating method called from a mutating
+    /// one gets a copy of the world, every field retained; a mutating one gets it in place.)
+    mutating func statementSteps(_ node: Int, _ ids: [Int]) -> [Step] {
         let loaded = policies[notifiers[node - 1].policy]
         return ids.map { .driverStatement(notifier: node, statement: $0, name: loaded.stepNames[$0]) }
     }
@@ -176,8 +178,12 @@ extension World {
 
     /// The running task's innermost driver frame.
     var frame: DriverFrame {
-        get { tasks[currentIndex].scratch.driverFrames[tasks[currentIndex].scratch.driverFrames.count - 1] }
-        set { tasks[currentIndex].scratch.driverFrames[tasks[currentIndex].scratch.driverFrames.count - 1] = newValue }
+        @inline(__always) get { tasks[currentIndex].scratch.driverFrames[tasks[currentIndex].scratch.driverFrames.count - 1] }
+        // In place: a frame's locals are not copied to change one of them.
+        _modify {
+            let index = currentIndex
+            yield &tasks[index].scratch.driverFrames[tasks[index].scratch.driverFrames.count - 1]
+        }
     }
 
     /// Drops the rest of the innermost program (for return and retry), up to its return step.
@@ -233,6 +239,7 @@ extension World {
             tasks[currentIndex].program.removeLast()
             _ = driverReturn(node)
         }
+        if config.checkInvariants { checkPolicyInvariants() }
         return result
     }
 
@@ -389,13 +396,13 @@ extension World {
     }
 
     /// The lock a policy names, of this notifier's instance.
-    func driverLock(_ node: Int, _ name: String) -> Lock {
+    mutating func driverLock(_ node: Int, _ name: String) -> Lock {
         let kind = policies[notifiers[node - 1].policy].policy.locks[name]!
         return .driver(notifier: node, name: name, spin: kind == .spinlock)
     }
 
     /// The range a zap, flush or age covers.
-    func range(_ scope: Statement.Scope) -> (UInt64, UInt64) {
+    mutating func range(_ scope: Statement.Scope) -> (UInt64, UInt64) {
         switch scope {
         case .all: (0, taskSize)
         case .page: (frame.address, frame.address + pageSize)
@@ -405,13 +412,16 @@ extension World {
 
     // MARK: Variables and expressions
 
-    /// A variable's value: the instance's, the world's shared one, or the frame's local.
-    func value(_ node: Int, _ name: String) -> Int {
-        let loaded = policies[notifiers[node - 1].policy]
-        if let index = loaded.varNames.firstIndex(of: name) { return notifiers[node - 1].vars[index] }
-        if loaded.policy.sharedVars[name] != nil { return sharedVars[name] ?? loaded.policy.sharedVars[name]! }
-        return frame.locals[name] ?? 0
+    /// What `node`'s expressions read now: its variables, the shared ones and the running
+    /// task's innermost frame (mutating to read the world in place, as `statementSteps`).
+    mutating func scope(_ node: Int) -> DriverScope {
+        var frame: DriverFrame?
+        for index in tasks.indices where tasks[index].id == current { frame = tasks[index].scratch.driverFrames.last }
+        return DriverScope(loaded: policies[notifiers[node - 1].policy], vars: notifiers[node - 1].vars, shared: sharedVars, frame: frame)
     }
+
+    /// A variable's value: the instance's, the world's shared one, or the frame's local.
+    mutating func value(_ node: Int, _ name: String) -> Int { scope(node).value(name) }
 
     /// A string's stable number (FNV-1a), so that `{"str": ...}` compares equal to itself alone.
     static func code(_ text: String) -> Int {
@@ -435,49 +445,7 @@ extension World {
     }
 
     /// An expression's value; true is 1, false 0.
-    func evaluate(_ expr: Expr, _ node: Int) -> Int {
-        switch expr {
-        case .int(let number): return number
-        case .bool(let flag): return flag ? 1 : 0
-        case .str(let text): return Self.code(text)
-        case .variable(let name), .shared(let name), .local(let name): return value(node, name)
-        case .arg: return frame.write ? 1 : 0
-        case .context(let name):
-            switch name {
-            case "start": return Int(truncatingIfNeeded: frame.start)
-            case "end": return Int(truncatingIfNeeded: frame.end)
-            case "address": return Int(truncatingIfNeeded: frame.address)
-            default: return 0
-            }
-        case .compare(let op, let a, let b):
-            let (x, y) = (evaluate(a, node), evaluate(b, node))
-            let holds =
-                switch op {
-                case "eq": x == y
-                case "ne": x != y
-                case "lt": x < y
-                case "le": x <= y
-                case "gt": x > y
-                default: x >= y
-                }
-            return holds ? 1 : 0
-        case .all(let operands): return operands.allSatisfy { evaluate($0, node) != 0 } ? 1 : 0
-        case .any(let operands): return operands.contains { evaluate($0, node) != 0 } ? 1 : 0
-        case .not(let operand): return evaluate(operand, node) == 0 ? 1 : 0
-        case .arithmetic(let op, let a, let b):
-            let (x, y) = (evaluate(a, node), evaluate(b, node))
-            switch op {
-            case "min": return min(x, y)
-            case "max": return max(x, y)
-            case "add": return x &+ y
-            case "sub": return x &- y
-            default: return y >= 0 && y < 64 ? x >> y : 0
-            }
-        case .within(let value, let low, let high):
-            let x = evaluate(value, node)
-            return evaluate(low, node) <= x && x < evaluate(high, node) ? 1 : 0
-        }
-    }
+    mutating func evaluate(_ expr: Expr, _ node: Int) -> Int { scope(node).evaluate(expr) }
 }
 
 extension Policy {
@@ -489,6 +457,67 @@ extension Policy {
             case .unregister(release: false), .synchronize(.srcu), .put, .setSeq, .readBegin, .readRetry, .hmmRangeFault: true
             default: false
             }
+        }
+    }
+}
+
+/// What a policy's expressions read at one instant: the notifier's variables, the shared ones
+/// and the running program's frame (its locals and context), if a program runs.
+struct DriverScope {
+    let loaded: LoadedPolicy
+    let vars: [Int]
+    let shared: [String: Int]
+    let frame: DriverFrame?
+
+    /// A variable's value: the instance's, the world's shared one, or the frame's local.
+    func value(_ name: String) -> Int {
+        if let index = loaded.varNames.firstIndex(of: name) { return vars[index] }
+        if let initial = loaded.policy.sharedVars[name] { return shared[name] ?? initial }
+        return frame?.locals[name] ?? 0
+    }
+
+    /// An expression's value; true is 1, false 0.
+    func evaluate(_ expr: Expr) -> Int {
+        switch expr {
+        case .int(let number): return number
+        case .bool(let flag): return flag ? 1 : 0
+        case .str(let text): return World.code(text)
+        case .variable(let name), .shared(let name), .local(let name): return value(name)
+        case .arg: return (frame?.write ?? false) ? 1 : 0
+        case .context(let name):
+            switch name {
+            case "start": return Int(truncatingIfNeeded: frame?.start ?? 0)
+            case "end": return Int(truncatingIfNeeded: frame?.end ?? 0)
+            case "address": return Int(truncatingIfNeeded: frame?.address ?? 0)
+            default: return 0
+            }
+        case .compare(let op, let a, let b):
+            let (x, y) = (evaluate(a), evaluate(b))
+            let holds =
+                switch op {
+                case "eq": x == y
+                case "ne": x != y
+                case "lt": x < y
+                case "le": x <= y
+                case "gt": x > y
+                default: x >= y
+                }
+            return holds ? 1 : 0
+        case .all(let operands): return operands.allSatisfy { evaluate($0) != 0 } ? 1 : 0
+        case .any(let operands): return operands.contains { evaluate($0) != 0 } ? 1 : 0
+        case .not(let operand): return evaluate(operand) == 0 ? 1 : 0
+        case .arithmetic(let op, let a, let b):
+            let (x, y) = (evaluate(a), evaluate(b))
+            switch op {
+            case "min": return min(x, y)
+            case "max": return max(x, y)
+            case "add": return x &+ y
+            case "sub": return x &- y
+            default: return y >= 0 && y < 64 ? x >> y : 0
+            }
+        case .within(let value, let low, let high):
+            let x = evaluate(value)
+            return evaluate(low) <= x && x < evaluate(high) ? 1 : 0
         }
     }
 }

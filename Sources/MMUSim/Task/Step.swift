@@ -194,8 +194,8 @@ enum Step: Codable, Hashable, Sendable {
     /// The name `pause_at` and GET /tasks use for this step.
     var name: String {
         switch self {
-        case .acquire(let lock): "lock:" + lock.label.split(separator: ":")[0]
-        case .release(let lock): "unlock:" + lock.label.split(separator: ":")[0]
+        case .acquire(let lock): "lock:" + lock.name
+        case .release(let lock): "unlock:" + lock.name
         case .rcuReadLock, .notify: "rcu_read_lock"
         case .rcuReadUnlock: "rcu_read_unlock"
         case .synchronizeRCU, .waitReaders: "synchronize_rcu"

@@ -34,6 +34,19 @@ public enum Lock: Codable, Hashable, Sendable {
         }
     }
 
+    /// The lock's name without its instance: what `lock:` and `unlock:` steps are named by.
+    public var name: String {
+        switch self {
+        case .mmapSem: "mmap_sem"
+        case .pageTable: "page_table_lock"
+        case .anonVMA: "anon_vma"
+        case .iMmap: "i_mmap_lock"
+        case .notifierList: "mmu_notifier_mm.lock"
+        case .allLocksMutex: "mm_all_locks_mutex"
+        case .driver(_, let name, _): name
+        }
+    }
+
     /// The name traces show.
     public var label: String {
         switch self {
@@ -96,17 +109,22 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     var openRanges: [ActiveRange] = []
     /// Working values passed from one step to a later one.
     var scratch = Scratch()
+    /// The mm it works on, if any (the operation's, kept: the checker asks after every step).
+    public let mm: Int?
+    /// True for a driver's worker thread (`queue_work`), which no request started.
+    public let isWorker: Bool
+
+    /// A task that will run `operation` as `program`.
+    init(id: Int, operation: Operation, program: [Step]) {
+        self.id = id
+        self.operation = operation
+        self.program = program
+        mm = operation.mm
+        if case .work = operation { isWorker = true } else { isWorker = false }
+    }
 
     /// The name of the operation.
     public var op: String { operation.name }
-
-    /// True for a driver's worker thread (`queue_work`), which no request started.
-    public var isWorker: Bool {
-        if case .work = operation { return true }
-        return false
-    }
-    /// The mm it works on, if any.
-    public var mm: Int? { operation.mm }
     /// The name of the step that runs next, if any.
     public var nextStep: String? { program.last?.name }
     /// True in atomic context: a spinlock or rcu_read_lock is held (v17 RCU disables preemption).

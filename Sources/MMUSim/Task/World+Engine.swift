@@ -75,7 +75,6 @@ extension World {
                 tasks[index].status = .runnable
                 tasks[index].blockedOn = nil
                 if tasks[index].program.isEmpty { finish(index) }
-                if config.checkInvariants { checkPolicyInvariants() }
                 stampViolations(lastSeq)
                 return .ran(next.name)
             case .blocked(let reason):
@@ -86,7 +85,6 @@ extension World {
             }
         }
         finish(index)
-        if config.checkInvariants { checkPolicyInvariants() }
         stampViolations(lastSeq)
         return .done
     }
@@ -172,7 +170,12 @@ extension World {
 
     /// The index of the running task.
     var currentIndex: Int {
-        tasks.firstIndex { $0.id == current }!
+        // Inlined, and by index: a call of a non-mutating getter from a mutating method copies
+        // the world, and a closure over the tasks would copy each task it looks at.
+        @inline(__always) get {
+            for index in tasks.indices where tasks[index].id == current { return index }
+            preconditionFailure("no running task \(current)")
+        }
     }
 
     /// Pushes steps so that `steps[0]` runs next.
@@ -204,8 +207,12 @@ extension World {
 
     /// The running task's scratch values.
     var scratch: Scratch {
-        get { tasks[currentIndex].scratch }
-        set { tasks[currentIndex].scratch = newValue }
+        @inline(__always) get { tasks[currentIndex].scratch }
+        // In place: a change of one value does not copy the others.
+        _modify {
+            let index = currentIndex
+            yield &tasks[index].scratch
+        }
     }
 
     // MARK: Locks
