@@ -80,3 +80,9 @@ export const NOTIFIER_CALLS = new Set([
   'invalidate_range_start',
   'invalidate_range_end',
 ]);
+
+/** An event's call as the trace tables show it: a driver statement names its driver and the
+ * statement's JSON pointer (`kvm /fault/3`), the other events their call. */
+export function callLabel(e) {
+  return e.call === 'driver' ? `${e.driver} ${e.statement}` : e.call;
+}

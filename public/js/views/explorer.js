@@ -2,7 +2,7 @@
 // with POST /explore, and show the counts, the violations and the counterexample's trace.
 
 import { h, replace } from '../dom.js';
-import { get, post, NOTIFIER_CALLS } from '../api.js';
+import { callLabel, get, post, NOTIFIER_CALLS } from '../api.js';
 import { showAnswer } from './actions.js';
 
 const EXAMPLES = '/library/explore';
@@ -74,7 +74,7 @@ function counterexample(ce) {
               h('td', { class: 'num', text: e.seq }),
               h('td', { class: 'num', text: e.task ?? '' }),
               h('td', { text: e.op ?? '' }),
-              h('td', {}, h('code', { text: e.call })),
+              h('td', {}, h('code', { text: callLabel(e) })),
               h('td', { class: 'num', text: e.notifier ?? '' }),
               h('td', {}, h('code', { text: e.start ? `${e.start}–${e.end}` : (e.address ?? '') })),
               h('td', { class: 'locks', text: e.locks.join(', ') }),

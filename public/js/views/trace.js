@@ -2,7 +2,7 @@
 // violation's link can bring its event into view.
 
 import { h, replace } from '../dom.js';
-import { get, NOTIFIER_CALLS } from '../api.js';
+import { callLabel, get, NOTIFIER_CALLS } from '../api.js';
 
 const SHOWN = 200;
 let pinned = null;
@@ -20,7 +20,7 @@ function row(e, mark) {
     h('td', { class: 'num', text: e.seq }),
     h('td', { class: 'num', text: e.task ?? '' }),
     h('td', { text: e.op ?? '' }),
-    h('td', {}, h('code', { text: e.call })),
+    h('td', {}, h('code', { text: callLabel(e) })),
     h('td', { class: 'num', text: e.notifier ?? '' }),
     h('td', {}, h('code', { text: where })),
     h('td', { class: 'num', text: e.pfn ?? '' }),
