@@ -135,6 +135,8 @@ extension Routes {
                 throw policyError(error)
             }
             try Simulator.checkRunnable(policy)
+            // The workload catalogue is v17's (modern workloads come with the modern core's).
+            try Simulator.checkKernel(policy, .v17)
             let check = try unprocessable { () throws(CommandError) in try PolicyCheck(policy) }
             let workloads = list("workloads")
             let catalogue = PolicyCheck.catalogue(for: policy).map(\.name)

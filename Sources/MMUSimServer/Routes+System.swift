@@ -150,11 +150,19 @@ extension Routes {
                 }
                 order = parsed
             }
-            // Absent, core_bugs keeps the current world's, as frames and swap_slots do.
+            var kernel: KernelVersion?
+            if let name = body.kernel {
+                guard let parsed = KernelVersion(rawValue: name) else {
+                    throw invalid("'kernel' must be v17 or modern, not '\(name)'", code: "invalid_value")
+                }
+                kernel = parsed
+            }
+            // Absent, core_bugs keeps the current world's, as frames and swap_slots do (a change
+            // of kernel starts from that kernel's core).
             do {
-                try config.apply(releaseOrder: order, coreBugs: body.coreBugs)
+                try config.apply(kernel: kernel, releaseOrder: order, coreBugs: body.coreBugs)
             } catch let error as CommandError {
-                throw invalid(error.message, code: "invalid_value")
+                throw invalid(error.message, code: error.code == "kernel_mismatch" ? error.code : "invalid_value")
             }
             await simulator.reset(config: config)
             return ResetAnswer(
@@ -163,6 +171,7 @@ extension Routes {
                 swapSlots: config.swapSlots,
                 releaseOrder: config.releaseOrder.rawValue,
                 coreBugs: config.coreBugs.sorted().map(\.rawValue),
+                kernel: config.kernel.rawValue,
                 trace: []
             )
         }
@@ -291,6 +300,7 @@ struct ResetAnswer: ResponseEncodable, Sendable {
     var swapSlots: Int
     var releaseOrder: String
     var coreBugs: [String]
+    var kernel: String
     var trace: [EventAnswer]
 }
 

@@ -21,8 +21,13 @@ struct Routes {
         endpoints.get("/health") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: Self.healthBody))
         }
+        let simulator = self.simulator
         endpoints.get("/version") { _, _ in
-            VersionAnswer(version: ServerVersion.version, protocol: ServerVersion.protocolRevision)
+            VersionAnswer(
+                version: ServerVersion.version,
+                protocol: ServerVersion.protocolRevision,
+                kernel: await simulator.world.config.kernel.rawValue
+            )
         }
         addMMRoutes(to: &endpoints)
         addNotifierRoutes(to: &endpoints)
@@ -39,4 +44,6 @@ struct VersionAnswer: ResponseEncodable {
     let version: String
     /// The patch revision the model follows.
     let `protocol`: String
+    /// The kernel the world runs: `v17` (the seed's protocol) or `modern` (today's).
+    let kernel: String
 }

@@ -97,6 +97,13 @@ actor Simulator {
         if let notifier = operation.notifier, let mm = operation.mm, world.notifier(notifier)?.mm != mm {
             throw APIError(.notFound, code: "unknown_notifier", message: "mm \(mm) has no notifier with id '\(notifier)'")
         }
+        if world.config.kernel == .modern, !World.modelledInModern(operation) {
+            throw APIError(
+                .unprocessableContent,
+                code: "not_modelled",
+                message: "\(operation.name) is not modelled in a modern world yet (its modern hook sites are to come); reset with kernel v17 for it"
+            )
+        }
         switch operation {
         case .fork:
             if world.mms.count >= limits.maxMMs { throw limitExceeded("mms", limits.maxMMs) }
@@ -110,6 +117,14 @@ actor Simulator {
             if world.notifiers.filter({ $0.mm == mm }).count >= limits.maxNotifiersPerMM {
                 throw limitExceeded("notifiers_per_mm", limits.maxNotifiersPerMM)
             }
+            // The driver must be written for the world's kernel.
+            let policy: Policy? =
+                switch operation {
+                case .register(_, let kind, _, _, _): world.drivers[kind] ?? BuiltinDrivers.policies[kind]
+                case .registerPolicy(_, let policy, _, _): policy
+                default: nil
+                }
+            if let policy { try Self.checkKernel(policy, world.config.kernel) }
         default:
             break
         }
@@ -161,12 +176,18 @@ actor Simulator {
 
     /// 422 for a policy the interpreter cannot run yet, naming the statement.
     static func checkRunnable(_ policy: Policy) throws {
-        if policy.kernel != .v17 {
-            throw policyError(PolicyError("/kernel", "the world is v17; modern mode is not modelled yet"), code: "kernel_mismatch")
-        }
         if let statement = policy.uninterpreted {
             throw policyError(PolicyError(statement.pointer, "the interpreter does not run this statement yet"), code: "not_interpreted")
         }
+    }
+
+    /// 422 for a policy written for another kernel than `kernel` (the world's).
+    static func checkKernel(_ policy: Policy, _ kernel: KernelVersion) throws {
+        guard policy.kernel != kernel else { return }
+        throw policyError(
+            PolicyError("/kernel", "\(policy.name) is written for the \(policy.kernel.rawValue) kernel; this world runs \(kernel.rawValue)"),
+            code: "kernel_mismatch"
+        )
     }
 
     /// Registers a loaded driver policy by name, its `bugs` applied as variants, in one visit

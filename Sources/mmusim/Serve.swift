@@ -38,6 +38,9 @@ struct Serve: AsyncParsableCommand {
     )
     var releaseOrder: ReleaseOrder?
 
+    @Option(help: "The kernel whose notifier protocol the world runs: v17 (the seed's, the default) or modern (today's).")
+    var kernel: KernelVersion?
+
     @Option(
         name: .customLong("core-bug"),
         help: ArgumentHelp(
@@ -184,7 +187,7 @@ struct Serve: AsyncParsableCommand {
             maxMapCount: maxMapCount
         )
         let bugs = self.coreBugs.filter { $0 != "none" }
-        try config.apply(releaseOrder: self.releaseOrder, coreBugs: self.coreBugs.isEmpty ? nil : bugs)
+        try config.apply(kernel: kernel, releaseOrder: self.releaseOrder, coreBugs: self.coreBugs.isEmpty ? nil : bugs)
         return config
     }
 
@@ -196,3 +199,5 @@ struct Serve: AsyncParsableCommand {
 
 /// The two orderings of `__mmu_notifier_release` the model offers.
 extension ReleaseOrder: ExpressibleByArgument {}
+
+extension KernelVersion: ExpressibleByArgument {}

@@ -149,7 +149,7 @@ private func emittedCalls(notifierMethods: Set<String>) throws -> Set<String> {
     for file in files where file.pathExtension == "swift" {
         let text = try String(contentsOf: file, encoding: .utf8)
         for piece in text.components(separatedBy: "EventInfo(").dropFirst() {
-            let argument = piece.prefix { $0 != "," && $0 != "\n" }.trimmingCharacters(in: .whitespaces)
+            let argument = piece.drop { $0.isWhitespace }.prefix { $0 != "," && $0 != "\n" }.trimmingCharacters(in: .whitespaces)
             if argument.isEmpty || argument.hasPrefix("_ call: TraceCall") { continue }
             if argument == "TraceCall(call.kind)" {
                 calls.formUnion(notifierMethods)

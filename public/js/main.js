@@ -41,6 +41,9 @@ function draw() {
   });
   renderTrace($('trace'), state);
   updateTargets($('actions'), state);
+  // The world's kernel (GET /version): v17, the seed's protocol, or modern.
+  $('kernel').textContent = `kernel: ${state.kernel ?? '…'}`;
+  $('kernel').dataset.kernel = state.kernel ?? '';
   $('load-error').hidden = !state.error;
   $('load-error').textContent = state.error ? `Could not read the world: ${state.error}` : '';
   document.body.dataset.next = String(state.next);

@@ -20,6 +20,8 @@ export const state = {
   invariants: { ok: true, violations: [] },
   steps: {},
   drivers: [],
+  /** The world's kernel, as GET /version reports it: v17 or modern. */
+  kernel: null,
   events: [],
   /** The seq of the newest event seen (GET /trace's `next`). */
   next: 0,
@@ -111,12 +113,14 @@ async function loadMM(summary) {
 }
 
 async function loadSnapshot() {
-  const [mms, frames, tasks, invariants] = await Promise.all([
+  const [mms, frames, tasks, invariants, version] = await Promise.all([
     get('/mms'),
     get('/frames'),
     get('/tasks'),
     get('/invariants'),
+    get('/version'),
   ]);
+  state.kernel = version.kernel;
   state.mms = await Promise.all(mms.mms.map(loadMM));
   state.frames = frames;
   state.tasks = tasks.tasks;

@@ -118,7 +118,7 @@ extension Policy {
 }
 
 /// The protocol a policy is written for.
-public enum KernelVersion: String, Hashable, Sendable, CaseIterable {
+public enum KernelVersion: String, Codable, Hashable, Sendable, CaseIterable {
     /// mmu-notifier-core v17 (2008), as the seed posts it.
     case v17
     /// Today's kernel (../shared/MODERN.md).

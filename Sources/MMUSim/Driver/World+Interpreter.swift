@@ -59,11 +59,15 @@ extension World {
                     notifier: node,
                     start: pageCall || call.kind == .release ? nil : call.start,
                     end: pageCall || call.kind == .release ? nil : call.end,
-                    address: pageCall ? call.start : nil
+                    address: pageCall ? call.start : nil,
+                    event: call.event,
+                    blockable: call.event == nil ? nil : call.blockable
                 )
             )
         }
-        let frame = DriverFrame(notifier: node, callback: callback, start: call.start, end: call.end, address: call.start, write: false)
+        var frame = DriverFrame(notifier: node, callback: callback, start: call.start, end: call.end, address: call.start, write: false)
+        frame.event = call.event
+        frame.blockable = call.blockable
         tasks[currentIndex].scratch.driverFrames.append(frame)
         // An empty callback (ignore_invalidate_page's) returns at once.
         guard !program.statements.isEmpty else {
@@ -489,6 +493,8 @@ struct DriverScope {
             case "start": return Int(truncatingIfNeeded: frame?.start ?? 0)
             case "end": return Int(truncatingIfNeeded: frame?.end ?? 0)
             case "address": return Int(truncatingIfNeeded: frame?.address ?? 0)
+            case "blockable": return (frame?.blockable ?? true) ? 1 : 0
+            case "event": return frame?.event.map { World.code($0.rawValue) } ?? 0
             default: return 0
             }
         case .compare(let op, let a, let b):
@@ -541,6 +547,9 @@ struct DriverFrame: Codable, Hashable, Sendable {
     var pinned = false
     /// An `age` found a young mapping.
     var young = false
+    /// Modern: the callback's range event and whether it is blockable.
+    var event: RangeEvent?
+    var blockable = true
     /// The program is the fault path (not an entry): an -EAGAIN it returns is a refused
     /// fault that the user retries, counted as a retry (gru's refused dropin).
     var isFault = false

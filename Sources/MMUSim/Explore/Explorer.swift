@@ -9,8 +9,10 @@ public struct ExploreSpec: Codable, Hashable, Sendable {
     public var swapSlots: Int?
     /// The exit_mmap release ordering.
     public var releaseOrder: ReleaseOrder?
-    /// The core bugs on (absent: the v17 seed's).
+    /// The core bugs on (absent: the kernel's: the v17 seed's, or none in a modern world).
     public var coreBugs: [String]?
+    /// The kernel the world runs: v17 (absent) or modern.
+    public var kernel: KernelVersion?
     /// Commands run to completion, one after the other, before the exploration.
     public var setup: [Command]
     /// The concurrent operations.
@@ -126,7 +128,7 @@ public struct Explorer: Sendable {
         guard (1...3).contains(spec.tasks.count) else { throw ExploreError(message: "an exploration takes 1 to 3 tasks, not \(spec.tasks.count)") }
         var config = WorldConfig(frames: spec.frames ?? 64, swapSlots: spec.swapSlots ?? 64, traceCapacity: 100_000)
         do {
-            try config.apply(releaseOrder: spec.releaseOrder, coreBugs: spec.coreBugs)
+            try config.apply(kernel: spec.kernel, releaseOrder: spec.releaseOrder, coreBugs: spec.coreBugs)
         } catch {
             throw ExploreError(message: error.message)
         }

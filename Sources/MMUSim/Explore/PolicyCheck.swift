@@ -57,6 +57,12 @@ public struct PolicyCheck: Sendable {
     /// `world` (`release_order`, `core_bugs`) apply on top unless `overrides` are given.
     public init(_ policy: Policy, releaseOrder: ReleaseOrder? = nil, coreBugs: [String]? = nil) throws(CommandError) {
         self.policy = policy
+        guard policy.kernel == .v17 else {
+            throw CommandError(
+                "the workload catalogue is v17's: \(policy.name) is written for the modern kernel, whose workloads are not modelled yet",
+                code: "kernel_mismatch"
+            )
+        }
         var config = WorldConfig(frames: 64, swapSlots: 64, releaseOrder: .fixed, traceCapacity: 100_000, coreBugs: [])
         let world = policy.document["world"]
         var order = releaseOrder

@@ -21,6 +21,10 @@ func hugePageStart(_ address: UInt64) -> UInt64 {
 /// An error number that a simulated kernel call returns, negated, as its result.
 public enum Errno: String, Codable, Hashable, Sendable, CaseIterable {
     case EINTR, ENOMEM, EFAULT, EPERM, EINVAL, EAGAIN, EBUSY, ENOENT, ESRCH
+    /// The model's, not the call's: the operation is not modelled for the world's kernel yet
+    /// (a modern world's reclaim, writeback, migration, mremap, remap_file_pages,
+    /// apply_to_page_range and xip mappings).
+    case ENOSYS
 
     /// The number Linux gives this error on x86-64.
     public var number: Int {
@@ -34,6 +38,7 @@ public enum Errno: String, Codable, Hashable, Sendable, CaseIterable {
         case .EFAULT: 14
         case .EBUSY: 16
         case .EINVAL: 22
+        case .ENOSYS: 38
         }
     }
 }

@@ -33,6 +33,10 @@ extension World {
             switch config.releaseOrder {
             case .v17:
                 steps.append(.releaseV17Next(mm: mm))
+            case .fixed where config.kernel == .modern:
+                // __mmu_notifier_release (6.x): every ->release under SRCU, unlink them all,
+                // synchronize_srcu.
+                steps += [.notify(NotifyCall(kind: .release, mm: mm, start: 0, end: 0, srcu: true)), .unlinkAll(mm: mm), .synchronizeSRCU]
             case .fixed:
                 steps += [.notify(NotifyCall(kind: .release, mm: mm, start: 0, end: 0)), .unlinkAll(mm: mm), .synchronizeRCU]
             }

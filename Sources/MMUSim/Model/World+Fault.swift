@@ -240,7 +240,12 @@ extension World {
         }
         scratch.pfn = copy
         emit(EventInfo(.frameAlloc, mm: mm, address: address, pfn: copy))
-        push([.acquire(.pageTable(mm: mm)), .wpClearFlush(mm: mm, address: address, oldPfn: oldPfn, mode: mode)])
+        // Modern wp_page_copy: a CLEAR range over the page opens before the pte is re-checked
+        // under the lock, and ends after the lock is dropped (the old page is put after it).
+        let page = address & ~(pageSize - 1)
+        let start: [Step] =
+            config.kernel == .modern ? [.notify(rangeCall(.invalidateRangeStart, mm: mm, start: page, end: page + pageSize, .clear))] : []
+        push(start + [.acquire(.pageTable(mm: mm)), .wpClearFlush(mm: mm, address: address, oldPfn: oldPfn, mode: mode)])
         return .ran
     }
 
@@ -249,14 +254,25 @@ extension World {
     /// fault again.
     mutating func wpClearFlush(mm: Int, address: UInt64, oldPfn: Int, mode: AccessMode) -> Exec {
         let pte = mms[mm - 1].pageTable.pte(at: address)
+        let page = address & ~(pageSize - 1)
+        let end: [Step] = config.kernel == .modern ? [.notify(rangeCall(.invalidateRangeEnd, mm: mm, start: page, end: page + pageSize, .clear))] : []
         guard pte.isPresent, pte.pfn == oldPfn else {
             let copy = scratch.pfn
             scratch.pfn = -1
             putPage(copy)
-            push([.release(.pageTable(mm: mm)), .handleFault(mm: mm, address: address, mode: mode)])
+            push([.release(.pageTable(mm: mm))] + end + [.handleFault(mm: mm, address: address, mode: mode)])
             return .ran
         }
         clearFlushPTE(mm: mm, address: address, oldPfn: oldPfn)
+        if config.kernel == .modern {
+            // ptep_clear_flush, no notifier call of its own: the range brackets it.
+            push(
+                [
+                    .wpSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode), .release(.pageTable(mm: mm)),
+                ] + end + [.putPage(pfn: oldPfn)]
+            )
+            return .ran
+        }
         push([
             .notify(.page(.invalidatePage, mm: mm, address: address)),
             .wpSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode), .release(.pageTable(mm: mm)),

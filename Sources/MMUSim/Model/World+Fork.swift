@@ -24,11 +24,13 @@ extension World {
         let notifies = vma.isCOW && !(vma.hugetlb && config.has(.hugetlbForkNoNotifier))
         if copies {
             let copy = Step.copyPTEs(parent: parent, start: vma.start, end: vma.end)
+            // Modern: copy_page_range's range is PROTECTION_PAGE, copy_hugetlb_page_range's CLEAR.
+            let event: RangeEvent = vma.hugetlb ? .clear : .protectionPage
             steps +=
                 notifies
                 ? [
-                    .notify(NotifyCall(kind: .invalidateRangeStart, mm: parent, start: vma.start, end: vma.end)), copy,
-                    .notify(NotifyCall(kind: .invalidateRangeEnd, mm: parent, start: vma.start, end: vma.end)),
+                    .notify(rangeCall(.invalidateRangeStart, mm: parent, start: vma.start, end: vma.end, event)), copy,
+                    .notify(rangeCall(.invalidateRangeEnd, mm: parent, start: vma.start, end: vma.end, event)),
                 ] : [copy]
         }
         steps.append(.forkVMA(parent: parent, index: index + 1))

@@ -108,8 +108,8 @@ extension World {
         let steps =
             config.has(.hugetlbCowNoNotifier)
             ? swap
-            : [.notify(NotifyCall(kind: .invalidateRangeStart, mm: mm, start: range.start, end: range.end))] + swap + [
-                .notify(NotifyCall(kind: .invalidateRangeEnd, mm: mm, start: range.start, end: range.end))
+            : [.notify(rangeCall(.invalidateRangeStart, mm: mm, start: range.start, end: range.end, .clear))] + swap + [
+                .notify(rangeCall(.invalidateRangeEnd, mm: mm, start: range.start, end: range.end, .clear))
             ]
         push(steps + [.putPage(pfn: oldPfn), .putPage(pfn: oldPfn), .release(.pageTable(mm: mm))])
         return .ran

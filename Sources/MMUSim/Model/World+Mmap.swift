@@ -124,9 +124,9 @@ extension World {
         mms[mm - 1].merge(around: first..<first + 1)
         emit(EventInfo(.mprotectFixup, mm: mm, start: start, end: end))
         push([
-            .notify(NotifyCall(kind: .invalidateRangeStart, mm: mm, start: start, end: end)),
+            .notify(rangeCall(.invalidateRangeStart, mm: mm, start: start, end: end, .protectionVMA)),
             .changeProtection(mm: mm, start: start, end: end),
-            .notify(NotifyCall(kind: .invalidateRangeEnd, mm: mm, start: start, end: end)),
+            .notify(rangeCall(.invalidateRangeEnd, mm: mm, start: start, end: end, .protectionVMA)),
         ])
         return .ran
     }

@@ -53,19 +53,22 @@ extension World {
     /// nested pair and puts its pages after its end.
     mutating func unmapVMAsPlan(mm: Int, start: UInt64, end: UInt64, ranges: [ZapRange]) -> Exec {
         scratch.zapWork = Self.zapBlockSize
-        var steps: [Step] = [.notify(NotifyCall(kind: .invalidateRangeStart, mm: mm, start: start, end: end))]
+        // Modern: madvise(DONTNEED) clears (zap_page_range_single, MMU_NOTIFY_CLEAR); munmap and
+        // exit unmap (unmap_vmas, MMU_NOTIFY_UNMAP).
+        let event: RangeEvent = tasks[currentIndex].op == "madvise" ? .clear : .unmap
+        var steps: [Step] = [.notify(rangeCall(.invalidateRangeStart, mm: mm, start: start, end: end, event))]
         for range in ranges {
             if range.hugetlb {
                 steps += [
-                    .notify(NotifyCall(kind: .invalidateRangeStart, mm: mm, start: range.start, end: range.end)),
+                    .notify(rangeCall(.invalidateRangeStart, mm: mm, start: range.start, end: range.end, event)),
                     .zapHugePTEs(mm: mm, start: range.start, end: range.end),
-                    .notify(NotifyCall(kind: .invalidateRangeEnd, mm: mm, start: range.start, end: range.end)), .putHugePages,
+                    .notify(rangeCall(.invalidateRangeEnd, mm: mm, start: range.start, end: range.end, event)), .putHugePages,
                 ]
             } else {
                 steps.append(.zapPTEs(mm: mm, start: range.start, end: range.end))
             }
         }
-        steps += [.notify(NotifyCall(kind: .invalidateRangeEnd, mm: mm, start: start, end: end)), .tlbFinishMMU]
+        steps += [.notify(rangeCall(.invalidateRangeEnd, mm: mm, start: start, end: end, event)), .tlbFinishMMU]
         push(steps)
         return .expanded
     }

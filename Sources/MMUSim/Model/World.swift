@@ -54,6 +54,9 @@ public struct WorldConfig: Codable, Hashable, Sendable {
     public var traceCapacity: Int
     /// `sysctl_max_map_count`: an mm with this many VMAs gets -ENOMEM for one more.
     public var maxMapCount: Int
+    /// The kernel whose notifier protocol the world runs: the seed's (`v17`) or today's
+    /// (`modern`, ../shared/MODERN.md).
+    public private(set) var kernel: KernelVersion = .v17
 
     /// Creates a configuration; the defaults are those of DESIGN.md.
     public init(
@@ -77,7 +80,7 @@ public struct WorldConfig: Codable, Hashable, Sendable {
 
 extension WorldConfig {
     enum CodingKeys: String, CodingKey {
-        case frames, swapSlots, releaseOrder, checkInvariants, traceCapacity, maxMapCount, otherCoreBugs
+        case frames, swapSlots, releaseOrder, checkInvariants, traceCapacity, maxMapCount, otherCoreBugs, kernel
     }
 
     /// Every core bug on, the release ordering's included.
@@ -88,10 +91,17 @@ extension WorldConfig {
     /// Whether a core bug is on.
     public func has(_ bug: CoreBug) -> Bool { coreBugs.contains(bug) }
 
-    /// Sets the world options a request, scenario or exploration gives: `core_bugs` (the exact
-    /// list; absent: the bugs already set) and then `release_order`, which sets or clears
-    /// `v17_release_order` (the older name of that one bug).
-    public mutating func apply(releaseOrder: ReleaseOrder?, coreBugs names: [String]?) throws(CommandError) {
+    /// Sets the world options a request, scenario or exploration gives: `kernel` (a change of
+    /// kernel starts from that kernel's core: the seed's bugs for v17, every fix for modern),
+    /// `core_bugs` (the exact list; absent: the bugs already set) and then `release_order`,
+    /// which sets or clears `v17_release_order` (the older name of that one bug). The core bugs
+    /// are the seed's: a modern world has none of them and the fixed release order.
+    public mutating func apply(kernel: KernelVersion? = nil, releaseOrder: ReleaseOrder?, coreBugs names: [String]?) throws(CommandError) {
+        if let kernel, kernel != self.kernel {
+            self.kernel = kernel
+            self.releaseOrder = kernel == .v17 ? .v17 : .fixed
+            otherCoreBugs = kernel == .v17 ? CoreBug.v17.subtracting([.v17ReleaseOrder]).sorted() : []
+        }
         var bugs = coreBugs
         if let names {
             bugs = []
@@ -105,6 +115,12 @@ extension WorldConfig {
         }
         if let releaseOrder {
             bugs = releaseOrder == .v17 ? bugs.union([.v17ReleaseOrder]) : bugs.subtracting([.v17ReleaseOrder])
+        }
+        if self.kernel == .modern, let bug = bugs.map(\.rawValue).sorted().first {
+            throw CommandError(
+                "core bug '\(bug)' is the seed's (v17): a modern world has every upstream fix, the fixed release order included",
+                code: "kernel_mismatch"
+            )
         }
         self.releaseOrder = bugs.contains(.v17ReleaseOrder) ? .v17 : .fixed
         self.otherCoreBugs = bugs.subtracting([.v17ReleaseOrder]).sorted()
@@ -122,6 +138,7 @@ extension WorldConfig {
             maxMapCount: try container.decodeIfPresent(Int.self, forKey: .maxMapCount) ?? 65_530,
             coreBugs: try container.decodeIfPresent([CoreBug].self, forKey: .otherCoreBugs).map(Set.init)
         )
+        kernel = try container.decodeIfPresent(KernelVersion.self, forKey: .kernel) ?? .v17
     }
 }
 

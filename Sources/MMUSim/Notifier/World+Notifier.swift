@@ -3,15 +3,28 @@
 extension World {
     // MARK: The list walk
 
+    /// An invalidate_range_start or _end over `[start, end)`, as the world's kernel makes it:
+    /// in a modern world a `struct mmu_notifier_range` with its event, blockable, walked under
+    /// SRCU (`mmu_notifier_range_init`).
+    func rangeCall(_ kind: NotifyCall.Kind, mm: Int, start: UInt64, end: UInt64, _ event: RangeEvent) -> NotifyCall {
+        guard config.kernel == .modern else { return NotifyCall(kind: kind, mm: mm, start: start, end: end) }
+        return NotifyCall(kind: kind, mm: mm, start: start, end: end, event: event, blockable: true, srcu: true)
+    }
+
     /// `__mmu_notifier_<method>`: rcu_read_lock, then one step per notifier on the list.
     /// The mm_has_notifiers() test is inline and free: without a list there is no step.
     mutating func notifyBegin(_ call: NotifyCall) -> Exec {
         guard let list = mms[call.mm - 1].notifierList else { return .expanded }
-        tasks[currentIndex].rcuDepth += 1
+        // Modern: srcu_read_lock(&srcu) (mm/mmu_notifier.c, 6.x): the callbacks may sleep.
+        if call.srcu {
+            tasks[currentIndex].srcuDepth += 1
+        } else {
+            tasks[currentIndex].rcuDepth += 1
+        }
         if let head = list.first {
             push([.callback(call, node: head)])
         } else {
-            push([.rcuReadUnlock])
+            push([call.srcu ? .srcuReadUnlock : .rcuReadUnlock])
         }
         return .ran
     }
@@ -29,7 +42,7 @@ extension World {
         } else {
             next = notifiers[node - 1].unlinkedNext
         }
-        let after: Step = next.map { .callback(call, node: $0) } ?? .rcuReadUnlock
+        let after: Step = next.map { .callback(call, node: $0) } ?? (call.srcu ? .srcuReadUnlock : .rcuReadUnlock)
         push(body + [after])
         return .ran
     }
@@ -39,7 +52,17 @@ extension World {
     mutating func invoke(_ call: NotifyCall, on node: Int) -> [Step] {
         guard notifiers[node - 1].freed else { return invokePolicy(call, on: node) }
         checkCallbackTarget(call, node)
-        emit(EventInfo(TraceCall(call.kind), mm: call.mm, notifier: node, start: call.start, end: call.end))
+        emit(
+            EventInfo(
+                TraceCall(call.kind),
+                mm: call.mm,
+                notifier: node,
+                start: call.start,
+                end: call.end,
+                event: call.event,
+                blockable: call.event == nil ? nil : call.blockable
+            )
+        )
         return []
     }
 
@@ -51,20 +74,30 @@ extension World {
         if tasks[index].rcuDepth == 0 { tasks[index].rcuEpoch += 1 }
     }
 
-    /// `synchronize_rcu`: note the readers inside a read-side section now; the next step
-    /// waits until each has left it.
-    mutating func synchronizeRCU() -> Exec {
-        let readers = tasks.filter { $0.id != current && $0.rcuDepth > 0 && $0.status != .done }
-            .map { ReaderMark(task: $0.id, epoch: $0.rcuEpoch) }
-        push([.waitReaders(readers)])
+    /// Modern: `srcu_read_unlock` of the notifier core's SRCU.
+    mutating func srcuReadUnlock() {
+        let index = currentIndex
+        precondition(tasks[index].srcuDepth > 0, "srcu_read_unlock without srcu_read_lock")
+        tasks[index].srcuDepth -= 1
+        if tasks[index].srcuDepth == 0 { tasks[index].srcuEpoch += 1 }
+    }
+
+    /// `synchronize_rcu`, or in a modern core `synchronize_srcu(&srcu)`: note the readers
+    /// inside that read side now; the next step waits until each has left it.
+    mutating func synchronizeRCU(srcu: Bool = false) -> Exec {
+        let readers = tasks.filter { $0.id != current && $0.readSide(srcu: srcu).depth > 0 && $0.status != .done }
+            .map { ReaderMark(task: $0.id, epoch: $0.readSide(srcu: srcu).epoch) }
+        push([srcu ? .waitSRCUReaders(readers) : .waitReaders(readers)])
         return .expanded
     }
 
-    /// The wait of `synchronize_rcu`.
-    mutating func waitReaders(_ readers: [ReaderMark]) -> Exec {
+    /// The wait of `synchronize_rcu` (or `synchronize_srcu`).
+    mutating func waitReaders(_ readers: [ReaderMark], srcu: Bool = false) -> Exec {
         for reader in readers {
-            if let task = task(reader.task), task.status != .done, task.rcuDepth > 0, task.rcuEpoch == reader.epoch {
-                return .blocked("grace period: task \(reader.task) is inside rcu_read_lock")
+            guard let task = task(reader.task), task.status != .done else { continue }
+            let side = task.readSide(srcu: srcu)
+            if side.depth > 0, side.epoch == reader.epoch {
+                return .blocked("\(srcu ? "SRCU " : "")grace period: task \(reader.task) is inside \(srcu ? "srcu" : "rcu")_read_lock")
             }
         }
         emit(EventInfo(.gracePeriod))
@@ -174,6 +207,12 @@ extension World {
     /// listed, so that invalidations keep reaching it until its mappings are gone; then unlink.
     mutating func unregisterReleaseFirst(_ node: Int) -> Exec {
         guard notifiers[node - 1].state == .listed else { return .ran }
+        // Modern: the same, under the core's SRCU.
+        if config.kernel == .modern {
+            tasks[currentIndex].srcuDepth += 1
+            push([.callRelease(node: node), .srcuReadUnlock, .unregisterDelInit(notifier: node)])
+            return .ran
+        }
         tasks[currentIndex].rcuDepth += 1
         push([.callRelease(node: node), .rcuReadUnlock, .unregisterDelInit(notifier: node)])
         return .ran

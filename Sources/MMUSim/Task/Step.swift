@@ -33,10 +33,36 @@ public struct NotifyCall: Codable, Hashable, Sendable {
     public var start: UInt64
     /// The range end (start + page size for the per-page methods).
     public var end: UInt64
+    /// Modern: the range's event (`struct mmu_notifier_range`'s), nil in a v17 world.
+    public var event: RangeEvent? = nil
+    /// Modern: whether the range is blockable (`MMU_NOTIFIER_RANGE_BLOCKABLE`).
+    public var blockable = true
+    /// Modern: the core walks its list under srcu_read_lock (sleepable), not rcu_read_lock.
+    public var srcu = false
 
     static func page(_ kind: Kind, mm: Int, address: UInt64) -> NotifyCall {
         NotifyCall(kind: kind, mm: mm, start: address, end: address + pageSize)
     }
+}
+
+/// What a modern invalidation is for (`enum mmu_notifier_event`, include/linux/mmu_notifier.h).
+public enum RangeEvent: String, Codable, Hashable, Sendable, CaseIterable {
+    /// The VMA is going away (munmap, exit, mremap's old range).
+    case unmap = "UNMAP"
+    /// The pages are cleared (madvise(DONTNEED), a COW break, reclaim, migration).
+    case clear = "CLEAR"
+    /// The VMA's protection changes (mprotect).
+    case protectionVMA = "PROTECTION_VMA"
+    /// A page's protection changes (fork write-protecting COW ptes, writeback).
+    case protectionPage = "PROTECTION_PAGE"
+    /// Soft-dirty tracking is reset.
+    case softDirty = "SOFT_DIRTY"
+    /// The mm is being torn down (exit's release of interval subscriptions).
+    case release = "RELEASE"
+    /// migrate_vma, with the owner that asked for it.
+    case migrate = "MIGRATE"
+    /// make_device_exclusive.
+    case exclusive = "EXCLUSIVE"
 }
 
 /// How a page is being accessed by a fault.
@@ -79,6 +105,10 @@ enum Step: Codable, Hashable, Sendable {
     case rcuReadUnlock
     case synchronizeRCU
     indirect case waitReaders([ReaderMark])
+    /// Modern: the core's srcu_read_unlock, synchronize_srcu and its wait.
+    case srcuReadUnlock
+    case synchronizeSRCU
+    indirect case waitSRCUReaders([ReaderMark])
 
     // The notifier list walk (`hlist_for_each_entry_rcu`): one step per callback.
     case notify(NotifyCall)
@@ -196,7 +226,10 @@ enum Step: Codable, Hashable, Sendable {
         switch self {
         case .acquire(let lock): "lock:" + lock.name
         case .release(let lock): "unlock:" + lock.name
+        case .notify(let call) where call.srcu: "srcu_read_lock"
         case .rcuReadLock, .notify: "rcu_read_lock"
+        case .srcuReadUnlock: "srcu_read_unlock"
+        case .synchronizeSRCU, .waitSRCUReaders: "synchronize_srcu"
         case .rcuReadUnlock: "rcu_read_unlock"
         case .synchronizeRCU, .waitReaders: "synchronize_rcu"
         case .callback(let call, _): call.kind.rawValue
@@ -289,7 +322,8 @@ enum Step: Codable, Hashable, Sendable {
         switch self {
         case .doMunmap, .unmapVMAs, .mmapBody, .mremapBody, .touchNext, .forkVMA, .exitMmap, .reclaimNext,
             .reclaimPage, .writebackNext, .migrateNext, .remapFileBody, .takeAllLocks, .secondaryFault, .mprotectBody,
-            .madviseBody, .reclaimScan, .writebackScan, .migrateScan, .synchronizeRCU, .driverReturn, .driverEntry, .driverWork, .driverGupDone:
+            .madviseBody, .reclaimScan, .writebackScan, .migrateScan, .synchronizeRCU, .synchronizeSRCU, .driverReturn, .driverEntry, .driverWork,
+            .driverGupDone:
             true
         default:
             false

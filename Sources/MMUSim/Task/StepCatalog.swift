@@ -3,7 +3,8 @@ extension World {
     /// task stops before the first step of that name) and `GET /steps` lists.
     public static let stepCatalog: [String: [String]] = {
         func locked(_ lock: String) -> [String] { ["lock:\(lock)", "unlock:\(lock)"] }
-        let rcu = ["rcu_read_lock", "rcu_read_unlock"]
+        // A modern world's core walks its list under SRCU instead.
+        let rcu = ["rcu_read_lock", "rcu_read_unlock", "srcu_read_lock", "srcu_read_unlock"]
         let range = rcu + ["invalidate_range_start", "invalidate_range_end"]
         let unmap =
             [
@@ -21,7 +22,8 @@ extension World {
         // mmput (exit_mm's, or a call's own) and, when it drops the last user, exit_mmap.
         let lastMmput =
             [
-                "exit_mm", "mmput", "mmu_notifier_release", "release", "hlist_del_init_rcu", "synchronize_rcu", "zap_pte_range", "tlb_finish_mmu",
+                "exit_mm", "mmput", "mmu_notifier_release", "release", "hlist_del_init_rcu", "synchronize_rcu", "synchronize_srcu", "zap_pte_range",
+                "tlb_finish_mmu",
                 "__unmap_hugepage_range", "__unmap_hugepage_range:put_page", "remove_vma", "mmdrop",
             ] + range
         return [
@@ -50,6 +52,7 @@ extension World {
             ] + lastMmput,
             "unregister": [
                 "hlist_del_rcu", "mmu_notifier_unregister:rcu_read_lock", "mmu_notifier_unregister:hlist_del_init_rcu", "release", "synchronize_rcu",
+                "synchronize_srcu",
                 "mmu_notifier_unregister",
             ] + rcu,
             "fault": mmapSem + fault + locked("mmu_lock") + [

@@ -95,6 +95,10 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     public internal(set) var rcuDepth = 0
     /// Bumped when the outermost rcu_read_unlock runs; grace periods compare it.
     var rcuEpoch = 0
+    /// Modern: nesting depth of the notifier core's srcu_read_lock (sleepable: not atomic).
+    public internal(set) var srcuDepth = 0
+    /// Bumped when the outermost srcu_read_unlock runs; SRCU grace periods compare it.
+    var srcuEpoch = 0
     /// Where it stands.
     public internal(set) var status: TaskStatus = .runnable
     /// What it waits for when blocked.
@@ -125,6 +129,11 @@ public struct TaskStruct: Codable, Hashable, Sendable {
 
     /// The name of the operation.
     public var op: String { operation.name }
+
+    /// The depth and epoch of the task's RCU read side, or of the modern core's SRCU one.
+    func readSide(srcu: Bool) -> (depth: Int, epoch: Int) {
+        srcu ? (srcuDepth, srcuEpoch) : (rcuDepth, rcuEpoch)
+    }
     /// The name of the step that runs next, if any.
     public var nextStep: String? { program.last?.name }
     /// True in atomic context: a spinlock or rcu_read_lock is held (v17 RCU disables preemption).

@@ -248,7 +248,8 @@ extension World {
     mutating func emit(_ info: EventInfo) {
         lastSeq += 1
         stampViolations(lastSeq)
-        let index = tasks.firstIndex { $0.id == current }
+        var index: Int?
+        for candidate in tasks.indices where tasks[candidate].id == current { index = candidate }
         trace.append(
             TraceEvent(
                 seq: lastSeq,
@@ -267,7 +268,10 @@ extension World {
                 atomic: index.map { tasks[$0].isAtomic } ?? false,
                 ret: info.ret,
                 statement: info.statement,
-                driver: info.driver
+                driver: info.driver,
+                inSRCU: index.map { tasks[$0].srcuDepth > 0 } ?? false,
+                event: info.event,
+                blockable: info.blockable
             )
         )
     }

@@ -17,6 +17,11 @@ extension World {
             return .ran
         case .synchronizeRCU: return synchronizeRCU()
         case .waitReaders(let readers): return waitReaders(readers)
+        case .srcuReadUnlock:
+            srcuReadUnlock()
+            return .ran
+        case .synchronizeSRCU: return synchronizeRCU(srcu: true)
+        case .waitSRCUReaders(let readers): return waitReaders(readers, srcu: true)
         case .notify(let call): return notifyBegin(call)
         case .callback(let call, let node): return callbackStep(call, node: node)
         case .callRelease(let node): return callRelease(node)

@@ -5,6 +5,7 @@ extension World {
     /// steps its task runs. Checks that depend on the mm's layout happen in the steps, after
     /// the locks are taken.
     func plan(_ operation: Operation) -> Result<[Step], Errno> {
+        if config.kernel == .modern, !Self.modelledInModern(operation) { return .failure(.ENOSYS) }
         switch operation {
         case .mmap(let mm, let addr, let length, let prot, let flags, let file, let offset):
             guard live(mm) else { return .failure(.ESRCH) }
@@ -143,11 +144,15 @@ extension World {
         case .register(let mm, let kind, let bugs, let signalPending, _):
             // BUG_ON(atomic_read(&mm->mm_users) <= 0) in do_mmu_notifier_register.
             guard live(mm) else { return .failure(.ESRCH) }
-            guard let policy = driverPolicy(kind, bugs: bugs), let index = policies.find(policy) else { return .failure(.EINVAL) }
+            // A driver must be written for the world's kernel.
+            guard let policy = driverPolicy(kind, bugs: bugs), policy.kernel == config.kernel, let index = policies.find(policy) else {
+                return .failure(.EINVAL)
+            }
             return .success(registration(mm: mm, policy: index, signalPending: signalPending))
 
         case .registerPolicy(let mm, let policy, let signalPending, _):
             guard live(mm) else { return .failure(.ESRCH) }
+            guard policy.kernel == config.kernel else { return .failure(.EINVAL) }
             return .success(registration(mm: mm, policy: policies.find(policy)!, signalPending: signalPending))
 
         case .unregister(let mm, let id):
@@ -163,7 +168,10 @@ extension World {
             }
             switch config.releaseOrder {
             case .v17: return .success([.unregisterUnlink(notifier: id), .synchronizeRCU, .unregisterFinish(notifier: id)])
-            case .fixed: return .success([.unregisterReleaseFirst(notifier: id), .synchronizeRCU, .unregisterFinish(notifier: id)])
+            case .fixed:
+                // Modern: the same order, the grace period SRCU's.
+                let grace: Step = config.kernel == .modern ? .synchronizeSRCU : .synchronizeRCU
+                return .success([.unregisterReleaseFirst(notifier: id), grace, .unregisterFinish(notifier: id)])
             }
 
         case .fault(let mm, let id, let address, let write):
@@ -212,6 +220,17 @@ func pageAlign(_ length: UInt64) -> UInt64 {
 }
 
 extension World {
+    /// True for the operations a modern world models so far (../shared/MODERN.md's hook table):
+    /// the others still run v17's code paths (invalidate_page, v17's ranges), which a modern
+    /// world must not show.
+    public static func modelledInModern(_ operation: Operation) -> Bool {
+        switch operation {
+        case .reclaim, .writeback, .migrate, .mremap, .remapFilePages, .applyToPageRange: false
+        case .mmap(_, _, _, _, let flags, _, _): !flags.xip
+        default: true
+        }
+    }
+
     /// The steps of registering the driver `policy` on `mm`: mmu_notifier_register for a driver
     /// with a notifier, a plain attach for one without (`subscribe: none`).
     func registration(mm: Int, policy: Int, signalPending: Bool) -> [Step] {

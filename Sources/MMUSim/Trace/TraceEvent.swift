@@ -31,7 +31,7 @@ public struct TraceEvent: Codable, Hashable, Sendable {
     /// True inside rcu_read_lock.
     public var inRCU: Bool
     /// The locks held, as `mmap_sem:w`, `page_table_lock`, `rcu_read_lock` ...
-    public var locks: [String] { heldLocks.map(\.label) + (inRCU ? ["rcu_read_lock"] : []) }
+    public var locks: [String] { heldLocks.map(\.label) + (inRCU ? ["rcu_read_lock"] : []) + (inSRCU ? ["srcu_read_lock"] : []) }
     /// True when the task was in atomic context (a spinlock or rcu_read_lock held).
     public var atomic: Bool
     /// A callback's return value, where it has one (clear_flush_young); for a driver statement
@@ -41,6 +41,12 @@ public struct TraceEvent: Codable, Hashable, Sendable {
     public var statement: String?
     /// For a driver statement: the driver's name.
     public var driver: String?
+    /// Modern: inside the notifier core's srcu_read_lock (sleepable).
+    public var inSRCU = false
+    /// Modern: a start or end's event (`UNMAP`, `CLEAR`, ...).
+    public var event: RangeEvent?
+    /// Modern: whether a start or end's range is blockable.
+    public var blockable: Bool?
 }
 
 /// The fields of a trace event other than its position and context, as a step reports it.
@@ -56,6 +62,8 @@ struct EventInfo {
     var ret: Int?
     var statement: String?
     var driver: String?
+    var event: RangeEvent?
+    var blockable: Bool?
 
     init(
         _ call: TraceCall,
@@ -68,7 +76,9 @@ struct EventInfo {
         pages: Int? = nil,
         ret: Int? = nil,
         statement: String? = nil,
-        driver: String? = nil
+        driver: String? = nil,
+        event: RangeEvent? = nil,
+        blockable: Bool? = nil
     ) {
         self.call = call
         self.mm = mm
@@ -81,5 +91,7 @@ struct EventInfo {
         self.ret = ret
         self.statement = statement
         self.driver = driver
+        self.event = event
+        self.blockable = blockable
     }
 }

@@ -20,6 +20,9 @@ struct EventAnswer: Codable, Sendable {
     /// A driver statement's driver and JSON pointer (`call` is `driver`).
     var driver: String?
     var statement: String?
+    /// Modern: a start or end's range event and whether it is blockable.
+    var event: String?
+    var blockable: Bool?
 
     init(_ event: TraceEvent) {
         seq = event.seq
@@ -38,6 +41,8 @@ struct EventAnswer: Codable, Sendable {
         ret = event.ret
         driver = event.driver
         statement = event.statement
+        self.event = event.event?.rawValue
+        blockable = event.blockable
     }
 }
 
@@ -237,7 +242,7 @@ struct TaskAnswer: ResponseEncodable, Sendable {
         nextStep = task.status == .done ? nil : task.nextStep
         blockedOn = task.blockedOn
         pauseAt = task.pauseAt
-        locks = task.locks.map(\.label) + (task.rcuDepth > 0 ? ["rcu_read_lock"] : [])
+        locks = task.locks.map(\.label) + (task.rcuDepth > 0 ? ["rcu_read_lock"] : []) + (task.srcuDepth > 0 ? ["srcu_read_lock"] : [])
         atomic = task.isAtomic
         stepsRun = task.stepsRun
         ret = task.result.ret

@@ -128,6 +128,7 @@ struct ResetRequest: Decodable {
     var swapSlots: Int?
     var releaseOrder: String?
     var coreBugs: [String]?
+    var kernel: String?
 }
 
 /// A member whose value is read elsewhere (from the body's text): decoding only notes that it

@@ -21,15 +21,17 @@ public struct Scenario: Codable, Sendable {
         public var swapSlots: Int?
         /// v17 or fixed.
         public var releaseOrder: ReleaseOrder?
-        /// The core bugs on (absent: the v17 seed's).
+        /// The core bugs on (absent: the kernel's: the v17 seed's, or none in a modern world).
         public var coreBugs: [String]?
+        /// The kernel the world runs: v17 (absent) or modern.
+        public var kernel: KernelVersion?
     }
 
     /// The world configuration the scenario asks for (256 frames and slots by default).
     /// - Throws: `CommandError` for an unknown core bug, or a release order that contradicts them.
     public func config() throws(CommandError) -> WorldConfig {
         var config = WorldConfig(frames: world?.frames ?? 256, swapSlots: world?.swapSlots ?? 256)
-        try config.apply(releaseOrder: world?.releaseOrder, coreBugs: world?.coreBugs)
+        try config.apply(kernel: world?.kernel, releaseOrder: world?.releaseOrder, coreBugs: world?.coreBugs)
         return config
     }
 }

@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+/// The world's kernel over HTTP: POST /reset with `kernel`, GET /version, drivers of the
+/// other kernel refused, a modern trace's ranges with their event (../shared/MODERN.md).
+@Suite("Modern mode over HTTP: the kernel option, ranges with events, drivers of the world's kernel")
+struct ModernModeTests {
+    @Test("reset to modern: the fixed core, GET /version says so; the seed's core bugs are a 422; back to v17 gives the seed's core")
+    func reset() async throws {
+        try await TestServer.withRunning { server in
+            let lab = LabClient(server)
+            #expect(try await lab.get("/version")["kernel"] == "v17")
+            let modern = try await lab.post("/reset", ["kernel": "modern"])
+            #expect(modern["kernel"] == "modern" && modern["release_order"] == "fixed" && modern["core_bugs"]?.array?.isEmpty == true)
+            #expect(try await lab.get("/version")["kernel"] == "modern")
+            let bad = try await lab.send("POST", "/reset", ["core_bugs": ["hugetlb_fork_no_notifier"]])
+            #expect(bad.status == 422 && bad.json["error"]?["code"] == "kernel_mismatch")
+            #expect(try await lab.get("/version")["kernel"] == "modern")
+            let unknown = try await lab.send("POST", "/reset", ["kernel": "v18"])
+            #expect(unknown.status == 422 && unknown.json["error"]?["code"] == "invalid_value")
+            let seed = try await lab.post("/reset", ["kernel": "v17"])
+            #expect(seed["kernel"] == "v17" && seed["release_order"] == "v17" && (seed["core_bugs"]?.array?.count ?? 0) >= 3)
+        }
+    }
+
+    @Test(
+        "in a modern world: v17's kvm is a 422 naming /kernel; a modern policy registers; munmap's ranges carry UNMAP under srcu_read_lock; reclaim is a 422"
+    )
+    func modernWorld() async throws {
+        try await TestServer.withRunning { server in
+            let lab = LabClient(server)
+            _ = try await lab.post("/reset", ["kernel": "modern"])
+            let mm = try await lab.createMM()
+            let a = try await lab.mmap(mm: mm, pages: 1)
+            _ = try await lab.write(mm: mm, a, value: 1)
+            let kvm = try await lab.send("POST", "/mms/\(mm)/notifiers", ["kind": "kvm"])
+            #expect(kvm.status == 422 && kvm.json["error"]?["code"] == "kernel_mismatch" && kvm.json["error"]?["pointer"] == "/kernel")
+            let policy = """
+                {"policy": {"name": "mine", "kernel": "modern", "subscribe": "classic",
+                 "callbacks": {"invalidate_range_start": [{"sleep": true}, {"zap": "range"}]},
+                 "fault": [{"gup": {"write": false}}, {"install": {"writable": false}}, {"put_page": true}]}}
+                """
+            let registered = try await DriverPolicyTests.post(lab, "/mms/\(mm)/notifiers", text: policy)
+            #expect(registered.status == 200 && registered.json["ret"] == 0)
+            _ = try await lab.fault(mm: mm, 1, a)
+            let munmap = try await lab.post("/mms/\(mm)/munmap", ["addr": .address(a), "length": .number(LabClient.page)])
+            let start = try #require(munmap["trace"]?.array?.first { $0["call"] == "invalidate_range_start" })
+            #expect(start["event"] == "UNMAP" && start["blockable"] == true && start["atomic"] == false)
+            #expect(start["locks"]?.array?.contains("srcu_read_lock") == true)
+            #expect(try await lab.get("/invariants")["ok"] == true)
+            let reclaim = try await lab.send("POST", "/reclaim", ["mm": .number(UInt64(mm))])
+            #expect(reclaim.status == 422 && reclaim.json["error"]?["code"] == "not_modelled")
+        }
+    }
+}
