@@ -24,7 +24,7 @@ struct ModernModeTests {
     }
 
     @Test(
-        "in a modern world: v17's kvm is a 422 naming /kernel; a modern policy registers; munmap's ranges carry UNMAP under srcu_read_lock; reclaim is a 422"
+        "in a modern world: v17's kvm is a 422 naming /kernel; a modern policy registers; munmap's ranges carry UNMAP under srcu_read_lock; writeback is a 422"
     )
     func modernWorld() async throws {
         try await TestServer.withRunning { server in
@@ -48,8 +48,8 @@ struct ModernModeTests {
             #expect(start["event"] == "UNMAP" && start["blockable"] == true && start["atomic"] == false)
             #expect(start["locks"]?.array?.contains("srcu_read_lock") == true)
             #expect(try await lab.get("/invariants")["ok"] == true)
-            let reclaim = try await lab.send("POST", "/reclaim", ["mm": .number(UInt64(mm))])
-            #expect(reclaim.status == 422 && reclaim.json["error"]?["code"] == "not_modelled")
+            let writeback = try await lab.send("POST", "/writeback", [:])
+            #expect(writeback.status == 422 && writeback.json["error"]?["code"] == "not_modelled")
         }
     }
 }

@@ -14,6 +14,7 @@ struct ModernTests {
          "locks": {"mmu_lock": "spinlock"}, "vars": {"seq": 0, "count": 0, "unmaps": 0},
          "callbacks": {
            "release": [{"lock": "mmu_lock"}, {"zap": "all"}, {"unlock": "mmu_lock"}],
+           "clear_flush_young": [{"lock": "mmu_lock"}, {"age": "range", "clear": true}, {"unlock": "mmu_lock"}],
            "invalidate_range_start": [{"sleep": true}, {"if": {"eq": ["event", {"str": "UNMAP"}]}, "then": [{"inc": "unmaps"}]},
                                       {"lock": "mmu_lock"}, {"inc": "count"}, {"zap": "range"}, {"unlock": "mmu_lock"}],
            "invalidate_range_end": [{"lock": "mmu_lock"}, {"inc": "seq"}, {"dec": "count"}, {"unlock": "mmu_lock"}]
@@ -103,6 +104,30 @@ struct ModernTests {
         #expect(lab.world.notifier(1)!.sptes.pte(at: a).isPresent == false && lab.world.violations.isEmpty)
     }
 
+    @Test(
+        "reclaim: aging by clear_flush_young under the pte lock, then try_to_unmap_one's CLEAR range over the page around the pte swap, no invalidate_page"
+    )
+    func reclaim() throws {
+        var (lab, a) = try Self.lab(pages: 1)
+        // The first pass finds the page young (the write, the fault): it is kept, the young bits cleared.
+        #expect(lab.run(.reclaim(mm: lab.mm, addr: nil, length: nil, pages: nil)).referenced == 1)
+        let seq = lab.world.lastSeq
+        let pass = lab.run(.reclaim(mm: lab.mm, addr: nil, length: nil, pages: nil))
+        #expect(pass.swappedOut == 1)
+        let calls = lab.world.trace.events(after: seq).filter {
+            ["clear_flush_young", "invalidate_range_start", "invalidate_range_end", "invalidate_page", "pte_clear", "frame_free"].contains(
+                $0.call.rawValue
+            )
+                && ($0.notifier == nil || $0.notifier == 1)
+        }.map(\.call.rawValue)
+        #expect(calls == ["clear_flush_young", "invalidate_range_start", "pte_clear", "invalidate_range_end", "frame_free"])
+        let start = try #require(lab.events(since: seq, ["invalidate_range_start"]).first)
+        #expect(start.event == .clear && start.start == a && start.end == a + pageSize && !start.atomic)
+        let young = try #require(lab.events(since: seq, ["clear_flush_young"]).first)
+        #expect(young.atomic && young.locks.contains("page_table_lock"))
+        #expect(lab.pte(a).isSwap && lab.world.notifier(1)!.sptes.count == 0 && lab.world.violations.isEmpty)
+    }
+
     @Test("exit: every ->release under SRCU first, then the unlink and synchronize_srcu; the UNMAP of everything reaches no classic subscriber")
     func exit() throws {
         var (lab, _) = try Self.lab()
@@ -145,7 +170,7 @@ struct ModernTests {
         var (lab, a) = try Self.lab()
         let before = lab.world.lastSeq
         for operation: MMUSim.Operation in [
-            .reclaim(mm: lab.mm, addr: nil, length: nil, pages: nil), .writeback(file: nil), .migrate(mm: lab.mm, addr: a, length: pageSize),
+            .writeback(file: nil), .migrate(mm: lab.mm, addr: a, length: pageSize),
             .mremap(mm: lab.mm, oldAddr: a, oldLength: pageSize, newLength: pageSize, mayMove: true, fixed: true, newAddr: a + 64 * pageSize),
         ] {
             #expect(lab.world.perform(operation).result.errno == .ENOSYS, "\(operation.name)")

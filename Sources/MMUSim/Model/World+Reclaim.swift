@@ -102,10 +102,23 @@ extension World {
         let lock = rmapLock(pfn)
         var steps: [Step] = [.acquire(lock)]
         for mapping in rmap(pfn, matching: { $0.isPresent && $0.pfn == pfn }) {
+            let (mm, address) = (mapping.mm, mapping.address)
+            if config.kernel == .modern {
+                // try_to_unmap_one (6.x): a CLEAR range over the folio (one page here) opens before
+                // page_vma_mapped_walk takes the pte lock and ends after it is dropped; the pte
+                // goes with ptep_clear_flush, and there is no young test any more (aging was
+                // folio_referenced's).
+                steps += [
+                    .notify(rangeCall(.invalidateRangeStart, mm: mm, start: address, end: address + pageSize, .clear)),
+                    .acquire(.pageTable(mm: mm)), .unmapOne(mm: mm, address: address, pfn: pfn, migration: false),
+                    .release(.pageTable(mm: mm)), .notify(rangeCall(.invalidateRangeEnd, mm: mm, start: address, end: address + pageSize, .clear)),
+                ]
+                continue
+            }
             steps += [
-                .acquire(.pageTable(mm: mapping.mm)), .referencedOne(mm: mapping.mm, address: mapping.address, pfn: pfn, fresh: true),
-                .notify(.page(.clearFlushYoung, mm: mapping.mm, address: mapping.address)),
-                .unmapOne(mm: mapping.mm, address: mapping.address, pfn: pfn, migration: false), .release(.pageTable(mm: mapping.mm)),
+                .acquire(.pageTable(mm: mm)), .referencedOne(mm: mm, address: address, pfn: pfn, fresh: true),
+                .notify(.page(.clearFlushYoung, mm: mm, address: address)),
+                .unmapOne(mm: mm, address: address, pfn: pfn, migration: false), .release(.pageTable(mm: mm)),
             ]
         }
         steps += [.release(lock), .pageout(pfn: pfn)]
@@ -119,12 +132,15 @@ extension World {
     mutating func unmapOne(mm: Int, address: UInt64, pfn: Int, migration: Bool) -> Exec {
         let pte = mms[mm - 1].pageTable.pte(at: address)
         guard pte.isPresent, pte.pfn == pfn else { return .ran }
-        if !migration && scratch.young { return .ran }
+        let modern = config.kernel == .modern
+        if !modern && !migration && scratch.young { return .ran }
         setPTE(mm: mm, address: address, .none)
         if pte.dirty { frames[pfn].dirty = true }
         scratch.writable = pte.write
         emit(EventInfo(.pteClear, mm: mm, address: address, pfn: pfn))
-        push([.notify(.page(.invalidatePage, mm: mm, address: address)), .setSwapPTE(mm: mm, address: address, pfn: pfn, migration: migration)])
+        // Modern: ptep_clear_flush, inside the caller's range: no invalidate_page.
+        let notify: [Step] = modern ? [] : [.notify(.page(.invalidatePage, mm: mm, address: address))]
+        push(notify + [.setSwapPTE(mm: mm, address: address, pfn: pfn, migration: migration)])
         markChanged(mm: mm, start: address, end: address + pageSize)
         return .ran
     }

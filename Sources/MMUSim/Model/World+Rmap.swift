@@ -45,7 +45,9 @@ extension World {
 
     /// The lock that guards a page's rmap: its anon_vma's or its file's i_mmap_lock.
     func rmapLock(_ pfn: Int) -> Lock {
-        frames[pfn].kind == .anon ? .anonVMA(Int(frames[pfn].owner)) : .iMmap(file: Int(frames[pfn].owner))
+        // 6.x: anon_vma->rwsem and i_mmap_rwsem, which sleep.
+        let sleeps = config.kernel == .modern
+        return frames[pfn].kind == .anon ? .anonVMA(Int(frames[pfn].owner), sleeps: sleeps) : .iMmap(file: Int(frames[pfn].owner), sleeps: sleeps)
     }
 
     /// The references a page has beyond its mappings and its page-cache entry: get_user_pages

@@ -111,11 +111,17 @@ extension World {
     mutating func takeAllLocksPlan(mm: Int, signalPending: Bool) -> Exec {
         var steps: [Step] = [.acquire(.allLocksMutex)]
         var taken = Set<Lock>()
+        // 6.x: the rmap locks are rwsems (anon_vma->rwsem, i_mmap_rwsem), which sleep.
+        let sleeps = config.kernel == .modern
         for vma in mms[mm - 1].vmas {
             steps.append(.checkSignal(mm: mm, pending: signalPending))
             if signalPending { break }
-            if let anon = vma.anonVMA, taken.insert(.anonVMA(anon)).inserted { steps.append(.acquire(.anonVMA(anon))) }
-            if let file = vma.file, taken.insert(.iMmap(file: file)).inserted { steps.append(.acquire(.iMmap(file: file))) }
+            if let anon = vma.anonVMA, taken.insert(.anonVMA(anon, sleeps: sleeps)).inserted {
+                steps.append(.acquire(.anonVMA(anon, sleeps: sleeps)))
+            }
+            if let file = vma.file, taken.insert(.iMmap(file: file, sleeps: sleeps)).inserted {
+                steps.append(.acquire(.iMmap(file: file, sleeps: sleeps)))
+            }
         }
         push(steps)
         return .expanded

@@ -4,10 +4,11 @@ public enum Lock: Codable, Hashable, Sendable {
     case mmapSem(mm: Int, write: Bool)
     /// `mm->page_table_lock` (the model has one page-table lock per mm).
     case pageTable(mm: Int)
-    /// `anon_vma->lock` (a spinlock in 2008).
-    case anonVMA(Int)
-    /// `mapping->i_mmap_lock` of a file (a spinlock in 2008).
-    case iMmap(file: Int)
+    /// `anon_vma->lock` (a spinlock in 2008); in a modern world `anon_vma->rwsem`, which sleeps.
+    case anonVMA(Int, sleeps: Bool = false)
+    /// `mapping->i_mmap_lock` of a file (a spinlock in 2008); in a modern world
+    /// `i_mmap_rwsem`, which sleeps.
+    case iMmap(file: Int, sleeps: Bool = false)
     /// `mm->mmu_notifier_mm->lock`.
     case notifierList(mm: Int)
     /// The global `mm_all_locks_mutex`.
@@ -19,7 +20,8 @@ public enum Lock: Codable, Hashable, Sendable {
     public var isSpinlock: Bool {
         switch self {
         case .mmapSem, .allLocksMutex: false
-        case .pageTable, .anonVMA, .iMmap, .notifierList: true
+        case .pageTable, .notifierList: true
+        case .anonVMA(_, let sleeps), .iMmap(_, let sleeps): !sleeps
         case .driver(_, _, let spin): spin
         }
     }
@@ -52,8 +54,8 @@ public enum Lock: Codable, Hashable, Sendable {
         switch self {
         case .mmapSem(_, let write): write ? "mmap_sem:w" : "mmap_sem:r"
         case .pageTable: "page_table_lock"
-        case .anonVMA(let id): "anon_vma:\(id)"
-        case .iMmap(let file): "i_mmap_lock:\(file)"
+        case .anonVMA(let id, _): "anon_vma:\(id)"
+        case .iMmap(let file, _): "i_mmap_lock:\(file)"
         case .notifierList: "mmu_notifier_mm.lock"
         case .allLocksMutex: "mm_all_locks_mutex"
         case .driver(let notifier, let name, _): "\(name):\(notifier)"
