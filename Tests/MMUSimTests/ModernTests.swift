@@ -128,6 +128,30 @@ struct ModernTests {
         #expect(lab.pte(a).isSwap && lab.world.notifier(1)!.sptes.count == 0 && lab.world.violations.isEmpty)
     }
 
+    @Test("writeback: page_vma_mkclean_one's PROTECTION_PAGE range over the page around the pte's write-protect, no invalidate_page")
+    func writeback() throws {
+        var lab = Lab()
+        var config = lab.world.config
+        try config.apply(kernel: .modern, releaseOrder: nil, coreBugs: nil)
+        lab.world = World(config)
+        lab.mm = lab.world.createMM(name: "test")
+        let a = lab.mmap(1, shared: true, file: "data")
+        lab.write(a, value: 5)
+        lab.run(.registerPolicy(mm: lab.mm, policy: try Policy.load(text: Self.policy), signalPending: false, mmapSemHeld: false))
+        lab.fault(1, a, write: true)
+        let seq = lab.world.lastSeq
+        #expect(lab.run(.writeback(file: "data")).cleaned == 1)
+        let calls = lab.world.trace.events(after: seq).filter {
+            ["invalidate_range_start", "invalidate_range_end", "invalidate_page", "pte_clear", "pte_set", "writepage"].contains($0.call.rawValue)
+                && ($0.notifier == nil || $0.notifier == 1)
+        }.map(\.call.rawValue)
+        #expect(calls == ["invalidate_range_start", "pte_clear", "pte_set", "invalidate_range_end", "writepage"])
+        let start = try #require(lab.events(since: seq, ["invalidate_range_start"]).first)
+        #expect(start.event == .protectionPage && start.start == a && start.end == a + pageSize && !start.atomic)
+        #expect(!lab.pte(a).write && lab.world.notifier(1)!.sptes.count == 0 && lab.world.violations.isEmpty)
+        #expect(lab.world.file(named: "data")!.disk[0] == 5)
+    }
+
     @Test("exit: every ->release under SRCU first, then the unlink and synchronize_srcu; the UNMAP of everything reaches no classic subscriber")
     func exit() throws {
         var (lab, _) = try Self.lab()
@@ -170,7 +194,7 @@ struct ModernTests {
         var (lab, a) = try Self.lab()
         let before = lab.world.lastSeq
         for operation: MMUSim.Operation in [
-            .writeback(file: nil), .migrate(mm: lab.mm, addr: a, length: pageSize),
+            .migrate(mm: lab.mm, addr: a, length: pageSize),
             .mremap(mm: lab.mm, oldAddr: a, oldLength: pageSize, newLength: pageSize, mayMove: true, fixed: true, newAddr: a + 64 * pageSize),
         ] {
             #expect(lab.world.perform(operation).result.errno == .ENOSYS, "\(operation.name)")

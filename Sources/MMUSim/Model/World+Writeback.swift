@@ -34,10 +34,15 @@ extension World {
         let lock = rmapLock(pfn)
         var steps: [Step] = [.acquire(lock)]
         for mapping in rmap(pfn, matching: { $0.isPresent && $0.pfn == pfn }) {
-            steps += [
-                .acquire(.pageTable(mm: mapping.mm)), .mkcleanOne(mm: mapping.mm, address: mapping.address, pfn: pfn),
-                .release(.pageTable(mm: mapping.mm)),
-            ]
+            let (mm, address) = (mapping.mm, mapping.address)
+            let walk: [Step] = [.acquire(.pageTable(mm: mm)), .mkcleanOne(mm: mm, address: address, pfn: pfn), .release(.pageTable(mm: mm))]
+            // page_vma_mkclean_one (6.x): a PROTECTION_PAGE range over the folio (one page here)
+            // brackets the walk, whether or not the pte needs cleaning.
+            steps +=
+                config.kernel == .modern
+                ? [.notify(rangeCall(.invalidateRangeStart, mm: mm, start: address, end: address + pageSize, .protectionPage))] + walk
+                    + [.notify(rangeCall(.invalidateRangeEnd, mm: mm, start: address, end: address + pageSize, .protectionPage))]
+                : walk
         }
         steps += [.release(lock), .writepage(pfn: pfn), .writebackNext(index: index + 1)]
         push(steps)
@@ -52,7 +57,9 @@ extension World {
         setPTE(mm: mm, address: address, .none)
         if pte.dirty { frames[pfn].dirty = true }
         emit(EventInfo(.pteClear, mm: mm, address: address, pfn: pfn))
-        push([.notify(.page(.invalidatePage, mm: mm, address: address)), .mkcleanSet(mm: mm, address: address, pfn: pfn)])
+        // Modern: ptep_clear_flush inside the caller's range: no invalidate_page.
+        let notify: [Step] = config.kernel == .modern ? [] : [.notify(.page(.invalidatePage, mm: mm, address: address))]
+        push(notify + [.mkcleanSet(mm: mm, address: address, pfn: pfn)])
         return .ran
     }
 
