@@ -152,6 +152,26 @@ struct ModernTests {
         #expect(lab.world.file(named: "data")!.disk[0] == 5)
     }
 
+    @Test("mremap: one UNMAP range over the whole old range around move_page_tables, then do_munmap's own")
+    func mremap() throws {
+        var (lab, a) = try Self.lab(pages: 2)
+        let seq = lab.world.lastSeq
+        let target = a + 64 * pageSize
+        let moved = lab.run(
+            .mremap(mm: lab.mm, oldAddr: a, oldLength: 2 * pageSize, newLength: 2 * pageSize, mayMove: true, fixed: true, newAddr: target)
+        )
+        #expect(moved.ret == 0 && moved.addr == target)
+        let ranges = lab.events(since: seq, ["invalidate_range_start", "invalidate_range_end"]).filter { $0.notifier == 1 }
+        #expect(
+            ranges.map { "\($0.call.rawValue) \($0.event?.rawValue ?? "-") \($0.start ?? 0 == a) \($0.end ?? 0 == a + 2 * pageSize)" }
+                == [
+                    "invalidate_range_start UNMAP true true", "invalidate_range_end UNMAP true true",
+                    "invalidate_range_start UNMAP true true", "invalidate_range_end UNMAP true true",
+                ]
+        )
+        #expect(lab.read(target, pages: 2) == [1, 1] && lab.world.notifier(1)!.sptes.count == 0 && lab.world.violations.isEmpty)
+    }
+
     @Test("exit: every ->release under SRCU first, then the unlink and synchronize_srcu; the UNMAP of everything reaches no classic subscriber")
     func exit() throws {
         var (lab, _) = try Self.lab()
@@ -194,8 +214,8 @@ struct ModernTests {
         var (lab, a) = try Self.lab()
         let before = lab.world.lastSeq
         for operation: MMUSim.Operation in [
-            .migrate(mm: lab.mm, addr: a, length: pageSize),
-            .mremap(mm: lab.mm, oldAddr: a, oldLength: pageSize, newLength: pageSize, mayMove: true, fixed: true, newAddr: a + 64 * pageSize),
+            .migrate(mm: lab.mm, addr: a, length: pageSize), .remapFilePages(mm: lab.mm, addr: a, length: pageSize, pgoff: 0),
+            .applyToPageRange(mm: lab.mm, addr: a, length: pageSize),
         ] {
             #expect(lab.world.perform(operation).result.errno == .ENOSYS, "\(operation.name)")
         }

@@ -204,8 +204,8 @@ extension World {
 
     /// `move_vma`: copy the VMA to the new place, move the page tables chunk by chunk
     /// (`move_page_tables`: up to LATENCY_LIMIT, 64 pages, within one pmd; a chunk with no
-    /// page table is skipped), each move_ptes inside a start/end pair on the old chunk; then
-    /// do_munmap the old range.
+    /// page table is skipped), each move_ptes inside a start/end pair on the old chunk (in a
+    /// modern world one UNMAP pair over the whole old range); then do_munmap the old range.
     func moveVMASteps(mm: Int, oldStart: UInt64, oldLength: UInt64, newStart: UInt64, newLength: UInt64) -> [Step] {
         var steps: [Step] = [.copyVMA(mm: mm, oldStart: oldStart, newStart: newStart, newLength: newLength)]
         let pmdSize: UInt64 = 512 * pageSize
@@ -213,19 +213,26 @@ extension World {
         let oldEnd = oldStart + oldLength
         var old = oldStart
         var new = newStart
+        // move_page_tables (6.x): one UNMAP range over the whole old range around the loop.
+        let modern = config.kernel == .modern
+        if modern { steps.append(.notify(rangeCall(.invalidateRangeStart, mm: mm, start: oldStart, end: oldEnd, .unmap))) }
         while old < oldEnd {
             var extent = ((old + pmdSize) & ~(pmdSize - 1)) - old
             extent = min(extent, ((new + pmdSize) & ~(pmdSize - 1)) - new, latencyLimit, oldEnd - old)
             if mms[mm - 1].pageTable.hasLeaf(for: old >> pageShift) {
-                steps += [
-                    .notify(NotifyCall(kind: .invalidateRangeStart, mm: mm, start: old, end: old + extent)),
-                    .movePTEs(mm: mm, oldStart: old, oldEnd: old + extent, newStart: new),
-                    .notify(NotifyCall(kind: .invalidateRangeEnd, mm: mm, start: old, end: old + extent)),
-                ]
+                let move = Step.movePTEs(mm: mm, oldStart: old, oldEnd: old + extent, newStart: new)
+                steps +=
+                    modern
+                    ? [move]
+                    : [
+                        .notify(NotifyCall(kind: .invalidateRangeStart, mm: mm, start: old, end: old + extent)), move,
+                        .notify(NotifyCall(kind: .invalidateRangeEnd, mm: mm, start: old, end: old + extent)),
+                    ]
             }
             old += extent
             new += extent
         }
+        if modern { steps.append(.notify(rangeCall(.invalidateRangeEnd, mm: mm, start: oldStart, end: oldEnd, .unmap))) }
         steps.append(.doMunmap(mm: mm, start: oldStart, end: oldEnd))
         return steps
     }
