@@ -24,7 +24,7 @@ struct ModernModeTests {
     }
 
     @Test(
-        "in a modern world: v17's kvm is a 422 naming /kernel; a modern policy registers; munmap's ranges carry UNMAP under srcu_read_lock; migrate is a 422"
+        "in a modern world: v17's kvm is a 422 naming /kernel; a modern policy registers; munmap's ranges carry UNMAP under srcu_read_lock; apply_to_page_range is a 422"
     )
     func modernWorld() async throws {
         try await TestServer.withRunning { server in
@@ -48,8 +48,8 @@ struct ModernModeTests {
             #expect(start["event"] == "UNMAP" && start["blockable"] == true && start["atomic"] == false)
             #expect(start["locks"]?.array?.contains("srcu_read_lock") == true)
             #expect(try await lab.get("/invariants")["ok"] == true)
-            let migrate = try await lab.send("POST", "/migrate", ["mm": .number(UInt64(mm)), "addr": .address(a), "length": .number(LabClient.page)])
-            #expect(migrate.status == 422 && migrate.json["error"]?["code"] == "not_modelled")
+            let remap = try await lab.send("POST", "/mms/\(mm)/apply_to_page_range", ["addr": .address(a), "length": .number(LabClient.page)])
+            #expect(remap.status == 422 && remap.json["error"]?["code"] == "not_modelled")
         }
     }
 }

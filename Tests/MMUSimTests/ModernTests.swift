@@ -172,6 +172,23 @@ struct ModernTests {
         #expect(lab.read(target, pages: 2) == [1, 1] && lab.world.notifier(1)!.sptes.count == 0 && lab.world.violations.isEmpty)
     }
 
+    @Test("migration: try_to_migrate_one's CLEAR range over the page around the migration entry; the new page's pte comes after, with no call")
+    func migrate() throws {
+        var (lab, a) = try Self.lab(pages: 1)
+        let old = lab.pte(a).pfn
+        let seq = lab.world.lastSeq
+        lab.run(.migrate(mm: lab.mm, addr: a, length: pageSize))
+        let calls = lab.world.trace.events(after: seq).filter {
+            ["invalidate_range_start", "invalidate_range_end", "invalidate_page", "pte_clear"].contains($0.call.rawValue)
+                && ($0.notifier == nil || $0.notifier == 1)
+        }.map(\.call.rawValue)
+        #expect(calls == ["invalidate_range_start", "pte_clear", "invalidate_range_end"])
+        let start = try #require(lab.events(since: seq, ["invalidate_range_start"]).first)
+        #expect(start.event == .clear && start.start == a && start.end == a + pageSize)
+        #expect(lab.pte(a).isPresent && lab.pte(a).pfn != old && lab.read(a) == [1])
+        #expect(lab.world.notifier(1)!.sptes.count == 0 && lab.world.violations.isEmpty)
+    }
+
     @Test("exit: every ->release under SRCU first, then the unlink and synchronize_srcu; the UNMAP of everything reaches no classic subscriber")
     func exit() throws {
         var (lab, _) = try Self.lab()
@@ -214,7 +231,7 @@ struct ModernTests {
         var (lab, a) = try Self.lab()
         let before = lab.world.lastSeq
         for operation: MMUSim.Operation in [
-            .migrate(mm: lab.mm, addr: a, length: pageSize), .remapFilePages(mm: lab.mm, addr: a, length: pageSize, pgoff: 0),
+            .remapFilePages(mm: lab.mm, addr: a, length: pageSize, pgoff: 0),
             .applyToPageRange(mm: lab.mm, addr: a, length: pageSize),
         ] {
             #expect(lab.world.perform(operation).result.errno == .ENOSYS, "\(operation.name)")

@@ -22,7 +22,7 @@ func hugePageStart(_ address: UInt64) -> UInt64 {
 public enum Errno: String, Codable, Hashable, Sendable, CaseIterable {
     case EINTR, ENOMEM, EFAULT, EPERM, EINVAL, EAGAIN, EBUSY, ENOENT, ESRCH
     /// The model's, not the call's: the operation is not modelled for the world's kernel yet
-    /// (a modern world's migration, remap_file_pages,
+    /// (a modern world's remap_file_pages,
     /// apply_to_page_range and xip mappings).
     case ENOSYS
 

@@ -31,10 +31,17 @@ extension World {
         scratch.mappings = []
         var steps: [Step] = [.migrateAlloc(pfn: pfn), .acquire(lock)]
         for mapping in rmap(pfn, matching: { $0.isPresent && $0.pfn == pfn }) {
-            steps += [
-                .acquire(.pageTable(mm: mapping.mm)), .unmapOne(mm: mapping.mm, address: mapping.address, pfn: pfn, migration: true),
-                .release(.pageTable(mm: mapping.mm)),
+            let (mm, address) = (mapping.mm, mapping.address)
+            let walk: [Step] = [
+                .acquire(.pageTable(mm: mm)), .unmapOne(mm: mm, address: address, pfn: pfn, migration: true), .release(.pageTable(mm: mm)),
             ]
+            // try_to_migrate_one (6.x): a CLEAR range over the folio (one page here) brackets the
+            // walk; remove_migration_ptes calls no notifier.
+            steps +=
+                config.kernel == .modern
+                ? [.notify(rangeCall(.invalidateRangeStart, mm: mm, start: address, end: address + pageSize, .clear))] + walk
+                    + [.notify(rangeCall(.invalidateRangeEnd, mm: mm, start: address, end: address + pageSize, .clear))]
+                : walk
         }
         steps += [.release(lock), .migrateCopy(oldPfn: pfn), .removeMigrationPTEs(oldPfn: pfn), .migrateNext(index: index + 1)]
         push(steps)

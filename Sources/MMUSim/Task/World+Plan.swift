@@ -225,7 +225,7 @@ extension World {
     /// world must not show.
     public static func modelledInModern(_ operation: Operation) -> Bool {
         switch operation {
-        case .migrate, .remapFilePages, .applyToPageRange: false
+        case .remapFilePages, .applyToPageRange: false
         case .mmap(_, _, _, _, let flags, _, _): !flags.xip
         default: true
         }
