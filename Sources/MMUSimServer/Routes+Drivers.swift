@@ -29,7 +29,11 @@ struct DriverAnswer: ResponseEncodable, Sendable {
         builtin = true
         notifier = policy.subscribe != .none
         pins = policy.pins
-        variants = BuiltinDrivers.variantNames.map { Variant(name: $0, description: BuiltinDrivers.variantSummaries[$0] ?? $0) }
+        // The bug switches in their usual order, then any the driver has of its own.
+        let names =
+            BuiltinDrivers.variantNames.filter(policy.variantNames.contains)
+            + policy.variantNames.filter { !BuiltinDrivers.variantNames.contains($0) }
+        variants = names.map { Variant(name: $0, description: BuiltinDrivers.variantSummaries[$0] ?? $0) }
         self.policy = withDocument ? policy.document : nil
     }
 
@@ -135,8 +139,6 @@ extension Routes {
                 throw policyError(error)
             }
             try Simulator.checkRunnable(policy)
-            // The workload catalogue is v17's (modern workloads come with the modern core's).
-            try Simulator.checkKernel(policy, .v17)
             let check = try unprocessable { () throws(CommandError) in try PolicyCheck(policy) }
             let workloads = list("workloads")
             let catalogue = PolicyCheck.catalogue(for: policy).map(\.name)

@@ -32,6 +32,9 @@ struct Check: ParsableCommand {
     @Option(name: .customLong("core-bug"), help: "A core bug to switch on (repeatable; default: the policy's world, else none).")
     var coreBugs: [String] = []
 
+    @Option(help: "The kernel the policy must be written for (default: the policy's own kernel): v17 or modern.")
+    var kernel: KernelVersion?
+
     @Option(help: "Stop each workload's exploration after this many seconds.")
     var seconds: Double = 60
 
@@ -51,7 +54,9 @@ struct Check: ParsableCommand {
         if let statement = policy.uninterpreted {
             throw ValidationError("\(file) at \(statement.pointer): the interpreter does not run this statement yet")
         }
-        guard policy.kernel == .v17 else { throw ValidationError("\(file): modern mode is not modelled yet") }
+        if let kernel, kernel != policy.kernel {
+            throw ValidationError("\(file) is written for the \(policy.kernel.rawValue) kernel, not \(kernel.rawValue)")
+        }
         let order = try releaseOrder.map { text -> ReleaseOrder in
             guard let order = ReleaseOrder(rawValue: text) else { throw ValidationError("--release-order is v17 or fixed, not \(text)") }
             return order

@@ -209,7 +209,10 @@ struct PolicyCheckTests {
         return Dictionary(uniqueKeysWithValues: verdicts.map { ($0.workload, $0) })
     }
 
-    @Test("kvm, gru and pinning are clean on every workload, explored to the end", arguments: ["kvm", "gru", "pinning"])
+    @Test(
+        "kvm, gru, pinning and kvm-modern (on a modern core) are clean on every workload, explored to the end",
+        arguments: ["kvm", "gru", "pinning", "kvm-modern"]
+    )
     func clean(name: String) throws {
         let verdicts = try Self.verdicts(name)
         #expect(verdicts.count >= 12)

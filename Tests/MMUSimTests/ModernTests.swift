@@ -189,6 +189,37 @@ struct ModernTests {
         #expect(lab.world.notifier(1)!.sptes.count == 0 && lab.world.violations.isEmpty)
     }
 
+    @Test("kvm-modern, built in: registers by kind in a modern world; a fault in an invalidation's range retries and maps after its end")
+    func kvmModern() throws {
+        var lab = Lab()
+        var config = lab.world.config
+        try config.apply(kernel: .modern, releaseOrder: nil, coreBugs: nil)
+        lab.world = World(config)
+        lab.mm = lab.world.createMM(name: "test")
+        let a = lab.mmap(2)
+        lab.write(a, pages: 2, value: 1)
+        let kvm = lab.register("kvm-modern")
+        // madvise paused inside its range: mmu_invalidate_in_progress is 1 over [a, a + 4096).
+        let madvise = lab.world.start(.madviseDontneed(mm: lab.mm, addr: a, length: pageSize), pauseAt: "zap_pte_range")
+        #expect(lab.world.run(madvise) == .paused)
+        #expect(lab.world.variable("in_progress", of: kvm) == 1 && lab.world.variable("range_start", of: kvm) == Int(a))
+        // A fault outside the range maps at once; one inside retries and waits for the end.
+        #expect(lab.fault(kvm, a + pageSize).ret == 0)
+        let inside = lab.world.start(.fault(mm: lab.mm, notifier: kvm, address: a, write: false))
+        #expect(lab.world.run(inside) == .blocked && lab.world.task(inside)?.result.retries == 1)
+        #expect(lab.world.resume(madvise) == .done)
+        lab.world.wakeBlocked()
+        #expect(lab.world.task(inside)?.status == .done && lab.world.notifier(kvm)!.sptes.pte(at: a).isPresent)
+        #expect(lab.world.variable("seq", of: kvm) == 1 && lab.world.violations.isEmpty)
+    }
+
+    @Test("kvm-modern without its retry check breaks against munmap (no-spte-in-invalidate-window), found by mmusim check")
+    func kvmModernSkipRetry() throws {
+        let policy = try PolicyTests.builtin("kvm-modern").applying(variants: ["skip_retry_check"])
+        let verdict = try #require(try PolicyCheck(policy).run(workloads: ["fault-vs-munmap"]).first)
+        #expect(!verdict.clean && verdict.result.violations["no-spte-in-invalidate-window"] != nil)
+    }
+
     @Test("exit: every ->release under SRCU first, then the unlink and synchronize_srcu; the UNMAP of everything reaches no classic subscriber")
     func exit() throws {
         var (lab, _) = try Self.lab()

@@ -50,6 +50,49 @@ extension BuiltinDrivers {
   }
 }
 """#,
+        "kvm-modern": #"""
+{
+  "name": "kvm-modern",
+  "description": "KVM's MMU notifier as 6.x has it (virt/kvm/kvm_main.c kvm_mmu_notifier_*, kvm_mmu_invalidate_begin/end, mmu_invalidate_retry_gfn; read in a 6.17 tree): invalidate_range_start counts mmu_invalidate_in_progress under mmu_lock and widens the union of the ranges in progress (set afresh when the count goes to 1, never shrunk before it is back to 0; addresses stand for gfns, one memslot over the whole address space), then unmaps the range; it always returns 0. invalidate_range_end bumps mmu_invalidate_seq, then drops the count (the write barrier between them is the statements' order). The fault samples the seq before gfn_to_pfn and, under mmu_lock, retries when an invalidation in progress covers its page or the seq moved (is_page_fault_stale); the vCPU comes back to fault again once no invalidation is in progress (the model's stand-in for its spinning re-entry). clear_flush_young ages the sptes of the range and flushes the TLB entries it found young; release drops everything (kvm_flush_shadow_all).",
+  "kernel": "modern",
+  "subscribe": "classic",
+  "tlb": true,
+  "locks": {"mmu_lock": "spinlock"},
+  "vars": {"seq": 0, "in_progress": 0, "range_start": 0, "range_end": 0},
+  "callbacks": {
+    "release": [{"lock": "mmu_lock"}, {"zap": "all"}, {"unlock": "mmu_lock"}],
+    "clear_flush_young": [{"lock": "mmu_lock"}, {"age": "range", "clear": true}, {"unlock": "mmu_lock"}],
+    "invalidate_range_start": [
+      {"lock": "mmu_lock"},
+      {"inc": "in_progress"},
+      {"if": {"eq": [{"var": "in_progress"}, 1]},
+       "then": [{"set": "range_start", "to": "start"}, {"set": "range_end", "to": "end"}],
+       "else": [{"set": "range_start", "to": {"min": [{"var": "range_start"}, "start"]}}, {"set": "range_end", "to": {"max": [{"var": "range_end"}, "end"]}}]},
+      {"zap": "range"},
+      {"unlock": "mmu_lock"},
+      {"return": 0}
+    ],
+    "invalidate_range_end": [{"lock": "mmu_lock"}, {"inc": "seq"}, {"dec": "in_progress"}, {"unlock": "mmu_lock"}]
+  },
+  "fault": [
+    {"wait": {"or": [{"eq": [{"local": "retried"}, 0]}, {"eq": [{"var": "in_progress"}, 0]}]}},
+    {"sample": "mmu_seq", "from": "seq"},
+    {"gup": {"write": {"arg": "write"}}},
+    {"lock": "mmu_lock"},
+    {"if": {"or": [
+        {"and": [{"ne": [{"var": "in_progress"}, 0]}, {"in": ["address", {"var": "range_start"}, {"var": "range_end"}]}]},
+        {"ne": [{"var": "seq"}, {"local": "mmu_seq"}]}]},
+     "then": [{"unlock": "mmu_lock"}, {"put_page": true}, {"set": "retried", "to": 1}, {"retry": true}]},
+    {"install": {"writable": {"arg": "write"}}},
+    {"unlock": "mmu_lock"},
+    {"put_page": true}
+  ],
+  "invariants": [{"name": "in-progress-balanced", "when": "quiescent", "holds": {"eq": [{"var": "in_progress"}, 0]}}],
+  "variants": {
+    "skip_retry_check": [{"op": "remove", "path": "/fault/4"}, {"op": "remove", "path": "/fault/0"}]
+  }
+}
+"""#,
         "kvm": #"""
 {
   "name": "kvm",

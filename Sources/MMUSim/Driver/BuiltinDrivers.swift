@@ -3,10 +3,12 @@
 /// (BuiltinDrivers+Texts.swift, written by scripts/embed-drivers), and their bug switches,
 /// which are the files' variants. They run in the interpreter like any loaded policy.
 public enum BuiltinDrivers {
-    /// The built-in drivers' names, in the order GET /drivers lists them.
-    public static let names = ["kvm", "gru", "xpmem", "pinning", "unsafe"]
+    /// The built-in drivers' names, in the order GET /drivers lists them: the five kinds of
+    /// the seed's world, then the modern kernel's.
+    public static let names = ["kvm", "gru", "xpmem", "pinning", "unsafe", "kvm-modern"]
 
-    /// The bug switches every built-in driver has as variants, in the order GET /drivers lists them.
+    /// The bug switches every built-in driver of the seed's world has as variants, in the order
+    /// GET /drivers lists them (a modern one has those of its own).
     public static let variantNames = ["skip_retry_check", "no_release", "ignore_invalidate_page", "no_set_page_dirty", "sleeps", "free_in_release"]
 
     /// Each built-in driver's policy, by name (no variant applied).
@@ -25,6 +27,8 @@ public enum BuiltinDrivers {
         "xpmem": "XPMEM: remote attachments pinned with get_user_pages; its invalidations sleep to reach the remote node.",
         "pinning": "A legacy driver that pins every page it maps and registers no notifier (KVM before 2.6.27).",
         "unsafe": "A driver that neither pins its pages nor registers a notifier: the use-after-free the seed prevents.",
+        "kvm-modern":
+            "KVM as 6.x has it (modern worlds): mmu_invalidate_in_progress and the union of the ranges in progress, mmu_invalidate_seq, a fault retried by gfn.",
     ]
 
     /// What each bug switch does, in a sentence (GET /drivers).

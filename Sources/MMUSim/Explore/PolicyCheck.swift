@@ -53,16 +53,11 @@ public struct PolicyCheck: Sendable {
     /// policy's `world` or the caller says otherwise.
     public var config: WorldConfig
 
-    /// A check of `policy` on a world with `config`'s options; the options of the policy's
-    /// `world` (`release_order`, `core_bugs`) apply on top unless `overrides` are given.
+    /// A check of `policy` on a world of the policy's kernel with `config`'s options; the
+    /// options of the policy's `world` (`release_order`, `core_bugs`) apply on top unless
+    /// `overrides` are given.
     public init(_ policy: Policy, releaseOrder: ReleaseOrder? = nil, coreBugs: [String]? = nil) throws(CommandError) {
         self.policy = policy
-        guard policy.kernel == .v17 else {
-            throw CommandError(
-                "the workload catalogue is v17's: \(policy.name) is written for the modern kernel, whose workloads are not modelled yet",
-                code: "kernel_mismatch"
-            )
-        }
         var config = WorldConfig(frames: 64, swapSlots: 64, releaseOrder: .fixed, traceCapacity: 100_000, coreBugs: [])
         let world = policy.document["world"]
         var order = releaseOrder
@@ -79,7 +74,8 @@ public struct PolicyCheck: Sendable {
             }
             bugs = elements.compactMap(\.string)
         }
-        try config.apply(releaseOrder: order, coreBugs: bugs)
+        // The world runs the policy's kernel: a modern one has every upstream fix.
+        try config.apply(kernel: policy.kernel, releaseOrder: order, coreBugs: bugs)
         self.config = config
     }
 
