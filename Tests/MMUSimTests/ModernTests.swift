@@ -25,14 +25,20 @@ struct ModernTests {
                    {"install": {"writable": {"arg": "write"}}}, {"unlock": "mmu_lock"}, {"put_page": true}]}
         """
 
-    /// A modern world with `pages` written pages and mkvm registered as notifier 1, its first
-    /// page mapped.
-    static func lab(pages: UInt64 = 2) throws -> (lab: Lab, a: UInt64) {
+    /// An empty modern world with one mm.
+    static func modernLab() throws -> Lab {
         var lab = Lab()
         var config = lab.world.config
         try config.apply(kernel: .modern, releaseOrder: nil, coreBugs: nil)
         lab.world = World(config)
         lab.mm = lab.world.createMM(name: "test")
+        return lab
+    }
+
+    /// A modern world with `pages` written pages and mkvm registered as notifier 1, its first
+    /// page mapped.
+    static func lab(pages: UInt64 = 2) throws -> (lab: Lab, a: UInt64) {
+        var lab = try Self.modernLab()
         let a = lab.mmap(pages)
         lab.write(a, pages: pages, value: 1)
         lab.run(.registerPolicy(mm: lab.mm, policy: try Policy.load(text: policy), signalPending: false, mmapSemHeld: false))
@@ -130,11 +136,7 @@ struct ModernTests {
 
     @Test("writeback: page_vma_mkclean_one's PROTECTION_PAGE range over the page around the pte's write-protect, no invalidate_page")
     func writeback() throws {
-        var lab = Lab()
-        var config = lab.world.config
-        try config.apply(kernel: .modern, releaseOrder: nil, coreBugs: nil)
-        lab.world = World(config)
-        lab.mm = lab.world.createMM(name: "test")
+        var lab = try Self.modernLab()
         let a = lab.mmap(1, shared: true, file: "data")
         lab.write(a, value: 5)
         lab.run(.registerPolicy(mm: lab.mm, policy: try Policy.load(text: Self.policy), signalPending: false, mmapSemHeld: false))
@@ -191,11 +193,7 @@ struct ModernTests {
 
     @Test("kvm-modern, built in: registers by kind in a modern world; a fault in an invalidation's range retries and maps after its end")
     func kvmModern() throws {
-        var lab = Lab()
-        var config = lab.world.config
-        try config.apply(kernel: .modern, releaseOrder: nil, coreBugs: nil)
-        lab.world = World(config)
-        lab.mm = lab.world.createMM(name: "test")
+        var lab = try Self.modernLab()
         let a = lab.mmap(2)
         lab.write(a, pages: 2, value: 1)
         let kvm = lab.register("kvm-modern")

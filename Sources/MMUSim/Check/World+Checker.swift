@@ -240,12 +240,14 @@ extension World {
     /// A policy's own invariants: those that hold `always` after every step, and with
     /// `quiescent` also those that hold whenever no operation is in flight on the mm. Only a
     /// driver's statement changes what they read (its variables) and only a task's end makes
-    /// an mm quiet, so those are where it runs.
-    mutating func checkPolicyInvariants() {
+    /// an mm quiet, so those are where it runs; after a statement, of its notifier `only`
+    /// (nil: every notifier, as when the statement may have changed a shared variable).
+    mutating func checkPolicyInvariants(of only: Int? = nil) {
         guard !policies.loaded.isEmpty else { return }
         // A notifier unlinked by release or unregister is owed nothing more (an end whose start
         // it saw may never come), as balanced-ranges exempts it too.
-        for node in notifiers.indices where notifiers[node].state == .listed || notifiers[node].state == .attached {
+        let nodes = only.map { [$0 - 1] } ?? Array(notifiers.indices)
+        for node in nodes where notifiers[node].state == .listed || notifiers[node].state == .attached {
             let loaded = policies[notifiers[node].policy]
             guard !loaded.invariants.isEmpty else { continue }
             // An invariant reads the driver's variables only (no program's locals).

@@ -11,14 +11,8 @@ extension World {
     mutating func invokePolicy(_ call: NotifyCall, on node: Int) -> [Step] {
         checkCallbackTarget(call, node)
         let loaded = policies[notifiers[node - 1].policy]
-        let callback: Callback =
-            switch call.kind {
-            case .release: .release
-            case .clearFlushYoung: .clearFlushYoung
-            case .invalidatePage: .invalidatePage
-            case .invalidateRangeStart: .invalidateRangeStart
-            case .invalidateRangeEnd: .invalidateRangeEnd
-            }
+        // The core's five methods are v17's callbacks of the same names.
+        let callback = Callback(rawValue: call.kind.rawValue)!
         // The window bookkeeping is the core's view, whether or not the driver has the method.
         // The window a mapping must not be set up in opens when the driver's start has run
         // (driverReturn): a mapping set up before its zap is zapped by it, as kvm's spte set
@@ -92,16 +86,11 @@ extension World {
     mutating func policyFault(_ node: Int, address: UInt64, write: Bool) -> Exec {
         notifiers[node - 1].counters.faults += 1
         updateResult { $0.retries = 0 }
-        let loaded = policies[notifiers[node - 1].policy]
-        guard let fault = loaded.policy.fault else {
+        guard let fault = policies[notifiers[node - 1].policy].policy.fault else {
             abort(.EFAULT)
             return .ran
         }
-        var frame = DriverFrame(notifier: node, callback: nil, start: address, end: address + pageSize, address: address, write: write)
-        frame.isFault = true
-        tasks[currentIndex].scratch.driverFrames.append(frame)
-        push(statementSteps(node, loaded.program(fault.pointer)) + [.driverReturn(notifier: node)])
-        return .expanded
+        return runProgram(node, fault, address: address, write: write, isFault: true)
     }
 
     /// A policy's entry point: its program, with `address` and `write` as for a fault.
@@ -116,9 +105,11 @@ extension World {
         runProgram(node, policies[notifiers[node - 1].policy].policy.work[name]!, address: 0, write: false)
     }
 
-    /// Runs an entry's or a work item's program as the task's next steps, in a frame of its own.
-    private mutating func runProgram(_ node: Int, _ program: Program, address: UInt64, write: Bool) -> Exec {
-        let frame = DriverFrame(notifier: node, callback: nil, start: address, end: address + pageSize, address: address, write: write)
+    /// Runs the fault path's, an entry's or a work item's program as the task's next steps, in
+    /// a frame of its own.
+    private mutating func runProgram(_ node: Int, _ program: Program, address: UInt64, write: Bool, isFault: Bool = false) -> Exec {
+        var frame = DriverFrame(notifier: node, callback: nil, start: address, end: address + pageSize, address: address, write: write)
+        frame.isFault = isFault
         tasks[currentIndex].scratch.driverFrames.append(frame)
         push(statementSteps(node, policies[notifiers[node - 1].policy].program(program.pointer)) + [.driverReturn(notifier: node)])
         return .expanded
@@ -145,10 +136,8 @@ extension World {
         }
         tasks[index].locks.removeSubrange(gup.locks...)
         tasks[index].rcuDepth = gup.rcuDepth
-        if scratch.pfn >= 0 {
-            putPage(scratch.pfn)
-            scratch.pfn = -1
-        }
+        tasks[index].srcuDepth = gup.srcuDepth
+        dropGupReference()
         frame.gup = nil
         assign(node, "ret", -errno.number)
         push(statementSteps(node, policies[notifiers[node - 1].policy].program(otherwise)))
@@ -168,16 +157,20 @@ extension World {
         if frame.callback == .invalidateRangeStart {
             notifiers[node - 1].activeRanges.append(ActiveRange(notifier: node, task: current, start: frame.start, end: frame.end))
         }
-        if frame.isFault, frame.ret == -Errno.EAGAIN.number {
-            notifiers[node - 1].counters.retries += 1
-            updateResult { $0.retries = ($0.retries ?? 0) + 1 }
-            emit(EventInfo(.faultRetry, mm: notifiers[node - 1].mm, notifier: node, address: frame.address))
-        }
+        if frame.isFault, frame.ret == -Errno.EAGAIN.number { countRetry(node, address: frame.address) }
         if frame.callback == nil, let ret = frame.ret, ret < 0 {
             let errno = Errno.allCases.first { -$0.number == ret } ?? .EFAULT
             updateResult { $0.fail(errno) }
         }
         return .expanded
+    }
+
+    /// A fault that starts over (`retry`) or that the user retries (-EAGAIN): counted on the
+    /// notifier and in the answer, and shown as `fault_retry`.
+    private mutating func countRetry(_ node: Int, address: UInt64) {
+        notifiers[node - 1].counters.retries += 1
+        updateResult { $0.retries = ($0.retries ?? 0) + 1 }
+        emit(EventInfo(.faultRetry, mm: notifiers[node - 1].mm, notifier: node, address: address))
     }
 
     /// The running task's innermost driver frame.
@@ -243,7 +236,8 @@ extension World {
             tasks[currentIndex].program.removeLast()
             _ = driverReturn(node)
         }
-        if config.checkInvariants { checkPolicyInvariants() }
+        // A statement changes its own notifier's variables, or shared ones.
+        if config.checkInvariants { checkPolicyInvariants(of: loaded.policy.sharedVars.isEmpty ? node : nil) }
         return result
     }
 
@@ -278,9 +272,7 @@ extension World {
             frame.ret = evaluate(expr, node)
             unwindToReturn(node)
         case .retry:
-            notifiers[node - 1].counters.retries += 1
-            updateResult { $0.retries = ($0.retries ?? 0) + 1 }
-            emit(EventInfo(.faultRetry, mm: notifiers[node - 1].mm, notifier: node, address: frame.address))
+            countRetry(node, address: frame.address)
             unwindToReturn(node)
             if let fault = loaded.policy.fault { push(statementSteps(node, loaded.program(fault.pointer))) }
         case .zap(let scope, let setDirty, let put):
@@ -302,7 +294,13 @@ extension World {
             // `else`, or without one ends the program's task with the -errno.
             let mm = notifiers[node - 1].mm
             frame.pinned = pin
-            frame.gup = GupFrame(otherwise: otherwise?.pointer, locks: tasks[currentIndex].locks.count, rcuDepth: tasks[currentIndex].rcuDepth)
+            let task = currentIndex
+            frame.gup = GupFrame(
+                otherwise: otherwise?.pointer,
+                locks: tasks[task].locks.count,
+                rcuDepth: tasks[task].rcuDepth,
+                srcuDepth: tasks[task].srcuDepth
+            )
             push([
                 .acquire(.mmapSem(mm: mm, write: false)), .handleFault(mm: mm, address: frame.address, mode: .gup(write: evaluate(write, node) != 0)),
                 .release(.mmapSem(mm: mm, write: false)), .driverGupDone(notifier: node),
@@ -330,10 +328,7 @@ extension World {
             }
             installPolicy(node, writable: evaluate(writable, node) != 0, prefetch: prefetch.map { evaluate($0, node) } ?? 0)
         case .putPage:
-            if scratch.pfn >= 0 {
-                putPage(scratch.pfn)
-                scratch.pfn = -1
-            }
+            dropGupReference()
         case .synchronize(.rcu):
             // synchronize_rcu sleeps until every reader that started before it has left.
             checkStatementMaySleep(node, statement)
@@ -369,12 +364,16 @@ extension World {
             if case .driver(let owner, _, _) = $0 { return owner == node }
             return false
         }
-        if scratch.pfn >= 0 {
-            putPage(scratch.pfn)
-            scratch.pfn = -1
-        }
+        dropGupReference()
         frame.ret = -Errno.EFAULT.number
         unwindToReturn(node)
+    }
+
+    /// Drops the reference the last gup took, if the task still holds it (put_page).
+    private mutating func dropGupReference() {
+        guard scratch.pfn >= 0 else { return }
+        putPage(scratch.pfn)
+        scratch.pfn = -1
     }
 
     /// `call`: the driver runs an mm operation on its own mm, as steps of this task (the
@@ -566,8 +565,9 @@ struct GupFrame: Codable, Hashable, Sendable {
     var otherwise: String?
     /// How many locks the task held.
     var locks: Int
-    /// The task's rcu_read_lock depth.
+    /// The task's rcu_read_lock depth, and its depth in the modern core's SRCU.
     var rcuDepth: Int
+    var srcuDepth: Int
 }
 
 extension World {

@@ -198,6 +198,7 @@ extension World {
         tasks[index].program = mmput.map { [$0] } ?? []
         tasks[index].locks.removeAll()
         tasks[index].rcuDepth = 0
+        tasks[index].srcuDepth = 0
     }
 
     /// Updates the running task's result.
