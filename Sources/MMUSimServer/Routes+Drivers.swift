@@ -138,7 +138,6 @@ extension Routes {
             } catch {
                 throw policyError(error)
             }
-            try Simulator.checkRunnable(policy)
             let check = try unprocessable { () throws(CommandError) in try PolicyCheck(policy) }
             let workloads = list("workloads")
             let catalogue = PolicyCheck.catalogue(for: policy).map(\.name)

@@ -145,6 +145,11 @@ extension Routes {
             let body = try await request.decodeBody(EmptyRequest.self, limit: limits.maxBody)
             return OperationAnswer(try await simulator.perform(.fork(mm: id), pauseAt: body.pauseAt, within: limits))
         }
+        endpoints.post("/mms/{mm}/oom_reap") { request, context in
+            let id = try pathID(context, "mm")
+            let body = try await request.decodeBody(EmptyRequest.self, limit: limits.maxBody)
+            return OperationAnswer(try await simulator.perform(.oomReap(mm: id), pauseAt: body.pauseAt, within: limits))
+        }
         endpoints.post("/mms/{mm}/exit") { request, context in
             let id = try pathID(context, "mm")
             let body = try await request.decodeBody(EmptyRequest.self, limit: limits.maxBody)

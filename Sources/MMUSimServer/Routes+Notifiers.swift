@@ -23,7 +23,6 @@ extension Routes {
                 } catch {
                     throw policyError(PolicyError("/policy" + error.pointer, error.message))
                 }
-                try Simulator.checkRunnable(policy)
                 let operation = Operation.registerPolicy(
                     mm: id,
                     policy: policy,
@@ -34,6 +33,19 @@ extension Routes {
             }
             guard let kind = body.kind else {
                 throw APIError(.badRequest, code: "bad_request", message: "the body lacks the required field 'kind'")
+            }
+            if body.start != nil || body.length != nil {
+                // mmu_interval_notifier_insert(start, length) of an interval driver.
+                guard await simulator.subscription(of: kind) == .interval else {
+                    throw invalid("'start' and 'length' are an interval subscription's: '\(kind)' is not an interval driver")
+                }
+                let start = body.start?.value ?? 0
+                let length = body.length ?? taskSize
+                guard length > 0, start <= UInt64.max - (length - 1) else {
+                    throw invalid("'length' must be above 0 and start + length - 1 must not overflow")
+                }
+                let operation = Operation.registerInterval(mm: id, kind: kind, bugs: Set(body.bugs ?? []).sorted(), start: start, length: length)
+                return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
             }
             if BuiltinDrivers.policies[kind] == nil {
                 // A loaded driver policy, its bugs its variants.

@@ -104,6 +104,14 @@ actor Simulator {
                 message: "\(operation.name) is not modelled in a modern world yet (its modern hook sites are to come); reset with kernel v17 for it"
             )
         }
+        if world.config.kernel == .v17, !World.modelledInV17(operation) {
+            throw APIError(
+                .unprocessableContent,
+                code: "not_modelled",
+                message:
+                    "\(operation.name) is not in the v17 kernel (the OOM reaper is 4.6's, interval subscriptions 5.5's); reset with kernel modern for it"
+            )
+        }
         switch operation {
         case .fork:
             if world.mms.count >= limits.maxMMs { throw limitExceeded("mms", limits.maxMMs) }
@@ -165,20 +173,12 @@ actor Simulator {
     }
 
     /// Loads (or replaces) a driver policy under its name, journaled like any change. It must
-    /// be one the interpreter runs, and not take a built-in kind's name.
+    /// not take a built-in kind's name.
     func loadDriver(_ policy: Policy) throws {
         if BuiltinDrivers.policies[policy.name] != nil {
             throw APIError(.conflict, code: "builtin_driver", message: "'\(policy.name)' is a built-in driver: load the policy under another name")
         }
-        try Self.checkRunnable(policy)
         _ = commit(.loadDriver(policy))
-    }
-
-    /// 422 for a policy the interpreter cannot run yet, naming the statement.
-    static func checkRunnable(_ policy: Policy) throws {
-        if let statement = policy.uninterpreted {
-            throw policyError(PolicyError(statement.pointer, "the interpreter does not run this statement yet"), code: "not_interpreted")
-        }
     }
 
     /// 422 for a policy written for another kernel than `kernel` (the world's).
@@ -217,6 +217,11 @@ actor Simulator {
         }
         let operation = MMUSim.Operation.registerPolicy(mm: mm, policy: policy, signalPending: signalPending, mmapSemHeld: mmapSemHeld)
         return try perform(operation, pauseAt: pauseAt, within: limits)
+    }
+
+    /// How the driver named `kind` (loaded, else built-in) subscribes; nil for no such driver.
+    func subscription(of kind: String) -> Subscription? {
+        (world.drivers[kind] ?? BuiltinDrivers.policies[kind])?.subscribe
     }
 
     /// A task still known: running, paused, blocked, or finished recently.

@@ -51,9 +51,6 @@ struct Check: ParsableCommand {
         } catch {
             throw ValidationError("\(file)\(error.pointer.isEmpty ? "" : " at \(error.pointer)"): \(error.message)")
         }
-        if let statement = policy.uninterpreted {
-            throw ValidationError("\(file) at \(statement.pointer): the interpreter does not run this statement yet")
-        }
         if let kernel, kernel != policy.kernel {
             throw ValidationError("\(file) is written for the \(policy.kernel.rawValue) kernel, not \(kernel.rawValue)")
         }

@@ -84,11 +84,13 @@ struct PolicyTests {
     func builtinLoads(name: String) throws {
         let policy = try Self.builtin(name)
         // The seed's five kinds, each with the six bug switches; kvm-modern is the modern kernel's.
-        let modern = name.hasSuffix("-modern")
+        let modern = ["kvm-modern", "dmirror"].contains(name)
         #expect(policy.name == name && policy.kernel == (modern ? .modern : .v17))
         if !modern { #expect(Set(policy.variantNames) == Set(BuiltinDrivers.variantNames)) }
-        // pinning and unsafe register no notifier (the drivers before 2.6.27); the pinning kinds pin.
-        #expect((policy.subscribe == .classic) == !["pinning", "unsafe"].contains(name))
+        // pinning and unsafe register no notifier (the drivers before 2.6.27); the pinning kinds
+        // pin; dmirror is an interval subscription.
+        let subscribe: Subscription = ["pinning", "unsafe"].contains(name) ? .none : name == "dmirror" ? .interval : .classic
+        #expect(policy.subscribe == subscribe)
         #expect(policy.pins == ["pinning", "xpmem"].contains(name))
         #expect(policy.fault != nil)
         // The model carries the file compiled in (scripts/embed-drivers): the same document.

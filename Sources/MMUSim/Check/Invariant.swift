@@ -28,6 +28,9 @@ public struct Invariant: RawRepresentable, Codable, Hashable, Sendable, CaseIter
     public static let dataIntegrity = Invariant(rawValue: "data-integrity")
     /// No RCU reader touches a freed notifier.
     public static let notifierUseAfterFree = Invariant(rawValue: "notifier-use-after-free")
+    /// Modern: what the core WARNs about: a subscriber that fails a blockable range, a classic
+    /// start that can fail (-EAGAIN) and has an end.
+    public static let notifierContract = Invariant(rawValue: "notifier-contract")
 
     /// A driver policy's own invariant or assert, `policy:<name>`.
     public static func policy(_ name: String) -> Invariant { Invariant(rawValue: "policy:" + name) }
@@ -35,7 +38,7 @@ public struct Invariant: RawRepresentable, Codable, Hashable, Sendable, CaseIter
     /// The built-in invariants.
     public static let allCases: [Invariant] = [
         .noStaleSpte, .noSpteInInvalidateWindow, .noStaleWrite, .balancedRanges, .releaseBeforeFree, .noSleepInAtomic, .dataIntegrity,
-        .notifierUseAfterFree,
+        .notifierUseAfterFree, .notifierContract,
     ]
 }
 

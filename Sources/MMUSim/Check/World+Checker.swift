@@ -62,7 +62,9 @@ extension World {
             )
         }
         if frame.secondaryMaps > 0 {
-            for n in notifiers where !n.pins {
+            // An interval subscription being removed is its device file's release: nothing
+            // reads its device table again, which the driver destroys once remove returns.
+            for n in notifiers where !n.pins && !(n.subscribe == .interval && n.state != .listed) {
                 for table in [n.sptes, n.tlb] {
                     for (address, entry) in table.ptes(from: 0, to: taskSize)
                     where entry.pfn == pfn && entry.generation == frame.generation {
@@ -214,8 +216,14 @@ extension World {
     /// may sleep.
     func atomicContext() -> String? {
         let task = tasks[currentIndex]
-        guard task.isAtomic else { return nil }
-        return ((task.rcuDepth > 0 ? ["rcu_read_lock"] : []) + task.locks.filter(\.isSpinlock).map(\.label)).joined(separator: " and ")
+        // Modern: a callback in a non-blockable range (non_block_start), and an SRCU callback
+        // (free_notifier), may not sleep either.
+        let frames = task.scratch.driverFrames
+        let nonBlocking = frames.contains { $0.callback != nil && $0.event != nil && !$0.blockable }
+        let srcuCallback = frames.contains { $0.callback == .freeNotifier }
+        guard task.isAtomic || nonBlocking || srcuCallback else { return nil }
+        let held = (task.rcuDepth > 0 ? ["rcu_read_lock"] : []) + task.locks.filter(\.isSpinlock).map(\.label)
+        return (held + (nonBlocking ? ["a non-blockable range"] : []) + (srcuCallback ? ["an SRCU callback"] : [])).joined(separator: " and ")
     }
 
     /// A policy's statement that may sleep (sleep, wait, taking a mutex): not under

@@ -4,6 +4,41 @@
 extension BuiltinDrivers {
     /// Each built-in driver's policy file, by name, as drivers/NAME.json holds it.
     static let texts: [String: String] = [
+        "dmirror": #"""
+{
+  "name": "dmirror",
+  "description": "lib/test_hmm.c's device mirror (read in a 6.17 tree), the driver of the HMM self-tests: an interval subscription over the whole address space. dmirror_interval_invalidate takes dmirror->mutex (mutex_trylock when the range is not blockable, answering false if it is taken), calls mmu_interval_set_seq, drops the device's entries in the range (dmirror_do_update) and answers true; MIGRATE ranges of its own device are ignored (the model has no device-private pages, so there are none). dmirror_range_fault loops: mmu_interval_read_begin, hmm_range_fault under mmap_read_lock (-EBUSY: again), then the mutex and mmu_interval_read_retry (changed: again), then dmirror_do_fault maps the pfn, writable for a write, under the mutex. No page reference is kept: the mirror relies on the invalidation alone.",
+  "kernel": "modern",
+  "subscribe": "interval",
+  "tlb": false,
+  "locks": {"mutex": "mutex"},
+  "callbacks": {
+    "invalidate": [
+      {"if": "blockable", "then": [{"lock": "mutex"}], "else": [{"trylock": "mutex", "else": [{"return": false}]}]},
+      {"set_seq": true},
+      {"zap": "range"},
+      {"unlock": "mutex"},
+      {"return": true}
+    ]
+  },
+  "fault": [
+    {"read_begin": "seq"},
+    {"mmap_lock": "read"},
+    {"hmm_range_fault": {"write": {"arg": "write"}},
+     "else": [{"mmap_unlock": "read"},
+              {"if": {"eq": [{"local": "ret"}, {"errno": "EBUSY"}]}, "then": [{"retry": true}], "else": [{"return": {"local": "ret"}}]}]},
+    {"mmap_unlock": "read"},
+    {"lock": "mutex"},
+    {"read_retry": "seq", "then": [{"unlock": "mutex"}, {"retry": true}]},
+    {"install": {"writable": {"arg": "write"}}},
+    {"unlock": "mutex"}
+  ],
+  "variants": {
+    "sleeps_nonblocking": [{"op": "replace", "path": "/callbacks/invalidate/0", "value": {"lock": "mutex"}}],
+    "skip_read_retry": [{"op": "remove", "path": "/fault/5"}]
+  }
+}
+"""#,
         "gru": #"""
 {
   "name": "gru",

@@ -5,7 +5,7 @@
 public enum BuiltinDrivers {
     /// The built-in drivers' names, in the order GET /drivers lists them: the five kinds of
     /// the seed's world, then the modern kernel's.
-    public static let names = ["kvm", "gru", "xpmem", "pinning", "unsafe", "kvm-modern"]
+    public static let names = ["kvm", "gru", "xpmem", "pinning", "unsafe", "kvm-modern", "dmirror"]
 
     /// The bug switches every built-in driver of the seed's world has as variants, in the order
     /// GET /drivers lists them (a modern one has those of its own).
@@ -29,6 +29,8 @@ public enum BuiltinDrivers {
         "unsafe": "A driver that neither pins its pages nor registers a notifier: the use-after-free the seed prevents.",
         "kvm-modern":
             "KVM as 6.x has it (modern worlds): mmu_invalidate_in_progress and the union of the ranges in progress, mmu_invalidate_seq, a fault retried by gfn.",
+        "dmirror":
+            "lib/test_hmm.c's device mirror (modern worlds): an interval subscription, its mutex (trylock when not blockable), set_seq, and the read_begin / hmm_range_fault / read_retry loop.",
     ]
 
     /// What each bug switch does, in a sentence (GET /drivers).
@@ -40,6 +42,8 @@ public enum BuiltinDrivers {
         "no_set_page_dirty": "Dropping a dirty mapping does not call set_page_dirty.",
         "sleeps": "Every callback sleeps.",
         "free_in_release": "->release frees the notifier at once instead of after a grace period.",
+        "sleeps_nonblocking": "dmirror's invalidate takes its mutex with mutex_lock even when the range may not block.",
+        "skip_read_retry": "dmirror's fault maps the page without mmu_interval_read_retry under its mutex.",
     ]
 
     /// A built-in driver's policy with the named bug switches applied.

@@ -126,7 +126,7 @@ public enum KernelVersion: String, Codable, Hashable, Sendable, CaseIterable {
 }
 
 /// How a driver hears from the mm.
-public enum Subscription: String, Hashable, Sendable, CaseIterable {
+public enum Subscription: String, Codable, Hashable, Sendable, CaseIterable {
     /// mmu_notifier_register.
     case classic
     /// modern mmu_notifier_get/put.

@@ -155,7 +155,19 @@ extension World {
         // A driver whose ->release ran is torn down: it sets up nothing more.
         if frame.callback == .release { notifiers[node - 1].frozen = true }
         if frame.callback == .invalidateRangeStart {
-            notifiers[node - 1].activeRanges.append(ActiveRange(notifier: node, task: current, start: frame.start, end: frame.end))
+            let range = ActiveRange(notifier: node, task: current, start: frame.start, end: frame.end)
+            if frame.ret == -Errno.EAGAIN.number {
+                startFailed(node, frame, range)
+            } else {
+                notifiers[node - 1].activeRanges.append(range)
+            }
+        }
+        // An interval ->invalidate that answered true opens its window until the range's end.
+        if frame.callback == .invalidate {
+            scratch.intervalAnswer = (frame.ret ?? 1) != 0
+            if scratch.intervalAnswer {
+                notifiers[node - 1].activeRanges.append(ActiveRange(notifier: node, task: current, start: frame.start, end: frame.end))
+            }
         }
         if frame.isFault, frame.ret == -Errno.EAGAIN.number { countRetry(node, address: frame.address) }
         if frame.callback == nil, let ret = frame.ret, ret < 0 {
@@ -163,6 +175,38 @@ extension World {
             updateResult { $0.fail(errno) }
         }
         return .expanded
+    }
+
+    /// A classic invalidate_range_start that answered -EAGAIN: the walk's caller will call no
+    /// end for it, so its range is no longer open; a failure in a blockable range, or from a
+    /// driver that has an end (WARN_ON(ops->invalidate_range_end) since c2655835fd8c), breaks
+    /// the core's contract.
+    private mutating func startFailed(_ node: Int, _ frame: DriverFrame, _ range: ActiveRange) {
+        scratch.rangeFailed = true
+        let call = NotifyCall(kind: .invalidateRangeStart, mm: notifiers[node - 1].mm, start: frame.start, end: frame.end, event: frame.event)
+        if frame.blockable { checkFailedBlockable(call, answer: "-EAGAIN") }
+        let hasEnd = policies[notifiers[node - 1].policy].policy.callbacks[.invalidateRangeEnd] != nil
+        if hasEnd, !config.has(.unpairedEndOnEagain) {
+            report(
+                .notifierContract,
+                mm: call.mm,
+                notifier: node,
+                address: frame.start,
+                "notifier \(node) (\(notifiers[node - 1].driverName)) failed invalidate_range_start and has an invalidate_range_end: "
+                    + "a start that can fail must not implement end (WARN_ON since c2655835fd8c)"
+            )
+        }
+        if !hasEnd, let index = tasks[currentIndex].openRanges.firstIndex(of: range) { tasks[currentIndex].openRanges.remove(at: index) }
+    }
+
+    /// A callback the core calls outside the list walk (`alloc_notifier` once a get's
+    /// subscription is registered, `free_notifier` after put's grace period): its program.
+    mutating func callbackProgram(_ node: Int, _ callback: Callback) -> Exec {
+        guard let program = policies[notifiers[node - 1].policy].policy.callbacks[callback], !program.statements.isEmpty else { return .ran }
+        let frame = DriverFrame(notifier: node, callback: callback, start: 0, end: 0, address: 0, write: false)
+        tasks[currentIndex].scratch.driverFrames.append(frame)
+        push(statementSteps(node, policies[notifiers[node - 1].policy].program(program.pointer)) + [.driverReturn(notifier: node)])
+        return .ran
     }
 
     /// A fault that starts over (`retry`) or that the user retries (-EAGAIN): counted on the
@@ -350,9 +394,52 @@ extension World {
             // queue_work: a pending item (its worker has not started) is not queued again.
             let work = Operation.work(mm: notifiers[node - 1].mm, notifier: node, name: name)
             if !tasks.contains(where: { $0.operation == work && $0.stepsRun == 0 && $0.status != .done }) { _ = start(work) }
-        case .unregister, .put, .synchronize, .setSeq, .readBegin, .readRetry, .hmmRangeFault:
-            // Refused at registration (`uninterpreted`): never reached.
-            preconditionFailure("\(statement.pointer) is not interpreted")
+        case .unregister(release: false):
+            // mmu_notifier_unregister_no_release (before 5.4): unlink and mmdrop, no ->release,
+            // no grace period: freeing the notifier next waits for no reader.
+            let mm = notifiers[node - 1].mm
+            withLocks([.notifierList(mm: mm)]) { $0.unlink(node) }
+            notifiers[node - 1].state = .unregistered
+            notifiers[node - 1].releaseDone = true
+            emit(EventInfo(.unregister, mm: mm, notifier: node))
+            mmdrop(mm)
+        case .synchronize(.srcu):
+            checkStatementMaySleep(node, statement)
+            push([.synchronizeSRCU])
+        case .put:
+            push([.notifierPut(notifier: node)])
+        case .setSeq:
+            // mmu_interval_set_seq: WRITE_ONCE(interval_sub->invalidate_seq, cur_seq).
+            notifiers[node - 1].invalidateSeq = frame.curSeq
+        case .readBegin(let local):
+            // mmu_interval_read_begin: the subscription's seq under the lock; if a round that
+            // hit it is on, sleep until the mm's seq moves.
+            let mm = notifiers[node - 1].mm
+            let seq = notifiers[node - 1].invalidateSeq
+            assign(node, local, seq)
+            frame.notifierSeq = seq
+            if seq == mms[mm - 1].invalidateSeq {
+                checkStatementMaySleep(node, statement)
+                push([.readBeginWait(mm: mm, seq: seq)])
+            }
+        case .readRetry(let local, let then):
+            if notifiers[node - 1].invalidateSeq != value(node, local) { push(statementSteps(node, loaded.program(then.pointer))) }
+        case .hmmRangeFault(let write, let otherwise):
+            // hmm_range_fault under the caller's mmap_lock: -EBUSY if the subscription was
+            // invalidated since read_begin, else handle_mm_fault as needed; no page reference.
+            let mm = notifiers[node - 1].mm
+            let task = currentIndex
+            frame.gup = GupFrame(
+                otherwise: otherwise?.pointer,
+                locks: tasks[task].locks.count,
+                rcuDepth: tasks[task].rcuDepth,
+                srcuDepth: tasks[task].srcuDepth
+            )
+            push([
+                .hmmCheckRetry(notifier: node), .handleFault(mm: mm, address: frame.address, mode: .hmm(write: evaluate(write, node) != 0)),
+                .driverGupDone(notifier: node),
+            ])
+            return .expanded
         }
         return .ran
     }
@@ -451,19 +538,6 @@ extension World {
     mutating func evaluate(_ expr: Expr, _ node: Int) -> Int { scope(node).evaluate(expr) }
 }
 
-extension Policy {
-    /// The first statement the interpreter does not run yet, if any: registration refuses a
-    /// policy that has one rather than run part of it.
-    public var uninterpreted: Statement? {
-        allStatements.first {
-            switch $0.action {
-            case .unregister(release: false), .synchronize(.srcu), .put, .setSeq, .readBegin, .readRetry, .hmmRangeFault: true
-            default: false
-            }
-        }
-    }
-}
-
 /// What a policy's expressions read at one instant: the notifier's variables, the shared ones
 /// and the running program's frame (its locals and context), if a program runs.
 struct DriverScope {
@@ -549,6 +623,11 @@ struct DriverFrame: Codable, Hashable, Sendable {
     /// Modern: the callback's range event and whether it is blockable.
     var event: RangeEvent?
     var blockable = true
+    /// Modern: an interval ->invalidate's `cur_seq`, for `set_seq`.
+    var curSeq = 0
+    /// Modern: what the program's last `read_begin` returned (hmm_range_fault's
+    /// `range->notifier_seq`).
+    var notifierSeq = 0
     /// The program is the fault path (not an entry): an -EAGAIN it returns is a refused
     /// fault that the user retries, counted as a retry (gru's refused dropin).
     var isFault = false

@@ -93,6 +93,9 @@ public struct Command: Codable, Hashable, Sendable {
     public var signalPending: Bool?
     /// register: the caller holds mmap_sem (__mmu_notifier_register).
     public var mmapSemHeld: Bool?
+    /// register (modern, an interval driver): the start of the interval; with `length`, its
+    /// size (the whole address space by default).
+    public var start: Hex?
     /// fault, access: the page address.
     public var address: Hex?
     /// remap_file_pages: the file page offset.
@@ -131,7 +134,7 @@ public struct Command: Codable, Hashable, Sendable {
     /// The operations a command may name.
     public static let operations = [
         "create_mm", "mmap", "munmap", "mprotect", "mremap", "madvise", "touch", "fork", "exit", "reclaim", "writeback", "migrate",
-        "remap_file_pages", "apply_to_page_range", "register", "unregister", "fault", "entry", "access",
+        "remap_file_pages", "apply_to_page_range", "register", "unregister", "fault", "entry", "access", "oom_reap",
     ]
 
     /// The model operation, or nil for create_mm (which is no task); a message naming the
@@ -188,6 +191,9 @@ public struct Command: Codable, Hashable, Sendable {
             return .applyToPageRange(mm: try need(mm, "mm"), addr: try need(addr, "addr").value, length: try need(length, "length"))
         case "register":
             let (parsed, set) = try Self.driver(kind: try need(kind, "kind"), bugs: bugs)
+            if start != nil || length != nil {
+                return .registerInterval(mm: try need(mm, "mm"), kind: parsed, bugs: set, start: start?.value ?? 0, length: length ?? taskSize)
+            }
             return .register(
                 mm: try need(mm, "mm"),
                 kind: parsed,
@@ -197,6 +203,8 @@ public struct Command: Codable, Hashable, Sendable {
             )
         case "unregister":
             return .unregister(mm: try need(mm, "mm"), notifier: try need(notifier, "notifier"))
+        case "oom_reap":
+            return .oomReap(mm: try need(mm, "mm"))
         case "fault":
             return .fault(
                 mm: try need(mm, "mm"),

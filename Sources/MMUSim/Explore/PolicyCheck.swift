@@ -49,6 +49,9 @@ public struct PolicyCheck: Sendable {
 
     /// The policy checked (its variants applied).
     public var policy: Policy
+    /// Other drivers registered on the same mm after it (the policy's `world.drivers`: a
+    /// built-in driver's name or a policy), for protocols between subscribers.
+    public var companions: [Policy] = []
     /// The world options: every upstream fix (`release_order: fixed`, no core bug) unless the
     /// policy's `world` or the caller says otherwise.
     public var config: WorldConfig
@@ -77,6 +80,21 @@ public struct PolicyCheck: Sendable {
         // The world runs the policy's kernel: a modern one has every upstream fix.
         try config.apply(kernel: policy.kernel, releaseOrder: order, coreBugs: bugs)
         self.config = config
+        for (index, element) in (world?["drivers"]?.elements ?? []).enumerated() {
+            let companion: Policy?
+            if let name = element.string {
+                companion = BuiltinDrivers.policies[name]
+            } else {
+                companion = try? Policy.load(element)
+            }
+            guard let companion, companion.kernel == policy.kernel else {
+                throw CommandError(
+                    "the policy's world.drivers/\(index) is not a built-in driver's name or a valid policy for its kernel",
+                    code: "invalid_value"
+                )
+            }
+            companions.append(companion)
+        }
     }
 
     /// The catalogue, for a policy with a fault path and (or not) a notifier.
@@ -180,6 +198,40 @@ public struct PolicyCheck: Sendable {
                 }
             )
         }
+        if policy.kernel == .modern {
+            // The OOM reaper's non-blocking UNMAP ranges (__oom_reap_task_mm).
+            list.append(
+                Workload(name: "fault-vs-oom-reap", summary: "a fault against the OOM reaper, whose ranges may not block") { a in
+                    [.fault(mm: 1, notifier: 1, address: a, write: true), .oomReap(mm: 1)]
+                }
+            )
+            list.append(
+                Workload(name: "oom-reap-vs-munmap", summary: "the OOM reaper against munmap of the mapped page", faultFirst: true) { a in
+                    [.oomReap(mm: 1), .munmap(mm: 1, addr: a, length: page)]
+                }
+            )
+        }
+        if policy.subscribe == .interval {
+            // mmu_interval_notifier_insert and _remove during a round.
+            let inserted = policy
+            list.append(
+                Workload(name: "interval-insert-vs-munmap", summary: "a second subscription inserted while munmap's round is on", faultFirst: true) {
+                    a in
+                    [.registerPolicy(mm: 1, policy: inserted, signalPending: false, mmapSemHeld: false), .munmap(mm: 1, addr: a, length: page)]
+                }
+            )
+            list.append(
+                Workload(name: "interval-remove-vs-munmap", summary: "mmu_interval_notifier_remove while munmap's round is on", faultFirst: true) {
+                    a in
+                    [.unregister(mm: 1, notifier: 1), .munmap(mm: 1, addr: a, length: page)]
+                }
+            )
+            list.append(
+                Workload(name: "fault-vs-interval-remove", summary: "a fault against mmu_interval_notifier_remove of its subscription") { a in
+                    [.fault(mm: 1, notifier: 1, address: a, write: true), .unregister(mm: 1, notifier: 1)]
+                }
+            )
+        }
         // A policy without a fault path has no fault to race: those workloads would be vacuous.
         if policy.fault == nil {
             list.removeAll { workload in
@@ -204,6 +256,7 @@ public struct PolicyCheck: Sendable {
         let a = mapped.result.addr ?? 0
         _ = world.perform(.touch(mm: 1, addr: a, length: workload.pages * pageSize, write: true, value: 1))
         _ = world.perform(.registerPolicy(mm: 1, policy: policy, signalPending: false, mmapSemHeld: false))
+        for companion in companions { _ = world.perform(.registerPolicy(mm: 1, policy: companion, signalPending: false, mmapSemHeld: false)) }
         if workload.faultFirst { _ = world.perform(.fault(mm: 1, notifier: 1, address: a, write: true)) }
         if workload.reclaimFirst { _ = world.perform(.reclaim(mm: 1, addr: nil, length: nil, pages: nil)) }
         return (world, a)

@@ -24,6 +24,21 @@ public struct MM: Codable, Hashable, Sendable {
     public var killed = false
     /// Resident pages mapped by ptes (`get_mm_rss`).
     public var rss = 0
+    /// Modern `struct mmu_notifier_subscriptions`' `has_itree`: an interval subscription came.
+    public var hasItree = false
+    /// Modern `invalidate_seq`: 2 at first, odd while an interval round is on.
+    public var invalidateSeq = 2
+    /// Modern `active_invalidate_ranges`: starts without their end yet.
+    public var activeInvalidateRanges = 0
+    /// Modern: the subscriptions in the interval tree, by notifier id.
+    public var itree: [Int] = []
+    /// Modern `deferred_list`: inserts and removes waiting for the round to end.
+    public var deferredItree: [Int] = []
+    /// Modern `MMF_UNSTABLE`: the OOM reaper has started on the mm (a fault that needs a new
+    /// page gets SIGBUS).
+    public var unstable = false
+    /// Modern `MMF_OOM_SKIP`: the reaper is done with the mm, or exit_mmap is.
+    public var oomSkip = false
 
     /// True when `mm->mmu_notifier_mm` is set (`mm_has_notifiers`).
     public var hasNotifiers: Bool { notifierList != nil }

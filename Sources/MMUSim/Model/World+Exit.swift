@@ -57,6 +57,8 @@ extension World {
     mutating func removeAllVMAs(mm: Int) -> Exec {
         mms[mm - 1].vmas.removeAll()
         mms[mm - 1].exited = true
+        // Modern exit_mmap sets MMF_OOM_SKIP: the OOM reaper leaves the mm alone.
+        if config.kernel == .modern { mms[mm - 1].oomSkip = true }
         emit(EventInfo(.exitMmap, mm: mm))
         return .ran
     }

@@ -35,6 +35,12 @@ extension World {
         }
         countFault(mode)
         if pte.isPresent { return doWPPage(mm: mm, address: address, vma: vma, pte: pte, mode: mode) }
+        // Modern: once the OOM reaper has started, a fault that needs a page gets SIGBUS
+        // (check_stable_address_space), -EFAULT to get_user_pages.
+        if mms[mm - 1].unstable {
+            abort(.EFAULT)
+            return .ran
+        }
         if pte.isNone, let file = vma.file, files[file].xip {
             guard let block = files[file].pageCache[vma.filePgoff(at: address)] else {
                 return xipHole(mm: mm, address: address, vma: vma, file: file, mode: mode)
@@ -87,6 +93,10 @@ extension World {
             if followPage { followPageDirty(pfn: pfn, pte: pte, write: write) }
         case .populate(let write):
             if followPage { followPageDirty(pfn: pfn, pte: pte, write: write) }
+        case .hmm:
+            // hmm_range_fault reports the pfn (and whether the pte is writable); no reference.
+            scratch.lookedUp = pfn
+            scratch.writable = pte.write
         }
         markChanged(mm: mm, start: address, end: address + pageSize)
     }
@@ -317,7 +327,7 @@ extension AccessMode {
     var isCPU: Bool {
         switch self {
         case .cpuRead, .cpuWrite: true
-        case .gup, .populate: false
+        case .gup, .populate, .hmm: false
         }
     }
 }

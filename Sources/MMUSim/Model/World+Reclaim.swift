@@ -56,7 +56,7 @@ extension World {
         for mapping in mappings {
             steps += [
                 .acquire(.pageTable(mm: mapping.mm)), .referencedOne(mm: mapping.mm, address: mapping.address, pfn: pfn, fresh: false),
-                .notify(.page(.clearFlushYoung, mm: mapping.mm, address: mapping.address)), .release(.pageTable(mm: mapping.mm)),
+                .notify(youngCall(mm: mapping.mm, address: mapping.address)), .release(.pageTable(mm: mapping.mm)),
             ]
         }
         steps += [.release(lock), .reclaimDecide(pfn: pfn)]
@@ -117,7 +117,7 @@ extension World {
             }
             steps += [
                 .acquire(.pageTable(mm: mm)), .referencedOne(mm: mm, address: address, pfn: pfn, fresh: true),
-                .notify(.page(.clearFlushYoung, mm: mm, address: address)),
+                .notify(youngCall(mm: mm, address: address)),
                 .unmapOne(mm: mm, address: address, pfn: pfn, migration: false), .release(.pageTable(mm: mm)),
             ]
         }

@@ -34,7 +34,9 @@ extension World {
         mms[mm - 1].vmas.removeSubrange(indices)
         emit(EventInfo(.vmaDetach, mm: mm, start: start, end: end))
         let ranges = detached.map { ZapRange(start: max($0.start, start), end: min($0.end, end), hugetlb: $0.hugetlb) }
-        push([.unmapVMAs(mm: mm, start: start, end: end, ranges: ranges)])
+        // Modern munmap: mmap_write_downgrade once the VMAs are detached (vms_complete_munmap_vmas).
+        let downgrade: [Step] = config.kernel == .modern && tasks[currentIndex].op == "munmap" ? [.mmapDowngrade(mm: mm)] : []
+        push(downgrade + [.unmapVMAs(mm: mm, start: start, end: end, ranges: ranges)])
         return .ran
     }
 

@@ -29,9 +29,22 @@ public enum CoreBug: String, Codable, Hashable, Sendable, CaseIterable, Comparab
     /// `exit_mmap` unmaps the address space before `mmu_notifier_release`: pages go while
     /// secondary MMUs still map them (the seed calls mmu_notifier_release first).
     case exitMmapUnmapsBeforeRelease = "exit_mmap_unmaps_before_release"
+    /// Modern: when a classic invalidate_range_start fails (-EAGAIN, in a non-blockable range),
+    /// the subscribers whose start succeeded get no invalidate_range_end (before c2655835fd8c,
+    /// "mm/mmu_notifiers: ensure range_end() is paired with range_start()", v5.13).
+    case unpairedEndOnEagain = "unpaired_end_on_eagain"
+    /// Modern: `mmu_interval_notifier_remove` waits for the round to end reading
+    /// `invalidate_seq` without the subscriptions lock, so it may return while
+    /// `mn_itree_inv_end` still has the subscription on its deferred list (before 319561669a59,
+    /// "mm/mmu_notifier.c: fix race in mmu_interval_notifier_remove()", v5.19).
+    case removeReadsSeqUnlocked = "remove_reads_seq_unlocked"
 
     /// The seed as posted: its release ordering and the hugetlb paths without notifiers.
     public static let v17: Set<CoreBug> = [.v17ReleaseOrder, .hugetlbForkNoNotifier, .hugetlbCowNoNotifier]
+
+    /// The bugs of a modern core's code (../shared/MODERN.md): they exist in no v17 world, and
+    /// they are the only ones a modern world takes.
+    public static let modern: Set<CoreBug> = [.unpairedEndOnEagain, .removeReadsSeqUnlocked]
 
     /// Orders by name, so that lists of core bugs read the same everywhere.
     public static func < (a: CoreBug, b: CoreBug) -> Bool { a.rawValue < b.rawValue }
@@ -116,11 +129,14 @@ extension WorldConfig {
         if let releaseOrder {
             bugs = releaseOrder == .v17 ? bugs.union([.v17ReleaseOrder]) : bugs.subtracting([.v17ReleaseOrder])
         }
-        if self.kernel == .modern, let bug = bugs.map(\.rawValue).sorted().first {
+        if self.kernel == .modern, let bug = bugs.subtracting(CoreBug.modern).map(\.rawValue).sorted().first {
             throw CommandError(
                 "core bug '\(bug)' is the seed's (v17): a modern world has every upstream fix, the fixed release order included",
                 code: "kernel_mismatch"
             )
+        }
+        if self.kernel == .v17, let bug = bugs.intersection(CoreBug.modern).map(\.rawValue).sorted().first {
+            throw CommandError("core bug '\(bug)' is a modern core's: this world is v17 (kernel: modern)", code: "kernel_mismatch")
         }
         self.releaseOrder = bugs.contains(.v17ReleaseOrder) ? .v17 : .fixed
         self.otherCoreBugs = bugs.subtracting([.v17ReleaseOrder]).sorted()

@@ -26,6 +26,8 @@ public struct NotifierCounters: Codable, Hashable, Sendable {
     public var faults = 0
     /// Faults that had to start over (kvm) or whose dropin was refused (gru).
     public var retries = 0
+    /// Modern: an interval subscription's ->invalidate calls (nil for the others).
+    public var invalidate: Int?
 }
 
 /// A registered secondary MMU: the `struct mmu_notifier` and the driver state behind it.
@@ -64,6 +66,17 @@ public struct Notifier: Codable, Hashable, Sendable {
     public var unlinkedNext: Int?
     /// Ranges between this notifier's invalidate_range_start and _end, with the task in each.
     public var activeRanges: [ActiveRange] = []
+    /// Modern interval subscription (`struct mmu_interval_notifier`): the first address of its
+    /// range.
+    public var intervalStart: UInt64 = 0
+    /// The first address past its range.
+    public var intervalEnd: UInt64 = 0
+    /// Its `invalidate_seq` (mmu_interval_set_seq sets it to the round's).
+    public var invalidateSeq = 0
+    /// Modern `mmu_notifier_get`/`put` (subscribe get): the subscription's `users`.
+    public var users = 0
+    /// How the driver subscribed (classic, get, interval or none).
+    public var subscribe: Subscription
 
     /// Creates a notifier that runs a driver policy, with its variables at their initial values.
     init(id: Int, mm: Int, policy index: Int, loaded: LoadedPolicy, state: NotifierState) {
@@ -73,6 +86,8 @@ public struct Notifier: Codable, Hashable, Sendable {
         policy = index
         driverName = loaded.policy.name
         usesNotifier = loaded.policy.subscribe != .none
+        subscribe = loaded.policy.subscribe
+        if subscribe == .interval { counters.invalidate = 0 }
         pins = loaded.policy.pins
         vars = loaded.varNames.map { loaded.policy.vars[$0]! }
     }

@@ -6,15 +6,30 @@ extension World {
     /// An invalidate_range_start or _end over `[start, end)`, as the world's kernel makes it:
     /// in a modern world a `struct mmu_notifier_range` with its event, blockable, walked under
     /// SRCU (`mmu_notifier_range_init`).
-    func rangeCall(_ kind: NotifyCall.Kind, mm: Int, start: UInt64, end: UInt64, _ event: RangeEvent) -> NotifyCall {
+    func rangeCall(_ kind: NotifyCall.Kind, mm: Int, start: UInt64, end: UInt64, _ event: RangeEvent, blockable: Bool = true) -> NotifyCall {
         guard config.kernel == .modern else { return NotifyCall(kind: kind, mm: mm, start: start, end: end) }
-        return NotifyCall(kind: kind, mm: mm, start: start, end: end, event: event, blockable: true, srcu: true)
+        return NotifyCall(kind: kind, mm: mm, start: start, end: end, event: event, blockable: blockable, srcu: true)
+    }
+
+    /// A clear_flush_young over the page at `address`: in a modern world walked under SRCU
+    /// (`__mmu_notifier_clear_flush_young`), with the page-table lock held by the caller.
+    func youngCall(mm: Int, address: UInt64) -> NotifyCall {
+        var call = NotifyCall.page(.clearFlushYoung, mm: mm, address: address)
+        call.srcu = config.kernel == .modern
+        return call
     }
 
     /// `__mmu_notifier_<method>`: rcu_read_lock, then one step per notifier on the list.
     /// The mm_has_notifiers() test is inline and free: without a list there is no step.
     mutating func notifyBegin(_ call: NotifyCall) -> Exec {
         guard let list = mms[call.mm - 1].notifierList else { return .expanded }
+        // Modern: the interval subscriptions first; then the classic list, if it is not empty
+        // (`if (!hlist_empty(&subscriptions->list))`).
+        if let steps = itreePass(call) {
+            push(steps)
+            return .expanded
+        }
+        if call.srcu, list.isEmpty, call.kind != .clearFlushYoung { return .expanded }
         // Modern: srcu_read_lock(&srcu) (mm/mmu_notifier.c, 6.x): the callbacks may sleep.
         if call.srcu {
             tasks[currentIndex].srcuDepth += 1
@@ -36,13 +51,19 @@ extension World {
     mutating func callbackStep(_ call: NotifyCall, node: Int) -> Exec {
         // The driver's callback runs as steps of its own before the walk moves on.
         let body = invoke(call, on: node)
-        let next: Int?
-        if let list = mms[call.mm - 1].notifierList, let index = list.firstIndex(of: node) {
+        var next: Int?
+        let list = mms[call.mm - 1].notifierList ?? []
+        if let index = list.firstIndex(of: node) {
             next = index + 1 < list.count ? list[index + 1] : nil
+            // The ends after a failed start skip the subscribers without one.
+            if call.afterFailure { next = firstWithEnd(list, from: index + 1) }
         } else {
             next = notifiers[node - 1].unlinkedNext
         }
-        let after: Step = next.map { .callback(call, node: $0) } ?? (call.srcu ? .srcuReadUnlock : .rcuReadUnlock)
+        // Modern: a start's walk ends with the ends a failed start owes, inside its SRCU section.
+        let last: Step =
+            call.srcu && call.kind == .invalidateRangeStart ? .rangeStartDone(call) : (call.srcu ? .srcuReadUnlock : .rcuReadUnlock)
+        let after: Step = next.map { .callback(call, node: $0) } ?? last
         push(body + [after])
         return .ran
     }
@@ -155,6 +176,11 @@ extension World {
                 $0.locksTaken = locks.count
             }
             world.emit(EventInfo(.register, mm: mm, notifier: id, ret: 0))
+        }
+        // mmu_notifier_get: the new subscription has one user; its driver's alloc_notifier made it.
+        if policies[policy].policy.subscribe == .get {
+            notifiers[id - 1].users = 1
+            if policies[policy].policy.callbacks[.allocNotifier] != nil { push([.callbackProgram(notifier: id, callback: .allocNotifier)]) }
         }
         return .ran
     }

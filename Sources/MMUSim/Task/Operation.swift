@@ -60,6 +60,10 @@ public enum Operation: Codable, Hashable, Sendable {
     case register(mm: Int, kind: String, bugs: [String], signalPending: Bool, mmapSemHeld: Bool)
     /// Registration of a driver policy given whole (its variants applied).
     case registerPolicy(mm: Int, policy: Policy, signalPending: Bool, mmapSemHeld: Bool)
+    /// Modern: registration by name of an interval driver over `[start, start + length)`
+    /// (`mmu_interval_notifier_insert`); without them `register` inserts over the whole
+    /// address space.
+    case registerInterval(mm: Int, kind: String, bugs: [String], start: UInt64, length: UInt64)
     case unregister(mm: Int, notifier: Int)
     case fault(mm: Int, notifier: Int, address: UInt64, write: Bool)
     /// A driver policy's entry point (a KVM cache refresh, a device file's release), with the
@@ -69,6 +73,11 @@ public enum Operation: Codable, Hashable, Sendable {
     /// A driver's work item (`queue_work`) on a worker thread of its own: started by the
     /// driver, not by a request.
     case work(mm: Int, notifier: Int, name: String)
+    /// Modern: the OOM reaper's `oom_reap_task` on the mm.
+    case oomReap(mm: Int)
+    /// Modern: the SRCU callback `mmu_notifier_put` queued (`call_srcu`): after a grace
+    /// period, `free_notifier`. Started by the core, not by a request.
+    case srcuFree(mm: Int, notifier: Int)
 
     /// The name of the operation as traces show it.
     public var name: String {
@@ -86,12 +95,14 @@ public enum Operation: Codable, Hashable, Sendable {
         case .migrate: "migrate"
         case .remapFilePages: "remap_file_pages"
         case .applyToPageRange: "apply_to_page_range"
-        case .register, .registerPolicy: "register"
+        case .register, .registerPolicy, .registerInterval: "register"
         case .unregister: "unregister"
         case .fault: "fault"
         case .entry: "entry"
         case .access: "access"
         case .work: "work"
+        case .oomReap: "oom_reap"
+        case .srcuFree: "call_srcu"
         }
     }
 
@@ -102,7 +113,8 @@ public enum Operation: Codable, Hashable, Sendable {
             .mremap(let mm, _, _, _, _, _, _), .madviseDontneed(let mm, _, _), .touch(let mm, _, _, _, _),
             .fork(let mm), .exit(let mm), .migrate(let mm, _, _), .remapFilePages(let mm, _, _, _),
             .applyToPageRange(let mm, _, _), .register(let mm, _, _, _, _), .registerPolicy(let mm, _, _, _), .unregister(let mm, _),
-            .fault(let mm, _, _, _), .entry(let mm, _, _, _, _), .access(let mm, _, _, _, _), .work(let mm, _, _):
+            .fault(let mm, _, _, _), .entry(let mm, _, _, _, _), .access(let mm, _, _, _, _), .work(let mm, _, _),
+            .registerInterval(let mm, _, _, _, _), .oomReap(let mm), .srcuFree(let mm, _):
             mm
         case .reclaim(let mm, _, _, _): mm
         case .writeback: nil
@@ -113,7 +125,7 @@ public enum Operation: Codable, Hashable, Sendable {
     public var notifier: Int? {
         switch self {
         case .unregister(_, let notifier), .fault(_, let notifier, _, _), .entry(_, let notifier, _, _, _),
-            .access(_, let notifier, _, _, _), .work(_, let notifier, _):
+            .access(_, let notifier, _, _, _), .work(_, let notifier, _), .srcuFree(_, let notifier):
             notifier
         default: nil
         }
@@ -163,6 +175,8 @@ public struct OpResult: Codable, Hashable, Sendable {
     public var value: UInt64?
     /// access: whether a translation was found.
     public var tlbHit: Bool?
+    /// oom_reap: the reaper's attempts (at most 10).
+    public var attempts: Int?
 
     /// Creates an empty success.
     public init() {}

@@ -39,6 +39,12 @@ public struct NotifyCall: Codable, Hashable, Sendable {
     public var blockable = true
     /// Modern: the core walks its list under srcu_read_lock (sleepable), not rcu_read_lock.
     public var srcu = false
+    /// Modern: the interval pass of this start or end is done (or there is none); what is left
+    /// is the classic hlist's.
+    var itreeDone = false
+    /// Modern: the ends `mn_hlist_invalidate_range_start` calls after a failed start, on every
+    /// classic subscriber that has an end.
+    var afterFailure = false
 
     static func page(_ kind: Kind, mm: Int, address: UInt64) -> NotifyCall {
         NotifyCall(kind: kind, mm: mm, start: address, end: address + pageSize)
@@ -75,12 +81,14 @@ enum AccessMode: Codable, Hashable, Sendable {
     case gup(write: Bool)
     /// make_pages_present for an mlocked mapping: faults the page in, takes no reference.
     case populate(write: Bool)
+    /// Modern hmm_range_fault: faults the page in, takes no reference, reports the pfn.
+    case hmm(write: Bool)
 
     var isWrite: Bool {
         switch self {
         case .cpuRead: false
         case .cpuWrite: true
-        case .gup(let write), .populate(let write): write
+        case .gup(let write), .populate(let write), .hmm(let write): write
         }
     }
 }
@@ -220,6 +228,56 @@ enum Step: Codable, Hashable, Sendable {
     indirect case driverWork(notifier: Int, name: String)
     /// The end of a `gup` statement's steps: from here a failure no longer runs its `else`.
     case driverGupDone(notifier: Int)
+    /// hmm_range_fault's `mmu_interval_check_retry` before it walks (-EBUSY).
+    case hmmCheckRetry(notifier: Int)
+    /// The wait of `mmu_interval_read_begin`: until the mm's invalidate_seq moves past `seq`.
+    case readBeginWait(mm: Int, seq: Int)
+
+    // Modern: the interval tree (mm/mmu_notifier.c, World+Interval.swift).
+    /// After a start's classic walk: the ends a failed start owes (c2655835fd8c).
+    indirect case rangeStartDone(NotifyCall)
+    /// `mn_itree_inv_start_range`: count the range, make the seq odd if it hits a subscription.
+    indirect case itreeStart(NotifyCall)
+    /// The interval pass: the next subscriptions' ->invalidate, then the classic walk.
+    indirect case itreeInvalidate(NotifyCall, nodes: [Int], curSeq: Int)
+    indirect case itreeCallback(NotifyCall, node: Int, curSeq: Int)
+    indirect case itreeResult(NotifyCall, rest: [Int], curSeq: Int)
+    /// `mn_itree_inv_end`: the count down, the seq even when it reaches 0 (lock held) ...
+    case itreeInvEnd(mm: Int)
+    /// ... then the deferred inserts and removes, the unlock and the wake-up.
+    case itreeApplyDeferred(mm: Int)
+    /// `mmu_notifier_register(NULL, mm)` for the first interval subscription: `has_itree`.
+    case itreeRegister(mm: Int)
+    case setHasItree(mm: Int)
+    /// `__mmu_interval_notifier_insert`.
+    indirect case intervalInsert(mm: Int, policy: Int, start: UInt64, end: UInt64)
+    /// `mmu_interval_notifier_remove`: off the tree, or deferred; the wait; the mmdrop and free.
+    case intervalRemove(notifier: Int)
+    case intervalRemoveWait(notifier: Int, seq: Int)
+    case intervalRemoveFinish(notifier: Int)
+
+    // Modern: mmu_notifier_get/put.
+    /// `mmu_notifier_get_locked`: the mm's subscription with the same ops gets a user, else
+    /// `alloc_notifier` and `__mmu_notifier_register`.
+    indirect case notifierGet(mm: Int, policy: Int)
+    /// `mmu_notifier_put`: a user less; at 0 unlink and `call_srcu`.
+    case notifierPut(notifier: Int)
+    /// `mmu_notifier_free_rcu`, after the grace period: `free_notifier`, then `mmdrop`.
+    case freeNotifierCall(notifier: Int)
+    /// A callback the core calls outside the list walk (`alloc_notifier`, `free_notifier`).
+    case callbackProgram(notifier: Int, callback: Callback)
+
+    // Modern: the OOM reaper (mm/oom_kill.c).
+    /// `oom_reap_task_mm`: mmap_read_trylock, then each anonymous or private VMA.
+    case oomReapAttempt(mm: Int, attempt: Int)
+    /// `__oom_reap_task_mm` for one VMA: the non-blockable start, then the unmap.
+    case oomReapVMA(mm: Int, start: UInt64, end: UInt64)
+    case oomReapUnmap(mm: Int, start: UInt64, end: UInt64)
+    /// `oom_reap_task`: mmap_read_unlock; another attempt after a failure, up to 10, then
+    /// `MMF_OOM_SKIP`.
+    case oomReapFinish(mm: Int, attempt: Int)
+    /// `mmap_write_downgrade` (modern munmap since 4.20).
+    case mmapDowngrade(mm: Int)
 
     /// The name `pause_at` and GET /tasks use for this step.
     var name: String {
@@ -313,6 +371,29 @@ enum Step: Codable, Hashable, Sendable {
         case .driverEntry: "driver_entry"
         case .driverWork: "driver_work"
         case .driverGupDone: "driver_gup_done"
+        case .hmmCheckRetry: "mmu_interval_check_retry"
+        case .readBeginWait: "mmu_interval_read_begin"
+        case .rangeStartDone: "mn_hlist_invalidate_range_start"
+        case .itreeStart: "mn_itree_inv_start_range"
+        case .itreeInvalidate, .itreeResult: "mn_itree_invalidate"
+        case .itreeCallback: "invalidate"
+        case .itreeInvEnd: "mn_itree_inv_end"
+        case .itreeApplyDeferred: "mn_itree_inv_end:deferred_list"
+        case .itreeRegister: "mmu_notifier_register"
+        case .setHasItree: "has_itree"
+        case .intervalInsert: "mmu_interval_notifier_insert"
+        case .intervalRemove: "mmu_interval_notifier_remove"
+        case .intervalRemoveWait: "mmu_interval_notifier_remove:wait_event"
+        case .intervalRemoveFinish: "mmu_interval_notifier_remove:mmdrop"
+        case .notifierGet: "mmu_notifier_get"
+        case .notifierPut: "mmu_notifier_put"
+        case .freeNotifierCall: "mmu_notifier_free_rcu"
+        case .callbackProgram(_, let callback): callback.rawValue
+        case .oomReapAttempt: "oom_reap_task_mm"
+        case .oomReapVMA: "__oom_reap_task_mm"
+        case .oomReapUnmap: "unmap_page_range"
+        case .oomReapFinish: "oom_reap_task"
+        case .mmapDowngrade: "mmap_write_downgrade"
         }
     }
 
@@ -323,7 +404,7 @@ enum Step: Codable, Hashable, Sendable {
         case .doMunmap, .unmapVMAs, .mmapBody, .mremapBody, .touchNext, .forkVMA, .exitMmap, .reclaimNext,
             .reclaimPage, .writebackNext, .migrateNext, .remapFileBody, .takeAllLocks, .secondaryFault, .mprotectBody,
             .madviseBody, .reclaimScan, .writebackScan, .migrateScan, .synchronizeRCU, .synchronizeSRCU, .driverReturn, .driverEntry, .driverWork,
-            .driverGupDone:
+            .driverGupDone, .rangeStartDone, .itreeInvalidate, .itreeResult, .itreeRegister, .oomReapVMA:
             true
         default:
             false

@@ -5,7 +5,9 @@ extension World {
         func locked(_ lock: String) -> [String] { ["lock:\(lock)", "unlock:\(lock)"] }
         // A modern world's core walks its list under SRCU instead.
         let rcu = ["rcu_read_lock", "rcu_read_unlock", "srcu_read_lock", "srcu_read_unlock"]
-        let range = rcu + ["invalidate_range_start", "invalidate_range_end"]
+        // A modern world's ranges go to the interval subscriptions first.
+        let itree = ["mn_itree_inv_start_range", "invalidate", "mn_itree_inv_end", "mn_itree_inv_end:deferred_list"]
+        let range = rcu + ["invalidate_range_start", "invalidate_range_end"] + itree
         let unmap =
             [
                 "split_vma", "detach_vmas_to_be_unmapped", "zap_pte_range", "tlb_finish_mmu", "__unmap_hugepage_range",
@@ -28,7 +30,7 @@ extension World {
             ] + range
         return [
             "mmap": mmapSem + ["mmap_region"] + unmap + fault,
-            "munmap": mmapSem + unmap,
+            "munmap": mmapSem + unmap + ["mmap_write_downgrade"],
             "mprotect": mmapSem + ["mprotect_fixup", "change_protection"] + range,
             "mremap": mmapSem + ["vma_adjust", "copy_vma", "move_ptes"] + unmap,
             "madvise": mmapSem + ["zap_pte_range", "tlb_finish_mmu"] + range,
@@ -48,17 +50,23 @@ extension World {
             "apply_to_page_range": mmapSem + ["apply_to_pte_range"] + range,
             // The call holds a user reference: its mmput may be the last, and run exit_mmap.
             "register": mmapSem + locked("mm_all_locks_mutex") + locked("anon_vma") + locked("i_mmap_lock") + [
-                "signal_pending", "hlist_add_head", "mm_drop_all_locks", "attach",
+                "signal_pending", "hlist_add_head", "mm_drop_all_locks", "attach", "has_itree", "mmu_interval_notifier_insert", "mmu_notifier_get",
+                "alloc_notifier",
             ] + lastMmput,
             "unregister": [
                 "hlist_del_rcu", "mmu_notifier_unregister:rcu_read_lock", "mmu_notifier_unregister:hlist_del_init_rcu", "release", "synchronize_rcu",
                 "synchronize_srcu",
-                "mmu_notifier_unregister",
+                "mmu_notifier_unregister", "mmu_interval_notifier_remove", "mmu_interval_notifier_remove:wait_event",
+                "mmu_interval_notifier_remove:mmdrop", "mmu_notifier_put",
             ] + rcu,
             "fault": mmapSem + fault + locked("mmu_lock") + [
                 "mmu_notifier_seq", "install_spte", "ms_range_active", "atomic_pte_lookup", "tlb_dropin", "map_pinned", "kvm_release_pfn_clean",
+                "mmu_interval_read_begin", "mmu_interval_check_retry", "mmu_notifier_put",
             ] + lastMmput,
             "access": ["secondary_access"],
+            "oom_reap": locked("mmap_sem") + ["oom_reap_task_mm", "unmap_page_range", "zap_pte_range", "tlb_finish_mmu", "oom_reap_task"]
+                + range + locked("page_table_lock"),
+            "call_srcu": ["synchronize_srcu", "mmu_notifier_free_rcu", "free_notifier", "mmdrop"],
         ]
     }()
 

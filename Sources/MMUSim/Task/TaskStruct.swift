@@ -126,7 +126,10 @@ public struct TaskStruct: Codable, Hashable, Sendable {
         self.operation = operation
         self.program = program
         mm = operation.mm
-        if case .work = operation { isWorker = true } else { isWorker = false }
+        switch operation {
+        case .work, .srcuFree: isWorker = true
+        default: isWorker = false
+        }
     }
 
     /// The name of the operation.
@@ -169,6 +172,14 @@ struct Scratch: Codable, Hashable, Sendable {
     var lookedUp = -1
     /// migration: `migrate_page_move_mapping` answered -EAGAIN (someone else holds the page).
     var migrationFailed = false
+    /// Modern: a classic invalidate_range_start of the walk failed (-EAGAIN), or an interval
+    /// subscription's invalidate answered false in a non-blockable range: the caller
+    /// (the OOM reaper) skips the range and calls no end.
+    var rangeFailed = false
+    /// Modern: what the last interval ->invalidate answered.
+    var intervalAnswer = true
+    /// The OOM reaper: a VMA of this attempt was skipped.
+    var reapFailed = false
     /// The driver programs the task is inside, innermost last (a callback a gup's COW break
     /// calls runs inside the fault that called gup).
     var driverFrames: [DriverFrame] = []

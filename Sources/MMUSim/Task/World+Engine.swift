@@ -32,7 +32,7 @@ extension World {
         // A registration's policy joins the world's table first: its plan names it by index.
         var registered: Policy?
         switch operation {
-        case .register(_, let kind, let bugs, _, _): registered = driverPolicy(kind, bugs: bugs)
+        case .register(_, let kind, let bugs, _, _), .registerInterval(_, let kind, let bugs, _, _): registered = driverPolicy(kind, bugs: bugs)
         case .registerPolicy(_, let policy, _, _): registered = policy
         default: break
         }

@@ -6,6 +6,7 @@ extension World {
     /// the locks are taken.
     func plan(_ operation: Operation) -> Result<[Step], Errno> {
         if config.kernel == .modern, !Self.modelledInModern(operation) { return .failure(.ENOSYS) }
+        if config.kernel == .v17, !Self.modelledInV17(operation) { return .failure(.ENOSYS) }
         switch operation {
         case .mmap(let mm, let addr, let length, let prot, let flags, let file, let offset):
             guard live(mm) else { return .failure(.ESRCH) }
@@ -28,6 +29,13 @@ extension World {
         case .munmap(let mm, let addr, let length):
             guard live(mm) else { return .failure(.ESRCH) }
             guard let end = rangeEnd(addr, length), length > 0 else { return .failure(.EINVAL) }
+            // Modern munmap (4.20 on) downgrades mmap_lock to read before it unmaps.
+            if config.kernel == .modern {
+                return .success([
+                    .acquire(.mmapSem(mm: mm, write: true)), .doMunmap(mm: mm, start: addr, end: end), .mmapDowngrade(mm: mm),
+                    .release(.mmapSem(mm: mm, write: false)),
+                ])
+            }
             return .success([
                 .acquire(.mmapSem(mm: mm, write: true)), .doMunmap(mm: mm, start: addr, end: end),
                 .release(.mmapSem(mm: mm, write: true)),
@@ -150,6 +158,23 @@ extension World {
             }
             return .success(registration(mm: mm, policy: index, signalPending: signalPending))
 
+        case .registerInterval(let mm, let kind, let bugs, let start, let length):
+            guard live(mm) else { return .failure(.ESRCH) }
+            guard let policy = driverPolicy(kind, bugs: bugs), policy.kernel == config.kernel, policy.subscribe == .interval,
+                let index = policies.find(policy)
+            else { return .failure(.EINVAL) }
+            // check_add_overflow(start, length - 1, &last): -EOVERFLOW in the kernel.
+            guard length > 0, start <= UInt64.max - (length - 1) else { return .failure(.EINVAL) }
+            return .success(registration(mm: mm, policy: index, signalPending: false, interval: (start, start &+ length)))
+
+        case .oomReap(let mm):
+            // The reaper holds the mm by mm_count (mmgrab), not as a user: it may run during exit.
+            guard let found = self.mm(mm), found.count > 0 else { return .failure(.ESRCH) }
+            return .success([.oomReapAttempt(mm: mm, attempt: 1)])
+
+        case .srcuFree(_, let id):
+            return .success([.synchronizeSRCU, .freeNotifierCall(notifier: id)])
+
         case .registerPolicy(let mm, let policy, let signalPending, _):
             guard live(mm) else { return .failure(.ESRCH) }
             guard policy.kernel == config.kernel else { return .failure(.EINVAL) }
@@ -158,6 +183,18 @@ extension World {
         case .unregister(let mm, let id):
             guard let notifier = notifier(id), notifier.mm == mm else { return .failure(.ENOENT) }
             guard notifier.state != .unregistered else { return .failure(.EINVAL) }
+            switch notifier.subscribe {
+            case .interval:
+                // mmu_interval_notifier_remove (then the driver's kfree).
+                guard notifier.state == .listed else { return .failure(.EINVAL) }
+                return .success([.intervalRemove(notifier: id), .intervalRemoveFinish(notifier: id)])
+            case .get:
+                // mmu_notifier_put: WARN_ON(!subscription->users).
+                guard notifier.users > 0 else { return .failure(.EINVAL) }
+                return .success([.notifierPut(notifier: id)])
+            default:
+                break
+            }
             guard notifier.usesNotifier else {
                 // A driver without a notifier detaches through its device file's release: its
                 // `close` entry, if it has one.
@@ -220,6 +257,15 @@ func pageAlign(_ length: UInt64) -> UInt64 {
 }
 
 extension World {
+    /// True for the operations a v17 world has: the OOM reaper (4.6) and the modern
+    /// subscriptions are not the seed's.
+    public static func modelledInV17(_ operation: Operation) -> Bool {
+        switch operation {
+        case .oomReap, .registerInterval, .srcuFree: false
+        default: true
+        }
+    }
+
     /// True for the operations a modern world models so far (../shared/MODERN.md's hook table):
     /// the others still run v17's code paths (invalidate_page, v17's ranges), which a modern
     /// world must not show.
@@ -232,9 +278,16 @@ extension World {
     }
 
     /// The steps of registering the driver `policy` on `mm`: mmu_notifier_register for a driver
-    /// with a notifier, a plain attach for one without (`subscribe: none`).
-    func registration(mm: Int, policy: Int, signalPending: Bool) -> [Step] {
-        guard policies[policy].policy.subscribe != .none else { return [.attachSecondary(mm: mm, policy: policy)] }
+    /// with a notifier, a plain attach for one without (`subscribe: none`); in a modern world
+    /// mmu_notifier_get for `get` and mmu_interval_notifier_insert over `interval` (the whole
+    /// address space by default) for `interval`.
+    func registration(mm: Int, policy: Int, signalPending: Bool, interval: (UInt64, UInt64) = (0, taskSize)) -> [Step] {
+        switch policies[policy].policy.subscribe {
+        case .none: return [.attachSecondary(mm: mm, policy: policy)]
+        case .interval: return [.itreeRegister(mm: mm), .intervalInsert(mm: mm, policy: policy, start: interval.0, end: interval.1)]
+        case .get: return [.acquire(.mmapSem(mm: mm, write: true)), .notifierGet(mm: mm, policy: policy), .release(.mmapSem(mm: mm, write: true))]
+        case .classic: break
+        }
         // __mmu_notifier_register's caller holds mmap_sem already: the task takes it as
         // that caller would, so the trace shows the same locks either way.
         return [
@@ -254,7 +307,8 @@ extension World {
     /// a driver with a notifier) and a secondary MMU's fault or entry.
     func holdsUser(_ operation: Operation, policy: Policy?) -> Int? {
         switch operation {
-        case .register(let mm, _, _, _, _), .registerPolicy(let mm, _, _, _): policy?.subscribe == Subscription.none ? nil : mm
+        case .register(let mm, _, _, _, _), .registerPolicy(let mm, _, _, _), .registerInterval(let mm, _, _, _, _):
+            policy?.subscribe == Subscription.none ? nil : mm
         case .fault(let mm, _, _, _), .entry(let mm, _, _, _, _): mm
         default: nil
         }

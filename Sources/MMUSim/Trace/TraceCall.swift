@@ -15,6 +15,15 @@ public enum TraceCall: String, Codable, Hashable, Sendable, CaseIterable {
     case frameFree = "frame_free"
     case gracePeriod = "grace_period"
     case invalidatePage = "invalidate_page"
+    /// Modern: an interval subscription's ->invalidate (`ret` is the `cur_seq` it was given).
+    case invalidate
+    /// Modern: the mm's interval `invalidate_seq` changed (`ret` is its new value: odd while a
+    /// round is on).
+    case invalidateSeq = "invalidate_seq"
+    /// Modern: an interval subscription went into the tree (`ret` its seq), or was deferred.
+    case intervalInsert = "interval_insert"
+    /// Modern: an interval subscription left the tree, or was deferred.
+    case intervalRemove = "interval_remove"
     case invalidateRangeEnd = "invalidate_range_end"
     case invalidateRangeStart = "invalidate_range_start"
     case migrateCopy = "migrate_copy"
@@ -24,6 +33,11 @@ public enum TraceCall: String, Codable, Hashable, Sendable, CaseIterable {
     case mmput
     case mprotectFixup = "mprotect_fixup"
     case notifierFree = "notifier_free"
+    /// Modern: `mmu_notifier_put` (`ret` is the users left).
+    case notifierPut = "notifier_put"
+    /// Modern: an OOM reaper attempt or a VMA it skipped (`ret` 0, -EAGAIN, or -EBUSY when
+    /// the mmap_lock trylock failed).
+    case oomReap = "oom_reap"
     case populateRange = "populate_range"
     case pteClear = "pte_clear"
     case pteClearYoung = "pte_clear_young"
@@ -53,5 +67,5 @@ public enum TraceCall: String, Codable, Hashable, Sendable, CaseIterable {
     }
 
     /// True for the five notifier methods.
-    public var isNotifierMethod: Bool { NotifyCall.Kind(rawValue: rawValue) != nil }
+    public var isNotifierMethod: Bool { NotifyCall.Kind(rawValue: rawValue) != nil || self == .invalidate }
 }

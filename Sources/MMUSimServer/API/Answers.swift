@@ -84,6 +84,7 @@ struct OperationAnswer: ResponseEncodable, Sendable {
     var spte: SpteAnswer?
     var value: UInt64?
     var tlbHit: Bool?
+    var attempts: Int?
 
     init(_ outcome: Simulator.Outcome) {
         let task = outcome.task
@@ -112,6 +113,7 @@ struct OperationAnswer: ResponseEncodable, Sendable {
         spte = result.spte.map { SpteAnswer(address: Hex($0.address), pfn: $0.pfn, writable: $0.writable, young: $0.young, dirty: $0.dirty) }
         value = result.value
         tlbHit = result.tlbHit
+        attempts = result.attempts
     }
 }
 
@@ -149,6 +151,20 @@ struct MMAnswer: ResponseEncodable, Sendable {
     var notifiers: [Int]
     var ret: Int?
     var trace: [EventAnswer]?
+    /// Modern: the subscriptions' interval side (`invalidate_seq`, the active ranges, the tree
+    /// and the deferred list) and the OOM flags.
+    var intervals: IntervalsAnswer?
+    var unstable: Bool?
+    var oomSkip: Bool?
+
+    /// `struct mmu_notifier_subscriptions`' interval side.
+    struct IntervalsAnswer: Codable, Sendable {
+        var hasItree: Bool
+        var invalidateSeq: Int
+        var activeInvalidateRanges: Int
+        var itree: [Int]
+        var deferred: [Int]
+    }
 
     init(_ mm: MM, world: World, detailed: Bool) {
         id = mm.id
@@ -160,6 +176,17 @@ struct MMAnswer: ResponseEncodable, Sendable {
         rss = mm.rss
         vmas = detailed ? mm.vmas.map { VMAAnswer($0, world: world) } : nil
         notifiers = world.notifiers.filter { $0.mm == mm.id }.map(\.id)
+        if world.config.kernel == .modern {
+            intervals = IntervalsAnswer(
+                hasItree: mm.hasItree,
+                invalidateSeq: mm.invalidateSeq,
+                activeInvalidateRanges: mm.activeInvalidateRanges,
+                itree: mm.itree.sorted(),
+                deferred: mm.deferredItree
+            )
+            unstable = mm.unstable
+            oomSkip = mm.oomSkip
+        }
     }
 }
 
@@ -173,6 +200,15 @@ struct NotifierAnswer: ResponseEncodable, Sendable {
         var invalidateRangeEnd: Int
         var faults: Int
         var retries: Int
+        /// Modern: an interval subscription's ->invalidate calls.
+        var invalidate: Int?
+    }
+
+    /// Modern: an interval subscription's range and `invalidate_seq`.
+    struct IntervalAnswer: Codable, Sendable {
+        var start: Hex
+        var end: Hex
+        var invalidateSeq: Int
     }
 
     var id: Int
@@ -189,6 +225,11 @@ struct NotifierAnswer: ResponseEncodable, Sendable {
     var freed: Bool
     /// The driver policy's variables (and the shared ones it declares), by name.
     var vars: [String: Int]
+    /// Modern: how the driver subscribed (classic, get, interval, none), an interval
+    /// subscription's range and seq, a get subscription's users.
+    var subscribe: String?
+    var interval: IntervalAnswer?
+    var users: Int?
 
     init(_ notifier: Notifier, in world: World) {
         id = notifier.id
@@ -208,8 +249,20 @@ struct NotifierAnswer: ResponseEncodable, Sendable {
             invalidateRangeStart: c.invalidateRangeStart,
             invalidateRangeEnd: c.invalidateRangeEnd,
             faults: c.faults,
-            retries: c.retries
+            retries: c.retries,
+            invalidate: c.invalidate
         )
+        if world.config.kernel == .modern {
+            subscribe = notifier.subscribe.rawValue
+            if notifier.subscribe == .interval {
+                interval = IntervalAnswer(
+                    start: Hex(notifier.intervalStart),
+                    end: Hex(notifier.intervalEnd),
+                    invalidateSeq: notifier.invalidateSeq
+                )
+            }
+            if notifier.subscribe == .get { users = notifier.users }
+        }
         seq = UInt64(max(values["seq"] ?? 0, 0))
         count = values["count"] ?? 0
         sptes = notifier.sptes.count

@@ -101,6 +101,10 @@ struct RegisterRequest: Decodable, Pausable {
     var bugs: [String]?
     var signalPending: Bool?
     var mmapSemHeld: Bool?
+    /// Modern, an interval driver: the interval `[start, start + length)`
+    /// (mmu_interval_notifier_insert; the whole address space by default).
+    var start: Hex?
+    var length: UInt64?
     var pauseAt: String?
 }
 
