@@ -79,7 +79,52 @@ export const NOTIFIER_CALLS = new Set([
   'invalidate_page',
   'invalidate_range_start',
   'invalidate_range_end',
+  'invalidate',
 ]);
+
+/** The errnos a modern event's ret may carry, by value. */
+const ERRNO = { [-11]: 'EAGAIN', [-16]: 'EBUSY' };
+
+/** A range's event and, when it is not blockable, a marker: "UNMAP", "CLEAR · nonblock". */
+function rangeNote(e) {
+  return `${e.event ?? ''}${e.blockable === false ? ' · nonblock' : ''}`;
+}
+
+/**
+ * What a modern event says beyond its call, in a few words: a range's event and blockable
+ * flag, an interval callback's cur_seq, the mm's interval seq, a subscription going in or
+ * out of the tree, the users a put leaves, an OOM reaper attempt. '' for every v17 event.
+ */
+export function eventNote(e) {
+  switch (e.call) {
+    case 'invalidate_range_start':
+    case 'invalidate_range_end':
+      return e.event === undefined ? '' : rangeNote(e);
+    case 'invalidate':
+      return `${rangeNote(e)} · cur_seq ${e.ret}`;
+    case 'invalidate_seq':
+      return `mm seq → ${e.ret} (${e.ret % 2 ? 'odd: a round is on' : 'even: round over'})`;
+    case 'interval_insert':
+      return e.ret === undefined ? 'deferred: a round is on' : `in the tree, seq ${e.ret}`;
+    case 'interval_remove':
+      return e.ret === undefined ? 'out of the tree' : `deferred: waits for round ${e.ret}`;
+    case 'notifier_put':
+      return `${e.ret} ${e.ret === 1 ? 'user' : 'users'} left`;
+    case 'oom_reap':
+      if (e.ret === 0) return 'attempt: reaped';
+      return `${e.start ? 'VMA skipped' : 'attempt failed'}: ${ERRNO[e.ret] ?? e.ret}${e.ret === -16 ? ' (mmap_read_trylock)' : ''}`;
+    default:
+      return '';
+  }
+}
+
+/** A modern event's event and blockable flag as data attributes ({} for a v17 event). */
+export function eventData(e) {
+  const data = {};
+  if (e.event !== undefined) data.event = e.event;
+  if (e.blockable !== undefined) data.blockable = String(e.blockable);
+  return data;
+}
 
 /** An event's call as the trace tables show it: a driver statement names its driver and the
  * statement's JSON pointer (`kvm /fault/3`), the other events their call. */

@@ -44,6 +44,7 @@ function draw() {
   // The world's kernel (GET /version): v17, the seed's protocol, or modern.
   $('kernel').textContent = `kernel: ${state.kernel ?? '…'}`;
   $('kernel').dataset.kernel = state.kernel ?? '';
+  document.body.dataset.kernel = state.kernel ?? '';
   $('load-error').hidden = !state.error;
   $('load-error').textContent = state.error ? `Could not read the world: ${state.error}` : '';
   document.body.dataset.next = String(state.next);

@@ -5,12 +5,18 @@
 
 import { request, get, post, parseAddr } from './api.js';
 
-/** The world a scenario gets when it names no options (Scenario.config). */
-export const WORLD_DEFAULTS = { frames: 256, swap_slots: 256, release_order: 'v17' };
+/** The world a scenario gets when it names no options (Scenario.config): a v17 kernel. */
+export const WORLD_DEFAULTS = { frames: 256, swap_slots: 256, kernel: 'v17', release_order: 'v17' };
 
-/** The options POST /reset takes for a scenario's world. */
+/**
+ * The options POST /reset takes for a scenario's world. The kernel is always sent (a reset
+ * keeps the world's otherwise); a modern world has the fixed release order, so v17's default
+ * is not sent with it.
+ */
 export function resetBody(scenario) {
-  return { ...WORLD_DEFAULTS, ...(scenario.world ?? {}) };
+  const world = scenario.world ?? {};
+  const { release_order: _v17, ...modern } = WORLD_DEFAULTS;
+  return { ...(world.kernel === 'modern' ? modern : WORLD_DEFAULTS), ...world };
 }
 
 /** How a step reads in a report, as the runner labels it ("exit as exit pausing at release"). */

@@ -7,6 +7,8 @@ import { request } from './api.js';
 const GUEST = '0x7f0000000000';
 const PAGES = 4;
 const LENGTH = PAGES * 4096;
+/** The tour is the seed's story: each reset asks for a v17 world (a reset keeps the world's kernel otherwise). */
+const V17 = { kernel: 'v17', release_order: 'v17' };
 
 /** Sends a request that must be accepted (2xx); returns the answer's body. */
 async function call(method, path, body) {
@@ -43,7 +45,7 @@ const reclaimWords = (r) => `scanned ${r.scanned}, referenced ${r.referenced}, s
 
 /** The fault/munmap race: fault paused after gup, munmap paused inside its range, fault resumed. */
 async function raceSetup(bugs) {
-  await post('/reset', { release_order: 'v17' });
+  await post('/reset', V17);
   const { mm, n } = await guest('race', 'kvm', bugs);
   const fault = await post(`/mms/${mm}/notifiers/${n}/fault`, { address: GUEST, write: true, pause_at: 'lock:mmu_lock' });
   const munmap = await post(`/mms/${mm}/munmap`, { addr: GUEST, length: LENGTH, pause_at: 'zap_pte_range' });
@@ -52,7 +54,7 @@ async function raceSetup(bugs) {
 }
 
 async function releaseRace(order) {
-  await post('/reset', { release_order: order });
+  await post('/reset', { ...V17, release_order: order });
   const { mm, n } = await guest('guest', 'kvm');
   await faultAll(mm, n, false);
   await post('/reclaim', { mm, addr: GUEST, length: LENGTH });
@@ -70,7 +72,7 @@ export const STEPS = [
     title: 'A guest with a kvm secondary MMU',
     text: 'A fresh world. mm 1 (“guest”) maps 16 KiB of anonymous memory and the CPU writes every page: four ptes, present and writable, young and dirty. A kvm notifier registers (mm_take_all_locks, then hlist_add_head) and faults the four pages into its shadow page table: each page now carries a kvm spte mark under it.',
     run: async () => {
-      await post('/reset', { release_order: 'v17' });
+      await post('/reset', V17);
       const { mm, n } = await guest('guest', 'kvm');
       await faultAll(mm, n, false);
       return 'kvm now maps 4 pages.';

@@ -10,7 +10,10 @@ extension World {
     /// `__mmu_notifier_invalidate_range_end` and `__mmu_notifier_release`, if the mm has an
     /// interval tree; nil when there is none (or it is done), and the classic walk goes on.
     mutating func itreePass(_ call: NotifyCall) -> [Step]? {
-        guard call.srcu, !call.itreeDone, mms[call.mm - 1].hasItree else { return nil }
+        guard call.srcu, !call.itreeDone else { return nil }
+        // A start's failure is this walk's alone.
+        if call.kind == .invalidateRangeStart { scratch.rangeFailed = false }
+        guard mms[call.mm - 1].hasItree else { return nil }
         switch call.kind {
         case .invalidateRangeStart: return [.itreeStart(call)]
         case .invalidateRangeEnd: return [.itreeInvEnd(mm: call.mm), .notify(classic(call))]
@@ -306,8 +309,8 @@ extension World {
     // MARK: mmu_notifier_get and _put
 
     /// `mmu_notifier_get_locked` (mmap_lock held for write): the mm's listed subscription of
-    /// the same driver gets one more user; else a new one registers (`alloc_notifier` runs
-    /// once it is linked).
+    /// the same driver gets one more user; else a new one registers (registerLink runs its
+    /// `alloc_notifier` once it is linked).
     mutating func notifierGet(mm: Int, policy: Int) -> Exec {
         let found = mms[mm - 1].notifierList?.first { notifiers[$0 - 1].policy == policy && notifiers[$0 - 1].state == .listed }
         if let found {
@@ -321,10 +324,7 @@ extension World {
             }
             return .ran
         }
-        let id = notifiers.count + 1
-        var steps: [Step] = [.takeAllLocks(mm: mm, signalPending: false), .registerLink(mm: mm, policy: policy), .dropAllLocks]
-        if policies[policy].policy.callbacks[.allocNotifier] != nil { steps.append(.callbackProgram(notifier: id, callback: .allocNotifier)) }
-        push(steps)
+        push([.takeAllLocks(mm: mm, signalPending: false), .registerLink(mm: mm, policy: policy), .dropAllLocks])
         return .expanded
     }
 

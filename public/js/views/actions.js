@@ -1,5 +1,7 @@
 // The action forms: one small declarative spec per operation, drawn by one renderer. Each form
 // shows the answer's ret and errno (or, for a 4xx, the error object's code and message).
+// A form or field with `kernel` shows only in a world of that kernel (the OOM reaper, an
+// interval's start and length are modern; v17's release order is v17's).
 
 import { h, plural } from '../dom.js';
 import { request } from '../api.js';
@@ -18,6 +20,9 @@ const number = (name, label, value) => ({ name, label, type: 'number', value });
 const check = (name, label, checked = false) => ({ name, label, type: 'checkbox', checked });
 const choice = (name, label, options, value) => ({ name, label, type: 'select', options, value });
 const many = (name, label, options) => ({ name, label, type: 'checkboxes', options });
+/** A field (or form) shown only in a world of this kernel. */
+const only = (kernel) => (spec) => ({ ...spec, kernel });
+const modern = only('modern');
 
 const opt = (value) => (value === '' || value === undefined ? undefined : value);
 const int = (value) => (value === '' || value === undefined ? undefined : Number(value));
@@ -63,8 +68,19 @@ export const FORMS = [
     id: 'register',
     title: 'Register a secondary MMU',
     pause: 'register',
-    fields: [mm(), choice('kind', 'kind', KINDS, 'kvm'), many('bugs', 'driver bugs', BUGS), check('signal_pending', 'signal pending (EINTR)')],
-    build: (v) => ['POST', `/mms/${v.mm}/notifiers`, { kind: v.kind, bugs: v.bugs, signal_pending: v.signal_pending || undefined }],
+    fields: [
+      mm(),
+      choice('kind', 'kind', KINDS, 'kvm'),
+      many('bugs', 'driver bugs', BUGS),
+      check('signal_pending', 'signal pending (EINTR)'),
+      modern(text('start', 'interval start (dmirror; empty: 0)', '')),
+      modern(number('length', 'interval length (empty: all)', '')),
+    ],
+    build: (v) => [
+      'POST',
+      `/mms/${v.mm}/notifiers`,
+      { kind: v.kind, bugs: v.bugs, signal_pending: v.signal_pending || undefined, start: opt(v.start), length: int(v.length) },
+    ],
   },
   {
     id: 'fault',
@@ -154,16 +170,33 @@ export const FORMS = [
     build: (v) => ['POST', '/migrate', { mm: int(v.mm), addr: v.addr, length: int(v.length) }],
   },
   { id: 'exit', title: 'exit', pause: 'exit', fields: [mm()], build: (v) => ['POST', `/mms/${v.mm}/exit`, {}] },
+  modern({
+    id: 'oom-reap',
+    title: 'OOM reaper',
+    pause: 'oom_reap',
+    fields: [mm()],
+    build: (v) => ['POST', `/mms/${v.mm}/oom_reap`, {}],
+  }),
   {
     id: 'reset',
     title: 'Reset the world',
-    fields: [choice('release_order', 'release order', ['v17', 'fixed'], 'v17'), number('frames', 'frames', ''), number('swap_slots', 'swap slots', '')],
-    build: (v) => ['POST', '/reset', { release_order: v.release_order, frames: int(v.frames), swap_slots: int(v.swap_slots) }],
+    fields: [
+      { name: 'kernel', label: 'kernel', type: 'kernel' },
+      only('v17')(choice('release_order', 'release order', ['v17', 'fixed'], 'v17')),
+      number('frames', 'frames', ''),
+      number('swap_slots', 'swap slots', ''),
+    ],
+    // A modern world has the fixed release order and refuses v17's: it is not sent there.
+    build: (v) => [
+      'POST',
+      '/reset',
+      { kernel: v.kernel, release_order: v.kernel === 'modern' ? undefined : v.release_order, frames: int(v.frames), swap_slots: int(v.swap_slots) },
+    ],
   },
 ];
 
 /** The few answer fields worth a word besides ret/errno. */
-const EXTRA = ['id', 'addr', 'child', 'faults', 'retries', 'scanned', 'referenced', 'swapped_out', 'failed', 'cleaned', 'migrated', 'locks_taken', 'value', 'tlb_hit', 'frames', 'release_order'];
+const EXTRA = ['id', 'addr', 'child', 'faults', 'retries', 'scanned', 'referenced', 'swapped_out', 'failed', 'cleaned', 'migrated', 'locks_taken', 'value', 'tlb_hit', 'frames', 'release_order', 'kernel', 'attempts'];
 
 /** Writes an answer into an <output>: ret and errno, the task's status, or the 4xx error. */
 export function showAnswer(output, answer, what = '') {
@@ -193,7 +226,14 @@ export function showAnswer(output, answer, what = '') {
   output.replaceChildren(what ? `${what}: ` : '', ...lines);
 }
 
+/** A field's control; one with `kernel` is marked with it (updateTargets hides it elsewhere). */
 function fieldControl(form, field, state) {
+  const control = fieldElement(form, field, state);
+  if (field.kernel) control.dataset.kernel = field.kernel;
+  return control;
+}
+
+function fieldElement(form, field, state) {
   const id = `${form.id}-${field.name}`;
   if (typeof field.options === 'function') field = { ...field, options: field.options(state) };
   if (field.type === 'checkboxes') {
@@ -210,6 +250,9 @@ function fieldControl(form, field, state) {
   let control;
   if (field.type === 'select') {
     control = h('select', { id, name: field.name }, field.options.map((o) => h('option', { value: o, selected: o === field.value, text: o })));
+  } else if (field.type === 'kernel') {
+    // The world's kernel until the user picks another (followKernel).
+    control = h('select', { id, name: field.name, dataset: { follow: 'kernel' } }, ['v17', 'modern'].map((k) => h('option', { value: k, text: k })));
   } else if (field.type === 'mm' || field.type === 'notifier') {
     control = h('select', { id, name: field.name, dataset: { source: field.type, optional: String(Boolean(field.optional)) } });
   } else if (field.type === 'pause') {
@@ -277,14 +320,31 @@ export function renderActions(container, state, after) {
         const answer = await submit(element, form);
         after(answer, form);
       });
-      return h('details', { class: 'action-group', open: form.open, dataset: { form: form.id } }, h('summary', { text: form.title }), element);
+      const dataset = form.kernel ? { form: form.id, kernel: form.kernel } : { form: form.id };
+      return h('details', { class: 'action-group', open: form.open, dataset }, h('summary', { text: form.title }), element);
     }),
   );
   updateTargets(container, state);
 }
 
+/** Shows the forms and fields of the world's kernel only (none of them until it is known). */
+function showKernel(container, state) {
+  for (const element of container.querySelectorAll('[data-kernel]')) element.hidden = element.dataset.kernel !== state.kernel;
+}
+
+/** A kernel selector shows the world's kernel; a choice of the user's stands until the world's kernel changes. */
+function followKernel(container, state) {
+  for (const select of container.querySelectorAll('select[data-follow="kernel"]')) {
+    if (!state.kernel || select.dataset.world === state.kernel) continue;
+    select.value = state.kernel;
+    select.dataset.world = state.kernel;
+  }
+}
+
 /** Keeps the mm and notifier selectors in step with the world, preserving the choice. */
 export function updateTargets(container, state) {
+  showKernel(container, state);
+  followKernel(container, state);
   for (const select of container.querySelectorAll('select[data-source]')) {
     const before = select.value;
     const options = [];

@@ -2,8 +2,9 @@
 // with POST /explore, and show the counts, the violations and the counterexample's trace.
 
 import { h, replace } from '../dom.js';
-import { callLabel, get, post, NOTIFIER_CALLS } from '../api.js';
+import { callLabel, eventData, eventNote, get, post, NOTIFIER_CALLS } from '../api.js';
 import { showAnswer } from './actions.js';
+import { noteCell } from './trace.js';
 
 const EXAMPLES = '/library/explore';
 
@@ -43,6 +44,9 @@ function verdict(answer) {
 
 function counterexample(ce) {
   if (!ce) return null;
+  // A modern exploration's trace gets the "event / seq" column (eventNote), as the trace panel does.
+  const notes = ce.trace.some((e) => eventNote(e));
+  const columns = ['seq', 'task', 'op', 'call', ...(notes ? ['event / seq'] : []), 'notifier', 'range / address', 'locks'];
   return h(
     'section',
     { class: 'counterexample', dataset: { schedule: ce.schedule.join(' ') } },
@@ -60,7 +64,7 @@ function counterexample(ce) {
         'table',
         { class: 'trace' },
         h('caption', { class: 'visually-hidden', text: 'The counterexample’s trace' }),
-        h('thead', {}, h('tr', {}, ['seq', 'task', 'op', 'call', 'notifier', 'range / address', 'locks'].map((t) => h('th', { scope: 'col', text: t })))),
+        h('thead', {}, h('tr', {}, columns.map((t) => h('th', { scope: 'col', text: t })))),
         h(
           'tbody',
           {},
@@ -69,12 +73,13 @@ function counterexample(ce) {
               'tr',
               {
                 class: `${NOTIFIER_CALLS.has(e.call) ? 'notifier-call' : 'model-event'}${ce.violations.some((v) => v.seq === e.seq) ? ' marked' : ''}`,
-                dataset: { seq: e.seq, call: e.call },
+                dataset: { seq: e.seq, call: e.call, ...eventData(e) },
               },
               h('td', { class: 'num', text: e.seq }),
               h('td', { class: 'num', text: e.task ?? '' }),
               h('td', { text: e.op ?? '' }),
               h('td', {}, h('code', { text: callLabel(e) })),
+              notes ? noteCell(e) : null,
               h('td', { class: 'num', text: e.notifier ?? '' }),
               h('td', {}, h('code', { text: e.start ? `${e.start}–${e.end}` : (e.address ?? '') })),
               h('td', { class: 'locks', text: e.locks.join(', ') }),

@@ -1,5 +1,7 @@
 // Address spaces: each mm, its VMAs along the address space, a page grid per VMA (pte state,
 // young/dirty, and which secondary MMU maps each page), and its notifiers with their counters.
+// A modern world's mm (one with `intervals`) also shows its interval side and OOM flags, and
+// its notifiers how they subscribed: an interval's range and seq beside the mm's, a get's users.
 
 import { h, replace, plural } from '../dom.js';
 import { parseAddr, hex, size, PAGE } from '../api.js';
@@ -218,8 +220,90 @@ function outsideSection(mm, index) {
   );
 }
 
+/** The ids of a list as "#1 #4", or a dash. */
+function idList(ids) {
+  return ids.length ? ids.map((id) => `#${id}`).join(' ') : '—';
+}
+
+/** Whether an interval seq is odd: an invalidation round is on. */
+const odd = (seq) => seq % 2 === 1;
+
+/**
+ * Modern: the mm's interval side (struct mmu_notifier_subscriptions): its invalidate_seq, odd
+ * while a round that hit a subscription is on; the active ranges; the subscriptions in the
+ * tree and those deferred until the round ends; and the OOM reaper's MMF_UNSTABLE/MMF_OOM_SKIP.
+ */
+function intervalsLine(mm) {
+  const iv = mm.intervals;
+  if (!iv) return null;
+  const flag = (name, on, meaning) => h('span', { class: `flag${on ? ' on' : ''}`, title: meaning, text: `${name} ${on ? 'set' : 'clear'}` });
+  return h(
+    'p',
+    {
+      class: 'intervals',
+      dataset: {
+        hasItree: String(iv.has_itree),
+        invalidateSeq: iv.invalidate_seq,
+        activeRanges: iv.active_invalidate_ranges,
+        itree: iv.itree.join(' '),
+        deferred: iv.deferred.join(' '),
+        unstable: String(mm.unstable),
+        oomSkip: String(mm.oom_skip),
+      },
+    },
+    h('span', { class: `seq-badge${odd(iv.invalidate_seq) ? ' odd' : ''}`, text: `interval seq ${iv.invalidate_seq}` }),
+    odd(iv.invalidate_seq) ? ' odd: an invalidation round is on' : ' even: no round on',
+    ` · ${plural(iv.active_invalidate_ranges, 'active range')} · tree ${iv.has_itree ? idList(iv.itree) : 'none yet'} · deferred ${idList(iv.deferred)} `,
+    flag('unstable', mm.unstable, 'MMF_UNSTABLE: the OOM reaper has started; a fault needing a page gets -EFAULT'),
+    ' ',
+    flag('oom_skip', mm.oom_skip, 'MMF_OOM_SKIP: the OOM reaper (or exit_mmap) is done with the mm'),
+  );
+}
+
+/**
+ * Modern: how a notifier subscribed. An interval shows its range and its seq beside the mm's:
+ * equal and odd while a round invalidates it (read_begin waits, read_retry after it fails);
+ * a get subscription its users.
+ */
+function subscriptionCell(mm, n) {
+  if (n.subscribe === 'interval' && n.interval) {
+    const { start, end, invalidate_seq: seq } = n.interval;
+    const mmSeq = mm.intervals.invalidate_seq;
+    const invalidating = odd(mmSeq) && seq === mmSeq;
+    return h(
+      'td',
+      { class: 'subscription' },
+      'interval ',
+      h('code', { text: `${start}–${end}` }),
+      h('br'),
+      `seq ${seq} · mm seq ${mmSeq} `,
+      h('span', { class: `seq-state${invalidating ? ' odd' : ''}`, text: invalidating ? 'being invalidated' : 'stable' }),
+    );
+  }
+  if (n.subscribe === 'get') return h('td', { class: 'subscription', text: `get · ${plural(n.users ?? 0, 'user')}` });
+  return h('td', { class: 'subscription', text: n.subscribe ?? '—' });
+}
+
+/** Modern: a notifier's subscription as data attributes ({} in a v17 world). */
+function subscriptionData(mm, n) {
+  if (n.subscribe === undefined) return {};
+  const data = { subscribe: n.subscribe };
+  if (n.counters.invalidate !== undefined) data.invalidate = n.counters.invalidate;
+  if (n.users !== undefined) data.users = n.users;
+  if (n.interval) {
+    Object.assign(data, { intervalStart: n.interval.start, intervalEnd: n.interval.end, intervalSeq: n.interval.invalidate_seq, mmSeq: mm.intervals.invalidate_seq });
+  }
+  return data;
+}
+
+/** A driver variable's column: in a modern world a driver without that variable shows a dash. */
+function driverVar(n, key) {
+  return n.subscribe !== undefined && n.vars && !(key in n.vars) ? '—' : n[key];
+}
+
 function notifierTable(mm) {
   if (!mm.notifierList.length) return h('p', { class: 'muted', text: 'No secondary MMU attached.' });
+  const modern = Boolean(mm.intervals);
   const rows = mm.notifierList.map((n) =>
     h(
       'tr',
@@ -235,21 +319,27 @@ function notifierTable(mm) {
           invalidateRangeStart: n.counters.invalidate_range_start,
           invalidateRangeEnd: n.counters.invalidate_range_end,
           invalidatePage: n.counters.invalidate_page,
+          ...subscriptionData(mm, n),
         },
       },
       h('th', { scope: 'row' }, h('span', { class: `swatch n${slot(mm, n.id)}`, 'aria-hidden': 'true' }), ` #${n.id} ${n.kind}`),
       h('td', {}, h('span', { class: `state state-${n.state}`, text: n.state }), n.frozen ? ' frozen' : '', n.freed ? ' freed' : ''),
+      modern ? subscriptionCell(mm, n) : null,
       h('td', { class: 'bugs', text: n.bugs.length ? n.bugs.join(', ') : '—' }),
-      h('td', { class: 'num', text: n.seq }),
-      h('td', { class: 'num', text: n.count }),
+      h('td', { class: 'num', text: driverVar(n, 'seq') }),
+      h('td', { class: 'num', text: driverVar(n, 'count') }),
       h('td', { class: 'num', text: `${n.sptes} / ${n.tlb_entries}${n.tooMany ? ' (too many to draw)' : ''}` }),
       h('td', { class: 'num', text: n.counters.release }),
       h('td', { class: 'num', text: n.counters.clear_flush_young }),
       h('td', { class: 'num', text: n.counters.invalidate_page }),
       h('td', { class: 'num', text: `${n.counters.invalidate_range_start} / ${n.counters.invalidate_range_end}` }),
+      modern ? h('td', { class: 'num', text: n.counters.invalidate ?? '—' }) : null,
       h('td', { class: 'num', text: `${n.counters.faults} / ${n.counters.retries}` }),
     ),
   );
+  const columns = modern
+    ? ['notifier', 'state', 'subscription', 'bugs', 'driver seq', 'driver count', 'sptes / tlb', 'release', 'clear_flush_young', 'invalidate_page', 'range start / end', 'invalidate', 'faults / retries']
+    : ['notifier', 'state', 'bugs', 'seq', 'count', 'sptes / tlb', 'release', 'clear_flush_young', 'invalidate_page', 'range start / end', 'faults / retries'];
   return h(
     'div',
     { class: 'table-scroll' },
@@ -260,13 +350,7 @@ function notifierTable(mm) {
       h(
         'thead',
         {},
-        h(
-          'tr',
-          {},
-          ['notifier', 'state', 'bugs', 'seq', 'count', 'sptes / tlb', 'release', 'clear_flush_young', 'invalidate_page', 'range start / end', 'faults / retries'].map(
-            (t) => h('th', { scope: 'col', text: t }),
-          ),
-        ),
+        h('tr', {}, columns.map((t) => h('th', { scope: 'col', text: t }))),
       ),
       h('tbody', {}, rows),
     ),
@@ -287,6 +371,7 @@ function mmCard(mm) {
       h('span', { class: `state state-${mm.state}`, text: mm.state }),
       h('span', { class: 'facts', text: ` users ${mm.users} · count ${mm.count} · rss ${mm.rss} · notifiers ${mm.has_notifiers ? 'yes' : 'none'}` }),
     ),
+    intervalsLine(mm),
     addressBar(mm),
     (mm.vmas ?? []).map((vma) => vmaSection(mm, vma, index)),
     outsideSection(mm, index),

@@ -1,14 +1,24 @@
 // The timeline of notifier calls per task: invalidate_range_start/end pairs as spans,
 // invalidate_page, clear_flush_young and release as ticks, along the trace's seq axis.
 // Hovering or focusing an entry shows its locks (event.locks) in the detail line.
+// In a modern world a span names its range's event (hatched when not blockable), an interval
+// subscription's invalidate is a tick marked with its cur_seq, and the mm's seq changes, the
+// interval tree's inserts and removes, puts and OOM reaper attempts are context ticks.
 
 import { h, replace } from '../dom.js';
-import { NOTIFIER_CALLS } from '../api.js';
+import { eventData, eventNote, NOTIFIER_CALLS } from '../api.js';
 
 /** The timeline shows the calls among the newest this many trace events. */
 const WINDOW_EVENTS = 160;
 /** Model events drawn as small ticks, for context: the secondary side and the frame frees. */
-const CONTEXT = new Set(['spte_set', 'fault_retry', 'frame_free']);
+const CONTEXT = new Set(['spte_set', 'fault_retry', 'frame_free', 'invalidate_seq', 'interval_insert', 'interval_remove', 'notifier_put', 'oom_reap']);
+
+/** The short mark drawn beside a modern tick: a callback's cur_seq, the mm's new seq, a reaper's errno. */
+function tickMark(e) {
+  if (e.call === 'invalidate' || e.call === 'invalidate_seq') return String(e.ret);
+  if (e.call === 'oom_reap' && e.ret !== 0) return e.ret === -16 ? 'EBUSY' : 'EAGAIN';
+  return null;
+}
 
 /** Pairs each task's range starts with their ends (same notifier, same range). */
 function pairSpans(events) {
@@ -36,6 +46,7 @@ function pairSpans(events) {
 
 function describe(e) {
   const parts = [`seq ${e.seq}`, e.call];
+  if (eventNote(e)) parts.push(eventNote(e));
   if (e.notifier !== undefined) parts.push(`notifier ${e.notifier}`);
   if (e.start) parts.push(`${e.start}–${e.end}`);
   if (e.address) parts.push(`at ${e.address}`);
@@ -82,41 +93,48 @@ export function renderTimeline(container, state, detail) {
     const row = taskOf(span.task, span.op, span.mm, first.seq);
     const from = span.begin ? x(span.begin.seq) : 0;
     const to = span.finish ? x(span.finish.seq + 1) : 100;
+    const event = eventNote(first);
     const text =
-      `task ${span.task} ${span.op ?? ''}: invalidate_range ${first.start}–${first.end}, notifier ${span.notifier}` +
+      `task ${span.task} ${span.op ?? ''}: invalidate_range ${first.start}–${first.end}${event ? ` ${event}` : ''}, notifier ${span.notifier}` +
       (span.begin ? ` | start ${describe(span.begin)}` : ' | start before the window') +
       (span.finish ? ` | end ${describe(span.finish)}` : ' | still open (no end yet)');
     laneOf(row, span.notifier).items.push(
-      h('button', {
-        type: 'button',
-        class: `span${span.finish ? '' : ' open'}`,
-        style: `left:${from}%;width:${Math.max(0.8, to - from)}%`,
-        'aria-label': text,
-        title: text,
-        dataset: {
-          call: 'invalidate_range',
-          task: span.task ?? '',
-          notifier: span.notifier ?? '',
-          startSeq: span.begin?.seq ?? '',
-          endSeq: span.finish?.seq ?? '',
-          open: String(!span.finish),
-          locks: (span.begin ?? span.finish).locks.join(' '),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: `span${span.finish ? '' : ' open'}${first.blockable === false ? ' nonblock' : ''}`,
+          style: `left:${from}%;width:${Math.max(0.8, to - from)}%`,
+          'aria-label': text,
+          title: text,
+          dataset: {
+            call: 'invalidate_range',
+            task: span.task ?? '',
+            notifier: span.notifier ?? '',
+            startSeq: span.begin?.seq ?? '',
+            endSeq: span.finish?.seq ?? '',
+            open: String(!span.finish),
+            locks: (span.begin ?? span.finish).locks.join(' '),
+            ...eventData(first),
+          },
+          on: { mouseenter: show(text), focus: show(text) },
         },
-        on: { mouseenter: show(text), focus: show(text) },
-      }),
+        event ? h('span', { class: 'span-event', 'aria-hidden': 'true', text: event }) : null,
+      ),
     );
   }
   for (const tick of visibleTicks) {
     const row = taskOf(tick.task, tick.op, tick.mm, tick.seq);
     const text = `task ${tick.task} ${tick.op ?? ''}: ${describe(tick)}`;
+    const mark = tickMark(tick);
     laneOf(row, tick.notifier).items.push(
       h('button', {
         type: 'button',
-        class: `tick tick-${tick.call}${CONTEXT.has(tick.call) ? ' context' : ''}${tick.atomic ? ' atomic' : ''}`,
+        class: `tick tick-${tick.call}${CONTEXT.has(tick.call) ? ' context' : ''}${tick.atomic ? ' atomic' : ''}${tick.blockable === false ? ' nonblock' : ''}`,
         style: `left:${x(tick.seq)}%`,
         'aria-label': text,
         title: text,
-        dataset: { call: tick.call, seq: tick.seq, task: tick.task ?? '', notifier: tick.notifier ?? '', locks: tick.locks.join(' ') },
+        dataset: { call: tick.call, seq: tick.seq, task: tick.task ?? '', notifier: tick.notifier ?? '', locks: tick.locks.join(' '), ...(mark ? { mark } : {}), ...eventData(tick) },
         on: { mouseenter: show(text), focus: show(text) },
       }),
     );

@@ -1,13 +1,19 @@
 // The trace log: the newest events as a table, each row addressable as #event-SEQ, so that a
-// violation's link can bring its event into view.
+// violation's link can bring its event into view. In a modern world an "event / seq" column
+// says what an event adds to its call (eventNote): a range's event, nonblock, cur_seq, the mm's seq.
 
 import { h, replace } from '../dom.js';
-import { callLabel, get, NOTIFIER_CALLS } from '../api.js';
+import { callLabel, eventData, eventNote, get, NOTIFIER_CALLS } from '../api.js';
 
 const SHOWN = 200;
 let pinned = null;
 
-function row(e, mark) {
+/** The modern column's cell: the event's note, non-blockable ranges marked (the explorer's too). */
+export function noteCell(e) {
+  return h('td', { class: `note${e.blockable === false ? ' nonblock' : ''}`, text: eventNote(e) });
+}
+
+function row(e, mark, notes) {
   const where = e.start ? `${e.start}–${e.end}` : (e.address ?? '');
   return h(
     'tr',
@@ -15,12 +21,13 @@ function row(e, mark) {
       id: `event-${e.seq}`,
       tabindex: '-1',
       class: [NOTIFIER_CALLS.has(e.call) ? 'notifier-call' : 'model-event', mark ? 'marked' : ''].join(' '),
-      dataset: { seq: e.seq, call: e.call, task: e.task ?? '', notifier: e.notifier ?? '' },
+      dataset: { seq: e.seq, call: e.call, task: e.task ?? '', notifier: e.notifier ?? '', ...eventData(e) },
     },
     h('td', { class: 'num', text: e.seq }),
     h('td', { class: 'num', text: e.task ?? '' }),
     h('td', { text: e.op ?? '' }),
     h('td', {}, h('code', { text: callLabel(e) })),
+    notes ? noteCell(e) : null,
     h('td', { class: 'num', text: e.notifier ?? '' }),
     h('td', {}, h('code', { text: where })),
     h('td', { class: 'num', text: e.pfn ?? '' }),
@@ -37,6 +44,9 @@ export function renderTrace(container, state) {
     const at = events.findIndex((e) => e.seq >= pinned);
     if (at >= 0 && events[at].seq === pinned && at < events.length - SHOWN) shown = events.slice(Math.max(0, at - 20), at - 20 + SHOWN);
   }
+  // The "event / seq" column only when an event has something to say (a modern world).
+  const notes = shown.some((e) => eventNote(e));
+  const columns = ['seq', 'task', 'op', 'call', ...(notes ? ['event / seq'] : []), 'notifier', 'range / address', 'pfn', 'locks held', 'ret'];
   const scroller = container.querySelector('.trace-scroll');
   const atBottom = !scroller || scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 8;
   replace(
@@ -48,8 +58,8 @@ export function renderTrace(container, state) {
         'table',
         { class: 'trace' },
         h('caption', { class: 'visually-hidden', text: 'Trace events, oldest first' }),
-        h('thead', {}, h('tr', {}, ['seq', 'task', 'op', 'call', 'notifier', 'range / address', 'pfn', 'locks held', 'ret'].map((t) => h('th', { scope: 'col', text: t })))),
-        h('tbody', {}, shown.map((e) => row(e, marked.has(e.seq)))),
+        h('thead', {}, h('tr', {}, columns.map((t) => h('th', { scope: 'col', text: t })))),
+        h('tbody', {}, shown.map((e) => row(e, marked.has(e.seq), notes))),
       ),
     ),
     h('p', { class: 'muted', text: `${events.length} events kept (newest seq ${state.next}); the table shows ${shown.length}.` }),
