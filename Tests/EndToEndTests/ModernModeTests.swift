@@ -52,4 +52,45 @@ struct ModernModeTests {
             #expect(remap.status == 422 && remap.json["error"]?["code"] == "not_modelled")
         }
     }
+
+    @Test(
+        "dmirror over HTTP: an interval over start/length, its seq and the mm's in the answers, munmap's round, the OOM reaper's non-blockable range, DELETE removes it; v17 has no reaper"
+    )
+    func intervalAndReaper() async throws {
+        try await TestServer.withRunning { server in
+            let lab = LabClient(server)
+            let v17 = try await lab.createMM()
+            let none = try await lab.send("POST", "/mms/\(v17)/oom_reap", [:])
+            #expect(none.status == 422 && none.json["error"]?["code"] == "not_modelled")
+            _ = try await lab.post("/reset", ["kernel": "modern"])
+            let mm = try await lab.createMM()
+            let a = try await lab.mmap(mm: mm, pages: 4)
+            _ = try await lab.write(mm: mm, a, pages: 4, value: 5)
+            // start/length are an interval driver's.
+            let wrong = try await lab.send("POST", "/mms/\(mm)/notifiers", ["kind": "kvm-modern", "start": .address(a), "length": 4096])
+            #expect(wrong.status == 422)
+            let registered = try await lab.post("/mms/\(mm)/notifiers", ["kind": "dmirror", "start": .address(a), "length": .number(3 * LabClient.page)])
+            #expect(registered["ret"] == 0 && registered["id"] == 1)
+            let notifier = try await lab.get("/mms/\(mm)/notifiers/1")
+            #expect(notifier["subscribe"] == "interval" && notifier["interval"]?["start"] == .string(hexAddress(a)))
+            #expect(notifier["interval"]?["end"] == .string(hexAddress(a + 3 * LabClient.page)) && notifier["interval"]?["invalidate_seq"] == 1)
+            _ = try await lab.fault(mm: mm, 1, a, write: true)
+            let munmap = try await lab.post("/mms/\(mm)/munmap", ["addr": .address(a), "length": .number(LabClient.page)])
+            let invalidate = try #require(munmap["trace"]?.array?.first { $0["call"] == "invalidate" })
+            #expect(invalidate["event"] == "UNMAP" && invalidate["blockable"] == true && invalidate["ret"] == 3)
+            let intervals = try await lab.get("/mms/\(mm)")["intervals"]
+            #expect(intervals?["invalidate_seq"] == 4 && intervals?["itree"] == [1] && intervals?["active_invalidate_ranges"] == 0)
+            #expect(try await lab.get("/mms/\(mm)/notifiers/1")["interval"]?["invalidate_seq"] == 3)
+            let reap = try await lab.post("/mms/\(mm)/oom_reap", [:])
+            #expect(reap["ret"] == 0 && reap["attempts"] == 1)
+            let reaped = try #require(reap["trace"]?.array?.first { $0["call"] == "invalidate" })
+            #expect(reaped["event"] == "UNMAP" && reaped["blockable"] == false)
+            let detail = try await lab.get("/mms/\(mm)")
+            #expect(detail["unstable"] == true && detail["oom_skip"] == true)
+            let removed = try await lab.send("DELETE", "/mms/\(mm)/notifiers/1", nil)
+            #expect(removed.status == 200 && removed.json["ret"] == 0)
+            #expect(try await lab.get("/mms/\(mm)")["intervals"]?["itree"] == [])
+            #expect(try await lab.get("/invariants")["ok"] == true)
+        }
+    }
 }

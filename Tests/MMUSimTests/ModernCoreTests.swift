@@ -81,7 +81,10 @@ struct ModernCoreTests {
     @Test("notifier-contract: -EAGAIN to a blockable range, or from a start whose driver has an end, is what the core WARNs about")
     func contract() throws {
         var (lab, a) = try Self.lab("kvm-modern")
-        let blocking = Self.refuser.replacingOccurrences(of: #"{"if": {"not": "blockable"}, "then": [{"return": "-EAGAIN"}]}"#, with: #"{"return": "-EAGAIN"}"#)
+        let blocking = Self.refuser.replacingOccurrences(
+            of: #"{"if": {"not": "blockable"}, "then": [{"return": "-EAGAIN"}]}"#,
+            with: #"{"return": "-EAGAIN"}"#
+        )
         lab.run(.registerPolicy(mm: lab.mm, policy: try Policy.load(text: blocking), signalPending: false, mmapSemHeld: false))
         lab.run(.munmap(mm: lab.mm, addr: a, length: pageSize))
         // The WARN first; then kvm gets its end twice (the failed start's, then munmap's own).
@@ -163,7 +166,9 @@ struct ModernCoreTests {
 
     // MARK: mmu_notifier_get and _put
 
-    @Test("get: a second get of the same driver adds a user; put at 0 unlinks, and free_notifier runs after an SRCU grace period on a task of its own")
+    @Test(
+        "get: a second get of the same driver adds a user; put at 0 unlinks, and free_notifier runs after an SRCU grace period on a task of its own"
+    )
     func getPut() throws {
         let getter = try Policy.load(
             text: #"""
