@@ -69,7 +69,10 @@ struct ModernModeTests {
             // start/length are an interval driver's.
             let wrong = try await lab.send("POST", "/mms/\(mm)/notifiers", ["kind": "kvm-modern", "start": .address(a), "length": 4096])
             #expect(wrong.status == 422)
-            let registered = try await lab.post("/mms/\(mm)/notifiers", ["kind": "dmirror", "start": .address(a), "length": .number(3 * LabClient.page)])
+            let registered = try await lab.post(
+                "/mms/\(mm)/notifiers",
+                ["kind": "dmirror", "start": .address(a), "length": .number(3 * LabClient.page)]
+            )
             #expect(registered["ret"] == 0 && registered["id"] == 1)
             let notifier = try await lab.get("/mms/\(mm)/notifiers/1")
             #expect(notifier["subscribe"] == "interval" && notifier["interval"]?["start"] == .string(hexAddress(a)))

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import MMUSim
@@ -162,6 +163,24 @@ struct ModernCoreTests {
         #expect(lab.world.mm(lab.mm)!.invalidateSeq % 2 == 0 && lab.world.mm(lab.mm)!.activeInvalidateRanges == 0)
         #expect(lab.world.resume(fault) == .done)
         #expect(lab.world.violations.isEmpty)
+    }
+
+    @Test(
+        "the interval pass succeeds, then a classic start fails: as 6.17's code is, nothing ends the round; the seq stays odd and read_begin sleeps for good (the explorer: a deadlock)"
+    )
+    func roundNeverEnds() throws {
+        var (lab, a) = try Self.lab("dmirror", pages: 2)
+        lab.run(.registerPolicy(mm: lab.mm, policy: try Policy.load(text: Self.refuser), signalPending: false, mmapSemHeld: false))
+        #expect(lab.run(.oomReap(mm: lab.mm)).attempts == 10)
+        let mm = try #require(lab.world.mm(lab.mm))
+        #expect(mm.invalidateSeq % 2 == 1 && mm.activeInvalidateRanges == 10)
+        let fault = lab.world.start(.fault(mm: lab.mm, notifier: 1, address: a + pageSize, write: false))
+        #expect(lab.world.resume(fault) == .blocked && lab.world.task(fault)?.nextStep == "mmu_interval_read_begin")
+        // mmusim check finds it on its own: dmirror with the refuser beside it.
+        let dmirror = try String(contentsOf: PolicyTests.folder.appendingPathComponent("dmirror.json"), encoding: .utf8)
+        let text = #"{"world": {"drivers": ["# + Self.refuser + "]}," + dmirror.drop { $0 != "{" }.dropFirst()
+        let verdicts = try PolicyCheck(try Policy.load(text: text)).run(workloads: ["fault-vs-oom-reap"])
+        #expect(verdicts.first?.result.deadlocks ?? 0 > 0 && verdicts.first?.result.violations.isEmpty == true)
     }
 
     // MARK: mmu_notifier_get and _put
