@@ -15,8 +15,8 @@ export const WORLD_DEFAULTS = { frames: 256, swap_slots: 256, kernel: 'v17', rel
  */
 export function resetBody(scenario) {
   const world = scenario.world ?? {};
-  const { release_order: _v17, ...modern } = WORLD_DEFAULTS;
-  return { ...(world.kernel === 'modern' ? modern : WORLD_DEFAULTS), ...world };
+  const defaults = world.kernel === 'modern' ? { ...WORLD_DEFAULTS, release_order: undefined } : WORLD_DEFAULTS;
+  return { ...defaults, ...world };
 }
 
 /** How a step reads in a report, as the runner labels it ("exit as exit pausing at release"). */

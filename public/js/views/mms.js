@@ -262,8 +262,9 @@ function intervalsLine(mm) {
 
 /**
  * Modern: how a notifier subscribed. An interval shows its range and its seq beside the mm's:
- * equal and odd while a round invalidates it (read_begin waits, read_retry after it fails);
- * a get subscription its users.
+ * equal and odd while a round is on that reached it (set_seq copied the mm's, or it was inserted
+ * during the round): read_begin waits for the round's end, and a read begun before fails
+ * read_retry. A get subscription shows its users.
  */
 function subscriptionCell(mm, n) {
   if (n.subscribe === 'interval' && n.interval) {
@@ -277,7 +278,7 @@ function subscriptionCell(mm, n) {
       h('code', { text: `${start}–${end}` }),
       h('br'),
       `seq ${seq} · mm seq ${mmSeq} `,
-      h('span', { class: `seq-state${invalidating ? ' odd' : ''}`, text: invalidating ? 'being invalidated' : 'stable' }),
+      h('span', { class: `seq-state${invalidating ? ' odd' : ''}`, text: invalidating ? 'in a round: read_begin waits' : 'stable' }),
     );
   }
   if (n.subscribe === 'get') return h('td', { class: 'subscription', text: `get · ${plural(n.users ?? 0, 'user')}` });

@@ -46,7 +46,8 @@ function pairSpans(events) {
 
 function describe(e) {
   const parts = [`seq ${e.seq}`, e.call];
-  if (eventNote(e)) parts.push(eventNote(e));
+  const note = eventNote(e);
+  if (note) parts.push(note);
   if (e.notifier !== undefined) parts.push(`notifier ${e.notifier}`);
   if (e.start) parts.push(`${e.start}–${e.end}`);
   if (e.address) parts.push(`at ${e.address}`);
@@ -93,9 +94,9 @@ export function renderTimeline(container, state, detail) {
     const row = taskOf(span.task, span.op, span.mm, first.seq);
     const from = span.begin ? x(span.begin.seq) : 0;
     const to = span.finish ? x(span.finish.seq + 1) : 100;
-    const event = eventNote(first);
+    const note = eventNote(first);
     const text =
-      `task ${span.task} ${span.op ?? ''}: invalidate_range ${first.start}–${first.end}${event ? ` ${event}` : ''}, notifier ${span.notifier}` +
+      `task ${span.task} ${span.op ?? ''}: invalidate_range ${first.start}–${first.end}${note ? ` ${note}` : ''}, notifier ${span.notifier}` +
       (span.begin ? ` | start ${describe(span.begin)}` : ' | start before the window') +
       (span.finish ? ` | end ${describe(span.finish)}` : ' | still open (no end yet)');
     laneOf(row, span.notifier).items.push(
@@ -119,7 +120,7 @@ export function renderTimeline(container, state, detail) {
           },
           on: { mouseenter: show(text), focus: show(text) },
         },
-        event ? h('span', { class: 'span-event', 'aria-hidden': 'true', text: event }) : null,
+        note ? h('span', { class: 'span-event', 'aria-hidden': 'true', text: note }) : null,
       ),
     );
   }
