@@ -120,15 +120,17 @@ struct RouteTests {
         let root = URL(fileURLWithPath: publicDirectory).deletingLastPathComponent()
         let manager = FileManager.default
         let top = try manager.contentsOfDirectory(atPath: root.appendingPathComponent("scenarios").path).filter { $0.hasSuffix(".json") }.sorted()
-        let invariants = try manager.contentsOfDirectory(atPath: root.appendingPathComponent("scenarios/invariants").path)
-            .filter { $0.hasSuffix(".json") }.sorted().map { "invariants/\($0)" }
+        let folders = ["invariants", "modern"].flatMap { folder in
+            ((try? manager.contentsOfDirectory(atPath: root.appendingPathComponent("scenarios/\(folder)").path)) ?? [])
+                .filter { $0.hasSuffix(".json") }.sorted().map { "\(folder)/\($0)" }
+        }
         let examples = try manager.contentsOfDirectory(atPath: root.appendingPathComponent("examples/explore").path).filter { $0.hasSuffix(".json") }
             .sorted()
         try await Self.makeApp().test(.router) { client in
             try await client.execute(uri: "/library/scenarios", method: .get) { response in
                 #expect(response.status == .ok)
                 let answer = try JSONDecoder().decode(LibraryListing.self, from: Data(response.body.readableBytesView))
-                #expect(answer.scenarios?.map(\.file) == top + invariants)
+                #expect(answer.scenarios?.map(\.file) == top + folders)
                 let xip = answer.scenarios?.first { $0.file == "seed-xip-unmap.json" }
                 #expect(xip?.title == "seed-xip-unmap" && xip?.steps == 9 && xip?.description.contains("__xip_unmap") == true)
             }
