@@ -150,6 +150,17 @@ extension Routes {
             let body = try await request.decodeBody(EmptyRequest.self, limit: limits.maxBody)
             return OperationAnswer(try await simulator.perform(.oomReap(mm: id), pauseAt: body.pauseAt, within: limits))
         }
+        endpoints.post("/mms/{mm}/page_idle") { request, context in
+            let id = try pathID(context, "mm")
+            let body = try await request.decodeBody(PageIdleRequest.self, limit: limits.maxBody)
+            let operation = Operation.pageIdle(mm: id, addr: body.addr.value, length: body.length ?? pageSize, mark: body.mark ?? false)
+            return OperationAnswer(try await simulator.perform(operation, pauseAt: body.pauseAt, within: limits))
+        }
+        endpoints.post("/mms/{mm}/khugepaged_scan") { request, context in
+            let id = try pathID(context, "mm")
+            let body = try await request.decodeBody(KhugepagedScanRequest.self, limit: limits.maxBody)
+            return OperationAnswer(try await simulator.perform(.khugepagedScan(mm: id, addr: body.addr.value), pauseAt: body.pauseAt, within: limits))
+        }
         endpoints.post("/mms/{mm}/exit") { request, context in
             let id = try pathID(context, "mm")
             let body = try await request.decodeBody(EmptyRequest.self, limit: limits.maxBody)

@@ -109,7 +109,7 @@ actor Simulator {
                 .unprocessableContent,
                 code: "not_modelled",
                 message:
-                    "\(operation.name) is not in the v17 kernel (the OOM reaper is 4.6's, interval subscriptions 5.5's); reset with kernel modern for it"
+                    "\(operation.name) is not in the v17 kernel (the OOM reaper is 4.6's, idle page tracking 4.3's, interval subscriptions 5.5's); reset with kernel modern for it"
             )
         }
         switch operation {

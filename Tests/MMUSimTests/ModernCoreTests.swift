@@ -214,6 +214,46 @@ struct ModernCoreTests {
         #expect(lab.world.perform(.unregister(mm: lab.mm, notifier: 1)).result.errno == .EINVAL)
     }
 
+    // MARK: Aging without a flush
+
+    @Test(
+        "page_idle: a write clears the pte's and kvm's young bits (clear_young, no TLB flush) and marks the page idle; a read reports it until an access"
+    )
+    func pageIdle() throws {
+        var (lab, a) = try Self.lab("kvm-modern", pages: 1)
+        let tlb = lab.world.notifier(1)!.tlb.count
+        var seq = lab.world.lastSeq
+        lab.run(.pageIdle(mm: lab.mm, addr: a, length: pageSize, mark: true))
+        #expect(lab.events(since: seq, ["clear_young"]).map { $0.ret } == [1])
+        #expect(!lab.pte(a).young && !PTE(raw: lab.world.notifier(1)!.sptes.get(a >> pageShift)).young)
+        #expect(lab.world.notifier(1)!.tlb.count == tlb, "clear_young flushes nothing")
+        #expect(lab.run(.pageIdle(mm: lab.mm, addr: a, length: pageSize, mark: false)).values == [1])
+        // The device writes through kvm's mapping: the spte is young, so the page is not idle.
+        lab.run(.access(mm: lab.mm, notifier: 1, address: a, write: true, value: 5))
+        seq = lab.world.lastSeq
+        #expect(lab.run(.pageIdle(mm: lab.mm, addr: a, length: pageSize, mark: false)).values == [0])
+        #expect(lab.events(since: seq, ["clear_young"]).map { $0.ret } == [1])
+        var v17 = Lab()
+        #expect(v17.world.perform(.pageIdle(mm: v17.mm, addr: 0, length: pageSize, mark: true)).result.errno == .ENOSYS)
+    }
+
+    @Test("khugepaged's scan asks test_young only for a page its pte and flags call old; kvm's young spte makes it referenced")
+    func khugepagedScan() throws {
+        var (lab, a) = try Self.lab("kvm-modern", pages: 2)
+        // Reclaim's first pass ages both pages (pte, page flag and kvm's sptes), keeping them.
+        lab.run(.reclaim(mm: lab.mm, addr: nil, length: nil, pages: nil))
+        var seq = lab.world.lastSeq
+        var result = lab.run(.khugepagedScan(mm: lab.mm, addr: a))
+        #expect(result.scanned == 2 && result.referenced == 0)
+        #expect(lab.events(since: seq, ["test_young"]).map { $0.ret } == [0, 0])
+        // A device access makes kvm's spte of the first page young again.
+        lab.run(.access(mm: lab.mm, notifier: 1, address: a, write: false, value: nil))
+        seq = lab.world.lastSeq
+        result = lab.run(.khugepagedScan(mm: lab.mm, addr: a))
+        #expect(result.referenced == 1 && lab.events(since: seq, ["test_young"]).map { $0.ret } == [1, 0])
+        #expect(PTE(raw: lab.world.notifier(1)!.sptes.get(a >> pageShift)).young, "test_young clears nothing")
+    }
+
     // MARK: munmap since 4.20
 
     @Test("modern munmap downgrades mmap_lock to read once the VMAs are detached: its invalidation runs under mmap_sem:r")

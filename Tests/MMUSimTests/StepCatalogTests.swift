@@ -80,7 +80,7 @@ struct StepCatalogTests {
             #expect(Set(names).subtracting(catalog).isEmpty, "\(op) ran steps missing from its catalog: \(Set(names).subtracting(catalog))")
         }
         // The modern operations: modernCatalogCoversEverything.
-        #expect(Set(seen.map(\.op)).union(["oom_reap", "call_srcu"]) == Set(World.stepCatalog.keys))
+        #expect(Set(seen.map(\.op)).union(["oom_reap", "call_srcu", "page_idle", "khugepaged_scan"]) == Set(World.stepCatalog.keys))
     }
 
     @Test("modern: the interval tree's, get/put's and the OOM reaper's steps are in the catalog too")
@@ -108,6 +108,8 @@ struct StepCatalogTests {
         run(.fault(mm: mm, notifier: 1, address: a, write: true))
         run(.fault(mm: mm, notifier: 2, address: a + pageSize, write: true))
         run(.munmap(mm: mm, addr: a + 3 * pageSize, length: pageSize))
+        run(.pageIdle(mm: mm, addr: a, length: 2 * pageSize, mark: true))
+        run(.khugepagedScan(mm: mm, addr: a))
         run(.oomReap(mm: mm))
         run(.unregister(mm: mm, notifier: 2))
         run(.unregister(mm: mm, notifier: 2))
@@ -125,7 +127,8 @@ struct StepCatalogTests {
         for name in [
             "mmu_interval_notifier_insert", "mn_itree_inv_start_range", "invalidate", "mn_itree_inv_end", "mmu_notifier_get", "alloc_notifier",
             "mmu_notifier_put", "mmu_notifier_free_rcu", "free_notifier", "oom_reap_task_mm", "unmap_page_range", "oom_reap_task",
-            "mmap_write_downgrade", "mmu_interval_check_retry", "mmu_interval_notifier_remove",
+            "mmap_write_downgrade", "mmu_interval_check_retry", "mmu_interval_notifier_remove", "folio_set_idle", "hpage_collapse_scan_pmd",
+            "clear_young",
         ] {
             #expect(all.contains(name), "\(name) never ran")
         }

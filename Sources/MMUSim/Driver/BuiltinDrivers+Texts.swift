@@ -7,7 +7,7 @@ extension BuiltinDrivers {
         "dmirror": #"""
 {
   "name": "dmirror",
-  "description": "lib/test_hmm.c's device mirror (read in a 6.17 tree), the driver of the HMM self-tests: an interval subscription over the whole address space. dmirror_interval_invalidate takes dmirror->mutex (mutex_trylock when the range is not blockable, answering false if it is taken), calls mmu_interval_set_seq, drops the device's entries in the range (dmirror_do_update) and answers true; MIGRATE ranges of its own device are ignored (the model has no device-private pages, so there are none). dmirror_range_fault loops: mmu_interval_read_begin, hmm_range_fault under mmap_read_lock (-EBUSY: again), then the mutex and mmu_interval_read_retry (changed: again), then dmirror_do_fault maps the pfn, writable for a write, under the mutex. No page reference is kept: the mirror relies on the invalidation alone.",
+  "description": "lib/test_hmm.c's device mirror (read in a 6.17 tree), the driver of the HMM self-tests: an interval subscription over the whole address space. dmirror_interval_invalidate takes dmirror->mutex (mutex_trylock when the range is not blockable, answering false if it is taken), calls mmu_interval_set_seq, drops the device's entries in the range (dmirror_do_update) and answers true; MIGRATE ranges of its own device are ignored (the model has no device-private pages, so there are none). dmirror_range_fault loops: mmu_interval_read_begin, hmm_range_fault under mmap_read_lock (-EBUSY: again), then the mutex and mmu_interval_read_retry (changed: again), then dmirror_do_fault maps the pfn under the mutex, writable when hmm_range_fault found its pte writable (HMM_PFN_WRITE), whatever the fault asked. No page reference is kept: the mirror relies on the invalidation alone.",
   "kernel": "modern",
   "subscribe": "interval",
   "tlb": false,
@@ -30,7 +30,7 @@ extension BuiltinDrivers {
     {"mmap_unlock": "read"},
     {"lock": "mutex"},
     {"read_retry": "seq", "then": [{"unlock": "mutex"}, {"retry": true}]},
-    {"install": {"writable": {"arg": "write"}}},
+    {"install": {"writable": true}},
     {"unlock": "mutex"}
   ],
   "variants": {
@@ -88,7 +88,7 @@ extension BuiltinDrivers {
         "kvm-modern": #"""
 {
   "name": "kvm-modern",
-  "description": "KVM's MMU notifier as 6.x has it (virt/kvm/kvm_main.c kvm_mmu_notifier_*, kvm_mmu_invalidate_begin/end, mmu_invalidate_retry_gfn; read in a 6.17 tree): invalidate_range_start counts mmu_invalidate_in_progress under mmu_lock and widens the union of the ranges in progress (set afresh when the count goes to 1, never shrunk before it is back to 0; addresses stand for gfns, one memslot over the whole address space), then unmaps the range; it always returns 0. invalidate_range_end bumps mmu_invalidate_seq, then drops the count (the write barrier between them is the statements' order). The fault samples the seq before gfn_to_pfn and, under mmu_lock, retries when an invalidation in progress covers its page or the seq moved (is_page_fault_stale); the vCPU comes back to fault again once no invalidation is in progress (the model's stand-in for its spinning re-entry). clear_flush_young ages the sptes of the range and flushes the TLB entries it found young; release drops everything (kvm_flush_shadow_all).",
+  "description": "KVM's MMU notifier as 6.x has it (virt/kvm/kvm_main.c kvm_mmu_notifier_*, kvm_mmu_invalidate_begin/end, mmu_invalidate_retry_gfn; read in a 6.17 tree): invalidate_range_start counts mmu_invalidate_in_progress under mmu_lock and widens the union of the ranges in progress (set afresh when the count goes to 1, never shrunk before it is back to 0; addresses stand for gfns, one memslot over the whole address space), then unmaps the range; it always returns 0. invalidate_range_end bumps mmu_invalidate_seq, then drops the count (the write barrier between them is the statements' order). The fault samples the seq before gfn_to_pfn and, under mmu_lock, retries when an invalidation in progress covers its page or the seq moved (is_page_fault_stale); the vCPU comes back to fault again once no invalidation is in progress (the model's stand-in for its spinning re-entry). clear_flush_young ages the sptes of the range and flushes the TLB entries it found young, clear_young ages them without a flush (kvm_mmu_notifier_clear_young), test_young only reads them; release drops everything (kvm_flush_shadow_all).",
   "kernel": "modern",
   "subscribe": "classic",
   "tlb": true,
@@ -97,6 +97,8 @@ extension BuiltinDrivers {
   "callbacks": {
     "release": [{"lock": "mmu_lock"}, {"zap": "all"}, {"unlock": "mmu_lock"}],
     "clear_flush_young": [{"lock": "mmu_lock"}, {"age": "range", "clear": true}, {"unlock": "mmu_lock"}],
+    "clear_young": [{"lock": "mmu_lock"}, {"age": "range", "clear": true}, {"unlock": "mmu_lock"}],
+    "test_young": [{"lock": "mmu_lock"}, {"age": "page", "clear": false}, {"unlock": "mmu_lock"}],
     "invalidate_range_start": [
       {"lock": "mmu_lock"},
       {"inc": "in_progress"},

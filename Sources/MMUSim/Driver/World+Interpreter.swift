@@ -42,9 +42,10 @@ extension World {
         case .invalidatePage: notifiers[node - 1].counters.invalidatePage += 1
         case .invalidateRangeStart: notifiers[node - 1].counters.invalidateRangeStart += 1
         case .invalidateRangeEnd: notifiers[node - 1].counters.invalidateRangeEnd += 1
+        case .clearYoung, .testYoung: break
         }
-        // clear_flush_young shows when it returns, with what it answered (driverReturn).
-        if call.kind != .clearFlushYoung {
+        // An aging callback shows when it returns, with what it answered (driverReturn).
+        if !callback.ages {
             let pageCall = call.kind == .invalidatePage
             emit(
                 EventInfo(
@@ -148,8 +149,16 @@ extension World {
     /// `age` found a young mapping reports the page referenced.
     mutating func driverReturn(_ node: Int) -> Exec {
         guard let frame = tasks[currentIndex].scratch.driverFrames.popLast() else { return .expanded }
-        if frame.callback == .clearFlushYoung {
-            emit(EventInfo(.clearFlushYoung, mm: notifiers[node - 1].mm, notifier: node, address: frame.address, ret: frame.young ? 1 : 0))
+        if let callback = frame.callback, callback.ages {
+            emit(
+                EventInfo(
+                    callback == .clearYoung ? .clearYoung : callback == .testYoung ? .testYoung : .clearFlushYoung,
+                    mm: notifiers[node - 1].mm,
+                    notifier: node,
+                    address: frame.address,
+                    ret: frame.young ? 1 : 0
+                )
+            )
             if frame.young { scratch.young = true }
         }
         // A driver whose ->release ran is torn down: it sets up nothing more.
@@ -599,6 +608,11 @@ struct DriverScope {
             return evaluate(low) <= x && x < evaluate(high) ? 1 : 0
         }
     }
+}
+
+extension Callback {
+    /// The aging callbacks: they answer whether the secondary saw the page young.
+    var ages: Bool { self == .clearFlushYoung || self == .clearYoung || self == .testYoung }
 }
 
 /// A driver program a task is running: whose, its context and its locals.

@@ -52,11 +52,13 @@ extension World {
         guard !young.isEmpty else { return }
         frame.young = true
         guard clear else { return }
+        // clear_young's contract: the young bits go, the TLB is not flushed.
+        let flush = frame.callback != .clearYoung
         for address in young {
             var spte = notifiers[node - 1].sptes.pte(at: address)
             spte.young = false
             notifiers[node - 1].sptes.setPTE(spte, at: address)
-            flushPolicyTLB(node, from: address, to: address + pageSize)
+            if flush { flushPolicyTLB(node, from: address, to: address + pageSize) }
         }
     }
 
@@ -68,6 +70,9 @@ extension World {
         let fromGup = scratch.pfn >= 0
         let pfn = fromGup ? scratch.pfn : scratch.lookedUp
         guard pfn >= 0 else { return }
+        // What hmm_range_fault found is mapped no more writable than its pte (HMM_PFN_WRITE).
+        let writable = writable && (fromGup || !scratch.fromHMM || scratch.writable)
+        scratch.fromHMM = false
         if !fromGup { scratch.lookedUp = -1 }
         let holds = fromGup && frame.pinned
         if holds { scratch.pfn = -1 }

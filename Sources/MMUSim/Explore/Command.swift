@@ -93,6 +93,8 @@ public struct Command: Codable, Hashable, Sendable {
     public var signalPending: Bool?
     /// register: the caller holds mmap_sem (__mmu_notifier_register).
     public var mmapSemHeld: Bool?
+    /// page_idle: write the bitmap (mark the pages idle) rather than read it.
+    public var mark: Bool?
     /// register (modern, an interval driver): the start of the interval; with `length`, its
     /// size (the whole address space by default).
     public var start: Hex?
@@ -134,7 +136,8 @@ public struct Command: Codable, Hashable, Sendable {
     /// The operations a command may name.
     public static let operations = [
         "create_mm", "mmap", "munmap", "mprotect", "mremap", "madvise", "touch", "fork", "exit", "reclaim", "writeback", "migrate",
-        "remap_file_pages", "apply_to_page_range", "register", "unregister", "fault", "entry", "access", "oom_reap",
+        "remap_file_pages", "apply_to_page_range", "register", "unregister", "fault", "entry", "access", "oom_reap", "page_idle",
+        "khugepaged_scan",
     ]
 
     /// The model operation, or nil for create_mm (which is no task); a message naming the
@@ -205,6 +208,10 @@ public struct Command: Codable, Hashable, Sendable {
             return .unregister(mm: try need(mm, "mm"), notifier: try need(notifier, "notifier"))
         case "oom_reap":
             return .oomReap(mm: try need(mm, "mm"))
+        case "page_idle":
+            return .pageIdle(mm: try need(mm, "mm"), addr: try need(addr, "addr").value, length: length ?? pageSize, mark: mark ?? false)
+        case "khugepaged_scan":
+            return .khugepagedScan(mm: try need(mm, "mm"), addr: try need(addr, "addr").value)
         case "fault":
             return .fault(
                 mm: try need(mm, "mm"),

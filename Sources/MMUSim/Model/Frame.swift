@@ -20,6 +20,9 @@ public struct Frame: Codable, Hashable, Sendable {
     public var dirty = false
     /// `PG_referenced`.
     public var referenced = false
+    /// Modern idle page tracking's PG_idle (mm/page_idle.c): set by a write of the bitmap,
+    /// cleared when a walk finds the page referenced.
+    public var idle = false
     /// True for each of the 512 frames of a huge page (a compound page, aligned to 512 frames,
     /// so its head is `pfn & ~511`). The head holds the compound page's counts, flags and
     /// ownership (`compound_head`); each frame keeps its own content and generation.

@@ -34,6 +34,11 @@ extension World {
             return .ran
         }
         countFault(mode)
+        // hmm_range_fault: after handle_mm_fault the walk answers -EBUSY and hmm_range_fault
+        // loops: mmu_interval_check_retry again, then the walk finds the pte.
+        if case .hmm = mode, let node = tasks[currentIndex].scratch.driverFrames.last?.notifier {
+            push([.hmmCheckRetry(notifier: node), .handleFault(mm: mm, address: address, mode: mode)])
+        }
         if pte.isPresent { return doWPPage(mm: mm, address: address, vma: vma, pte: pte, mode: mode) }
         // Modern: once the OOM reaper has started, a fault that needs a page gets SIGBUS
         // (check_stable_address_space), -EFAULT to get_user_pages.
@@ -97,6 +102,7 @@ extension World {
             // hmm_range_fault reports the pfn (and whether the pte is writable); no reference.
             scratch.lookedUp = pfn
             scratch.writable = pte.write
+            scratch.fromHMM = true
         }
         markChanged(mm: mm, start: address, end: address + pageSize)
     }

@@ -231,6 +231,7 @@ extension World {
             } else {
                 mms[mm - 1].invalidateSeq |= 1
                 mms[mm - 1].itree.append(id)
+                emit(EventInfo(.invalidateSeq, mm: mm, ret: mms[mm - 1].invalidateSeq))
             }
             notifier.invalidateSeq = mms[mm - 1].invalidateSeq
         } else {

@@ -11,10 +11,11 @@ extension World {
         return NotifyCall(kind: kind, mm: mm, start: start, end: end, event: event, blockable: blockable, srcu: true)
     }
 
-    /// A clear_flush_young over the page at `address`: in a modern world walked under SRCU
-    /// (`__mmu_notifier_clear_flush_young`), with the page-table lock held by the caller.
-    func youngCall(mm: Int, address: UInt64) -> NotifyCall {
-        var call = NotifyCall.page(.clearFlushYoung, mm: mm, address: address)
+    /// A clear_flush_young (or modern clear_young, test_young) over the page at `address`: in a
+    /// modern world walked under SRCU (`__mmu_notifier_clear_flush_young`), with the page-table
+    /// lock held by the caller.
+    func youngCall(_ kind: NotifyCall.Kind = .clearFlushYoung, mm: Int, address: UInt64) -> NotifyCall {
+        var call = NotifyCall.page(kind, mm: mm, address: address)
         call.srcu = config.kernel == .modern
         return call
     }

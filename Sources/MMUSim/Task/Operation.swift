@@ -75,6 +75,10 @@ public enum Operation: Codable, Hashable, Sendable {
     case work(mm: Int, notifier: Int, name: String)
     /// Modern: the OOM reaper's `oom_reap_task` on the mm.
     case oomReap(mm: Int)
+    /// Modern: idle page tracking's bitmap over a range: a write (`mark`) or a read.
+    case pageIdle(mm: Int, addr: UInt64, length: UInt64, mark: Bool)
+    /// Modern: khugepaged's scan of the PMD range around `addr` (the collapse is not modelled).
+    case khugepagedScan(mm: Int, addr: UInt64)
     /// Modern: the SRCU callback `mmu_notifier_put` queued (`call_srcu`): after a grace
     /// period, `free_notifier`. Started by the core, not by a request.
     case srcuFree(mm: Int, notifier: Int)
@@ -102,6 +106,8 @@ public enum Operation: Codable, Hashable, Sendable {
         case .access: "access"
         case .work: "work"
         case .oomReap: "oom_reap"
+        case .pageIdle: "page_idle"
+        case .khugepagedScan: "khugepaged_scan"
         case .srcuFree: "call_srcu"
         }
     }
@@ -114,7 +120,8 @@ public enum Operation: Codable, Hashable, Sendable {
             .fork(let mm), .exit(let mm), .migrate(let mm, _, _), .remapFilePages(let mm, _, _, _),
             .applyToPageRange(let mm, _, _), .register(let mm, _, _, _, _), .registerPolicy(let mm, _, _, _), .unregister(let mm, _),
             .fault(let mm, _, _, _), .entry(let mm, _, _, _, _), .access(let mm, _, _, _, _), .work(let mm, _, _),
-            .registerInterval(let mm, _, _, _, _), .oomReap(let mm), .srcuFree(let mm, _):
+            .registerInterval(let mm, _, _, _, _), .oomReap(let mm), .srcuFree(let mm, _), .pageIdle(let mm, _, _, _),
+            .khugepagedScan(let mm, _):
             mm
         case .reclaim(let mm, _, _, _): mm
         case .writeback: nil

@@ -23,6 +23,10 @@ public struct NotifyCall: Codable, Hashable, Sendable {
         /// by the VM" (the mmu_gather's last batch is in fact freed just after it); a driver
         /// that kept its own references may drop them here, after flushing its TLB.
         case invalidateRangeEnd = "invalidate_range_end"
+        /// Modern: test and clear the young bits without flushing (idle page tracking).
+        case clearYoung = "clear_young"
+        /// Modern: whether the secondary saw the page young, clearing nothing (khugepaged).
+        case testYoung = "test_young"
     }
 
     /// The method.
@@ -279,6 +283,15 @@ enum Step: Codable, Hashable, Sendable {
     /// `mmap_write_downgrade` (modern munmap since 4.20).
     case mmapDowngrade(mm: Int)
 
+    // Modern: aging without a flush (World+Young.swift).
+    /// The page_idle bitmap over the next page of a range: its references cleared.
+    case pageIdleNext(mm: Int, address: UInt64, end: UInt64, mark: Bool)
+    /// `folio_set_idle`, or the bit a read reports.
+    case pageIdleSet(pfn: Int, mark: Bool)
+    /// `hpage_collapse_scan_pmd` at one pte; then what test_young answered.
+    case khugepagedScanPTE(mm: Int, address: UInt64)
+    case khugepagedCount
+
     /// The name `pause_at` and GET /tasks use for this step.
     var name: String {
         switch self {
@@ -394,6 +407,9 @@ enum Step: Codable, Hashable, Sendable {
         case .oomReapUnmap: "unmap_page_range"
         case .oomReapFinish: "oom_reap_task"
         case .mmapDowngrade: "mmap_write_downgrade"
+        case .pageIdleNext: "page_idle_clear_pte_refs"
+        case .pageIdleSet: "folio_set_idle"
+        case .khugepagedScanPTE, .khugepagedCount: "hpage_collapse_scan_pmd"
         }
     }
 
@@ -404,7 +420,7 @@ enum Step: Codable, Hashable, Sendable {
         case .doMunmap, .unmapVMAs, .mmapBody, .mremapBody, .touchNext, .forkVMA, .exitMmap, .reclaimNext,
             .reclaimPage, .writebackNext, .migrateNext, .remapFileBody, .takeAllLocks, .secondaryFault, .mprotectBody,
             .madviseBody, .reclaimScan, .writebackScan, .migrateScan, .synchronizeRCU, .synchronizeSRCU, .driverReturn, .driverEntry, .driverWork,
-            .driverGupDone, .rangeStartDone, .itreeInvalidate, .itreeResult, .itreeRegister, .oomReapVMA:
+            .driverGupDone, .rangeStartDone, .itreeInvalidate, .itreeResult, .itreeRegister, .oomReapVMA, .pageIdleNext, .khugepagedCount:
             true
         default:
             false

@@ -67,6 +67,8 @@ extension World {
             "oom_reap": locked("mmap_sem") + ["oom_reap_task_mm", "unmap_page_range", "zap_pte_range", "tlb_finish_mmu", "oom_reap_task"]
                 + range + locked("page_table_lock"),
             "call_srcu": ["synchronize_srcu", "mmu_notifier_free_rcu", "free_notifier", "mmdrop"],
+            "page_idle": rmap + ["ptep_clear_flush_young", "clear_young", "folio_set_idle"],
+            "khugepaged_scan": locked("mmap_sem") + locked("page_table_lock") + rcu + ["hpage_collapse_scan_pmd", "test_young"],
         ]
     }()
 

@@ -168,8 +168,10 @@ struct Scratch: Codable, Hashable, Sendable {
     var mappings: [Mapping] = []
     /// The mm whose exit_mmap this task runs (its mmput dropped the last user), or 0.
     var exitMmap = 0
-    /// The pfn a driver's `lookup_pte` (gru's atomic_pte_lookup) found.
+    /// The pfn a driver's `lookup_pte` (gru's atomic_pte_lookup) or `hmm_range_fault` found.
     var lookedUp = -1
+    /// `lookedUp` is hmm_range_fault's: `writable` says whether its pte is.
+    var fromHMM = false
     /// migration: `migrate_page_move_mapping` answered -EAGAIN (someone else holds the page).
     var migrationFailed = false
     /// Modern: a classic invalidate_range_start of the walk failed (-EAGAIN), or an interval

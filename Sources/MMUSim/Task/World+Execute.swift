@@ -143,6 +143,10 @@ extension World {
         case .oomReapUnmap(let mm, let start, let end): return oomReapUnmap(mm: mm, start: start, end: end)
         case .oomReapFinish(let mm, let attempt): return oomReapFinish(mm: mm, attempt: attempt)
         case .mmapDowngrade(let mm): return mmapDowngrade(mm: mm)
+        case .pageIdleNext(let mm, let address, let end, let mark): return pageIdleNext(mm: mm, address: address, end: end, mark: mark)
+        case .pageIdleSet(let pfn, let mark): return pageIdleSet(pfn: pfn, mark: mark)
+        case .khugepagedScanPTE(let mm, let address): return khugepagedScanPTE(mm: mm, address: address)
+        case .khugepagedCount: return khugepagedCount()
         case .secondaryAccess(let node, let address, let write, let value):
             return secondaryAccess(node, address: address, write: write, value: value)
         }

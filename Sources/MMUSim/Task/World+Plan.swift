@@ -172,6 +172,20 @@ extension World {
             guard let found = self.mm(mm), found.count > 0 else { return .failure(.ESRCH) }
             return .success([.oomReapAttempt(mm: mm, attempt: 1)])
 
+        case .pageIdle(let mm, let addr, let length, let mark):
+            guard live(mm) else { return .failure(.ESRCH) }
+            guard let end = rangeEnd(addr, length), end > addr else { return .failure(.EINVAL) }
+            return .success([.pageIdleNext(mm: mm, address: addr, end: end, mark: mark)])
+
+        case .khugepagedScan(let mm, let addr):
+            guard live(mm) else { return .failure(.ESRCH) }
+            guard addr < taskSize else { return .failure(.EINVAL) }
+            // The PMD range around addr, inside the VMA (checked under mmap_lock).
+            let start = addr & ~(hugePageSize - 1)
+            var steps: [Step] = [.acquire(.mmapSem(mm: mm, write: false)), .acquire(.pageTable(mm: mm))]
+            for page in 0..<(hugePageSize / pageSize) { steps.append(.khugepagedScanPTE(mm: mm, address: start + page * pageSize)) }
+            return .success(steps + [.release(.pageTable(mm: mm)), .release(.mmapSem(mm: mm, write: false))])
+
         case .srcuFree(_, let id):
             return .success([.synchronizeSRCU, .freeNotifierCall(notifier: id)])
 
@@ -261,7 +275,7 @@ extension World {
     /// subscriptions are not the seed's.
     public static func modelledInV17(_ operation: Operation) -> Bool {
         switch operation {
-        case .oomReap, .registerInterval, .srcuFree: false
+        case .oomReap, .registerInterval, .srcuFree, .pageIdle, .khugepagedScan: false
         default: true
         }
     }

@@ -4,6 +4,10 @@
 public enum TraceCall: String, Codable, Hashable, Sendable, CaseIterable {
     case addToSwap = "add_to_swap"
     case clearFlushYoung = "clear_flush_young"
+    /// Modern: a subscriber's clear_young (`ret` whether it saw the page young).
+    case clearYoung = "clear_young"
+    /// Modern: a subscriber's test_young (`ret` whether it saw the page young).
+    case testYoung = "test_young"
     case copyPageRange = "copy_page_range"
     case copyVma = "copy_vma"
     /// A statement of a driver policy ran (`statement` is its JSON pointer).

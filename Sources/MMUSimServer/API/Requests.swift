@@ -93,6 +93,19 @@ struct MigrateRequest: Decodable, Pausable {
     var pauseAt: String?
 }
 
+struct PageIdleRequest: Decodable, Pausable {
+    var addr: Hex
+    var length: UInt64?
+    /// Write the bitmap (mark the pages idle) rather than read it.
+    var mark: Bool?
+    var pauseAt: String?
+}
+
+struct KhugepagedScanRequest: Decodable, Pausable {
+    var addr: Hex
+    var pauseAt: String?
+}
+
 struct RegisterRequest: Decodable, Pausable {
     /// A built-in kind or a loaded driver's name; absent with an inline `policy`.
     var kind: String?
