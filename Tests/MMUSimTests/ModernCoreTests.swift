@@ -254,6 +254,53 @@ struct ModernCoreTests {
         #expect(PTE(raw: lab.world.notifier(1)!.sptes.get(a >> pageShift)).young, "test_young clears nothing")
     }
 
+    // MARK: arch_invalidate_secondary_tlbs (6.6)
+
+    /// An IOMMU that shares the CPU page table: a TLB only, flushed by the architecture's hook.
+    static let sva = """
+        {"name": "sva", "kernel": "modern", "subscribe": "classic", "tlb": "only", "vars": {"flushes": 0},
+         "callbacks": {"release": [{"flush_tlb": "all"}],
+                       "arch_invalidate_secondary_tlbs": [{"inc": "flushes"}, {"flush_tlb": "range"}]},
+         "fault": [{"gup": {"write": {"arg": "write"}}}, {"install": {"writable": {"arg": "write"}}}, {"put_page": true}]}
+        """
+
+    @Test(
+        "arch_invalidate_secondary_tlbs follows each primary TLB flush, before the page is freed: munmap's tlb_finish_mmu, mprotect, a COW break, reclaim; nothing without a subscriber of it"
+    )
+    func archInvalidate() throws {
+        var lab = try ModernTests.modernLab()
+        let a = lab.mmap(4)
+        lab.write(a, pages: 4, value: 1)
+        lab.run(.registerPolicy(mm: lab.mm, policy: try Policy.load(text: Self.sva), signalPending: false, mmapSemHeld: false))
+        for page in 0..<4 { lab.fault(1, a + UInt64(page) * pageSize, write: true) }
+        #expect(lab.world.notifier(1)!.tlb.count == 4)
+        func calls(_ operation: MMUSim.Operation) -> [String] {
+            let seq = lab.world.lastSeq
+            lab.run(operation)
+            return lab.world.trace.events(after: seq).map(\.call.rawValue).filter {
+                ["arch_invalidate_secondary_tlbs", "tlb_flush", "frame_free", "pte_clear", "pte_protect"].contains($0)
+            }
+        }
+        #expect(
+            calls(.mprotect(mm: lab.mm, addr: a, length: pageSize, prot: [.read])) == ["pte_protect", "arch_invalidate_secondary_tlbs", "tlb_flush"]
+        )
+        #expect(
+            calls(.munmap(mm: lab.mm, addr: a + pageSize, length: pageSize)) == [
+                "pte_clear", "arch_invalidate_secondary_tlbs", "tlb_flush", "frame_free",
+            ]
+        )
+        #expect(lab.world.variable("flushes", of: 1) == 2 && lab.world.notifier(1)!.tlb.count == 2)
+        #expect(lab.world.violations.isEmpty)
+        // No subscriber of it, no call and no step.
+        var plain = try ModernTests.modernLab()
+        let b = plain.mmap(1)
+        plain.write(b, value: 1)
+        #expect(plain.register("kvm-modern") == 1)
+        let seq = plain.world.lastSeq
+        plain.run(.munmap(mm: plain.mm, addr: b, length: pageSize))
+        #expect(plain.events(since: seq, ["arch_invalidate_secondary_tlbs"]).isEmpty)
+    }
+
     // MARK: munmap since 4.20
 
     @Test("modern munmap downgrades mmap_lock to read once the VMAs are detached: its invalidation runs under mmap_sem:r")

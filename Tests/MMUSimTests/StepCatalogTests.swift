@@ -14,6 +14,18 @@ struct StepCatalogTests {
         return names
     }
 
+    /// Each operation ran a step, and every step it ran is in its catalog. A driver's statements
+    /// are steps named driver:<driver>:<pointer>, checked against the driver's policy instead
+    /// (PolicyTests, DriverPolicyTests).
+    private func expectInCatalog(_ seen: [(op: String, names: [String])]) {
+        for (op, names) in seen {
+            let names = names.filter { !$0.hasPrefix("driver:") }
+            let catalog = Set(World.stepCatalog[op] ?? [])
+            #expect(!names.isEmpty, "\(op) ran no step")
+            #expect(Set(names).subtracting(catalog).isEmpty, "\(op) ran steps missing from its catalog: \(Set(names).subtracting(catalog))")
+        }
+    }
+
     @Test("every step an operation runs is in the catalog that pause_at and GET /steps use")
     func catalogCoversEverything() {
         var world = World(WorldConfig(frames: 64, swapSlots: 64))
@@ -71,14 +83,7 @@ struct StepCatalogTests {
         run(.munmap(mm: mm, addr: huge, length: 512 * pageSize))
         run(.exit(mm: mm))
         run(.unregister(mm: mm, notifier: 1))
-        for (op, names) in seen {
-            // A driver's statements are steps named driver:<driver>:<pointer>, checked against
-            // the driver's policy instead (PolicyTests, DriverPolicyTests).
-            let names = names.filter { !$0.hasPrefix("driver:") }
-            let catalog = Set(World.stepCatalog[op] ?? [])
-            #expect(!names.isEmpty, "\(op) ran no step")
-            #expect(Set(names).subtracting(catalog).isEmpty, "\(op) ran steps missing from its catalog: \(Set(names).subtracting(catalog))")
-        }
+        expectInCatalog(seen)
         // The modern operations: modernCatalogCoversEverything.
         #expect(Set(seen.map(\.op)).union(["oom_reap", "call_srcu", "page_idle", "khugepaged_scan"]) == Set(World.stepCatalog.keys))
     }
@@ -117,12 +122,7 @@ struct StepCatalogTests {
         let free = try #require(world.tasks.first { $0.op == "call_srcu" })
         seen.append(("call_srcu", steps(&world, free.operation)))
         run(.unregister(mm: mm, notifier: 1))
-        for (op, names) in seen {
-            let names = names.filter { !$0.hasPrefix("driver:") }
-            let catalog = Set(World.stepCatalog[op] ?? [])
-            #expect(!names.isEmpty, "\(op) ran no step")
-            #expect(Set(names).subtracting(catalog).isEmpty, "\(op) ran steps missing from its catalog: \(Set(names).subtracting(catalog))")
-        }
+        expectInCatalog(seen)
         let all = Set(seen.flatMap(\.names))
         for name in [
             "mmu_interval_notifier_insert", "mn_itree_inv_start_range", "invalidate", "mn_itree_inv_end", "mmu_notifier_get", "alloc_notifier",

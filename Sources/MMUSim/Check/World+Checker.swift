@@ -220,7 +220,7 @@ extension World {
         // (free_notifier), may not sleep either.
         let frames = task.scratch.driverFrames
         let nonBlocking = frames.contains { $0.callback != nil && $0.event != nil && !$0.blockable }
-        let srcuCallback = frames.contains { $0.callback == .freeNotifier }
+        let srcuCallback = frames.contains { $0.callback == .freeNotifier || $0.callback == .archInvalidateSecondaryTLBs }
         guard task.isAtomic || nonBlocking || srcuCallback else { return nil }
         let held = (task.rcuDepth > 0 ? ["rcu_read_lock"] : []) + task.locks.filter(\.isSpinlock).map(\.label)
         return (held + (nonBlocking ? ["a non-blockable range"] : []) + (srcuCallback ? ["an SRCU callback"] : [])).joined(separator: " and ")

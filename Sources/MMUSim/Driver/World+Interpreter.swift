@@ -42,7 +42,7 @@ extension World {
         case .invalidatePage: notifiers[node - 1].counters.invalidatePage += 1
         case .invalidateRangeStart: notifiers[node - 1].counters.invalidateRangeStart += 1
         case .invalidateRangeEnd: notifiers[node - 1].counters.invalidateRangeEnd += 1
-        case .clearYoung, .testYoung: break
+        case .clearYoung, .testYoung, .archInvalidateSecondaryTLBs: break
         }
         // An aging callback shows when it returns, with what it answered (driverReturn).
         if !callback.ages {
@@ -347,13 +347,7 @@ extension World {
             // `else`, or without one ends the program's task with the -errno.
             let mm = notifiers[node - 1].mm
             frame.pinned = pin
-            let task = currentIndex
-            frame.gup = GupFrame(
-                otherwise: otherwise?.pointer,
-                locks: tasks[task].locks.count,
-                rcuDepth: tasks[task].rcuDepth,
-                srcuDepth: tasks[task].srcuDepth
-            )
+            beginGup(otherwise)
             push([
                 .acquire(.mmapSem(mm: mm, write: false)), .handleFault(mm: mm, address: frame.address, mode: .gup(write: evaluate(write, node) != 0)),
                 .release(.mmapSem(mm: mm, write: false)), .driverGupDone(notifier: node),
@@ -437,13 +431,7 @@ extension World {
             // hmm_range_fault under the caller's mmap_lock: -EBUSY if the subscription was
             // invalidated since read_begin, else handle_mm_fault as needed; no page reference.
             let mm = notifiers[node - 1].mm
-            let task = currentIndex
-            frame.gup = GupFrame(
-                otherwise: otherwise?.pointer,
-                locks: tasks[task].locks.count,
-                rcuDepth: tasks[task].rcuDepth,
-                srcuDepth: tasks[task].srcuDepth
-            )
+            beginGup(otherwise)
             push([
                 .hmmCheckRetry(notifier: node), .handleFault(mm: mm, address: frame.address, mode: .hmm(write: evaluate(write, node) != 0)),
                 .driverGupDone(notifier: node),
@@ -451,6 +439,18 @@ extension World {
             return .expanded
         }
         return .ran
+    }
+
+    /// The start of a `gup` or `hmm_range_fault`'s own steps: where a failure unwinds to (the
+    /// task's locks and read-side depths now) and the `else` it then runs.
+    private mutating func beginGup(_ otherwise: Program?) {
+        let task = currentIndex
+        frame.gup = GupFrame(
+            otherwise: otherwise?.pointer,
+            locks: tasks[task].locks.count,
+            rcuDepth: tasks[task].rcuDepth,
+            srcuDepth: tasks[task].srcuDepth
+        )
     }
 
     /// A fault that would install after its driver's ->release ran fails with -EFAULT instead

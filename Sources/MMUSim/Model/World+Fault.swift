@@ -283,7 +283,7 @@ extension World {
         if config.kernel == .modern {
             // ptep_clear_flush, no notifier call of its own: the range brackets it.
             push(
-                [
+                secondaryTLBs(mm: mm, start: page, end: page + pageSize) + [
                     .wpSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode), .release(.pageTable(mm: mm)),
                 ] + end + [.putPage(pfn: oldPfn)]
             )

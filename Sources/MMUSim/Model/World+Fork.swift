@@ -92,6 +92,8 @@ extension World {
             if copied > 0 { world.emit(EventInfo(.pteCopy, mm: parent, start: start, end: end, pages: copied)) }
             world.markChanged(mm: parent, start: start, end: end)
         }
+        // The parent's write-protected ptes: the flush after the copy (flush_tlb_mm).
+        push(secondaryTLBs(mm: parent, start: start, end: end))
         return .ran
     }
 

@@ -101,9 +101,10 @@ extension World {
             push([.release(.pageTable(mm: mm)), .handleFault(mm: mm, address: address, mode: mode)])
             return .ran
         }
-        let swap: [Step] = [
-            .hugeClearFlush(mm: mm, address: base, oldPfn: oldPfn), .hugeSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode),
-        ]
+        let swap: [Step] =
+            [.hugeClearFlush(mm: mm, address: base, oldPfn: oldPfn)] + secondaryTLBs(mm: mm, start: base, end: base + hugePageSize) + [
+                .hugeSetPTE(mm: mm, address: address, oldPfn: oldPfn, mode: mode)
+            ]
         let range = (start: base, end: base + hugePageSize)
         let steps =
             config.has(.hugetlbCowNoNotifier)

@@ -152,6 +152,8 @@ extension World {
             if changed > 0 { world.emit(EventInfo(.pteProtect, mm: mm, start: start, end: end, pages: changed)) }
             world.markChanged(mm: mm, start: start, end: end)
         }
+        // flush_tlb_range.
+        push(secondaryTLBs(mm: mm, start: start, end: end))
         return .ran
     }
 
@@ -272,6 +274,8 @@ extension World {
             world.markChanged(mm: mm, start: oldStart, end: oldEnd)
             world.markChanged(mm: mm, start: newStart, end: newStart + (oldEnd - oldStart))
         }
+        // flush_tlb_range over the old range.
+        push(secondaryTLBs(mm: mm, start: oldStart, end: oldEnd))
         return .ran
     }
 

@@ -139,7 +139,8 @@ extension World {
         scratch.writable = pte.write
         emit(EventInfo(.pteClear, mm: mm, address: address, pfn: pfn))
         // Modern: ptep_clear_flush, inside the caller's range: no invalidate_page.
-        let notify: [Step] = modern ? [] : [.notify(.page(.invalidatePage, mm: mm, address: address))]
+        let notify: [Step] =
+            modern ? secondaryTLBs(mm: mm, start: address, end: address + pageSize) : [.notify(.page(.invalidatePage, mm: mm, address: address))]
         push(notify + [.setSwapPTE(mm: mm, address: address, pfn: pfn, migration: migration)])
         markChanged(mm: mm, start: address, end: address + pageSize)
         return .ran

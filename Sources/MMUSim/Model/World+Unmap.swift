@@ -84,6 +84,9 @@ extension World {
         if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
         let budget = (scratch.zapWork + Int(pageSize) - 1) / Int(pageSize)
         var rest: UInt64? = nil
+        // Modern, with a subscriber of arch_invalidate_secondary_tlbs: the gather is freed at
+        // tlb_finish_mmu, after the flush that calls it (docs/fidelity.md).
+        let holdBatches = config.kernel == .modern && hasArchSubscriber(mm)
         withLocks([.pageTable(mm: mm)]) { world in
             var gathered = world.scratch.pendingFree
             var batches: [[Int]] = []
@@ -92,13 +95,14 @@ extension World {
                 cleared += 1
                 guard let pfn = world.zapped(pte) else { return }
                 gathered.append(pfn)
-                if gathered.count >= Self.freePteNr {
+                if gathered.count >= Self.freePteNr, !holdBatches {
                     batches.append(gathered)
                     gathered = []
                 }
             }
             world.scratch.pendingFree = gathered
             world.scratch.zapWork -= cleared * Int(pageSize)
+            if cleared > 0 { world.noteFlush(mm: mm, start: start, end: rest ?? end) }
             if cleared > 0 { world.emit(EventInfo(.pteClear, mm: mm, start: start, end: rest ?? end, pages: cleared)) }
             for batch in batches { world.putGathered(batch) }
             world.markChanged(mm: mm, start: start, end: end)
@@ -141,6 +145,8 @@ extension World {
             world.markChanged(mm: mm, start: start, end: end)
         }
         scratch.zapWork -= Int((end - start) / 512)
+        // Modern: the huge range's TLB flush (tlb_flush_mmu_tlbonly) before its pages are put.
+        push(secondaryTLBs(mm: mm, start: start, end: end))
         return .ran
     }
 
@@ -190,10 +196,30 @@ extension World {
 
     /// `tlb_finish_mmu`: put every gathered page; those whose last reference goes are freed.
     mutating func tlbFinishMMU() -> Exec {
+        // Modern: the TLB flush first, with arch_invalidate_secondary_tlbs over what was cleared.
+        if scratch.flushMM > 0 {
+            let flush = secondaryTLBs(mm: scratch.flushMM, start: scratch.flushStart, end: scratch.flushEnd)
+            scratch.flushMM = 0
+            if !flush.isEmpty {
+                push(flush + [.tlbFinishMMU])
+                return .expanded
+            }
+        }
         let gathered = scratch.pendingFree
         scratch.pendingFree = []
         putGathered(gathered)
         return .ran
+    }
+
+    /// Modern: widens the range the next TLB flush covers.
+    mutating func noteFlush(mm: Int, start: UInt64, end: UInt64) {
+        guard config.kernel == .modern else { return }
+        if scratch.flushMM == mm {
+            scratch.flushStart = min(scratch.flushStart, start)
+            scratch.flushEnd = max(scratch.flushEnd, end)
+        } else {
+            (scratch.flushMM, scratch.flushStart, scratch.flushEnd) = (mm, start, end)
+        }
     }
 
     /// Puts each page of a gather (`free_pages_and_swap_cache`) and traces those freed, in

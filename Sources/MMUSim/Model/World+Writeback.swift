@@ -58,7 +58,9 @@ extension World {
         if pte.dirty { frames[pfn].dirty = true }
         emit(EventInfo(.pteClear, mm: mm, address: address, pfn: pfn))
         // Modern: ptep_clear_flush inside the caller's range: no invalidate_page.
-        let notify: [Step] = config.kernel == .modern ? [] : [.notify(.page(.invalidatePage, mm: mm, address: address))]
+        let notify: [Step] =
+            config.kernel == .modern
+            ? secondaryTLBs(mm: mm, start: address, end: address + pageSize) : [.notify(.page(.invalidatePage, mm: mm, address: address))]
         push(notify + [.mkcleanSet(mm: mm, address: address, pfn: pfn)])
         return .ran
     }

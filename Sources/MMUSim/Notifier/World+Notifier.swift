@@ -20,6 +20,20 @@ extension World {
         return call
     }
 
+    /// Modern (6.6): `mmu_notifier_arch_invalidate_secondary_tlbs`, which the architecture's
+    /// TLB flush calls over the range it flushed; nothing unless a listed subscriber has the
+    /// method (the walk of the others calls nothing and is not shown).
+    mutating func secondaryTLBs(mm: Int, start: UInt64, end: UInt64) -> [Step] {
+        guard config.kernel == .modern, hasArchSubscriber(mm) else { return [] }
+        return [.notify(NotifyCall(kind: .archInvalidateSecondaryTLBs, mm: mm, start: start, end: min(end, taskSize), srcu: true))]
+    }
+
+    /// True when a notifier on `mm`'s list has arch_invalidate_secondary_tlbs.
+    mutating func hasArchSubscriber(_ mm: Int) -> Bool {
+        guard let list = mms[mm - 1].notifierList else { return false }
+        return list.contains { policies[notifiers[$0 - 1].policy].policy.callbacks[.archInvalidateSecondaryTLBs] != nil }
+    }
+
     /// `__mmu_notifier_<method>`: rcu_read_lock, then one step per notifier on the list.
     /// The mm_has_notifiers() test is inline and free: without a list there is no step.
     mutating func notifyBegin(_ call: NotifyCall) -> Exec {
@@ -31,6 +45,7 @@ extension World {
             return .expanded
         }
         if call.srcu, list.isEmpty, call.kind != .clearFlushYoung { return .expanded }
+        if call.kind == .archInvalidateSecondaryTLBs, !hasArchSubscriber(call.mm) { return .expanded }
         // Modern: srcu_read_lock(&srcu) (mm/mmu_notifier.c, 6.x): the callbacks may sleep.
         if call.srcu {
             tasks[currentIndex].srcuDepth += 1

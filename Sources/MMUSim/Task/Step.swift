@@ -27,6 +27,9 @@ public struct NotifyCall: Codable, Hashable, Sendable {
         case clearYoung = "clear_young"
         /// Modern: whether the secondary saw the page young, clearing nothing (khugepaged).
         case testYoung = "test_young"
+        /// Modern (6.6): the primary TLB was flushed over the range; for IOMMUs that share the
+        /// CPU page table and cache its translations. Called in atomic context.
+        case archInvalidateSecondaryTLBs = "arch_invalidate_secondary_tlbs"
     }
 
     /// The method.

@@ -7,7 +7,8 @@ extension World {
         let rcu = ["rcu_read_lock", "rcu_read_unlock", "srcu_read_lock", "srcu_read_unlock"]
         // A modern world's ranges go to the interval subscriptions first.
         let itree = ["mn_itree_inv_start_range", "invalidate", "mn_itree_inv_end", "mn_itree_inv_end:deferred_list"]
-        let range = rcu + ["invalidate_range_start", "invalidate_range_end"] + itree
+        // And a modern TLB flush to the subscribers of arch_invalidate_secondary_tlbs.
+        let range = rcu + ["invalidate_range_start", "invalidate_range_end", "arch_invalidate_secondary_tlbs"] + itree
         let unmap =
             [
                 "split_vma", "detach_vmas_to_be_unmapped", "zap_pte_range", "tlb_finish_mmu", "__unmap_hugepage_range",
@@ -19,7 +20,8 @@ extension World {
                 "handle_mm_fault", "do_wp_page", "ptep_clear_flush", "set_pte_at", "put_page", "invalidate_page", "copy_huge_page", "hugetlb_cow",
                 "huge_ptep_clear_flush", "set_huge_pte_at", "__xip_unmap", "__xip_unmap:ptep_clear_flush", "vm_insert_mixed",
             ] + range + locked("page_table_lock") + locked("i_mmap_lock")
-        let rmap = locked("anon_vma") + locked("i_mmap_lock") + locked("page_table_lock") + rcu
+        // A modern reclaim, writeback or migration brackets its pte change with a range.
+        let rmap = locked("anon_vma") + locked("i_mmap_lock") + locked("page_table_lock") + range
         let mmapSem = locked("mmap_sem")
         // mmput (exit_mm's, or a call's own) and, when it drops the last user, exit_mmap.
         let lastMmput =

@@ -152,6 +152,11 @@ struct Scratch: Codable, Hashable, Sendable {
     var pendingFree: [Int] = []
     /// `unmap_vmas`' `zap_work`: bytes of the current ZAP_BLOCK_SIZE block left to zap.
     var zapWork = 0
+    /// Modern: the mm and range the gather's ptes were cleared in, for the TLB flush's
+    /// arch_invalidate_secondary_tlbs at tlb_finish_mmu (mm 0: none).
+    var flushMM = 0
+    var flushStart: UInt64 = 0
+    var flushEnd: UInt64 = 0
     /// `__unmap_hugepage_range`'s `page_list`: huge pages put after its own range's end.
     var hugePages: [Int] = []
     /// The ORed result of the clear_flush_young walk.

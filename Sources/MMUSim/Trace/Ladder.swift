@@ -99,11 +99,12 @@ public struct Ladder: Sendable {
         return (lanes, busyUntil.count)
     }
 
-    /// One event's cell: the call, the notifier and its driver, the range or page, the frame,
-    /// the return value, and the locks held in braces; a driver statement as `kvm /fault/3 lock
+    /// One event's cell: the call, the notifier and its driver, the range or page (a modern
+    /// range's event, `nonblock` when it may not block), the frame, the return value, and the
+    /// locks held in braces (`rcu`, `srcu` for the read sides); a driver statement as `kvm /fault/3 lock
     /// mmu_lock`, with the value it read or wrote after `->`.
     func describe(_ event: TraceEvent) -> String {
-        let locks = event.heldLocks.map(\.label) + (event.inRCU ? ["rcu"] : [])
+        let locks = event.heldLocks.map(\.label) + (event.inRCU ? ["rcu"] : []) + (event.inSRCU ? ["srcu"] : [])
         let held = locks.isEmpty ? "" : " {\(locks.joined(separator: ", "))}"
         // A driver statement: the driver, where in its policy, what the statement is, its value.
         if event.call == .driver, let driver = event.driver, let statement = event.statement {
@@ -113,6 +114,8 @@ public struct Ladder: Sendable {
         var parts = [event.call.rawValue]
         if let notifier = event.notifier { parts.append("n\(notifier)" + (drivers[notifier].map { " \($0)" } ?? "")) }
         if let start = event.start, let end = event.end { parts.append("\(hex(start))-\(hex(end))") }
+        // Modern: the range's event, and whether it may block.
+        if let kind = event.event { parts.append(kind.rawValue + (event.blockable == false ? " nonblock" : "")) }
         if let address = event.address { parts.append("@\(hex(address))") }
         if let pfn = event.pfn { parts.append("pfn \(pfn)") }
         if let pages = event.pages, pages > 1 { parts.append("\(pages) pages") }

@@ -3,6 +3,8 @@
 /// wire; openapi.yaml's TraceCall lists the same names (OpenAPITests).
 public enum TraceCall: String, Codable, Hashable, Sendable, CaseIterable {
     case addToSwap = "add_to_swap"
+    /// Modern: a subscriber's arch_invalidate_secondary_tlbs (the primary TLB flushed).
+    case archInvalidateSecondaryTLBs = "arch_invalidate_secondary_tlbs"
     case clearFlushYoung = "clear_flush_young"
     /// Modern: a subscriber's clear_young (`ret` whether it saw the page young).
     case clearYoung = "clear_young"
