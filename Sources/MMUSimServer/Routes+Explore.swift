@@ -7,6 +7,7 @@ import NIOPosix
 extension Routes {
     func addExploreRoutes(to endpoints: inout EndpointRegistry<AppRequestContext>) {
         let limits = self.limits
+        let simulator = self.simulator
 
         endpoints.get("/steps") { _, _ in
             StepsAnswer(steps: World.stepCatalog.mapValues { Array(Set($0)).sorted() })
@@ -27,7 +28,16 @@ extension Routes {
             }
             let explorer: Explorer
             do {
-                explorer = try Explorer(spec, drivers: try Explorer.drivers(inText: decoded.text))
+                let drivers = try Explorer.drivers(inText: decoded.text)
+                if spec.setup == nil {
+                    // Explore from here: a copy of the live world, which the exploration leaves as it is.
+                    guard spec.frames == nil, spec.swapSlots == nil, spec.releaseOrder == nil, spec.coreBugs == nil, spec.kernel == nil else {
+                        throw invalid("without 'setup' the exploration starts from the live world, which has its own options: give 'setup' with them")
+                    }
+                    explorer = try Explorer(spec, from: await simulator.world, drivers: drivers)
+                } else {
+                    explorer = try Explorer(spec, drivers: drivers)
+                }
             } catch let error as ExploreError {
                 throw invalid(error.message)
             }

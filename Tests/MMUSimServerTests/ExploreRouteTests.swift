@@ -80,6 +80,59 @@ struct ExploreRouteTests {
         }
     }
 
+    @Test(
+        "explore from here: without setup the exploration starts from a copy of the live world (the same result as the setup that built it), which it leaves as it was"
+    )
+    func fromHere() async throws {
+        let setup: [String] = [
+            #"{"op": "create_mm"}"#,
+            #"{"op": "mmap", "mm": 1, "length": 8192, "prot": "rw", "flags": ["private", "anonymous"]}"#,
+            #"{"op": "touch", "mm": 1, "addr": "0x7f0000000000", "length": 8192, "write": true, "value": 1}"#,
+            #"{"op": "register", "mm": 1, "kind": "kvm", "bugs": ["skip_retry_check"]}"#,
+        ]
+        let tasks =
+            #"[{"op": "fault", "mm": 1, "notifier": 1, "address": "0x7f0000000000", "write": true}, "#
+            + #"{"op": "munmap", "mm": 1, "addr": "0x7f0000000000", "length": 4096}]"#
+        let whole = #"{"setup": ["# + setup.joined(separator: ", ") + #"], "tasks": "# + tasks + "}"
+        try await Self.makeApp().test(.router) { client in
+            var expected: Answer?
+            try await client.execute(uri: "/explore", method: .post, headers: .json, body: ByteBuffer(string: whole)) { response in
+                expected = try JSONDecoder().decode(Answer.self, from: Data(response.body.readableBytesView))
+            }
+            // The same world, built live through the API.
+            let live: [(String, String)] = [
+                ("/mms", "{}"), ("/mms/1/mmap", #"{"length": 8192, "prot": "rw", "flags": ["private", "anonymous"]}"#),
+                ("/mms/1/touch", #"{"addr": "0x7f0000000000", "length": 8192, "write": true, "value": 1}"#),
+                ("/mms/1/notifiers", #"{"kind": "kvm", "bugs": ["skip_retry_check"]}"#),
+            ]
+            for (path, body) in live {
+                try await client.execute(uri: path, method: .post, headers: .json, body: ByteBuffer(string: body)) { #expect($0.status == .ok) }
+            }
+            var before = Data()
+            try await client.execute(uri: "/mms/1", method: .get) { before = Data($0.body.readableBytesView) }
+            try await client.execute(uri: "/explore", method: .post, headers: .json, body: ByteBuffer(string: #"{"tasks": "# + tasks + "}")) {
+                response in
+                #expect(response.status == .ok)
+                let answer = try JSONDecoder().decode(Answer.self, from: Data(response.body.readableBytesView))
+                #expect(!answer.violations.isEmpty && answer.violations == expected?.violations)
+                #expect(answer.schedules == expected?.schedules && answer.distinctStates == expected?.distinctStates)
+            }
+            try await client.execute(uri: "/mms/1", method: .get) { #expect(Data($0.body.readableBytesView) == before) }
+            try await client.execute(uri: "/mms/1/notifiers/1", method: .get) { response in
+                #expect(String(decoding: response.body.readableBytesView, as: UTF8.self).contains(#""faults":0"#))
+            }
+            // World options belong to a new world.
+            try await client.execute(
+                uri: "/explore",
+                method: .post,
+                headers: .json,
+                body: ByteBuffer(string: #"{"frames": 8, "tasks": "# + tasks + "}")
+            ) { response in
+                #expect(response.status == .unprocessableContent)
+            }
+        }
+    }
+
     @Test("GET /steps lists each operation's step names, and pause_at must name one of them")
     func steps() async throws {
         try await Self.makeApp().test(.router) { client in

@@ -52,7 +52,8 @@ function draw() {
 }
 
 /**
- * `#tour=STEP` runs the tour up to STEP; `#explore=EXAMPLE` runs an explorer example;
+ * `#tour=STEP` runs the tour up to STEP; `#explore=EXAMPLE` runs an explorer example (`&here=1`:
+ * its tasks from the live world);
  * `#drivers=FILE` checks a policy of the driver library (`kvm`, `examples/end-only-before`);
  * `#scenario=NAME` loads a library scenario, `&steps=all` (or `&steps=N`) resets the world and
  * plays all (or N) of its steps against this server, `&server=run` runs it with POST /scenarios/run.
@@ -62,8 +63,8 @@ function followHash(tour, explorer, scenarios, drivers) {
   if (policy) drivers.then((d) => d?.run(policy[1]));
   const tourStep = /^#tour=([\w-]+)$/.exec(location.hash);
   if (tourStep) tour.goTo(tourStep[1]);
-  const example = /^#explore=([\w-]+)$/.exec(location.hash);
-  if (example) explorer.then((e) => e?.run(example[1]));
+  const example = /^#explore=([\w-]+)(&here=1)?$/.exec(location.hash);
+  if (example) explorer.then((e) => e?.run(example[1], Boolean(example[2])));
   if (/^#scenario=[\w-]+(&|$)/.test(location.hash)) {
     const params = new URLSearchParams(location.hash.slice(1));
     const steps = params.get('steps');

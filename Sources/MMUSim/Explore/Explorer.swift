@@ -13,8 +13,10 @@ public struct ExploreSpec: Codable, Hashable, Sendable {
     public var coreBugs: [String]?
     /// The kernel the world runs: v17 (absent) or modern.
     public var kernel: KernelVersion?
-    /// Commands run to completion, one after the other, before the exploration.
-    public var setup: [Command]
+    /// Commands run to completion, one after the other, before the exploration, on a new
+    /// world. Absent: over HTTP (POST /explore), a copy of the live world, as it is; in a
+    /// file, a new world with nothing set up.
+    public var setup: [Command]?
     /// The concurrent operations.
     public var tasks: [Command]
     /// Stop after this many complete schedules.
@@ -133,7 +135,7 @@ public struct Explorer: Sendable {
             throw ExploreError(message: error.message)
         }
         var world = World(config)
-        for (index, command) in spec.setup.enumerated() {
+        for (index, command) in (spec.setup ?? []).enumerated() {
             do {
                 let task: TaskStruct?
                 if let operation = try Self.operation(command, drivers: drivers) {
@@ -152,6 +154,13 @@ public struct Explorer: Sendable {
                 throw ExploreError(message: "setup step \(index + 1): \(error)")
             }
         }
+        try self.init(spec, from: world, drivers: drivers)
+    }
+
+    /// The exploration of `spec`'s tasks started on a copy of `world` as it is (its setup is
+    /// not used): "explore from here".
+    public init(_ spec: ExploreSpec, from world: World, drivers: [String: Policy] = [:]) throws(ExploreError) {
+        guard (1...3).contains(spec.tasks.count) else { throw ExploreError(message: "an exploration takes 1 to 3 tasks, not \(spec.tasks.count)") }
         var operations: [Operation] = []
         for (index, command) in spec.tasks.enumerated() {
             let operation: Operation?

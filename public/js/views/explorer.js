@@ -109,7 +109,8 @@ export async function setupExplorer(container) {
   select.addEventListener('change', load);
   select.value = '01-release-v17.json';
   await load();
-  const explore = async () => {
+  /** Explores the spec; `here`: its tasks only, from a copy of the live world (no setup). */
+  const explore = async (here = false) => {
     let body;
     try {
       body = JSON.parse(spec.value);
@@ -118,8 +119,10 @@ export async function setupExplorer(container) {
       output.textContent = `The spec is not JSON: ${error.message}`;
       return;
     }
-    output.textContent = 'exploring…';
+    if (here) body = { tasks: body.tasks, drivers: body.drivers, max_states: body.max_states };
+    output.textContent = here ? 'exploring from the live world…' : 'exploring…';
     results.dataset.state = 'running';
+    results.dataset.from = here ? 'here' : 'setup';
     const answer = await post('/explore', body);
     showAnswer(output, answer);
     if (answer.ok) {
@@ -134,14 +137,16 @@ export async function setupExplorer(container) {
     event.preventDefault();
     explore();
   });
+  container.querySelector('#explore-here').addEventListener('click', () => explore(true));
   return {
-    /** Loads the example `name` (its file name without .json) and explores it. */
-    async run(name) {
+    /** Loads the example `name` (its file name without .json) and explores it; `here`: its
+     * tasks from the live world. */
+    async run(name, here = false) {
       if (!index.examples.some((e) => e.file === `${name}.json`)) return;
       select.value = `${name}.json`;
       await load();
       container.scrollIntoView();
-      await explore();
+      await explore(here);
     },
   };
 }
