@@ -11,7 +11,7 @@ struct Explore: ParsableCommand {
         discussion: """
             Each file gives a world, setup commands, 2 or 3 tasks and optionally the verdict it expects \
             ("expect": {"violations": [...]}); see examples/explore/. Prints, per file, the schedules and \
-            distinct states explored, the violations found and the first counterexample's schedule and trace. \
+            distinct states explored, the violations found and a shortest counterexample's schedule and trace (fewest steps, then the smallest sequence of task ids). \
             Exits 1 when a file's verdict differs from its expectation.
             """
     )

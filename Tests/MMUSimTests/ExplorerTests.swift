@@ -49,6 +49,38 @@ struct ExplorerTests {
         #expect(!calls[unlink..<free].contains("spte_zap") && !calls[unlink..<free].contains("invalidate_page"))
     }
 
+    @Test(
+        "the counterexample is a shortest one: it replays to its violation, no prefix of it violates, and no schedule of fewer steps does (each checked by walking every schedule of that length)",
+        arguments: ["01-release-v17.json", "02-kvm-fault-vs-munmap-skip-retry.json", "03-gru-dropin-vs-munmap-skip-check.json"]
+    )
+    func shortest(_ name: String) throws {
+        let explorer = try Explorer(try Self.load(name))
+        let counterexample = try #require(explorer.run().counterexample)
+        let schedule = counterexample.schedule
+        let violations = explorer.initial.violations.count
+        #expect(explorer.replay(schedule).violations.count > violations)
+        // Every schedule of fewer steps, depth first over the tasks that can move: none violates.
+        // A state already walked from a depth as small has nothing new to show.
+        var stack: [(World, Int)] = [(explorer.initial, 0)]
+        var walked = 0
+        var shallowest: [World: Int] = [:]
+        while let (world, depth) = stack.popLast() {
+            guard depth < schedule.count - 1, shallowest[world.stateKey].map({ depth < $0 }) ?? true else { continue }
+            shallowest[world.stateKey] = depth
+            for task in world.tasks.filter({ $0.status != .done }).map(\.id) {
+                var next = world
+                if case .blocked = next.step(task) { continue }
+                walked += 1
+                #expect(
+                    next.violations.count == violations,
+                    "\(name): a violation after \(depth + 1) steps, the counterexample has \(schedule.count)"
+                )
+                stack.append((next, depth + 1))
+            }
+        }
+        #expect(walked > 0)
+    }
+
     @Test("the visited set is exact: states are keyed whole, history left out, and any difference of state is another key")
     func visitedSetIsExact() {
         // Two mms with one written page each; then an mprotect of each page to read-only, as two tasks.

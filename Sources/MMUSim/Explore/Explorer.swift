@@ -258,7 +258,47 @@ public struct Explorer: Sendable {
         }
         result.distinctStates = seen.count
         result.locksTaken = locks.sorted()
+        // The counterexample a reviewer reads: a shortest one, the smallest schedule of task ids
+        // among those (the same whatever order the search met them in).
+        if result.counterexample != nil, let shortest = shortestCounterexample(maxStates: maxStates, shouldStop: shouldStop) {
+            result.counterexample = shortest
+        }
         return result
+    }
+
+    /// Breadth first, the tasks of each state tried in increasing id: the first violating
+    /// schedule met has the fewest steps and, among those, the smallest sequence of task ids (a
+    /// state is kept with the first, smallest path that reached it, so no smaller schedule is
+    /// cut). Nil when the bounds stop it first.
+    func shortestCounterexample(maxStates: Int, shouldStop: () -> Bool) -> Counterexample? {
+        var seen: Set<World> = [initial.stateKey]
+        var level: [(world: World, path: [Int])] = [(initial, [])]
+        var visited = 0
+        while !level.isEmpty {
+            var next: [(world: World, path: [Int])] = []
+            for (world, path) in level {
+                visited += 1
+                if seen.count >= maxStates || (visited % 256 == 0 && shouldStop()) { return nil }
+                let runnable =
+                    (taskIDs.filter { world.task($0)?.status != .done } + world.tasks.filter { $0.isWorker && $0.status != .done }.map(\.id))
+                    .sorted()
+                for task in runnable {
+                    var after = world
+                    if case .blocked = after.step(task) { continue }
+                    if after.violations.count > initial.violations.count {
+                        return Counterexample(
+                            schedule: path + [task],
+                            violations: Array(after.violations[initial.violations.count...]),
+                            trace: after.trace.events(after: initial.lastSeq)
+                        )
+                    }
+                    guard seen.insert(after.stateKey).inserted else { continue }
+                    next.append((after, path + [task]))
+                }
+            }
+            level = next
+        }
+        return nil
     }
 
     /// Replays a schedule from the initial world and returns the world it ends in; the

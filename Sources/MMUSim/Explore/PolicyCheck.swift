@@ -1,7 +1,7 @@
 /// `mmusim check`: a driver policy against a catalogue of adversarial workloads (DRIVERS.md).
 /// Each workload sets a small world up (a page written, the driver registered, often a page
 /// already mapped by it) and explores every interleaving of 2 concurrent tasks; a verdict is
-/// clean, or the invariants broken with the first counterexample, or a deadlock.
+/// clean, or the invariants broken with a shortest counterexample, or a deadlock.
 public struct PolicyCheck: Sendable {
     /// One workload of the catalogue.
     public struct Workload: Sendable {

@@ -253,7 +253,7 @@ extension World {
         if let reason = waitReason(for: [.notifierList(mm: mm)]) { return .blocked(reason) }
         var seq = 0
         if mms[mm - 1].invalidateSeq & 1 == 1 {
-            if let index = mms[mm - 1].itree.firstIndex(of: node), index >= 0 {
+            if mms[mm - 1].itree.contains(node) {
                 mms[mm - 1].deferredItree.append(node)
                 seq = mms[mm - 1].invalidateSeq
             } else {
