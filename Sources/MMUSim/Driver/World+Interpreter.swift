@@ -111,9 +111,15 @@ extension World {
     private mutating func runProgram(_ node: Int, _ program: Program, address: UInt64, write: Bool, isFault: Bool = false) -> Exec {
         var frame = DriverFrame(notifier: node, callback: nil, start: address, end: address + pageSize, address: address, write: write)
         frame.isFault = isFault
+        enterProgram(node, program, frame)
+        return .expanded
+    }
+
+    /// Enters `program` of `node`'s policy in `frame`: its statements as the task's next steps,
+    /// then its return.
+    mutating func enterProgram(_ node: Int, _ program: Program, _ frame: DriverFrame) {
         tasks[currentIndex].scratch.driverFrames.append(frame)
         push(statementSteps(node, policies[notifiers[node - 1].policy].program(program.pointer)) + [.driverReturn(notifier: node)])
-        return .expanded
     }
 
     /// The end of a gup's own steps: it succeeded (local `ret` is 0), and a failure later in
@@ -213,8 +219,7 @@ extension World {
     mutating func callbackProgram(_ node: Int, _ callback: Callback) -> Exec {
         guard let program = policies[notifiers[node - 1].policy].policy.callbacks[callback], !program.statements.isEmpty else { return .ran }
         let frame = DriverFrame(notifier: node, callback: callback, start: 0, end: 0, address: 0, write: false)
-        tasks[currentIndex].scratch.driverFrames.append(frame)
-        push(statementSteps(node, policies[notifiers[node - 1].policy].program(program.pointer)) + [.driverReturn(notifier: node)])
+        enterProgram(node, program, frame)
         return .ran
     }
 
@@ -402,9 +407,7 @@ extension World {
             // no grace period: freeing the notifier next waits for no reader.
             let mm = notifiers[node - 1].mm
             withLocks([.notifierList(mm: mm)]) { $0.unlink(node) }
-            notifiers[node - 1].state = .unregistered
-            notifiers[node - 1].releaseDone = true
-            emit(EventInfo(.unregister, mm: mm, notifier: node))
+            markUnregistered(node)
             mmdrop(mm)
         case .synchronize(.srcu):
             checkStatementMaySleep(node, statement)

@@ -32,7 +32,6 @@ extension World {
 
     /// One VMA: `mmu_notifier_invalidate_range_start_nonblock` over it, then the unmap.
     mutating func oomReapVMA(mm: Int, start: UInt64, end: UInt64) -> Exec {
-        scratch.rangeFailed = false
         push([
             .notify(rangeCall(.invalidateRangeStart, mm: mm, start: start, end: end, .unmap, blockable: false)),
             .oomReapUnmap(mm: mm, start: start, end: end),

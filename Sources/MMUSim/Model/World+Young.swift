@@ -11,19 +11,14 @@ extension World {
         if tasks[currentIndex].result.values == nil, !mark { updateResult { $0.values = [] } }
         let next = Step.pageIdleNext(mm: mm, address: address + pageSize, end: end, mark: mark)
         let pte = mms[mm - 1].pageTable.translation(at: address)
-        // page_idle_get_folio: an LRU page only (not the zero page).
-        guard pte.isPresent, pte.pfn != Self.zeroPfn, frames[pte.pfn].isAllocated else {
+        // page_idle_get_folio: an LRU page only (not the zero page); the read path walks only a
+        // page that is still idle. The others read as not idle.
+        guard pte.isPresent, pte.pfn != Self.zeroPfn, frames[pte.pfn].isAllocated, mark || frames[pte.pfn].idle else {
             if !mark { updateResult { $0.values?.append(0) } }
             push([next])
             return .expanded
         }
         let pfn = pte.pfn
-        // The read path walks only a page that is still idle.
-        guard mark || frames[pfn].idle else {
-            updateResult { $0.values?.append(0) }
-            push([next])
-            return .expanded
-        }
         scratch.young = false
         var steps: [Step] = [.acquire(rmapLock(pfn))]
         for mapping in rmap(pfn, matching: { $0.isPresent && $0.pfn == pfn }) {

@@ -41,7 +41,7 @@ public struct Notifier: Codable, Hashable, Sendable {
     /// The driver's name: the policy's.
     public let driverName: String
     /// True when the driver registered an mmu_notifier (the others are only attached).
-    public let usesNotifier: Bool
+    public var usesNotifier: Bool { subscribe != .none }
     /// True when the driver's fault path pins what it maps (a gup with `pin`): each such
     /// mapping holds its own page reference (pinning, xpmem).
     public let pins: Bool
@@ -85,7 +85,6 @@ public struct Notifier: Codable, Hashable, Sendable {
         self.state = state
         policy = index
         driverName = loaded.policy.name
-        usesNotifier = loaded.policy.subscribe != .none
         subscribe = loaded.policy.subscribe
         if subscribe == .interval { counters.invalidate = 0 }
         pins = loaded.policy.pins

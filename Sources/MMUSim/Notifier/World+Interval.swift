@@ -10,10 +10,7 @@ extension World {
     /// `__mmu_notifier_invalidate_range_end` and `__mmu_notifier_release`, if the mm has an
     /// interval tree; nil when there is none (or it is done), and the classic walk goes on.
     mutating func itreePass(_ call: NotifyCall) -> [Step]? {
-        guard call.srcu, !call.itreeDone else { return nil }
-        // A start's failure is this walk's alone.
-        if call.kind == .invalidateRangeStart { scratch.rangeFailed = false }
-        guard mms[call.mm - 1].hasItree else { return nil }
+        guard call.srcu, !call.itreeDone, mms[call.mm - 1].hasItree else { return nil }
         switch call.kind {
         case .invalidateRangeStart: return [.itreeStart(call)]
         case .invalidateRangeEnd: return [.itreeInvEnd(mm: call.mm), .notify(classic(call))]
@@ -95,8 +92,7 @@ extension World {
         frame.event = call.event
         frame.blockable = call.blockable
         frame.curSeq = curSeq
-        tasks[currentIndex].scratch.driverFrames.append(frame)
-        push(statementSteps(node, loaded.program(program.pointer)) + [.driverReturn(notifier: node)])
+        enterProgram(node, program, frame)
         return .ran
     }
 
@@ -284,9 +280,7 @@ extension World {
     mutating func intervalRemoveFinish(_ node: Int) -> Exec {
         let mm = notifiers[node - 1].mm
         zapPolicy(node, from: 0, to: taskSize, setDirty: true, put: true)
-        notifiers[node - 1].state = .unregistered
-        notifiers[node - 1].releaseDone = true
-        emit(EventInfo(.unregister, mm: mm, notifier: node))
+        markUnregistered(node)
         mmdrop(mm)
         notifiers[node - 1].freed = true
         emit(EventInfo(.notifierFree, mm: mm, notifier: node))
@@ -346,9 +340,7 @@ extension World {
     /// registration took.
     mutating func freeNotifierCall(_ node: Int) -> Exec {
         let mm = notifiers[node - 1].mm
-        notifiers[node - 1].state = .unregistered
-        notifiers[node - 1].releaseDone = true
-        emit(EventInfo(.unregister, mm: mm, notifier: node))
+        markUnregistered(node)
         push([.callbackProgram(notifier: node, callback: .freeNotifier), .mmdrop(mm: mm)])
         return .ran
     }

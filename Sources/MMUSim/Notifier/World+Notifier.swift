@@ -37,6 +37,8 @@ extension World {
     /// `__mmu_notifier_<method>`: rcu_read_lock, then one step per notifier on the list.
     /// The mm_has_notifiers() test is inline and free: without a list there is no step.
     mutating func notifyBegin(_ call: NotifyCall) -> Exec {
+        // A modern start's failure (-EAGAIN, false) is this walk's alone.
+        if call.srcu, call.kind == .invalidateRangeStart, !call.itreeDone { scratch.rangeFailed = false }
         guard let list = mms[call.mm - 1].notifierList else { return .expanded }
         // Modern: the interval subscriptions first; then the classic list, if it is not empty
         // (`if (!hlist_empty(&subscriptions->list))`).
@@ -279,11 +281,17 @@ extension World {
     mutating func unregisterFinish(_ node: Int) -> Exec {
         let mm = notifiers[node - 1].mm
         if !notifiers[node - 1].usesNotifier { zapPolicy(node, from: 0, to: taskSize, setDirty: true, put: true) }
-        notifiers[node - 1].state = .unregistered
-        notifiers[node - 1].releaseDone = true
-        emit(EventInfo(.unregister, mm: mm, notifier: node))
+        markUnregistered(node)
         if notifiers[node - 1].usesNotifier { mmdrop(mm) }
         return .ran
+    }
+
+    /// The notifier is gone from the core: no method runs on it again (mmu_notifier_unregister
+    /// has returned, an interval subscription is removed, a get subscription's SRCU free came).
+    mutating func markUnregistered(_ node: Int) {
+        notifiers[node - 1].state = .unregistered
+        notifiers[node - 1].releaseDone = true
+        emit(EventInfo(.unregister, mm: notifiers[node - 1].mm, notifier: node))
     }
 
     /// One ->release call, made by unregister or by the v17 release loop.
