@@ -38,6 +38,13 @@ struct Check: ParsableCommand {
     @Option(help: "Stop each workload's exploration after this many seconds.")
     var seconds: Double = 60
 
+    @Option(help: "Threads that expand the states of each level (default: the machine's cores; the same verdicts whatever N).")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs is at least 1, not \(jobs)") }
+    }
+
     func run() throws {
         let text: String
         do {
@@ -65,7 +72,7 @@ struct Check: ParsableCommand {
             let clock = ContinuousClock()
             for name in names {
                 let deadline = clock.now + .milliseconds(Int(seconds * 1000))
-                verdicts += try check.run(workloads: [name]) { clock.now > deadline }
+                verdicts += try check.run(workloads: [name], jobs: jobs) { clock.now > deadline }
             }
         } catch {
             throw ValidationError(error.message)

@@ -13,6 +13,13 @@ struct Explore: ParsableCommand {
             ("expect": {"violations": [...]}); see examples/explore/. Prints, per file, the schedules and \
             distinct states explored, the violations found and a shortest counterexample's schedule and trace (fewest steps, then the smallest sequence of task ids). \
             Exits 1 when a file's verdict differs from its expectation.
+
+            --jobs N expands each level of the breadth-first search on N threads (the same result \
+            whatever N). --shard i/n explores one part of a partition of the states; run every part \
+            (on as many machines as you like) with --json, then --merge their outputs to get the \
+            whole run's verdict, violations, deadlocks and counterexample:
+              parallel mmusim explore FILE --shard {}/4 --json '>' shard{}.json ::: 1 2 3 4
+              mmusim explore FILE --merge shard1.json shard2.json shard3.json shard4.json
             """
     )
 
@@ -27,6 +34,24 @@ struct Explore: ParsableCommand {
 
     @Flag(help: "Print the counterexample's trace as a ladder diagram: a column per task, at most 100 characters wide.")
     var ladder = false
+
+    @Option(help: "Threads that expand the states of each level (default: the machine's cores).")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Explore part i of n (1 <= i <= n) of a partition of the states; print it with --json for --merge.")
+    var shard: String?
+
+    @Option(parsing: .upToNextOption, help: "Merge the --json outputs of every shard of the one FILE given, instead of exploring.")
+    var merge: [String] = []
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs is at least 1, not \(jobs)") }
+        if let shard, Shard(shard) == nil { throw ValidationError("--shard is i/n with 1 <= i <= n, not '\(shard)'") }
+        if !merge.isEmpty {
+            guard files.count == 1 else { throw ValidationError("--merge takes the one explorer file the shards explored, not \(files.count)") }
+            guard shard == nil else { throw ValidationError("--merge and --shard do not go together") }
+        }
+    }
 
     func run() throws {
         var failed = 0
@@ -45,9 +70,29 @@ struct Explore: ParsableCommand {
             let clock = ContinuousClock()
             let deadline = clock.now + .milliseconds(Int(seconds * 1000))
             let started = clock.now
-            let result = explorer.run { clock.now > deadline }
+            let result: ExploreResult
+            if merge.isEmpty {
+                result = explorer.run(jobs: jobs, shard: shard.flatMap(Shard.init)) { clock.now > deadline }
+            } else {
+                let decoder = JSONDecoder()
+                decoder.keyDecodingStrategy = .convertFromSnakeCase
+                var parts: [ExploreResult] = []
+                for path in merge {
+                    do {
+                        parts.append(try decoder.decode(ShardOutput.self, from: Data(contentsOf: URL(fileURLWithPath: path))).result)
+                    } catch {
+                        throw ValidationError("\(path): not the --json output of explore --shard: \(error)")
+                    }
+                }
+                do {
+                    result = try explorer.merged(parts)
+                } catch {
+                    throw ValidationError(error.message)
+                }
+            }
             let elapsed = clock.now - started
-            let mismatches = spec.expect?.mismatches(result) ?? []
+            // A shard is a part: its verdict is the merge's.
+            let mismatches = shard == nil ? spec.expect?.mismatches(result) ?? [] : []
             if json {
                 let encoder = JSONEncoder()
                 encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -63,8 +108,14 @@ struct Explore: ParsableCommand {
                     )
                 )
             }
-            if spec.expect != nil {
-                print(mismatches.isEmpty ? "  verdict: as expected" : "  verdict: NOT as expected: " + mismatches.joined(separator: "; "))
+            if spec.expect != nil, shard == nil {
+                let verdict = mismatches.isEmpty ? "  verdict: as expected" : "  verdict: NOT as expected: " + mismatches.joined(separator: "; ")
+                // With --json, stdout is the JSON alone.
+                if json {
+                    FileHandle.standardError.write(Data((verdict + "\n").utf8))
+                } else {
+                    print(verdict)
+                }
             }
             if !mismatches.isEmpty { failed += 1 }
         }
@@ -110,5 +161,33 @@ struct Explore: ParsableCommand {
             }
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// What `--merge` reads of a shard's `--json` output: its counts, its findings and its
+/// counterexample's schedule (the merge replays the trace).
+struct ShardOutput: Decodable {
+    var schedules: Int
+    var distinctStates: Int
+    var transitions: Int
+    var truncated: Bool
+    var locksTaken: [Int]
+    var findings: ShardFindings
+    var counterexample: Schedule?
+
+    struct Schedule: Decodable {
+        var schedule: [Int]
+    }
+
+    var result: ExploreResult {
+        var result = ExploreResult()
+        result.schedules = schedules
+        result.distinctStates = distinctStates
+        result.transitions = transitions
+        result.truncated = truncated
+        result.locksTaken = locksTaken
+        result.findings = findings
+        result.counterexample = counterexample.map { Counterexample(schedule: $0.schedule, violations: [], trace: []) }
+        return result
     }
 }

@@ -53,9 +53,10 @@ public struct ExploreResult: Codable, Hashable, Sendable {
     public var distinctStates = 0
     /// Steps run in all.
     public var transitions = 0
-    /// For each violated invariant, the number of schedules that ended in it.
+    /// For each violated invariant, the number of schedules that ended in it: of steps that
+    /// broke it, each from a distinct state.
     public var violations: [String: Int] = [:]
-    /// Schedules in which every remaining task was blocked.
+    /// Distinct states in which every remaining task was blocked.
     public var deadlocks = 0
     /// True when a bound stopped the exploration before it was exhaustive.
     public var truncated = false
@@ -63,6 +64,11 @@ public struct ExploreResult: Codable, Hashable, Sendable {
     public var counterexample: Counterexample?
     /// The distinct locks_taken answers of register tasks at the ends of schedules.
     public var locksTaken: [Int] = []
+    /// A shard's run: what the merge needs (nil when not sharded).
+    public var findings: ShardFindings?
+
+    /// Nothing explored yet.
+    public init() {}
 }
 
 /// A schedule that breaks an invariant, and what it did.
@@ -73,6 +79,13 @@ public struct Counterexample: Codable, Hashable, Sendable {
     public var violations: [Violation]
     /// The interleaved trace from the first step on.
     public var trace: [TraceEvent]
+
+    /// A counterexample.
+    public init(schedule: [Int], violations: [Violation], trace: [TraceEvent]) {
+        self.schedule = schedule
+        self.violations = violations
+        self.trace = trace
+    }
 }
 
 /// Why an exploration could not start.
@@ -81,7 +94,7 @@ public struct ExploreError: Error, Hashable, Sendable {
     public var message: String
 }
 
-/// Runs every interleaving of the atomic steps of 2 or 3 tasks, depth first, cutting
+/// Runs every interleaving of the atomic steps of 1 to 3 tasks, breadth first, cutting
 /// schedules that reach a state already explored, and checks every invariant after each
 /// step (the world's checker runs inside each step).
 public struct Explorer: Sendable {
@@ -184,121 +197,13 @@ public struct Explorer: Sendable {
         initial = world
     }
 
-    /// Explores. `shouldStop` is asked now and then (the caller's time budget: the model has
-    /// no clock).
-    public func run(shouldStop: () -> Bool = { false }) -> ExploreResult {
-        var result = ExploreResult()
-        // The states themselves, not their hashes: equality decides, so no collision can cut a state.
-        var seen = Set<World>()
-        var path: [Int] = []
-        let maxSchedules = spec.maxSchedules ?? Int.max
-        let maxDepth = spec.maxDepth ?? 10_000
-        let maxStates = spec.maxStates ?? 1_000_000
-        var locks = Set<Int>()
-
-        // Depth-first with an explicit stack of (world, the tasks still to try from it).
-        struct Frame {
-            var world: World
-            var choices: [Int]
-        }
-        seen.insert(initial.stateKey)
-        var stack = [Frame(world: initial, choices: taskIDs.reversed())]
-        while var frame = stack.popLast() {
-            if result.schedules >= maxSchedules || seen.count >= maxStates || (result.transitions % 256 == 0 && shouldStop()) {
-                result.truncated = true
-                break
-            }
-            guard let task = frame.choices.popLast() else {
-                if !path.isEmpty { path.removeLast() }
-                continue
-            }
-            stack.append(frame)
-            var next = frame.world
-            // A step that only finishes the task (its last macros expand to nothing) counts too.
-            if case .blocked = next.step(task) { continue }
-            result.transitions += 1
-            path.append(task)
-            let broken = next.violations.count > initial.violations.count
-            // The tasks of the spec, and the workers their drivers queued meanwhile.
-            let runnable = taskIDs.filter { next.task($0)?.status != .done } + next.tasks.filter { $0.isWorker && $0.status != .done }.map(\.id)
-            if broken || runnable.isEmpty || path.count >= maxDepth {
-                result.schedules += 1
-                if path.count >= maxDepth && !broken && !runnable.isEmpty { result.truncated = true }
-                if broken {
-                    for invariant in Set(next.violations.map(\.invariant.rawValue)) { result.violations[invariant, default: 0] += 1 }
-                    if result.counterexample == nil {
-                        result.counterexample = Counterexample(
-                            schedule: path,
-                            violations: Array(next.violations[initial.violations.count...]),
-                            trace: next.trace.events(after: initial.lastSeq)
-                        )
-                    }
-                } else if runnable.isEmpty {
-                    for id in taskIDs { if let taken = next.task(id)?.result.locksTaken { locks.insert(taken) } }
-                }
-                path.removeLast()
-                continue
-            }
-            guard seen.insert(next.stateKey).inserted else {
-                path.removeLast()
-                continue
-            }
-            // A state where no task can move is a deadlock.
-            if !runnable.contains(where: { id in
-                var probe = next
-                if case .blocked = probe.step(id) { return false }
-                return true
-            }) {
-                result.deadlocks += 1
-                result.schedules += 1
-                path.removeLast()
-                continue
-            }
-            stack.append(Frame(world: next, choices: runnable.reversed()))
-        }
-        result.distinctStates = seen.count
-        result.locksTaken = locks.sorted()
-        // The counterexample a reviewer reads: a shortest one, the smallest schedule of task ids
-        // among those (the same whatever order the search met them in).
-        if result.counterexample != nil, let shortest = shortestCounterexample(maxStates: maxStates, shouldStop: shouldStop) {
-            result.counterexample = shortest
-        }
-        return result
-    }
-
-    /// Breadth first, the tasks of each state tried in increasing id: the first violating
-    /// schedule met has the fewest steps and, among those, the smallest sequence of task ids (a
-    /// state is kept with the first, smallest path that reached it, so no smaller schedule is
-    /// cut). Nil when the bounds stop it first.
-    func shortestCounterexample(maxStates: Int, shouldStop: () -> Bool) -> Counterexample? {
-        var seen: Set<World> = [initial.stateKey]
-        var level: [(world: World, path: [Int])] = [(initial, [])]
-        var visited = 0
-        while !level.isEmpty {
-            var next: [(world: World, path: [Int])] = []
-            for (world, path) in level {
-                visited += 1
-                if seen.count >= maxStates || (visited % 256 == 0 && shouldStop()) { return nil }
-                let runnable =
-                    (taskIDs.filter { world.task($0)?.status != .done } + world.tasks.filter { $0.isWorker && $0.status != .done }.map(\.id))
-                    .sorted()
-                for task in runnable {
-                    var after = world
-                    if case .blocked = after.step(task) { continue }
-                    if after.violations.count > initial.violations.count {
-                        return Counterexample(
-                            schedule: path + [task],
-                            violations: Array(after.violations[initial.violations.count...]),
-                            trace: after.trace.events(after: initial.lastSeq)
-                        )
-                    }
-                    guard seen.insert(after.stateKey).inserted else { continue }
-                    next.append((after, path + [task]))
-                }
-            }
-            level = next
-        }
-        return nil
+    /// Explores breadth first (see `Search`). `shouldStop` is asked now and then (the
+    /// caller's time budget: the model has no clock); `jobs` threads expand each level's states,
+    /// with the same result whatever their number; `shard` explores one part of a partition of
+    /// the states (`ExploreResult.merged` joins the parts).
+    public func run(jobs: Int = 1, shard: Shard? = nil, shouldStop: () -> Bool = { false }) -> ExploreResult {
+        var search = Search(explorer: self, jobs: max(1, jobs), shard: shard)
+        return search.run(shouldStop: shouldStop)
     }
 
     /// Replays a schedule from the initial world and returns the world it ends in; the

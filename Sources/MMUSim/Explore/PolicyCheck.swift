@@ -262,16 +262,23 @@ public struct PolicyCheck: Sendable {
         return (world, a)
     }
 
-    /// Runs the workloads named (all when empty); `shouldStop` is asked now and then.
-    public func run(workloads names: [String] = [], shouldStop: () -> Bool = { false }) throws(CommandError) -> [Verdict] {
+    /// The exploration of a workload of the policy's catalogue, nil for a name not in it.
+    public func explorer(for name: String) -> Explorer? {
+        guard let workload = Self.catalogue(for: policy).first(where: { $0.name == name }) else { return nil }
+        let (world, a) = self.world(for: workload)
+        return Explorer(spec: ExploreSpec(setup: [], tasks: []), world: world, tasks: workload.tasks(a))
+    }
+
+    /// Runs the workloads named (all when empty), each on `jobs` threads; `shouldStop` is asked
+    /// now and then.
+    public func run(workloads names: [String] = [], jobs: Int = 1, shouldStop: () -> Bool = { false }) throws(CommandError) -> [Verdict] {
         let catalogue = Self.catalogue(for: policy)
         if let unknown = names.first(where: { name in !catalogue.contains { $0.name == name } }) {
             throw CommandError("no workload '\(unknown)': the catalogue has \(catalogue.map(\.name).joined(separator: ", "))", code: "invalid_value")
         }
-        return catalogue.filter { names.isEmpty || names.contains($0.name) }.map { workload in
-            let (world, a) = self.world(for: workload)
-            let explorer = Explorer(spec: ExploreSpec(setup: [], tasks: []), world: world, tasks: workload.tasks(a))
-            return Verdict(workload: workload.name, result: explorer.run(shouldStop: shouldStop), world: explorer.initial)
+        return catalogue.filter { names.isEmpty || names.contains($0.name) }.compactMap { workload in
+            guard let explorer = explorer(for: workload.name) else { return nil }
+            return Verdict(workload: workload.name, result: explorer.run(jobs: jobs, shouldStop: shouldStop), world: explorer.initial)
         }
     }
 }

@@ -27,9 +27,58 @@ public struct RadixTable: Codable, Hashable, Sendable {
 
     /// The number of non-zero entries.
     public private(set) var count = 0
+    /// The wrapping sum of `mix(vpn, entry)` over the non-zero entries.
+    private var digest: UInt64 = 0
 
     /// Creates an empty table.
     public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case uppers, upperUsed, leaves, leafUsed, freeUppers, freeLeaves, count
+    }
+
+    /// Decodes the tables and sums their entries' hash again.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        uppers = try container.decode([[Int32]].self, forKey: .uppers)
+        upperUsed = try container.decode([Int32].self, forKey: .upperUsed)
+        leaves = try container.decode([[UInt64]].self, forKey: .leaves)
+        leafUsed = try container.decode([Int32].self, forKey: .leafUsed)
+        freeUppers = try container.decode([Int32].self, forKey: .freeUppers)
+        freeLeaves = try container.decode([Int32].self, forKey: .freeLeaves)
+        count = try container.decode(Int.self, forKey: .count)
+        var sum: UInt64 = 0
+        forEach(from: 0, to: Self.pages) { sum &+= Self.mix($0, $1) }
+        digest = sum
+    }
+
+    /// Every page number the table covers.
+    static let pages: UInt64 = 1 << (levelBits * UInt64(upperLevels + 1))
+
+    /// An entry's share of the hash (splitmix64's finalizer over the page number and entry).
+    @inline(__always)
+    private static func mix(_ vpn: UInt64, _ entry: UInt64) -> UInt64 {
+        var z = ((vpn &* 0x9E37_79B9_7F4A_7C15) ^ entry) &+ 0x6A09_E667_F3BC_C909
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// The same entries.
+    public static func == (lhs: RadixTable, rhs: RadixTable) -> Bool {
+        guard lhs.count == rhs.count, lhs.digest == rhs.digest else { return false }
+        // Copies of one table share their storage until one of them changes.
+        if lhs.leaves.withUnsafeBufferPointer({ a in rhs.leaves.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } }) { return true }
+        let left = lhs.entries(from: 0, to: pages)
+        let right = rhs.entries(from: 0, to: pages)
+        return left.elementsEqual(right) { $0.vpn == $1.vpn && $0.entry == $1.entry }
+    }
+
+    /// The entries' count and the sum kept of their hashes.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(count)
+        hasher.combine(digest)
+    }
 
     /// The number of leaf tables currently allocated.
     public var leafTables: Int { leaves.count - freeLeaves.count }
@@ -74,10 +123,14 @@ public struct RadixTable: Codable, Hashable, Sendable {
             table = Int(child - 1)
         }
         let index = Self.slot(vpn, level: Self.upperLevels)
-        if leaves[table][index] == 0 {
+        let old = leaves[table][index]
+        if old == 0 {
             leafUsed[table] += 1
             count += 1
+        } else {
+            digest &-= Self.mix(vpn, old)
         }
+        digest &+= Self.mix(vpn, value)
         leaves[table][index] = value
     }
 
@@ -92,7 +145,9 @@ public struct RadixTable: Codable, Hashable, Sendable {
             table = Int(child - 1)
         }
         let index = Self.slot(vpn, level: Self.upperLevels)
-        guard leaves[table][index] != 0 else { return }
+        let old = leaves[table][index]
+        guard old != 0 else { return }
+        digest &-= Self.mix(vpn, old)
         leaves[table][index] = 0
         leafUsed[table] -= 1
         count -= 1
@@ -239,6 +294,7 @@ public struct RadixTable: Codable, Hashable, Sendable {
             guard first <= last else { return leafUsed[table] == 0 }
             var used = leafUsed[table]
             var removed = 0
+            var sum = digest
             leaves[table].withUnsafeMutableBufferPointer { entries in
                 for index in first...last where entries[index] != 0 {
                     if remaining == 0 {
@@ -246,7 +302,10 @@ public struct RadixTable: Codable, Hashable, Sendable {
                         break
                     }
                     remaining -= 1
-                    let new = body(base + UInt64(index), entries[index])
+                    let vpn = base + UInt64(index)
+                    let new = body(vpn, entries[index])
+                    sum &-= Self.mix(vpn, entries[index])
+                    if new != 0 { sum &+= Self.mix(vpn, new) }
                     if new == 0 {
                         used -= 1
                         removed += 1
@@ -256,6 +315,7 @@ public struct RadixTable: Codable, Hashable, Sendable {
             }
             leafUsed[table] = used
             count -= removed
+            digest = sum
             return used == 0
         }
         guard first <= last, upperUsed[table] > 0 else { return upperUsed[table] == 0 }
