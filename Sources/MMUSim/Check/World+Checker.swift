@@ -99,20 +99,21 @@ extension World {
     /// found unlinked meanwhile (after ->release the protocol owes them no end); then the
     /// mms it touched may have fallen quiet.
     mutating func checkTaskFinished(_ index: Int) {
-        let task = tasks[index]
-        for range in task.openRanges {
+        // The ranges alone, not a copy of the task.
+        let openRanges = tasks[index].openRanges
+        for range in openRanges {
             if let open = notifiers[range.notifier - 1].activeRanges.firstIndex(of: range) {
                 notifiers[range.notifier - 1].activeRanges.remove(at: open)
             }
         }
         guard config.checkInvariants else { return }
-        for range in task.openRanges where notifiers[range.notifier - 1].state == .listed {
+        for range in openRanges where notifiers[range.notifier - 1].state == .listed {
             report(
                 .balancedRanges,
-                mm: task.mm,
+                mm: tasks[index].mm,
                 notifier: nil,
                 address: range.start,
-                "task \(task.id) (\(task.op)) finished inside invalidate_range_start(\(hex(range.start)), \(hex(range.end))) without its end"
+                "task \(tasks[index].id) (\(tasks[index].op)) finished inside invalidate_range_start(\(hex(range.start)), \(hex(range.end))) without its end"
             )
         }
         checkQuiescent()
@@ -141,13 +142,16 @@ extension World {
             }
             // Every driver with a notifier, xpmem's pinned attachments included; a legacy pinning
             // driver has no notifier and never learns of a change, so it is not held to the pte.
-            for index in notifiers.indices where notifiers[index].mm == range.mm && notifiers[index].usesNotifier {
+            // (`subscribe` read in place: a computed property of the notifier would copy it.)
+            for index in notifiers.indices where notifiers[index].mm == range.mm && notifiers[index].subscribe != Subscription.none {
                 let pins = notifiers[index].pins
                 // Read first, report after: the tables are walked in place, without copies.
                 var stale: [(address: UInt64, pfn: Int, pte: PTE)] = []
                 var writable: [UInt64] = []
-                for table in [\Notifier.sptes, \Notifier.tlb] {
-                    notifiers[index][keyPath: table].forEach(from: range.start >> pageShift, to: (min(range.end, taskSize) - 1) >> pageShift + 1) {
+                for tlb in [false, true] {
+                    // The table alone (its buffers shared), not a copy of the notifier.
+                    let table = tlb ? notifiers[index].tlb : notifiers[index].sptes
+                    table.forEach(from: range.start >> pageShift, to: (min(range.end, taskSize) - 1) >> pageShift + 1) {
                         vpn,
                         raw in
                         let address = vpn << pageShift
@@ -164,6 +168,7 @@ extension World {
                         }
                     }
                 }
+                guard !stale.isEmpty || !writable.isEmpty else { continue }
                 let (id, kind) = (notifiers[index].id, notifiers[index].driverName)
                 for (address, pfn, pte) in stale {
                     report(
@@ -215,14 +220,15 @@ extension World {
     /// What makes the running task atomic (`rcu_read_lock and mmu_lock:1`), or nil when it
     /// may sleep.
     func atomicContext() -> String? {
-        let task = tasks[currentIndex]
+        // The task's fields read in place, not a copy of the task.
+        let index = currentIndex
         // Modern: a callback in a non-blockable range (non_block_start), and an SRCU callback
         // (free_notifier), may not sleep either.
-        let frames = task.scratch.driverFrames
+        let frames = tasks[index].scratch.driverFrames
         let nonBlocking = frames.contains { $0.callback != nil && $0.event != nil && !$0.blockable }
         let srcuCallback = frames.contains { $0.callback == .freeNotifier || $0.callback == .archInvalidateSecondaryTLBs }
-        guard task.isAtomic || nonBlocking || srcuCallback else { return nil }
-        let held = (task.rcuDepth > 0 ? ["rcu_read_lock"] : []) + task.locks.filter(\.isSpinlock).map(\.label)
+        guard tasks[index].isAtomic || nonBlocking || srcuCallback else { return nil }
+        let held = (tasks[index].rcuDepth > 0 ? ["rcu_read_lock"] : []) + tasks[index].locks.filter(\.isSpinlock).map(\.label)
         return (held + (nonBlocking ? ["a non-blockable range"] : []) + (srcuCallback ? ["an SRCU callback"] : [])).joined(separator: " and ")
     }
 
@@ -254,19 +260,23 @@ extension World {
         guard !policies.loaded.isEmpty else { return }
         // A notifier unlinked by release or unregister is owed nothing more (an end whose start
         // it saw may never come), as balanced-ranges exempts it too.
-        let nodes = only.map { [$0 - 1] } ?? Array(notifiers.indices)
+        let nodes = only.map { $0 - 1..<$0 } ?? notifiers.indices
         for node in nodes where notifiers[node].state == .listed || notifiers[node].state == .attached {
             let loaded = policies[notifiers[node].policy]
             guard !loaded.invariants.isEmpty else { continue }
-            // An invariant reads the driver's variables only (no program's locals).
-            let scope = DriverScope(loaded: loaded, vars: notifiers[node].vars, shared: sharedVars, frame: nil)
             // Whether the mm is quiet is asked once, and only for a `quiescent` invariant.
             var quiet: Bool?
+            if loaded.quiescentOnly {
+                quiet = !inFlight(notifiers[node].mm)
+                if quiet == false { continue }
+            }
             for invariant in loaded.invariants {
                 if invariant.quiescentOnly {
                     if quiet == nil { quiet = !inFlight(notifiers[node].mm) }
                     if quiet == false { continue }
                 }
+                // An invariant reads the driver's variables only (no program's locals).
+                let scope = DriverScope(loaded: loaded, vars: notifiers[node].vars, shared: sharedVars, frame: nil)
                 guard scope.evaluate(invariant.holds) == 0 else { continue }
                 report(
                     .policy(invariant.name),

@@ -16,6 +16,8 @@ public final class LoadedPolicy: Sendable {
     let oldStepNames: [String?]
     /// The policy's invariants (kept apart: the checker reads them after every step).
     let invariants: [PolicyInvariant]
+    /// Every invariant holds only when no operation is in flight on the mm (`quiescent`).
+    let quiescentOnly: Bool
     /// The instance variables in a fixed order (by name): a notifier holds their values so.
     public let varNames: [String]
 
@@ -35,6 +37,7 @@ public final class LoadedPolicy: Sendable {
         oldStepNames = statements.map { Self.oldStepName($0.action, tlb: policy.tlb) }
         varNames = policy.vars.keys.sorted()
         invariants = policy.invariants
+        quiescentOnly = policy.invariants.allSatisfy(\.quiescentOnly)
     }
 
     /// The old step name of a statement: a driver lock's `lock:NAME`, and the steps of the
@@ -56,6 +59,12 @@ public final class LoadedPolicy: Sendable {
         case .retry: "fault_retry"
         default: nil
         }
+    }
+
+    /// The initial value of the shared variable `name`, or nil when the policy declares none
+    /// of that name (most declare none: no key to hash then).
+    func sharedInitial(_ name: String) -> Int? {
+        policy.sharedVars.isEmpty ? nil : policy.sharedVars[name]
     }
 
     /// The statement ids of the program at `pointer`.

@@ -80,6 +80,15 @@ extension World {
         return ids.map { .driverStatement(notifier: node, statement: $0, name: loaded.stepNames[$0]) }
     }
 
+    /// Pushes the steps of the statements `ids` of `node`'s policy so that the first runs next.
+    mutating func pushStatements(_ node: Int, _ ids: [Int]) {
+        let loaded = policies[notifiers[node - 1].policy]
+        let index = currentIndex
+        for id in ids.reversed() {
+            tasks[index].program.append(.driverStatement(notifier: node, statement: id, name: loaded.stepNames[id]))
+        }
+    }
+
     // MARK: The fault path
 
     /// A policy's secondary fault: its `fault` program, with `address` and `write` as its
@@ -119,7 +128,8 @@ extension World {
     /// then its return.
     mutating func enterProgram(_ node: Int, _ program: Program, _ frame: DriverFrame) {
         tasks[currentIndex].scratch.driverFrames.append(frame)
-        push(statementSteps(node, policies[notifiers[node - 1].policy].program(program.pointer)) + [.driverReturn(notifier: node)])
+        tasks[currentIndex].program.append(.driverReturn(notifier: node))
+        pushStatements(node, policies[notifiers[node - 1].policy].program(program.pointer))
     }
 
     /// The end of a gup's own steps: it succeeded (local `ret` is 0), and a failure later in
@@ -147,7 +157,7 @@ extension World {
         dropGupReference()
         frame.gup = nil
         assign(node, "ret", -errno.number)
-        push(statementSteps(node, policies[notifiers[node - 1].policy].program(otherwise)))
+        pushStatements(node, policies[notifiers[node - 1].policy].program(otherwise))
         return true
     }
 
@@ -261,7 +271,7 @@ extension World {
         case .lock(let name):
             let lock = driverLock(node, name)
             if tasks[currentIndex].locks.contains(lock) { return .blocked("\(lock.label) already held by this task: locks are not recursive") }
-            if let reason = waitReason(for: [lock]) { return .blocked(reason) }
+            if let reason = waitReason(for: lock) { return .blocked(reason) }
         case .wait(let condition):
             guard evaluate(condition, node) != 0 else { return .blocked("\(loaded.stepNames[id]) waits") }
         case .mmapLock(let write):
@@ -271,7 +281,7 @@ extension World {
                 return false
             }
             if held { return .blocked("mmap_sem already held by this task: it is not recursive") }
-            if let reason = waitReason(for: [.mmapSem(mm: mm, write: write)]) { return .blocked(reason) }
+            if let reason = waitReason(for: .mmapSem(mm: mm, write: write)) { return .blocked(reason) }
         default:
             break
         }
@@ -307,10 +317,10 @@ extension World {
             tasks[currentIndex].locks.append(lock)
         case .trylock(let name, let otherwise):
             let lock = driverLock(node, name)
-            if waitReason(for: [lock]) == nil, !tasks[currentIndex].locks.contains(lock) {
+            if waitReason(for: lock) == nil, !tasks[currentIndex].locks.contains(lock) {
                 tasks[currentIndex].locks.append(lock)
             } else {
-                push(statementSteps(node, loaded.program(otherwise.pointer)))
+                pushStatements(node, loaded.program(otherwise.pointer))
             }
         case .unlock(let name):
             let lock = driverLock(node, name)
@@ -325,14 +335,14 @@ extension World {
             checkStatementMaySleep(node, statement)
         case .branch(let condition, let then, let otherwise):
             let chosen = evaluate(condition, node) != 0 ? then : otherwise
-            if let chosen { push(statementSteps(node, loaded.program(chosen.pointer))) }
+            if let chosen { pushStatements(node, loaded.program(chosen.pointer)) }
         case .ret(let expr):
             frame.ret = evaluate(expr, node)
             unwindToReturn(node)
         case .retry:
             countRetry(node, address: frame.address)
             unwindToReturn(node)
-            if let fault = loaded.policy.fault { push(statementSteps(node, loaded.program(fault.pointer))) }
+            if let fault = loaded.policy.fault { pushStatements(node, loaded.program(fault.pointer)) }
         case .zap(let scope, let setDirty, let put):
             let (start, end) = range(scope)
             zapPolicy(node, from: start, to: end, setDirty: setDirty, put: put)
@@ -367,7 +377,7 @@ extension World {
             } else {
                 assign(node, "ret", -Errno.EFAULT.number)
                 if let otherwise {
-                    push(statementSteps(node, loaded.program(otherwise.pointer)))
+                    pushStatements(node, loaded.program(otherwise.pointer))
                 } else {
                     frame.ret = -Errno.EFAULT.number
                     unwindToReturn(node)
@@ -429,7 +439,7 @@ extension World {
                 push([.readBeginWait(mm: mm, seq: seq)])
             }
         case .readRetry(let local, let then):
-            if notifiers[node - 1].invalidateSeq != value(node, local) { push(statementSteps(node, loaded.program(then.pointer))) }
+            if notifiers[node - 1].invalidateSeq != value(node, local) { pushStatements(node, loaded.program(then.pointer)) }
         case .hmmRangeFault(let write, let otherwise):
             // hmm_range_fault under the caller's mmap_lock: -EBUSY if the subscription was
             // invalidated since read_begin, else handle_mm_fault as needed; no page reference.
@@ -523,7 +533,22 @@ extension World {
     }
 
     /// A variable's value: the instance's, the world's shared one, or the frame's local.
-    mutating func value(_ node: Int, _ name: String) -> Int { scope(node).value(name) }
+    mutating func value(_ node: Int, _ name: String) -> Int {
+        // As `DriverScope.value`, read in place: a scope would copy the frame and the tables.
+        let loaded = policies[notifiers[node - 1].policy]
+        if let index = loaded.varNames.firstIndex(of: name) { return notifiers[node - 1].vars[index] }
+        if let initial = loaded.sharedInitial(name) { return sharedVars[name] ?? initial }
+        guard let (task, last) = innermostFrame() else { return 0 }
+        return tasks[task].scratch.driverFrames[last].locals[name] ?? 0
+    }
+
+    /// Where the running task's innermost driver frame is, if a program runs.
+    private mutating func innermostFrame() -> (task: Int, frame: Int)? {
+        for index in tasks.indices where tasks[index].id == current {
+            return tasks[index].scratch.driverFrames.indices.last.map { (index, $0) }
+        }
+        return nil
+    }
 
     /// A string's stable number (FNV-1a), so that `{"str": ...}` compares equal to itself alone.
     static func code(_ text: String) -> Int {
@@ -539,7 +564,7 @@ extension World {
         let loaded = policies[notifiers[node - 1].policy]
         if let index = loaded.varNames.firstIndex(of: name) {
             notifiers[node - 1].vars[index] = newValue
-        } else if loaded.policy.sharedVars[name] != nil {
+        } else if loaded.sharedInitial(name) != nil {
             sharedVars[name] = newValue
         } else {
             frame.locals[name] = newValue
@@ -547,7 +572,26 @@ extension World {
     }
 
     /// An expression's value; true is 1, false 0.
-    mutating func evaluate(_ expr: Expr, _ node: Int) -> Int { scope(node).evaluate(expr) }
+    mutating func evaluate(_ expr: Expr, _ node: Int) -> Int {
+        // As `DriverScope.evaluate`; the common forms read the world in place.
+        switch expr {
+        case .int(let number): return number
+        case .bool(let flag): return flag ? 1 : 0
+        case .variable(let name), .shared(let name), .local(let name): return value(node, name)
+        case .arg:
+            guard let (task, last) = innermostFrame() else { return 0 }
+            return tasks[task].scratch.driverFrames[last].write ? 1 : 0
+        case .compare(let op, let a, let b): return DriverScope.compare(op, evaluate(a, node), evaluate(b, node))
+        case .all(let operands):
+            for operand in operands where evaluate(operand, node) == 0 { return 0 }
+            return 1
+        case .any(let operands):
+            for operand in operands where evaluate(operand, node) != 0 { return 1 }
+            return 0
+        case .not(let operand): return evaluate(operand, node) == 0 ? 1 : 0
+        default: return scope(node).evaluate(expr)
+        }
+    }
 }
 
 /// What a policy's expressions read at one instant: the notifier's variables, the shared ones
@@ -561,7 +605,7 @@ struct DriverScope {
     /// A variable's value: the instance's, the world's shared one, or the frame's local.
     func value(_ name: String) -> Int {
         if let index = loaded.varNames.firstIndex(of: name) { return vars[index] }
-        if let initial = loaded.policy.sharedVars[name] { return shared[name] ?? initial }
+        if let initial = loaded.sharedInitial(name) { return shared[name] ?? initial }
         return frame?.locals[name] ?? 0
     }
 
@@ -582,18 +626,7 @@ struct DriverScope {
             case "event": return frame?.event.map { World.code($0.rawValue) } ?? 0
             default: return 0
             }
-        case .compare(let op, let a, let b):
-            let (x, y) = (evaluate(a), evaluate(b))
-            let holds =
-                switch op {
-                case "eq": x == y
-                case "ne": x != y
-                case "lt": x < y
-                case "le": x <= y
-                case "gt": x > y
-                default: x >= y
-                }
-            return holds ? 1 : 0
+        case .compare(let op, let a, let b): return Self.compare(op, evaluate(a), evaluate(b))
         case .all(let operands): return operands.allSatisfy { evaluate($0) != 0 } ? 1 : 0
         case .any(let operands): return operands.contains { evaluate($0) != 0 } ? 1 : 0
         case .not(let operand): return evaluate(operand) == 0 ? 1 : 0
@@ -610,6 +643,20 @@ struct DriverScope {
             let x = evaluate(value)
             return evaluate(low) <= x && x < evaluate(high) ? 1 : 0
         }
+    }
+
+    /// A comparison's value: 1 when `x op y` holds, else 0.
+    static func compare(_ op: String, _ x: Int, _ y: Int) -> Int {
+        let holds =
+            switch op {
+            case "eq": x == y
+            case "ne": x != y
+            case "lt": x < y
+            case "le": x <= y
+            case "gt": x > y
+            default: x >= y
+            }
+        return holds ? 1 : 0
     }
 }
 

@@ -25,7 +25,7 @@ extension World {
             abort(mode.isWrite ? .EPERM : .EFAULT)
             return .ran
         }
-        if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
+        if let reason = waitReason(for: .pageTable(mm: mm)) { return .blocked(reason) }
         if vma.hugetlb { return hugetlbFault(mm: mm, address: address, vma: vma, mode: mode) }
         let pte = mms[mm - 1].pageTable.pte(at: address)
         if pte.isMigration { return .blocked("migration entry at \(hex(address))") }

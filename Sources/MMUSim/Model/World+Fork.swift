@@ -51,7 +51,7 @@ extension World {
     /// entry gains a reference on its slot. The child's ptes start old.
     mutating func copyPTEs(parent: Int, start: UInt64, end: UInt64) -> Exec {
         let child = scratch.child
-        if let reason = waitReason(for: [.pageTable(mm: parent)]) { return .blocked(reason) }
+        if let reason = waitReason(for: .pageTable(mm: parent)) { return .blocked(reason) }
         guard let vma = mms[parent - 1].vma(containing: start) else { return .ran }
         if freeFrames.isEmpty, !mms[parent - 1].pageTable.entries(from: start >> pageShift, to: (end - 1) >> pageShift + 1).isEmpty {
             return copyFailed(parent: parent)

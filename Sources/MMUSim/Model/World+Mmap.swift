@@ -137,7 +137,7 @@ extension World {
     /// through `hugetlb_change_protection`, which gives each huge pte `pte_modify(pte, newprot)`:
     /// writable exactly when the VMA is shared and writable (hugetlbfs has no write-notify).
     mutating func changeProtection(mm: Int, start: UInt64, end: UInt64) -> Exec {
-        if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
+        if let reason = waitReason(for: .pageTable(mm: mm)) { return .blocked(reason) }
         guard let vma = mms[mm - 1].vma(containing: start) else { return .ran }
         withLocks([.pageTable(mm: mm)]) { world in
             var changed = 0
@@ -264,7 +264,7 @@ extension World {
     /// `move_ptes` under the page-table lock: each pte moves to the new address, frames and
     /// counts unchanged.
     mutating func movePTEs(mm: Int, oldStart: UInt64, oldEnd: UInt64, newStart: UInt64) -> Exec {
-        if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
+        if let reason = waitReason(for: .pageTable(mm: mm)) { return .blocked(reason) }
         withLocks([.pageTable(mm: mm)]) { world in
             let moved = world.clearPTEs(mm: mm, from: oldStart, to: oldEnd)
             for (address, pte) in moved {
@@ -300,7 +300,7 @@ extension World {
     /// `populate_range` with `install_file_pte`: each pte in the range is zapped and the page
     /// offsets of the range are rebound; the next fault maps the new page.
     mutating func populateRange(mm: Int, start: UInt64, end: UInt64, pgoff: UInt64) -> Exec {
-        if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
+        if let reason = waitReason(for: .pageTable(mm: mm)) { return .blocked(reason) }
         guard let index = mms[mm - 1].vmaIndex(containing: start) else { return .ran }
         withLocks([.pageTable(mm: mm)]) { world in
             let cleared = world.clearPTEs(mm: mm, from: start, to: end)
@@ -325,7 +325,7 @@ extension World {
     /// `apply_to_page_range` with a function that write-protects each present pte, as a
     /// driver revoking write access would.
     mutating func applyPTEs(mm: Int, start: UInt64, end: UInt64) -> Exec {
-        if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
+        if let reason = waitReason(for: .pageTable(mm: mm)) { return .blocked(reason) }
         withLocks([.pageTable(mm: mm)]) { world in
             var changed = 0
             for (address, old) in world.mms[mm - 1].pageTable.ptes(from: start, to: end) where old.isPresent && old.write && !old.isHuge {

@@ -13,7 +13,7 @@ extension World {
     mutating func oomReapAttempt(mm: Int, attempt: Int) -> Exec {
         updateResult { $0.attempts = attempt }
         let lock = Lock.mmapSem(mm: mm, write: false)
-        guard waitReason(for: [lock]) == nil else {
+        guard waitReason(for: lock) == nil else {
             emit(EventInfo(.oomReap, mm: mm, ret: -Errno.EBUSY.number))
             push(attempt < Self.maxOOMReapRetries ? [.oomReapAttempt(mm: mm, attempt: attempt + 1)] : [.oomReapFinish(mm: mm, attempt: attempt)])
             return .ran

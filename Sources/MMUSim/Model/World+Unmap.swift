@@ -81,7 +81,7 @@ extension World {
     /// of `zap_work`: when the block is used up, `unmap_vmas` calls `tlb_finish_mmu` and goes
     /// on with a new block from the next pte.
     mutating func zapPTEs(mm: Int, start: UInt64, end: UInt64) -> Exec {
-        if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
+        if let reason = waitReason(for: .pageTable(mm: mm)) { return .blocked(reason) }
         let budget = (scratch.zapWork + Int(pageSize) - 1) / Int(pageSize)
         var rest: UInt64? = nil
         // Modern, with a subscriber of arch_invalidate_secondary_tlbs: the gather is freed at
@@ -132,7 +132,7 @@ extension World {
     /// moving each page to the range's own `page_list`; they are put after its nested end. The
     /// range takes `(end - start) / (HPAGE_SIZE / PAGE_SIZE)` bytes of `unmap_vmas`' `zap_work`.
     mutating func zapHugePTEs(mm: Int, start: UInt64, end: UInt64) -> Exec {
-        if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
+        if let reason = waitReason(for: .pageTable(mm: mm)) { return .blocked(reason) }
         withLocks([.pageTable(mm: mm)]) { world in
             var pages = world.scratch.hugePages
             var cleared = 0

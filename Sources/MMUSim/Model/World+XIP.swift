@@ -100,7 +100,7 @@ extension World {
     /// mapped as a file page is (the fault goes on as `__do_fault` would); if the pte was set
     /// meanwhile, the fault starts over.
     mutating func xipInsert(mm: Int, address: UInt64, mode: AccessMode) -> Exec {
-        if let reason = waitReason(for: [.pageTable(mm: mm)]) { return .blocked(reason) }
+        if let reason = waitReason(for: .pageTable(mm: mm)) { return .blocked(reason) }
         guard let vma = mms[mm - 1].vma(containing: address), mms[mm - 1].pageTable.pte(at: address).isNone else {
             push([.handleFault(mm: mm, address: address, mode: mode)])
             return .ran

@@ -34,7 +34,7 @@ extension World {
     /// overlaps a subscription makes the seq odd (a round is on); `cur_seq` is the seq now.
     mutating func itreeStart(_ call: NotifyCall) -> Exec {
         let mm = call.mm
-        if let reason = waitReason(for: [.notifierList(mm: mm)]) { return .blocked(reason) }
+        if let reason = waitReason(for: .notifierList(mm: mm)) { return .blocked(reason) }
         mms[mm - 1].activeInvalidateRanges += 1
         let nodes = mms[mm - 1].itree.filter { notifiers[$0 - 1].intervalStart < call.end && call.start < notifiers[$0 - 1].intervalEnd }
             .sorted { (notifiers[$0 - 1].intervalStart, $0) < (notifiers[$1 - 1].intervalStart, $1) }
@@ -118,7 +118,7 @@ extension World {
     /// a round makes the seq even and, still holding the lock, goes on to the deferred list.
     /// The subscriptions this task invalidated are out of its window.
     mutating func itreeInvEnd(mm: Int) -> Exec {
-        if let reason = waitReason(for: [.notifierList(mm: mm)]) { return .blocked(reason) }
+        if let reason = waitReason(for: .notifierList(mm: mm)) { return .blocked(reason) }
         for node in notifiers.indices where notifiers[node].mm == mm && notifiers[node].subscribe == .interval {
             notifiers[node].activeRanges.removeAll { $0.task == current }
         }
@@ -213,7 +213,7 @@ extension World {
     /// subscription waits on the deferred list; with ranges active but no round, it makes one
     /// (the seq odd) and goes in; otherwise it goes in with a seq just below the mm's.
     mutating func intervalInsert(mm: Int, policy: Int, start: UInt64, end: UInt64) -> Exec {
-        if let reason = waitReason(for: [.notifierList(mm: mm)]) { return .blocked(reason) }
+        if let reason = waitReason(for: .notifierList(mm: mm)) { return .blocked(reason) }
         let id = notifiers.count + 1
         var notifier = Notifier(id: id, mm: mm, policy: policy, loaded: policies[policy], state: .listed)
         notifier.intervalStart = start
@@ -246,7 +246,7 @@ extension World {
     /// leaves the deferred list; otherwise it leaves the tree.
     mutating func intervalRemove(_ node: Int) -> Exec {
         let mm = notifiers[node - 1].mm
-        if let reason = waitReason(for: [.notifierList(mm: mm)]) { return .blocked(reason) }
+        if let reason = waitReason(for: .notifierList(mm: mm)) { return .blocked(reason) }
         var seq = 0
         if mms[mm - 1].invalidateSeq & 1 == 1 {
             if mms[mm - 1].itree.contains(node) {
@@ -270,7 +270,7 @@ extension World {
     /// its deferred list.
     mutating func intervalRemoveWait(_ node: Int, seq: Int) -> Exec {
         let mm = notifiers[node - 1].mm
-        if !config.has(.removeReadsSeqUnlocked), let reason = waitReason(for: [.notifierList(mm: mm)]) { return .blocked(reason) }
+        if !config.has(.removeReadsSeqUnlocked), let reason = waitReason(for: .notifierList(mm: mm)) { return .blocked(reason) }
         if mms[mm - 1].invalidateSeq == seq { return .blocked("mmu_interval_notifier_remove waits for the round (seq \(seq)) to end") }
         return .ran
     }
@@ -327,7 +327,7 @@ extension World {
     /// subscription and queues its free after an SRCU grace period (`call_srcu`).
     mutating func notifierPut(_ node: Int) -> Exec {
         let mm = notifiers[node - 1].mm
-        if let reason = waitReason(for: [.notifierList(mm: mm)]) { return .blocked(reason) }
+        if let reason = waitReason(for: .notifierList(mm: mm)) { return .blocked(reason) }
         notifiers[node - 1].users -= 1
         emit(EventInfo(.notifierPut, mm: mm, notifier: node, ret: notifiers[node - 1].users))
         guard notifiers[node - 1].users == 0 else { return .ran }

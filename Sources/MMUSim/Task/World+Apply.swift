@@ -27,8 +27,16 @@ extension World {
     /// collects every task that finished: the one place where both happen. The live server, a
     /// replay, a scenario and an exploration's setup all go through here.
     public mutating func apply(_ record: JournalRecord) -> Applied {
+        apply(record, report: true)
+    }
+
+    /// `apply(record)`; with `report` false, the finished tasks and the events are collected
+    /// but not returned (copying them out costs a caller that reads the task alone more than a
+    /// short operation's steps).
+    mutating func apply(_ record: JournalRecord, report: Bool) -> Applied {
         let before = lastSeq
-        var task: TaskStruct?
+        // The id of the task the record ran, if there is one.
+        var ran: Int?
         switch record {
         case .reset(let config):
             // The loaded drivers are definitions, not state: they survive the reset.
@@ -42,19 +50,20 @@ extension World {
         case .perform(let operation, let pauseAt):
             let id = start(operation, pauseAt: pauseAt)
             run(id)
-            task = self.task(id)
+            ran = id
         case .step(let id):
             _ = step(id)
-            task = self.task(id)
+            ran = id
         case .resume(let id):
             resume(id)
-            task = self.task(id)
+            ran = id
         }
+        if let id = ran, !tasks.contains(where: { $0.id == id }) { ran = nil }
         wakeBlocked()
-        if let id = task?.id, let now = self.task(id) { task = now }
-        let finished = tasks.filter { $0.status == .done }
-        for done in finished { collect(done.id) }
-        let events = if case .reset = record { [TraceEvent]() } else { trace.events(after: before) }
+        let task = ran.flatMap { self.task($0) }
+        let finished = report ? tasks.filter { $0.status == .done } : []
+        tasks.removeAll { $0.status == .done }
+        let events = if case .reset = record { [TraceEvent]() } else if report { trace.events(after: before) } else { [TraceEvent]() }
         return Applied(task: task, finished: finished, events: events)
     }
 

@@ -8,6 +8,13 @@ public enum StepOutcome: Hashable, Sendable {
     case done
 }
 
+/// What `advance` did: `StepOutcome` with the step itself.
+private enum Advance {
+    case ran(Step)
+    case blocked(String)
+    case done
+}
+
 /// What executing a step did, inside the engine.
 enum Exec {
     /// The step ran and changed the world.
@@ -57,6 +64,15 @@ extension World {
     /// Runs the next step of a task, whether or not it is paused; macros on the way expand
     /// for free.
     public mutating func step(_ id: Int) -> StepOutcome {
+        switch advance(id) {
+        case .ran(let step): .ran(step.name)
+        case .blocked(let reason): .blocked(reason)
+        case .done: .done
+        }
+    }
+
+    /// `step`, giving the step that ran rather than its name (which `run` does not read).
+    private mutating func advance(_ id: Int) -> Advance {
         guard let index = tasks.firstIndex(where: { $0.id == id }) else { return .done }
         if tasks[index].status == .done { return .done }
         current = id
@@ -76,7 +92,7 @@ extension World {
                 tasks[index].blockedOn = nil
                 if tasks[index].program.isEmpty { finish(index) }
                 stampViolations(lastSeq)
-                return .ran(next.name)
+                return .ran(next)
             case .blocked(let reason):
                 tasks[index].program.append(next)
                 tasks[index].status = .blocked
@@ -101,7 +117,7 @@ extension World {
                 tasks[index].status = .paused
                 return .paused
             }
-            switch step(id) {
+            switch advance(id) {
             case .ran: continue
             case .blocked: return .blocked
             case .done: return .done
@@ -126,10 +142,17 @@ extension World {
             progress = false
             // A blocked task tries again; a driver's worker (queue_work) runs once the request
             // that queued it is done, as a kernel worker thread runs later.
-            for task in tasks where task.status == .blocked || task.isWorker && task.status == .runnable {
+            // By index: a loop over the tasks themselves would copy each one.
+            var waiting: [(id: Int, stepsRun: Int)] = []
+            for index in tasks.indices where tasks[index].status == .blocked || tasks[index].isWorker && tasks[index].status == .runnable {
+                waiting.append((tasks[index].id, tasks[index].stepsRun))
+            }
+            for task in waiting {
                 // A blocked step changes nothing, so trying it is the test.
                 run(task.id)
-                if let after = self.task(task.id), after.stepsRun == task.stepsRun, after.status != .done { continue }
+                if let after = tasks.firstIndex(where: { $0.id == task.id }), tasks[after].stepsRun == task.stepsRun, tasks[after].status != .done {
+                    continue
+                }
                 progress = true
             }
         }
@@ -138,7 +161,7 @@ extension World {
     /// Starts an operation, runs it to completion (or to its pause point or a block), lets
     /// blocked tasks move on, and collects every task that finished: `apply(.perform)`.
     public mutating func perform(_ operation: Operation, pauseAt: String? = nil) -> TaskStruct {
-        apply(.perform(operation, pauseAt: pauseAt)).task!
+        apply(.perform(operation, pauseAt: pauseAt), report: false).task!
     }
 
     /// Forgets a finished task.
@@ -223,13 +246,9 @@ extension World {
         tasks.first { $0.id != id && $0.locks.contains { $0.conflicts(with: lock) } }?.id
     }
 
-    /// Nil when the running task could take every lock in `locks` now; otherwise what it
-    /// waits for.
-    func waitReason(for locks: [Lock]) -> String? {
-        for lock in locks {
-            if let other = holder(of: lock, except: current) { return "\(lock.label) held by task \(other)" }
-        }
-        return nil
+    /// Nil when the running task could take `lock` now; otherwise what it waits for.
+    func waitReason(for lock: Lock) -> String? {
+        holder(of: lock, except: current).map { "\(lock.label) held by task \($0)" }
     }
 
     /// Runs `body` with `locks` added to the running task's held locks, for a step that takes

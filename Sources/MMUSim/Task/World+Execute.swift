@@ -3,7 +3,7 @@ extension World {
     mutating func execute(_ step: Step) -> Exec {
         switch step {
         case .acquire(let lock):
-            if let reason = waitReason(for: [lock]) { return .blocked(reason) }
+            if let reason = waitReason(for: lock) { return .blocked(reason) }
             tasks[currentIndex].locks.append(lock)
             return .ran
         case .release(let lock):

@@ -226,8 +226,9 @@ extension World {
             }
 
         case .fault(let mm, let id, let address, let write):
-            guard let notifier = notifier(id), notifier.mm == mm else { return .failure(.ENOENT) }
-            guard live(mm), notifier.state != .unregistered, !notifier.frozen else { return .failure(.EFAULT) }
+            // The notifier read in place: a copy would retain each of its tables.
+            guard id >= 1, id <= notifiers.count, notifiers[id - 1].mm == mm else { return .failure(.ENOENT) }
+            guard live(mm), notifiers[id - 1].state != .unregistered, !notifiers[id - 1].frozen else { return .failure(.EFAULT) }
             guard address < taskSize else { return .failure(.EFAULT) }
             return .success([.secondaryFault(notifier: id, address: address & ~(pageSize - 1), write: write)])
 
@@ -253,7 +254,7 @@ extension World {
 
     /// True when the mm exists and its process has not exited.
     func live(_ mm: Int) -> Bool {
-        self.mm(mm).map { $0.users > 0 && !$0.exited && !$0.killed } ?? false
+        mm >= 1 && mm <= mms.count && mms[mm - 1].users > 0 && !mms[mm - 1].exited && !mms[mm - 1].killed
     }
 
     /// The end of a range as the syscalls check it: a page-aligned start, the length rounded

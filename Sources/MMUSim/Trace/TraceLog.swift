@@ -16,12 +16,13 @@ public struct TraceLog: Codable, Hashable, Sendable {
     /// The number of events kept.
     public var count: Int { ring.count }
 
-    mutating func append(_ event: TraceEvent) {
+    mutating func append(_ event: consuming TraceEvent) {
         if ring.count < capacity {
             ring.append(event)
         } else {
             ring[head] = event
-            head = (head + 1) % capacity
+            head += 1
+            if head == capacity { head = 0 }
             dropped += 1
         }
     }
