@@ -127,9 +127,12 @@ extension World {
     /// Enters `program` of `node`'s policy in `frame`: its statements as the task's next steps,
     /// then its return.
     mutating func enterProgram(_ node: Int, _ program: Program, _ frame: DriverFrame) {
-        tasks[currentIndex].scratch.driverFrames.append(frame)
-        tasks[currentIndex].program.append(.driverReturn(notifier: node))
-        pushStatements(node, policies[notifiers[node - 1].policy].program(program.pointer))
+        let statements = policies[notifiers[node - 1].policy].program(program.pointer)
+        let index = currentIndex
+        tasks[index].scratch.driverFrames.append(frame)
+        tasks[index].program.reserveCapacity(tasks[index].program.count + statements.count + 1)
+        tasks[index].program.append(.driverReturn(notifier: node))
+        pushStatements(node, statements)
     }
 
     /// The end of a gup's own steps: it succeeded (local `ret` is 0), and a failure later in
@@ -538,16 +541,8 @@ extension World {
         let loaded = policies[notifiers[node - 1].policy]
         if let index = loaded.varNames.firstIndex(of: name) { return notifiers[node - 1].vars[index] }
         if let initial = loaded.sharedInitial(name) { return sharedVars[name] ?? initial }
-        guard let (task, last) = innermostFrame() else { return 0 }
-        return tasks[task].scratch.driverFrames[last].locals[name] ?? 0
-    }
-
-    /// Where the running task's innermost driver frame is, if a program runs.
-    private mutating func innermostFrame() -> (task: Int, frame: Int)? {
-        for index in tasks.indices where tasks[index].id == current {
-            return tasks[index].scratch.driverFrames.indices.last.map { (index, $0) }
-        }
-        return nil
+        for index in tasks.indices where tasks[index].id == current { return tasks[index].scratch.local(name) ?? 0 }
+        return 0
     }
 
     /// A string's stable number (FNV-1a), so that `{"str": ...}` compares equal to itself alone.
@@ -579,8 +574,8 @@ extension World {
         case .bool(let flag): return flag ? 1 : 0
         case .variable(let name), .shared(let name), .local(let name): return value(node, name)
         case .arg:
-            guard let (task, last) = innermostFrame() else { return 0 }
-            return tasks[task].scratch.driverFrames[last].write ? 1 : 0
+            for index in tasks.indices where tasks[index].id == current { return tasks[index].scratch.writeArgument() ? 1 : 0 }
+            return 0
         case .compare(let op, let a, let b): return DriverScope.compare(op, evaluate(a, node), evaluate(b, node))
         case .all(let operands):
             for operand in operands where evaluate(operand, node) == 0 { return 0 }

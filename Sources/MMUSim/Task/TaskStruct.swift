@@ -191,3 +191,16 @@ struct Scratch: Codable, Hashable, Sendable {
     /// calls runs inside the fault that called gup).
     var driverFrames: [DriverFrame] = []
 }
+
+extension Scratch {
+    /// The local `name` of the innermost driver frame, if a program runs and set it. (Mutating,
+    /// as the interpreter's readers, to read the frames in place rather than a copy of the task.)
+    mutating func local(_ name: String) -> Int? {
+        driverFrames.isEmpty ? nil : driverFrames[driverFrames.count - 1].locals[name]
+    }
+
+    /// The `write` argument of the innermost driver frame; false when no program runs.
+    mutating func writeArgument() -> Bool {
+        driverFrames.isEmpty ? false : driverFrames[driverFrames.count - 1].write
+    }
+}

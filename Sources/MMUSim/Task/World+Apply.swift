@@ -24,16 +24,9 @@ public struct Applied: Sendable {
 
 extension World {
     /// Applies a record as the request that made it did, then lets blocked tasks move on and
-    /// collects every task that finished: the one place where both happen. The live server, a
+    /// collects every task that finished (`settle`, which `perform` shares). The live server, a
     /// replay, a scenario and an exploration's setup all go through here.
     public mutating func apply(_ record: JournalRecord) -> Applied {
-        apply(record, report: true)
-    }
-
-    /// `apply(record)`; with `report` false, the finished tasks and the events are collected
-    /// but not returned (copying them out costs a caller that reads the task alone more than a
-    /// short operation's steps).
-    mutating func apply(_ record: JournalRecord, report: Bool) -> Applied {
         let before = lastSeq
         // The id of the task the record ran, if there is one.
         var ran: Int?
@@ -58,13 +51,26 @@ extension World {
             resume(id)
             ran = id
         }
-        if let id = ran, !tasks.contains(where: { $0.id == id }) { ran = nil }
+        let (task, finished) = settle(ran, report: true)
+        let events = if case .reset = record { [TraceEvent]() } else { trace.events(after: before) }
+        return Applied(task: task, finished: finished, events: events)
+    }
+
+    /// After a record or an operation: lets blocked tasks move on and collects every task that
+    /// finished, the one place where both happen. Gives the task `ran` as it stands (nil if it
+    /// was not known) and, with `report`, the finished tasks (copying them out costs a caller
+    /// that reads the task alone more than a short operation's steps).
+    mutating func settle(_ ran: Int?, report: Bool) -> (task: TaskStruct?, finished: [TaskStruct]) {
+        let known = ran.map { id in tasks.contains { $0.id == id } } ?? false
         wakeBlocked()
-        let task = ran.flatMap { self.task($0) }
+        var task: TaskStruct?
+        if known, let id = ran, let index = tasks.firstIndex(where: { $0.id == id }) {
+            // A finished task nobody else is to see leaves the list as it is collected, uncopied.
+            task = !report && tasks[index].status == .done ? tasks.remove(at: index) : tasks[index]
+        }
         let finished = report ? tasks.filter { $0.status == .done } : []
         tasks.removeAll { $0.status == .done }
-        let events = if case .reset = record { [TraceEvent]() } else if report { trace.events(after: before) } else { [TraceEvent]() }
-        return Applied(task: task, finished: finished, events: events)
+        return (task, finished)
     }
 
     /// Runs a command to completion: create_mm creates an mm, anything else runs as a task.

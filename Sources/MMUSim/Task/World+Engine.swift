@@ -8,9 +8,9 @@ public enum StepOutcome: Hashable, Sendable {
     case done
 }
 
-/// What `advance` did: `StepOutcome` with the step itself.
+/// What `advance` did: `StepOutcome`, the name of the step that ran if asked for.
 private enum Advance {
-    case ran(Step)
+    case ran(String?)
     case blocked(String)
     case done
 }
@@ -64,15 +64,15 @@ extension World {
     /// Runs the next step of a task, whether or not it is paused; macros on the way expand
     /// for free.
     public mutating func step(_ id: Int) -> StepOutcome {
-        switch advance(id) {
-        case .ran(let step): .ran(step.name)
+        switch advance(id, named: true) {
+        case .ran(let name): .ran(name!)
         case .blocked(let reason): .blocked(reason)
         case .done: .done
         }
     }
 
-    /// `step`, giving the step that ran rather than its name (which `run` does not read).
-    private mutating func advance(_ id: Int) -> Advance {
+    /// `step`, with the name of the step that ran only when `named` (`run` does not read it).
+    private mutating func advance(_ id: Int, named: Bool) -> Advance {
         guard let index = tasks.firstIndex(where: { $0.id == id }) else { return .done }
         if tasks[index].status == .done { return .done }
         current = id
@@ -92,7 +92,7 @@ extension World {
                 tasks[index].blockedOn = nil
                 if tasks[index].program.isEmpty { finish(index) }
                 stampViolations(lastSeq)
-                return .ran(next)
+                return .ran(named ? next.name : nil)
             case .blocked(let reason):
                 tasks[index].program.append(next)
                 tasks[index].status = .blocked
@@ -117,7 +117,7 @@ extension World {
                 tasks[index].status = .paused
                 return .paused
             }
-            switch advance(id) {
+            switch advance(id, named: false) {
             case .ran: continue
             case .blocked: return .blocked
             case .done: return .done
@@ -161,7 +161,9 @@ extension World {
     /// Starts an operation, runs it to completion (or to its pause point or a block), lets
     /// blocked tasks move on, and collects every task that finished: `apply(.perform)`.
     public mutating func perform(_ operation: Operation, pauseAt: String? = nil) -> TaskStruct {
-        apply(.perform(operation, pauseAt: pauseAt), report: false).task!
+        let id = start(operation, pauseAt: pauseAt)
+        run(id)
+        return settle(id, report: false).task!
     }
 
     /// Forgets a finished task.
