@@ -93,7 +93,7 @@ struct Check: ParsableCommand {
                 continue
             }
             var problems = result.violations.keys.sorted()
-            if result.deadlocks > 0 { problems.append("deadlock in \(result.deadlocks) schedules") }
+            if result.deadlocks > 0 { problems.append("deadlock in \(result.deadlocks) \(result.deadlocks == 1 ? "state" : "states")") }
             lines.append("  \(verdict.workload): \(problems.joined(separator: ", ")) (\(states))")
             if let ladder = verdict.ladder {
                 for violation in result.counterexample?.violations ?? [] { lines.append("    \(violation.invariant.rawValue): \(violation.message)") }

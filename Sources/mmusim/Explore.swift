@@ -35,6 +35,9 @@ struct Explore: ParsableCommand {
     @Flag(help: "Print the counterexample's trace as a ladder diagram: a column per task, at most 100 characters wide.")
     var ladder = false
 
+    @Flag(help: "Explore every interleaving, without partial-order reduction (the same verdict, more states).")
+    var noReduce = false
+
     @Option(help: "Threads that expand the states of each level (default: the machine's cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -72,7 +75,7 @@ struct Explore: ParsableCommand {
             let started = clock.now
             let result: ExploreResult
             if merge.isEmpty {
-                result = explorer.run(jobs: jobs, shard: shard.flatMap(Shard.init)) { clock.now > deadline }
+                result = explorer.run(jobs: jobs, shard: shard.flatMap(Shard.init), reduce: !noReduce) { clock.now > deadline }
             } else {
                 let decoder = JSONDecoder()
                 decoder.keyDecodingStrategy = .convertFromSnakeCase
@@ -129,12 +132,15 @@ struct Explore: ParsableCommand {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         var lines = [
             "\(file): \(result.schedules) schedules, \(result.distinctStates) distinct states, \(result.transitions) steps"
+                + (result.reduced ? "" : " (no reduction)")
                 + (result.truncated ? " (cut short by a bound)" : "") + String(format: " in %.3f s", seconds)
         ]
         if result.violations.isEmpty {
             lines.append("  no invariant violated" + (result.deadlocks > 0 ? "; \(result.deadlocks) deadlocks" : ""))
         } else {
-            for (invariant, count) in result.violations.sorted(by: { $0.key < $1.key }) { lines.append("  \(invariant): \(count) schedules") }
+            for (invariant, count) in result.violations.sorted(by: { $0.key < $1.key }) {
+                lines.append("  \(invariant): at \(count) \(count == 1 ? "place" : "places") (mm, notifier, address)")
+            }
         }
         if !result.locksTaken.isEmpty { lines.append("  locks_taken: \(result.locksTaken.map(String.init).joined(separator: ", "))") }
         if let counterexample = result.counterexample {
@@ -172,6 +178,7 @@ struct ShardOutput: Decodable {
     var transitions: Int
     var truncated: Bool
     var locksTaken: [Int]
+    var reduced: Bool
     var findings: ShardFindings
     var counterexample: Schedule?
 
@@ -186,6 +193,7 @@ struct ShardOutput: Decodable {
         result.transitions = transitions
         result.truncated = truncated
         result.locksTaken = locksTaken
+        result.reduced = reduced
         result.findings = findings
         result.counterexample = counterexample.map { Counterexample(schedule: $0.schedule, violations: [], trace: []) }
         return result

@@ -71,6 +71,45 @@ struct SearchTests {
     }
 }
 
+@Suite("Partial-order reduction: the same verdict as every interleaving")
+struct ReductionTests {
+    /// What must not change: the places each invariant broke at, the deadlocked states, the
+    /// locks_taken answers and the (shortest) counterexample.
+    static func verdict(_ result: ExploreResult) -> String {
+        let counterexample = result.counterexample.map { "\($0.schedule) \($0.violations.map(\.message))" } ?? "none"
+        return "\(result.violations.sorted { $0.key < $1.key }) deadlocks \(result.deadlocks) locks \(result.locksTaken) \(counterexample)"
+    }
+
+    @Test("each explorer example: the same verdict, and no more states or steps", arguments: ExplorerTests.files)
+    func examples(_ name: String) throws {
+        let explorer = try SearchTests.explorer(name)
+        let full = explorer.run(reduce: false)
+        let reduced = explorer.run()
+        #expect(reduced.reduced && !full.reduced && !full.truncated && !reduced.truncated)
+        #expect(Self.verdict(reduced) == Self.verdict(full), "\(name)")
+        #expect(reduced.distinctStates <= full.distinctStates && reduced.transitions <= full.transitions)
+    }
+
+    /// Every workload of every built-in driver and of every policy of examples/drivers.
+    static var policies: [String] {
+        BuiltinDrivers.names.map { "drivers/\($0).json" }
+            + DriverExampleTests.pairs.flatMap { ["examples/drivers/\($0)-before.json", "examples/drivers/\($0)-after.json"] }
+    }
+
+    @Test("each workload of each driver policy and example pair: the same verdict", arguments: policies)
+    func policy(_ file: String) throws {
+        let root = PolicyTests.folder.deletingLastPathComponent()
+        let check = try PolicyCheck(try Policy.load(text: String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)))
+        for workload in PolicyCheck.catalogue(for: check.policy).map(\.name) {
+            let explorer = try #require(check.explorer(for: workload))
+            let full = explorer.run(reduce: false)
+            let reduced = explorer.run()
+            #expect(Self.verdict(reduced) == Self.verdict(full), "\(file) \(workload)")
+            #expect(reduced.distinctStates <= full.distinctStates && reduced.transitions <= full.transitions)
+        }
+    }
+}
+
 @Suite("Radix tables compare by their entries")
 struct RadixTableIdentityTests {
     @Test("two tables with the same entries are equal and hash alike, however their tables were allocated and freed")

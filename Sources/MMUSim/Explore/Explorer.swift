@@ -53,8 +53,8 @@ public struct ExploreResult: Codable, Hashable, Sendable {
     public var distinctStates = 0
     /// Steps run in all.
     public var transitions = 0
-    /// For each violated invariant, the number of schedules that ended in it: of steps that
-    /// broke it, each from a distinct state.
+    /// For each violated invariant, the number of places (mm, notifier, address) where a step
+    /// broke it: the same with or without reduction, shards or jobs.
     public var violations: [String: Int] = [:]
     /// Distinct states in which every remaining task was blocked.
     public var deadlocks = 0
@@ -64,6 +64,8 @@ public struct ExploreResult: Codable, Hashable, Sendable {
     public var counterexample: Counterexample?
     /// The distinct locks_taken answers of register tasks at the ends of schedules.
     public var locksTaken: [Int] = []
+    /// Whether partial-order reduction was on: fewer states and steps, the same verdict.
+    public var reduced = false
     /// A shard's run: what the merge needs (nil when not sharded).
     public var findings: ShardFindings?
 
@@ -201,8 +203,8 @@ public struct Explorer: Sendable {
     /// caller's time budget: the model has no clock); `jobs` threads expand each level's states,
     /// with the same result whatever their number; `shard` explores one part of a partition of
     /// the states (`ExploreResult.merged` joins the parts).
-    public func run(jobs: Int = 1, shard: Shard? = nil, shouldStop: () -> Bool = { false }) -> ExploreResult {
-        var search = Search(explorer: self, jobs: max(1, jobs), shard: shard)
+    public func run(jobs: Int = 1, shard: Shard? = nil, reduce: Bool = true, shouldStop: () -> Bool = { false }) -> ExploreResult {
+        var search = Search(explorer: self, jobs: max(1, jobs), shard: shard, reduce: reduce)
         return search.run(shouldStop: shouldStop)
     }
 
@@ -238,7 +240,7 @@ extension ExploreSpec.Expectation {
         let found = Set(result.violations.keys)
         let expected = Set(violations)
         for missing in expected.subtracting(found).sorted() { problems.append("expected a violation of \(missing); no schedule broke it") }
-        for extra in found.subtracting(expected).sorted() { problems.append("\(extra) was violated in \(result.violations[extra]!) schedules") }
+        for extra in found.subtracting(expected).sorted() { problems.append("\(extra) was violated at \(result.violations[extra]!) places") }
         if expected.isEmpty && result.truncated { problems.append("the exploration was cut short, so it does not show the absence of violations") }
         if let locksTaken, locksTaken != result.locksTaken {
             problems.append("expected locks_taken \(locksTaken), got \(result.locksTaken)")

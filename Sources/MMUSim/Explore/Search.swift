@@ -19,24 +19,42 @@ public struct Shard: Codable, Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(index)/\(count)" }
 }
 
-/// What a shard found, kept so that the merge counts each violating step and each deadlock
-/// once however many shards met it: shards share states (a state reachable from the roots of
-/// two shards is explored by both), so their counts do not add up.
+/// Where an invariant broke: the same place however the search got there, which is what the
+/// explorer counts (schedules and states depend on the search's order, its shards and its
+/// reduction; the places do not).
+public struct ViolationPlace: Codable, Hashable, Sendable, Comparable {
+    /// The invariant.
+    public var invariant: String
+    /// The mm the violation names.
+    public var mm: Int?
+    /// The notifier it names.
+    public var notifier: Int?
+    /// The address it names.
+    public var address: UInt64?
+
+    init(_ violation: Violation) {
+        invariant = violation.invariant.rawValue
+        mm = violation.mm
+        notifier = violation.notifier
+        address = violation.address
+    }
+
+    /// By invariant, then mm, notifier and address.
+    public static func < (a: ViolationPlace, b: ViolationPlace) -> Bool {
+        (a.invariant, a.mm ?? 0, a.notifier ?? 0, a.address ?? 0) < (b.invariant, b.mm ?? 0, b.notifier ?? 0, b.address ?? 0)
+    }
+}
+
+/// What a shard found, kept so that the merge counts each place and each deadlock once
+/// however many shards met it: shards share states (a state reachable from the roots of two
+/// shards is explored by both), so their counts do not add up.
 public struct ShardFindings: Codable, Hashable, Sendable {
     /// Which shard.
     public var shard: Shard
-    /// Each step that broke an invariant: the schedule that ends with it and what it broke.
-    public var violating: [Finding]
+    /// Where invariants broke.
+    public var places: [ViolationPlace]
     /// The schedule to each state in which no task could move.
     public var deadlocks: [[Int]]
-
-    /// A schedule and the invariants its last step broke.
-    public struct Finding: Codable, Hashable, Sendable {
-        /// The task of each step; the last one broke the invariants.
-        public var schedule: [Int]
-        /// The invariants broken.
-        public var invariants: [String]
-    }
 }
 
 /// A state kept by the search, with its hash computed once (on the thread that made it).
@@ -47,7 +65,9 @@ struct StateKey: Hashable, @unchecked Sendable {
     init(_ world: World) {
         let key = world.stateKey
         self.world = key
-        hash = key.hashValue
+        var hasher = Hasher()
+        key.fingerprint(into: &hasher)
+        hash = hasher.finalize()
     }
 
     func hash(into hasher: inout Hasher) { hasher.combine(hash) }
@@ -63,7 +83,9 @@ struct StateKey: Hashable, @unchecked Sendable {
 ///
 /// What a state is worth is computed apart from the others (a step of each task that can move,
 /// the successors' hashes, whether they were seen at a smaller depth), by `jobs` threads at
-/// once; then one thread walks the results in order, counts and keeps the new states.
+/// once; then the new states go into the set, split by hash, each part on a thread of its own
+/// and in the level's order; then one thread walks the results in order and counts. The bound
+/// on distinct states is checked after each level.
 ///
 /// A shard runs the same levels until one has 8 states per shard or more (or the search ends),
 /// takes every `count`-th state of that level as its roots and explores what they reach. What
@@ -72,6 +94,10 @@ struct Search {
     let explorer: Explorer
     let jobs: Int
     let shard: Shard?
+    /// Partial-order reduction (Reduction.swift).
+    let reduce: Bool
+    /// What the tasks and policies allow the reduction (Reduction.swift).
+    let facts: Facts
 
     /// The world stepped by the search: no trace (the counterexample's is replayed).
     private let start: World
@@ -80,17 +106,24 @@ struct Search {
     private let maxDepth: Int
     private let maxStates: Int
 
+    /// Stop at the first violation (the shortest counterexample's pass).
+    var firstViolationOnly = false
+
     private var result = ExploreResult()
-    private var seen = Set<StateKey>()
+    /// The states seen, split by hash so that `jobs` threads insert a level's at once.
+    private var seen: [Set<StateKey>]
     private var locks = Set<Int>()
+    private var places = Set<ViolationPlace>()
     private var findings: ShardFindings?
     /// While false (a shard before it split), nothing found is reported.
     private var reporting: Bool
 
-    init(explorer: Explorer, jobs: Int, shard: Shard?) {
+    init(explorer: Explorer, jobs: Int, shard: Shard?, reduce: Bool) {
         self.explorer = explorer
         self.jobs = jobs
         self.shard = shard
+        self.reduce = reduce
+        facts = Facts(explorer.initial)
         var world = explorer.initial
         world.trace = TraceLog(capacity: 1)
         start = world
@@ -98,8 +131,10 @@ struct Search {
         maxSchedules = explorer.spec.maxSchedules ?? Int.max
         maxDepth = explorer.spec.maxDepth ?? 10_000
         maxStates = explorer.spec.maxStates ?? 1_000_000
-        findings = shard.map { ShardFindings(shard: $0, violating: [], deadlocks: []) }
+        findings = shard.map { ShardFindings(shard: $0, places: [], deadlocks: []) }
+        seen = Array(repeating: [], count: jobs)
         reporting = shard.map { $0.index == 1 } ?? true
+        result.reduced = reduce
     }
 
     /// A state of the current level and the smallest schedule that reached it.
@@ -111,7 +146,7 @@ struct Search {
     /// A step from a node.
     enum Edge {
         /// The step broke invariants (the schedule ends).
-        case violated(task: Int, invariants: [String])
+        case violated(task: Int, places: [ViolationPlace])
         /// Every task is done (the schedule ends): the locks_taken answers of register tasks.
         case finished(task: Int, locks: [Int])
         /// The step led to a state seen at a smaller depth.
@@ -143,24 +178,63 @@ struct Search {
             expansion.cut = !tasks.isEmpty
             return expansion
         }
+        // One step alone when it commutes with everything the others can do (Reduction.swift),
+        // unless it closes a cycle: its state was seen at this depth or less.
+        if reduce {
+            for task in tasks where isReducible(node.world, task: task) {
+                var next = node.world
+                guard case .ran = next.step(task), Self.changedOwnStateOnly(node.world, next, task: task) else { continue }
+                let key = StateKey(next)
+                if !wasSeen(key) { return Expansion(edges: [.next(task: task, world: next, key: key)]) }
+            }
+        }
         for task in tasks {
             var next = node.world
             if case .blocked = next.step(task) { continue }
             if next.violations.count > baseViolations {
-                var invariants: [String] = []
-                for violation in next.violations[baseViolations...] where !invariants.contains(violation.invariant.rawValue) {
-                    invariants.append(violation.invariant.rawValue)
-                }
-                expansion.edges.append(.violated(task: task, invariants: invariants))
+                expansion.edges.append(.violated(task: task, places: next.violations[baseViolations...].map(ViolationPlace.init)))
             } else if runnable(next).isEmpty {
                 expansion.edges.append(.finished(task: task, locks: explorer.taskIDs.compactMap { next.task($0)?.result.locksTaken }))
             } else {
                 let key = StateKey(next)
-                expansion.edges.append(seen.contains(key) ? .known(task: task) : .next(task: task, world: next, key: key))
+                expansion.edges.append(wasSeen(key) ? .known(task: task) : .next(task: task, world: next, key: key))
             }
         }
         expansion.deadlock = expansion.edges.isEmpty && !tasks.isEmpty
         return expansion
+    }
+
+    private func part(_ key: StateKey) -> Int { Int(UInt(bitPattern: key.hash) % UInt(seen.count)) }
+
+    /// Whether a state was seen at this depth or less.
+    private func wasSeen(_ key: StateKey) -> Bool { seen[part(key)].contains(key) }
+
+    private var distinct: Int { seen.reduce(0) { $0 + $1.count } }
+
+    /// Keeps the level's new states: whether each `.next` edge, in order, is the first to reach
+    /// its state. Each thread inserts the states of one part of the set, in the level's order.
+    private mutating func insertAll(_ expansions: [Expansion]) -> [Bool] {
+        let keys = expansions.flatMap { expansion in
+            expansion.edges.compactMap { edge -> StateKey? in if case .next(_, _, let key) = edge { key } else { nil } }
+        }
+        var fresh = [Bool](repeating: false, count: keys.count)
+        let parts = seen.count
+        let owner = keys.map(part)
+        fresh.withUnsafeMutableBufferPointer { freshBuffer in
+            seen.withUnsafeMutableBufferPointer { seenBuffer in
+                nonisolated(unsafe) let output = freshBuffer
+                nonisolated(unsafe) let sets = seenBuffer
+                let insert: @Sendable (Int) -> Void = { part in
+                    for index in keys.indices where owner[index] == part { output[index] = sets[part].insert(keys[index]).inserted }
+                }
+                if parts == 1 || keys.count < 64 {
+                    for part in 0..<parts { insert(part) }
+                } else {
+                    DispatchQueue.concurrentPerform(iterations: parts, execute: insert)
+                }
+            }
+        }
+        return fresh
     }
 
     /// Expands `nodes`, on `jobs` threads when there are enough of them; the results in order.
@@ -184,7 +258,7 @@ struct Search {
 
     mutating func run(shouldStop: () -> Bool) -> ExploreResult {
         let root = StateKey(start)
-        seen.insert(root)
+        seen[part(root)].insert(root)
         var level = [Node(world: start, path: [])]
         var split = shard == nil
         while !level.isEmpty {
@@ -198,26 +272,41 @@ struct Search {
                 level = stride(from: shard.index - 1, to: level.count, by: shard.count).map { level[$0] }
             }
             let expansions = expandAll(level)
+            let fresh = insertAll(expansions)
             var next: [Node] = []
+            var cursor = 0
             for (node, expansion) in zip(level, expansions) {
-                if result.schedules >= maxSchedules || seen.count >= maxStates {
+                if result.schedules >= maxSchedules {
                     result.truncated = true
                     break
                 }
-                record(node, expansion, into: &next)
+                record(node, expansion, fresh: fresh, cursor: &cursor, into: &next)
             }
-            if result.truncated { break }
+            // The bound on states is checked once a level is in.
+            if distinct >= maxStates, !next.isEmpty { result.truncated = true }
+            if result.truncated || (firstViolationOnly && result.counterexample != nil) { break }
             level = next
         }
-        result.distinctStates = seen.count
+        result.distinctStates = distinct
         result.locksTaken = locks.sorted()
-        if let schedule = result.counterexample?.schedule { result.counterexample = explorer.counterexample(schedule) }
+        for place in places { result.violations[place.invariant, default: 0] += 1 }
+        findings?.places = places.sorted()
         result.findings = findings
+        // The reduced graph's shortest violating schedule may be longer than the shortest there
+        // is: the whole graph's levels find that, up to the first violation.
+        if reduce || shard != nil, result.counterexample != nil {
+            var first = Search(explorer: explorer, jobs: jobs, shard: nil, reduce: false)
+            first.firstViolationOnly = true
+            result.counterexample = first.run(shouldStop: shouldStop).counterexample
+        }
+        if let schedule = result.counterexample?.schedule, result.counterexample?.trace.isEmpty == true {
+            result.counterexample = explorer.counterexample(schedule)
+        }
         return result
     }
 
     /// Counts what a node's expansion found and keeps its new states for the next level.
-    private mutating func record(_ node: Node, _ expansion: Expansion, into next: inout [Node]) {
+    private mutating func record(_ node: Node, _ expansion: Expansion, fresh: [Bool], cursor: inout Int, into next: inout [Node]) {
         if expansion.cut { result.truncated = true }
         if expansion.deadlock, reporting {
             result.deadlocks += 1
@@ -227,22 +316,22 @@ struct Search {
         for edge in expansion.edges {
             result.transitions += 1
             switch edge {
-            case .violated(let task, let invariants):
+            case .violated(let task, let found):
                 guard reporting else { continue }
                 result.schedules += 1
-                for invariant in invariants { result.violations[invariant, default: 0] += 1 }
+                places.formUnion(found)
                 if result.counterexample == nil {
                     result.counterexample = Counterexample(schedule: node.path + [task], violations: [], trace: [])
                 }
-                findings?.violating.append(.init(schedule: node.path + [task], invariants: invariants))
             case .finished(_, let taken):
                 guard reporting else { continue }
                 result.schedules += 1
                 locks.formUnion(taken)
             case .known:
                 continue
-            case .next(let task, let world, let key):
-                if seen.insert(key).inserted { next.append(Node(world: world, path: node.path + [task])) }
+            case .next(let task, let world, _):
+                if fresh[cursor] { next.append(Node(world: world, path: node.path + [task])) }
+                cursor += 1
             }
         }
     }
@@ -267,6 +356,7 @@ extension Explorer {
     /// once (their schedules are replayed to find the states that shards share), the
     /// counterexample the smallest of the shards', which is the whole run's. Distinct states,
     /// steps and schedules are the shards' sums: a state two shards reached counts twice.
+    /// The shards are to be run alike (all reduced, or none).
     public func merged(_ parts: [ExploreResult]) throws(ExploreError) -> ExploreResult {
         let shards = parts.compactMap(\.findings?.shard)
         guard shards.count == parts.count, let count = shards.first?.count else {
@@ -277,11 +367,7 @@ extension Explorer {
             throw ExploreError(message: "the results to merge are the shards 1/\(count) to \(count)/\(count), each once; given: \(given)")
         }
         var result = ExploreResult()
-        struct Step: Hashable {
-            let state: StateKey
-            let task: Int
-        }
-        var violating = Set<Step>()
+        var places = Set<ViolationPlace>()
         var deadlocks = Set<StateKey>()
         var locks = Set<Int>()
         var smallest: [Int]?
@@ -290,15 +376,13 @@ extension Explorer {
             result.distinctStates += part.distinctStates
             result.transitions += part.transitions
             result.truncated = result.truncated || part.truncated
+            result.reduced = part.reduced
             locks.formUnion(part.locksTaken)
-            for finding in part.findings?.violating ?? [] {
-                guard let task = finding.schedule.last else { continue }
-                guard violating.insert(Step(state: StateKey(replay(Array(finding.schedule.dropLast()))), task: task)).inserted else { continue }
-                for invariant in finding.invariants { result.violations[invariant, default: 0] += 1 }
-            }
+            places.formUnion(part.findings?.places ?? [])
             for schedule in part.findings?.deadlocks ?? [] where deadlocks.insert(StateKey(replay(schedule))).inserted { result.deadlocks += 1 }
             if let schedule = part.counterexample?.schedule, smallest.map({ Self.precedes(schedule, $0) }) ?? true { smallest = schedule }
         }
+        for place in places { result.violations[place.invariant, default: 0] += 1 }
         result.locksTaken = locks.sorted()
         result.counterexample = smallest.map(counterexample)
         return result
@@ -307,5 +391,37 @@ extension Explorer {
     /// Fewer steps first, then the smaller sequence of task ids.
     static func precedes(_ a: [Int], _ b: [Int]) -> Bool {
         a.count != b.count ? a.count < b.count : a.lexicographicallyPrecedes(b)
+    }
+}
+
+extension World {
+    /// A hash of a state key for the search's set: what tells states apart most often (each
+    /// task's place in its program, its locks, the frames, page tables, notifiers and
+    /// variables), leaving out what costs more than it tells (the rest of the programs, the
+    /// scratch, the policies). Equality still compares the whole state.
+    func fingerprint(into hasher: inout Hasher) {
+        hasher.combine(frames)
+        hasher.combine(mms)
+        hasher.combine(notifiers)
+        hasher.combine(sharedVars)
+        hasher.combine(violations.count)
+        hasher.combine(nextTaskID)
+        for task in tasks {
+            hasher.combine(task.id)
+            hasher.combine(task.status)
+            hasher.combine(task.program.count)
+            switch task.program.last {
+            case .driverStatement(let notifier, let statement, _)?:
+                hasher.combine(notifier)
+                hasher.combine(statement)
+            case let step?: hasher.combine(step)
+            case nil: break
+            }
+            hasher.combine(task.locks)
+            hasher.combine(task.rcuDepth)
+            hasher.combine(task.srcuDepth)
+            hasher.combine(task.openRanges.count)
+            hasher.combine(task.scratch.driverFrames.count)
+        }
     }
 }
