@@ -42,10 +42,11 @@ extension Routes {
                 throw invalid(error.message)
             }
             let seconds = limits.maxExploreSeconds
+            let reduce = spec.reduce ?? true
             let result = try await NIOThreadPool.singleton.runIfActive {
                 let clock = ContinuousClock()
                 let deadline = clock.now + .milliseconds(Int(seconds * 1000))
-                return explorer.run { clock.now > deadline }
+                return explorer.run(reduce: reduce) { clock.now > deadline }
             }
             return ExploreAnswer(result, expectation: spec.expect)
         }
@@ -73,6 +74,7 @@ struct ExploreAnswer: ResponseEncodable, Sendable {
     var schedules: Int
     var distinctStates: Int
     var transitions: Int
+    var reduced: Bool
     var violations: [String: Int]
     var deadlocks: Int
     var truncated: Bool
@@ -84,6 +86,7 @@ struct ExploreAnswer: ResponseEncodable, Sendable {
         schedules = result.schedules
         distinctStates = result.distinctStates
         transitions = result.transitions
+        reduced = result.reduced
         violations = result.violations
         deadlocks = result.deadlocks
         truncated = result.truncated

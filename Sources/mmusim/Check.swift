@@ -41,6 +41,9 @@ struct Check: ParsableCommand {
     @Option(help: "Threads that expand the states of each level (default: the machine's cores; the same verdicts whatever N).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Flag(help: "Explore every interleaving, without partial-order reduction (the same verdicts, more states).")
+    var noReduce = false
+
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs is at least 1, not \(jobs)") }
     }
@@ -72,7 +75,7 @@ struct Check: ParsableCommand {
             let clock = ContinuousClock()
             for name in names {
                 let deadline = clock.now + .milliseconds(Int(seconds * 1000))
-                verdicts += try check.run(workloads: [name], jobs: jobs) { clock.now > deadline }
+                verdicts += try check.run(workloads: [name], jobs: jobs, reduce: !noReduce) { clock.now > deadline }
             }
         } catch {
             throw ValidationError(error.message)
@@ -87,7 +90,7 @@ struct Check: ParsableCommand {
         var lines = ["\(file): \(policy.name)\(variants), \(verdicts.count) workloads"]
         for verdict in verdicts {
             let result = verdict.result
-            let states = "\(result.distinctStates) states" + (result.truncated ? ", cut short" : "")
+            let states = "\(result.distinctStates) states, \(result.transitions) steps" + (result.truncated ? ", cut short" : "")
             if verdict.clean {
                 lines.append("  \(verdict.workload): clean (\(states))")
                 continue

@@ -75,7 +75,9 @@ struct Explore: ParsableCommand {
             let started = clock.now
             let result: ExploreResult
             if merge.isEmpty {
-                result = explorer.run(jobs: jobs, shard: shard.flatMap(Shard.init), reduce: !noReduce) { clock.now > deadline }
+                result = explorer.run(jobs: jobs, shard: shard.flatMap(Shard.init), reduce: !noReduce && spec.reduce != false) {
+                    clock.now > deadline
+                }
             } else {
                 let decoder = JSONDecoder()
                 decoder.keyDecodingStrategy = .convertFromSnakeCase

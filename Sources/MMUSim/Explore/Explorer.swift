@@ -23,8 +23,10 @@ public struct ExploreSpec: Codable, Hashable, Sendable {
     public var maxSchedules: Int?
     /// Do not explore schedules longer than this many steps.
     public var maxDepth: Int?
-    /// Stop after this many distinct states.
+    /// Stop after this many distinct states (checked after each breadth-first level).
     public var maxStates: Int?
+    /// Partial-order reduction (absent: on).
+    public var reduce: Bool?
     /// The verdict the file expects: the invariants that must be violated (empty: clean).
     public var expect: Expectation?
 
@@ -219,16 +221,17 @@ public struct Explorer: Sendable {
 
 extension World {
     /// The state that matters for what can happen next: the trace, the event counter and the
-    /// step counts are history, not state, and are left out. Two worlds with equal keys can do
-    /// exactly the same things from here; the explorer stores keys whole (a `Set<World>`,
-    /// whose equality decides), so a hash collision can never cut a state.
+    /// step counts are history, not state, and are left out, but for whether a task has run a
+    /// step at all (queue_work reads it of a worker). Two worlds with equal keys can do exactly
+    /// the same things from here, and the search steps the keys themselves; it stores keys
+    /// whole (a set of them, whose equality decides), so a hash collision can never cut a state.
     var stateKey: World {
         var copy = self
         copy.trace = TraceLog(capacity: 1)
         copy.lastSeq = 0
         copy.tablesVisited = 0
         copy.current = 0
-        for index in copy.tasks.indices { copy.tasks[index].stepsRun = 0 }
+        for index in copy.tasks.indices where copy.tasks[index].stepsRun > 1 { copy.tasks[index].stepsRun = 1 }
         return copy
     }
 }

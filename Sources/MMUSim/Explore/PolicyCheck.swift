@@ -269,16 +269,21 @@ public struct PolicyCheck: Sendable {
         return Explorer(spec: ExploreSpec(setup: [], tasks: []), world: world, tasks: workload.tasks(a))
     }
 
-    /// Runs the workloads named (all when empty), each on `jobs` threads; `shouldStop` is asked
-    /// now and then.
-    public func run(workloads names: [String] = [], jobs: Int = 1, shouldStop: () -> Bool = { false }) throws(CommandError) -> [Verdict] {
+    /// Runs the workloads named (all when empty), each on `jobs` threads, with partial-order
+    /// reduction unless `reduce` is false; `shouldStop` is asked now and then.
+    public func run(
+        workloads names: [String] = [],
+        jobs: Int = 1,
+        reduce: Bool = true,
+        shouldStop: () -> Bool = { false }
+    ) throws(CommandError) -> [Verdict] {
         let catalogue = Self.catalogue(for: policy)
         if let unknown = names.first(where: { name in !catalogue.contains { $0.name == name } }) {
             throw CommandError("no workload '\(unknown)': the catalogue has \(catalogue.map(\.name).joined(separator: ", "))", code: "invalid_value")
         }
         return catalogue.filter { names.isEmpty || names.contains($0.name) }.compactMap { workload in
             guard let explorer = explorer(for: workload.name) else { return nil }
-            return Verdict(workload: workload.name, result: explorer.run(jobs: jobs, shouldStop: shouldStop), world: explorer.initial)
+            return Verdict(workload: workload.name, result: explorer.run(jobs: jobs, reduce: reduce, shouldStop: shouldStop), world: explorer.initial)
         }
     }
 }

@@ -151,9 +151,8 @@ struct Search {
         case finished(task: Int, locks: [Int])
         /// The step led to a state seen at a smaller depth.
         case known(task: Int)
-        /// The step led to a state not seen before this level (the world stepped, and its key:
-        /// a key drops history, which `stepsRun` is, yet a queue_work reads it).
-        case next(task: Int, world: World, key: StateKey)
+        /// The step led to a state not seen before this level.
+        case next(task: Int, key: StateKey)
     }
 
     /// What expanding a node found.
@@ -185,7 +184,7 @@ struct Search {
                 var next = node.world
                 guard case .ran = next.step(task), Self.changedOwnStateOnly(node.world, next, task: task) else { continue }
                 let key = StateKey(next)
-                if !wasSeen(key) { return Expansion(edges: [.next(task: task, world: next, key: key)]) }
+                if !wasSeen(key) { return Expansion(edges: [.next(task: task, key: key)]) }
             }
         }
         for task in tasks {
@@ -197,7 +196,7 @@ struct Search {
                 expansion.edges.append(.finished(task: task, locks: explorer.taskIDs.compactMap { next.task($0)?.result.locksTaken }))
             } else {
                 let key = StateKey(next)
-                expansion.edges.append(wasSeen(key) ? .known(task: task) : .next(task: task, world: next, key: key))
+                expansion.edges.append(wasSeen(key) ? .known(task: task) : .next(task: task, key: key))
             }
         }
         expansion.deadlock = expansion.edges.isEmpty && !tasks.isEmpty
@@ -215,7 +214,7 @@ struct Search {
     /// its state. Each thread inserts the states of one part of the set, in the level's order.
     private mutating func insertAll(_ expansions: [Expansion]) -> [Bool] {
         let keys = expansions.flatMap { expansion in
-            expansion.edges.compactMap { edge -> StateKey? in if case .next(_, _, let key) = edge { key } else { nil } }
+            expansion.edges.compactMap { edge -> StateKey? in if case .next(_, let key) = edge { key } else { nil } }
         }
         var fresh = [Bool](repeating: false, count: keys.count)
         let parts = seen.count
@@ -259,7 +258,7 @@ struct Search {
     mutating func run(shouldStop: () -> Bool) -> ExploreResult {
         let root = StateKey(start)
         seen[part(root)].insert(root)
-        var level = [Node(world: start, path: [])]
+        var level = [Node(world: root.world, path: [])]
         var split = shard == nil
         while !level.isEmpty {
             if shouldStop() {
@@ -329,8 +328,8 @@ struct Search {
                 locks.formUnion(taken)
             case .known:
                 continue
-            case .next(let task, let world, _):
-                if fresh[cursor] { next.append(Node(world: world, path: node.path + [task])) }
+            case .next(let task, let key):
+                if fresh[cursor] { next.append(Node(world: key.world, path: node.path + [task])) }
                 cursor += 1
             }
         }

@@ -29,7 +29,7 @@ function verdict(answer) {
     ? h(
         'ul',
         { class: 'explore-violations' },
-        names.map(([name, n]) => h('li', { dataset: { invariant: name, count: n } }, h('strong', { text: name }), ` in ${n} schedule${n === 1 ? '' : 's'}`)),
+        names.map(([name, n]) => h('li', { dataset: { invariant: name, count: n } }, h('strong', { text: name }), ` at ${n} place${n === 1 ? '' : 's'} (mm, notifier, address)`)),
       )
     : h('p', { class: 'verdict ok', text: '✔ No interleaving violates an invariant.' });
   const expected = answer.verdict
