@@ -2,9 +2,10 @@
 
 import PackageDescription
 
-// The dependency lists below are the architecture: the model (MMUSim) imports
-// nothing, so no network, clock or C code can reach it; the server is the only
-// place with I/O; the C libraries serve the end-to-end tests alone.
+// The dependency lists below are the architecture: the model (MMUSim) imports no
+// package, and of the platform only Dispatch (the explorer's threads), so no network,
+// clock or C code can reach it; the server is the only place with I/O; the C
+// libraries serve the end-to-end tests alone.
 let package = Package(
     name: "mmu-notifier-lab",
     products: [

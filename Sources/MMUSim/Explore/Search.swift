@@ -151,13 +151,15 @@ struct Search {
         case finished(task: Int, locks: [Int])
         /// The step led to a state seen at a smaller depth.
         case known(task: Int)
-        /// The step led to a state not seen before this level.
-        case next(task: Int, key: StateKey)
+        /// The step led to a state not seen before this level (its key is the expansion's next).
+        case next(task: Int)
     }
 
     /// What expanding a node found.
     struct Expansion {
         var edges: [Edge] = []
+        /// The keys of the `.next` edges, in order.
+        var keys: [StateKey] = []
         /// No task could move, though some are not done.
         var deadlock = false
         /// The node is at the depth bound with tasks left.
@@ -184,7 +186,7 @@ struct Search {
                 var next = node.world
                 guard case .ran = next.step(task), Self.changedOwnStateOnly(node.world, next, task: task) else { continue }
                 let key = StateKey(next)
-                if !wasSeen(key) { return Expansion(edges: [.next(task: task, key: key)]) }
+                if !wasSeen(key) { return Expansion(edges: [.next(task: task)], keys: [key]) }
             }
         }
         for task in tasks {
@@ -196,7 +198,12 @@ struct Search {
                 expansion.edges.append(.finished(task: task, locks: explorer.taskIDs.compactMap { next.task($0)?.result.locksTaken }))
             } else {
                 let key = StateKey(next)
-                expansion.edges.append(wasSeen(key) ? .known(task: task) : .next(task: task, key: key))
+                if wasSeen(key) {
+                    expansion.edges.append(.known(task: task))
+                } else {
+                    expansion.edges.append(.next(task: task))
+                    expansion.keys.append(key)
+                }
             }
         }
         expansion.deadlock = expansion.edges.isEmpty && !tasks.isEmpty
@@ -210,30 +217,39 @@ struct Search {
 
     private var distinct: Int { seen.reduce(0) { $0 + $1.count } }
 
-    /// Keeps the level's new states: whether each `.next` edge, in order, is the first to reach
-    /// its state. Each thread inserts the states of one part of the set, in the level's order.
-    private mutating func insertAll(_ expansions: [Expansion]) -> [Bool] {
-        let keys = expansions.flatMap { expansion in
-            expansion.edges.compactMap { edge -> StateKey? in if case .next(_, let key) = edge { key } else { nil } }
+    /// Keeps the level's new states. The keys of the `.next` edges move out of the expansions,
+    /// in order, into the buffer returned; each thread inserts the keys of one part of the set,
+    /// in that order, and drops those of states already in (their memory is freed on the
+    /// threads), so the buffer keeps the first key to reach each new state and nil elsewhere.
+    /// The caller deinitializes and deallocates it.
+    private mutating func insertAll(_ expansions: inout [Expansion]) -> UnsafeMutableBufferPointer<StateKey?> {
+        let count = expansions.reduce(0) { $0 + $1.keys.count }
+        let keys = UnsafeMutableBufferPointer<StateKey?>.allocate(capacity: count)
+        var filled = 0
+        for index in expansions.indices {
+            for key in expansions[index].keys {
+                (keys.baseAddress! + filled).initialize(to: key)
+                filled += 1
+            }
+            expansions[index].keys = []
         }
-        var fresh = [Bool](repeating: false, count: keys.count)
+        let owner = (0..<count).map { part(keys[$0]!) }
         let parts = seen.count
-        let owner = keys.map(part)
-        fresh.withUnsafeMutableBufferPointer { freshBuffer in
-            seen.withUnsafeMutableBufferPointer { seenBuffer in
-                nonisolated(unsafe) let output = freshBuffer
-                nonisolated(unsafe) let sets = seenBuffer
-                let insert: @Sendable (Int) -> Void = { part in
-                    for index in keys.indices where owner[index] == part { output[index] = sets[part].insert(keys[index]).inserted }
-                }
-                if parts == 1 || keys.count < 64 {
-                    for part in 0..<parts { insert(part) }
-                } else {
-                    DispatchQueue.concurrentPerform(iterations: parts, execute: insert)
+        seen.withUnsafeMutableBufferPointer { seenBuffer in
+            nonisolated(unsafe) let output = keys
+            nonisolated(unsafe) let sets = seenBuffer
+            let insert: @Sendable (Int) -> Void = { part in
+                for index in 0..<count where owner[index] == part {
+                    if !sets[part].insert(output[index]!).inserted { output[index] = nil }
                 }
             }
+            if parts == 1 || count < 64 {
+                for part in 0..<parts { insert(part) }
+            } else {
+                DispatchQueue.concurrentPerform(iterations: parts, execute: insert)
+            }
         }
-        return fresh
+        return keys
     }
 
     /// Expands `nodes`, on `jobs` threads when there are enough of them; the results in order.
@@ -270,8 +286,8 @@ struct Search {
                 reporting = true
                 level = stride(from: shard.index - 1, to: level.count, by: shard.count).map { level[$0] }
             }
-            let expansions = expandAll(level)
-            let fresh = insertAll(expansions)
+            var expansions = expandAll(level)
+            let fresh = insertAll(&expansions)
             var next: [Node] = []
             var cursor = 0
             for (node, expansion) in zip(level, expansions) {
@@ -281,6 +297,8 @@ struct Search {
                 }
                 record(node, expansion, fresh: fresh, cursor: &cursor, into: &next)
             }
+            fresh.deinitialize()
+            fresh.deallocate()
             // The bound on states is checked once a level is in.
             if distinct >= maxStates, !next.isEmpty { result.truncated = true }
             if result.truncated || (firstViolationOnly && result.counterexample != nil) { break }
@@ -305,7 +323,13 @@ struct Search {
     }
 
     /// Counts what a node's expansion found and keeps its new states for the next level.
-    private mutating func record(_ node: Node, _ expansion: Expansion, fresh: [Bool], cursor: inout Int, into next: inout [Node]) {
+    private mutating func record(
+        _ node: Node,
+        _ expansion: Expansion,
+        fresh: UnsafeMutableBufferPointer<StateKey?>,
+        cursor: inout Int,
+        into next: inout [Node]
+    ) {
         if expansion.cut { result.truncated = true }
         if expansion.deadlock, reporting {
             result.deadlocks += 1
@@ -328,8 +352,8 @@ struct Search {
                 locks.formUnion(taken)
             case .known:
                 continue
-            case .next(let task, let key):
-                if fresh[cursor] { next.append(Node(world: key.world, path: node.path + [task])) }
+            case .next(let task):
+                if let key = fresh[cursor] { next.append(Node(world: key.world, path: node.path + [task])) }
                 cursor += 1
             }
         }
@@ -395,13 +419,35 @@ extension Explorer {
 
 extension World {
     /// A hash of a state key for the search's set: what tells states apart most often (each
-    /// task's place in its program, its locks, the frames, page tables, notifiers and
-    /// variables), leaving out what costs more than it tells (the rest of the programs, the
-    /// scratch, the policies). Equality still compares the whole state.
+    /// task's place in its program and its locks, the frames' counts and contents, the page
+    /// tables and secondary tables, the drivers' variables), leaving out what costs more than
+    /// it tells (the rest of the programs, the scratch, names, counters, the policies). Equality
+    /// still compares the whole state.
     func fingerprint(into hasher: inout Hasher) {
-        hasher.combine(frames)
-        hasher.combine(mms)
-        hasher.combine(notifiers)
+        // A frame's mutable fields but its flags.
+        for frame in frames {
+            hasher.combine(frame.refcount)
+            hasher.combine(frame.mapcount)
+            hasher.combine(frame.content)
+            hasher.combine(frame.generation)
+            hasher.combine(frame.secondaryMaps)
+        }
+        for mm in mms {
+            hasher.combine(mm.users)
+            hasher.combine(mm.vmas.count)
+            hasher.combine(mm.pageTable)
+            hasher.combine(mm.notifierList)
+            hasher.combine(mm.invalidateSeq)
+            hasher.combine(mm.activeInvalidateRanges)
+        }
+        for notifier in notifiers {
+            hasher.combine(notifier.vars)
+            hasher.combine(notifier.sptes)
+            hasher.combine(notifier.tlb)
+            hasher.combine(notifier.activeRanges.count)
+            hasher.combine(notifier.frozen)
+            hasher.combine(notifier.invalidateSeq)
+        }
         hasher.combine(sharedVars)
         hasher.combine(violations.count)
         hasher.combine(nextTaskID)
