@@ -418,35 +418,38 @@ extension Explorer {
 }
 
 extension World {
-    /// A hash of a state key for the search's set: what tells states apart most often (each
-    /// task's place in its program and its locks, the frames' counts and contents, the page
-    /// tables and secondary tables, the drivers' variables), leaving out what costs more than
-    /// it tells (the rest of the programs, the scratch, names, counters, the policies). Equality
-    /// still compares the whole state.
+    /// A hash of a state key for the search's set: what tells states apart (the frames and swap,
+    /// the mms and notifiers, each task's place in its program and its locks), leaving out what
+    /// costs more than it tells (names, the rest of the programs, the scratch, the policies).
+    /// Equality still compares the whole state.
     func fingerprint(into hasher: inout Hasher) {
-        // A frame's mutable fields but its flags.
-        for frame in frames {
-            hasher.combine(frame.refcount)
-            hasher.combine(frame.mapcount)
-            hasher.combine(frame.content)
-            hasher.combine(frame.generation)
-            hasher.combine(frame.secondaryMaps)
-        }
+        hasher.combine(frames)
+        hasher.combine(swap)
+        // An mm's and a notifier's fields but their names.
         for mm in mms {
             hasher.combine(mm.users)
-            hasher.combine(mm.vmas.count)
+            hasher.combine(mm.count)
+            hasher.combine(mm.vmas)
             hasher.combine(mm.pageTable)
             hasher.combine(mm.notifierList)
+            hasher.combine(mm.exited)
+            hasher.combine(mm.rss)
             hasher.combine(mm.invalidateSeq)
             hasher.combine(mm.activeInvalidateRanges)
+            hasher.combine(mm.itree)
+            hasher.combine(mm.deferredItree)
         }
         for notifier in notifiers {
             hasher.combine(notifier.vars)
+            hasher.combine(notifier.state)
+            hasher.combine(notifier.counters)
             hasher.combine(notifier.sptes)
             hasher.combine(notifier.tlb)
-            hasher.combine(notifier.activeRanges.count)
+            hasher.combine(notifier.activeRanges)
             hasher.combine(notifier.frozen)
+            hasher.combine(notifier.freed)
             hasher.combine(notifier.invalidateSeq)
+            hasher.combine(notifier.users)
         }
         hasher.combine(sharedVars)
         hasher.combine(violations.count)
