@@ -13,7 +13,7 @@ import subprocess
 
 # The commit whose explorer (depth first, one thread, no reduction) the numbers are set against.
 REFERENCE = "6d8ff3d"
-LARGE = os.path.join("examples", "explore", "large", "10-kvm-modern-fault-munmap-reclaim.json")
+LARGE = os.path.join("bench", "explore", "three-tasks-kvm-modern.json")
 DRIVERS = ("kvm", "gru", "xpmem", "pinning", "unsafe", "kvm-modern", "dmirror")
 
 EXPLORE_LINE = re.compile(r"(\S+\.json): (\d+) schedules, (\d+) distinct states, (\d+) steps.* in ([\d.]+) s")
