@@ -42,6 +42,15 @@ struct SearchTests {
         }
     }
 
+    @Test("tasks that failed as they started (an unaligned munmap): one schedule, the empty one, and no step")
+    func tasksDoneAtStart() {
+        var world = World(WorldConfig(frames: 8, swapSlots: 0))
+        let mm = world.createMM()
+        let explorer = Explorer(spec: ExploreSpec(setup: [], tasks: []), world: world, tasks: [.munmap(mm: mm, addr: 1, length: pageSize)])
+        let result = explorer.run()
+        #expect(result.schedules == 1 && result.transitions == 0 && result.distinctStates == 1 && result.violations.isEmpty)
+    }
+
     @Test("a merge takes every shard of one partition once, and only shards")
     func mergeRefusesParts() throws {
         let explorer = try Self.explorer("05-register-vs-munmap.json")

@@ -162,8 +162,11 @@ struct Search {
         var keys: [StateKey] = []
         /// No task could move, though some are not done.
         var deadlock = false
-        /// The node is at the depth bound with tasks left.
+        /// The node is at the depth bound with tasks left (its schedule ends there).
         var cut = false
+        /// Every task is done already (only the first state can be so: the tasks failed as they
+        /// started): the empty schedule, and the locks_taken answers.
+        var finished: [Int]?
     }
 
     /// The tasks that may move: the spec's, and the workers their drivers queued, by id.
@@ -175,6 +178,10 @@ struct Search {
     private func expand(_ node: Node) -> Expansion {
         var expansion = Expansion()
         let tasks = runnable(node.world)
+        if tasks.isEmpty {
+            expansion.finished = explorer.taskIDs.compactMap { node.world.task($0)?.result.locksTaken }
+            return expansion
+        }
         if node.path.count >= maxDepth {
             expansion.cut = !tasks.isEmpty
             return expansion
@@ -330,7 +337,14 @@ struct Search {
         cursor: inout Int,
         into next: inout [Node]
     ) {
-        if expansion.cut { result.truncated = true }
+        if expansion.cut {
+            result.truncated = true
+            if reporting { result.schedules += 1 }
+        }
+        if let taken = expansion.finished, reporting {
+            result.schedules += 1
+            locks.formUnion(taken)
+        }
         if expansion.deadlock, reporting {
             result.deadlocks += 1
             result.schedules += 1
