@@ -60,6 +60,7 @@ struct SearchTests {
         #expect(throws: ExploreError.self) { try explorer.merged([first, first]) }
         #expect(throws: ExploreError.self) { try explorer.merged([first, explorer.run()]) }
         #expect(throws: ExploreError.self) { try explorer.merged([first, second, explorer.run(shard: Shard("3/3")!)]) }
+        #expect(throws: ExploreError.self) { try explorer.merged([first, explorer.run(shard: Shard("2/2")!, reduce: false)]) }
         #expect(try explorer.merged([second, first]).violations == explorer.run().violations)
         #expect(Shard("0/2") == nil && Shard("3/2") == nil && Shard("1/0") == nil && Shard("1") == nil && Shard("2/2")?.index == 2)
     }

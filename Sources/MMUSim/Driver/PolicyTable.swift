@@ -67,6 +67,14 @@ public final class LoadedPolicy: Sendable {
         policy.sharedVars.isEmpty ? nil : policy.sharedVars[name]
     }
 
+    /// A variable's value: the instance's (`vars`, in `varNames`' order), the world's shared
+    /// one, else the running frame's local (`local`, 0 when unset).
+    func value(_ name: String, vars: [Int], shared: [String: Int], local: () -> Int?) -> Int {
+        if let index = varNames.firstIndex(of: name) { return vars[index] }
+        if let initial = sharedInitial(name) { return shared[name] ?? initial }
+        return local() ?? 0
+    }
+
     /// The statement ids of the program at `pointer`.
     func program(_ pointer: String) -> [Int] { programs[pointer] ?? [] }
 }

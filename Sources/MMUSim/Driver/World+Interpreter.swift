@@ -535,14 +535,13 @@ extension World {
         return DriverScope(loaded: policies[notifiers[node - 1].policy], vars: notifiers[node - 1].vars, shared: sharedVars, frame: frame)
     }
 
-    /// A variable's value: the instance's, the world's shared one, or the frame's local.
+    /// A variable's value: the instance's, the world's shared one, or the frame's local (read in
+    /// place: a scope would copy the frame and the tables).
     mutating func value(_ node: Int, _ name: String) -> Int {
-        // As `DriverScope.value`, read in place: a scope would copy the frame and the tables.
-        let loaded = policies[notifiers[node - 1].policy]
-        if let index = loaded.varNames.firstIndex(of: name) { return notifiers[node - 1].vars[index] }
-        if let initial = loaded.sharedInitial(name) { return sharedVars[name] ?? initial }
-        for index in tasks.indices where tasks[index].id == current { return tasks[index].scratch.local(name) ?? 0 }
-        return 0
+        policies[notifiers[node - 1].policy].value(name, vars: notifiers[node - 1].vars, shared: sharedVars) {
+            for index in tasks.indices where tasks[index].id == current { return tasks[index].scratch.local(name) }
+            return nil
+        }
     }
 
     /// A string's stable number (FNV-1a), so that `{"str": ...}` compares equal to itself alone.
@@ -566,25 +565,17 @@ extension World {
         }
     }
 
-    /// An expression's value; true is 1, false 0.
+    /// An expression's value; true is 1, false 0. Variables and the write argument are read in
+    /// place; the context and strings through the scope.
     mutating func evaluate(_ expr: Expr, _ node: Int) -> Int {
-        // As `DriverScope.evaluate`; the common forms read the world in place.
-        switch expr {
-        case .int(let number): return number
-        case .bool(let flag): return flag ? 1 : 0
-        case .variable(let name), .shared(let name), .local(let name): return value(node, name)
-        case .arg:
-            for index in tasks.indices where tasks[index].id == current { return tasks[index].scratch.writeArgument() ? 1 : 0 }
-            return 0
-        case .compare(let op, let a, let b): return DriverScope.compare(op, evaluate(a, node), evaluate(b, node))
-        case .all(let operands):
-            for operand in operands where evaluate(operand, node) == 0 { return 0 }
-            return 1
-        case .any(let operands):
-            for operand in operands where evaluate(operand, node) != 0 { return 1 }
-            return 0
-        case .not(let operand): return evaluate(operand, node) == 0 ? 1 : 0
-        default: return scope(node).evaluate(expr)
+        expr.value { leaf in
+            switch leaf {
+            case .variable(let name), .shared(let name), .local(let name): return value(node, name)
+            case .arg:
+                for index in tasks.indices where tasks[index].id == current { return tasks[index].scratch.writeArgument() ? 1 : 0 }
+                return 0
+            default: return scope(node).evaluate(leaf)
+            }
         }
     }
 }
@@ -599,44 +590,27 @@ struct DriverScope {
 
     /// A variable's value: the instance's, the world's shared one, or the frame's local.
     func value(_ name: String) -> Int {
-        if let index = loaded.varNames.firstIndex(of: name) { return vars[index] }
-        if let initial = loaded.sharedInitial(name) { return shared[name] ?? initial }
-        return frame?.locals[name] ?? 0
+        loaded.value(name, vars: vars, shared: shared) { frame?.locals[name] }
     }
 
     /// An expression's value; true is 1, false 0.
     func evaluate(_ expr: Expr) -> Int {
-        switch expr {
-        case .int(let number): return number
-        case .bool(let flag): return flag ? 1 : 0
-        case .str(let text): return World.code(text)
-        case .variable(let name), .shared(let name), .local(let name): return value(name)
-        case .arg: return (frame?.write ?? false) ? 1 : 0
-        case .context(let name):
-            switch name {
-            case "start": return Int(truncatingIfNeeded: frame?.start ?? 0)
-            case "end": return Int(truncatingIfNeeded: frame?.end ?? 0)
-            case "address": return Int(truncatingIfNeeded: frame?.address ?? 0)
-            case "blockable": return (frame?.blockable ?? true) ? 1 : 0
-            case "event": return frame?.event.map { World.code($0.rawValue) } ?? 0
+        expr.value { leaf in
+            switch leaf {
+            case .str(let text): return World.code(text)
+            case .variable(let name), .shared(let name), .local(let name): return value(name)
+            case .arg: return (frame?.write ?? false) ? 1 : 0
+            case .context(let name):
+                switch name {
+                case "start": return Int(truncatingIfNeeded: frame?.start ?? 0)
+                case "end": return Int(truncatingIfNeeded: frame?.end ?? 0)
+                case "address": return Int(truncatingIfNeeded: frame?.address ?? 0)
+                case "blockable": return (frame?.blockable ?? true) ? 1 : 0
+                case "event": return frame?.event.map { World.code($0.rawValue) } ?? 0
+                default: return 0
+                }
             default: return 0
             }
-        case .compare(let op, let a, let b): return Self.compare(op, evaluate(a), evaluate(b))
-        case .all(let operands): return operands.allSatisfy { evaluate($0) != 0 } ? 1 : 0
-        case .any(let operands): return operands.contains { evaluate($0) != 0 } ? 1 : 0
-        case .not(let operand): return evaluate(operand) == 0 ? 1 : 0
-        case .arithmetic(let op, let a, let b):
-            let (x, y) = (evaluate(a), evaluate(b))
-            switch op {
-            case "min": return min(x, y)
-            case "max": return max(x, y)
-            case "add": return x &+ y
-            case "sub": return x &- y
-            default: return y >= 0 && y < 64 ? x >> y : 0
-            }
-        case .within(let value, let low, let high):
-            let x = evaluate(value)
-            return evaluate(low) <= x && x < evaluate(high) ? 1 : 0
         }
     }
 
@@ -652,6 +626,39 @@ struct DriverScope {
             default: x >= y
             }
         return holds ? 1 : 0
+    }
+}
+
+extension Expr {
+    /// The expression's value, true 1 and false 0, with its leaves (variables, the write
+    /// argument, the context, strings) read by `leaf`: one evaluation for the interpreter, which
+    /// reads the world in place, and for `DriverScope`.
+    func value(leaf: (Expr) -> Int) -> Int {
+        switch self {
+        case .int(let number): return number
+        case .bool(let flag): return flag ? 1 : 0
+        case .str, .variable, .shared, .local, .arg, .context: return leaf(self)
+        case .compare(let op, let a, let b): return DriverScope.compare(op, a.value(leaf: leaf), b.value(leaf: leaf))
+        case .all(let operands):
+            for operand in operands where operand.value(leaf: leaf) == 0 { return 0 }
+            return 1
+        case .any(let operands):
+            for operand in operands where operand.value(leaf: leaf) != 0 { return 1 }
+            return 0
+        case .not(let operand): return operand.value(leaf: leaf) == 0 ? 1 : 0
+        case .arithmetic(let op, let a, let b):
+            let (x, y) = (a.value(leaf: leaf), b.value(leaf: leaf))
+            switch op {
+            case "min": return min(x, y)
+            case "max": return max(x, y)
+            case "add": return x &+ y
+            case "sub": return x &- y
+            default: return y >= 0 && y < 64 ? x >> y : 0
+            }
+        case .within(let x, let low, let high):
+            let value = x.value(leaf: leaf)
+            return low.value(leaf: leaf) <= value && value < high.value(leaf: leaf) ? 1 : 0
+        }
     }
 }
 

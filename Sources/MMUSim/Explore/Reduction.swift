@@ -88,7 +88,9 @@ extension Search {
         default:
             return false
         }
-        // It runs as itself: a walk over an empty list, say, expands into whatever comes next.
+        // A walk start runs as itself unless it expands (an empty list, an interval pass) into
+        // whatever comes next; the other kinds always run as themselves.
+        guard case .notify = step else { return true }
         var probe = world
         probe.current = id
         probe.tasks[index].program.removeLast()

@@ -107,7 +107,9 @@ struct Search {
     private let maxStates: Int
 
     /// Stop at the first violation (the shortest counterexample's pass).
-    var firstViolationOnly = false
+    private var firstViolationOnly = false
+    /// The first violating schedule met: the shortest of the graph searched.
+    private var shortest: [Int]?
 
     private var result = ExploreResult()
     /// The states seen, split by hash so that `jobs` threads insert a level's at once.
@@ -148,9 +150,9 @@ struct Search {
         /// The step broke invariants (the schedule ends).
         case violated(task: Int, places: [ViolationPlace])
         /// Every task is done (the schedule ends): the locks_taken answers of register tasks.
-        case finished(task: Int, locks: [Int])
+        case finished(locks: [Int])
         /// The step led to a state seen at a smaller depth.
-        case known(task: Int)
+        case known
         /// The step led to a state not seen before this level (its key is the expansion's next).
         case next(task: Int)
     }
@@ -169,6 +171,11 @@ struct Search {
         var finished: [Int]?
     }
 
+    /// The locks_taken answers of the register tasks.
+    private func locksTaken(_ world: World) -> [Int] {
+        explorer.taskIDs.compactMap { world.task($0)?.result.locksTaken }
+    }
+
     /// The tasks that may move: the spec's, and the workers their drivers queued, by id.
     private func runnable(_ world: World) -> [Int] {
         (explorer.taskIDs.filter { world.task($0)?.status != .done } + world.tasks.filter { $0.isWorker && $0.status != .done }.map(\.id)).sorted()
@@ -179,11 +186,11 @@ struct Search {
         var expansion = Expansion()
         let tasks = runnable(node.world)
         if tasks.isEmpty {
-            expansion.finished = explorer.taskIDs.compactMap { node.world.task($0)?.result.locksTaken }
+            expansion.finished = locksTaken(node.world)
             return expansion
         }
         if node.path.count >= maxDepth {
-            expansion.cut = !tasks.isEmpty
+            expansion.cut = true
             return expansion
         }
         // One step alone when it commutes with everything the others can do (Reduction.swift),
@@ -202,11 +209,11 @@ struct Search {
             if next.violations.count > baseViolations {
                 expansion.edges.append(.violated(task: task, places: next.violations[baseViolations...].map(ViolationPlace.init)))
             } else if runnable(next).isEmpty {
-                expansion.edges.append(.finished(task: task, locks: explorer.taskIDs.compactMap { next.task($0)?.result.locksTaken }))
+                expansion.edges.append(.finished(locks: locksTaken(next)))
             } else {
                 let key = StateKey(next)
                 if wasSeen(key) {
-                    expansion.edges.append(.known(task: task))
+                    expansion.edges.append(.known)
                 } else {
                     expansion.edges.append(.next(task: task))
                     expansion.keys.append(key)
@@ -278,7 +285,32 @@ struct Search {
         return Array(results)
     }
 
+    /// Searches, then counts what was found and replays the counterexample.
     mutating func run(shouldStop: () -> Bool) -> ExploreResult {
+        search(shouldStop: shouldStop)
+        result.distinctStates = distinct
+        result.locksTaken = locks.sorted()
+        for place in places { result.violations[place.invariant, default: 0] += 1 }
+        findings?.places = places.sorted()
+        result.findings = findings
+        if var schedule = shortest {
+            // The reduced graph's shortest violating schedule may be longer than the shortest
+            // there is, and a shard sees part of the graph: the whole graph's levels find that,
+            // up to the first violation.
+            if reduce || shard != nil {
+                var first = Search(explorer: explorer, jobs: jobs, shard: nil, reduce: false)
+                first.firstViolationOnly = true
+                first.search(shouldStop: shouldStop)
+                schedule = first.shortest ?? schedule
+            }
+            result.counterexample = explorer.counterexample(schedule)
+        }
+        return result
+    }
+
+    /// The levels, until none is left, a bound or `shouldStop` stops them, or (the shortest
+    /// counterexample's pass) a violation is found.
+    private mutating func search(shouldStop: () -> Bool) {
         let root = StateKey(start)
         seen[part(root)].insert(root)
         var level = [Node(world: root.world, path: [])]
@@ -308,25 +340,9 @@ struct Search {
             fresh.deallocate()
             // The bound on states is checked once a level is in.
             if distinct >= maxStates, !next.isEmpty { result.truncated = true }
-            if result.truncated || (firstViolationOnly && result.counterexample != nil) { break }
+            if result.truncated || (firstViolationOnly && shortest != nil) { break }
             level = next
         }
-        result.distinctStates = distinct
-        result.locksTaken = locks.sorted()
-        for place in places { result.violations[place.invariant, default: 0] += 1 }
-        findings?.places = places.sorted()
-        result.findings = findings
-        // The reduced graph's shortest violating schedule may be longer than the shortest there
-        // is: the whole graph's levels find that, up to the first violation.
-        if reduce || shard != nil, result.counterexample != nil {
-            var first = Search(explorer: explorer, jobs: jobs, shard: nil, reduce: false)
-            first.firstViolationOnly = true
-            result.counterexample = first.run(shouldStop: shouldStop).counterexample
-        }
-        if let schedule = result.counterexample?.schedule, result.counterexample?.trace.isEmpty == true {
-            result.counterexample = explorer.counterexample(schedule)
-        }
-        return result
     }
 
     /// Counts what a node's expansion found and keeps its new states for the next level.
@@ -357,10 +373,8 @@ struct Search {
                 guard reporting else { continue }
                 result.schedules += 1
                 places.formUnion(found)
-                if result.counterexample == nil {
-                    result.counterexample = Counterexample(schedule: node.path + [task], violations: [], trace: [])
-                }
-            case .finished(_, let taken):
+                if shortest == nil { shortest = node.path + [task] }
+            case .finished(let taken):
                 guard reporting else { continue }
                 result.schedules += 1
                 locks.formUnion(taken)
@@ -393,7 +407,7 @@ extension Explorer {
     /// once (their schedules are replayed to find the states that shards share), the
     /// counterexample the smallest of the shards', which is the whole run's. Distinct states,
     /// steps and schedules are the shards' sums: a state two shards reached counts twice.
-    /// The shards are to be run alike (all reduced, or none).
+    /// The shards must have run alike (all reduced, or none).
     public func merged(_ parts: [ExploreResult]) throws(ExploreError) -> ExploreResult {
         let shards = parts.compactMap(\.findings?.shard)
         guard shards.count == parts.count, let count = shards.first?.count else {
@@ -402,6 +416,9 @@ extension Explorer {
         guard shards.allSatisfy({ $0.count == count }), Set(shards.map(\.index)) == Set(1...count), shards.count == count else {
             let given = shards.map(\.description).joined(separator: ", ")
             throw ExploreError(message: "the results to merge are the shards 1/\(count) to \(count)/\(count), each once; given: \(given)")
+        }
+        guard Set(parts.map(\.reduced)).count == 1 else {
+            throw ExploreError(message: "the shards to merge ran alike: all with partial-order reduction, or all without")
         }
         var result = ExploreResult()
         var places = Set<ViolationPlace>()
