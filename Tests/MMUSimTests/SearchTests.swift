@@ -65,6 +65,26 @@ struct SearchTests {
         #expect(Shard("0/2") == nil && Shard("3/2") == nil && Shard("1/0") == nil && Shard("1") == nil && Shard("2/2")?.index == 2)
     }
 
+    @Test("the search's state equality names every stored field of World, and agrees with ==")
+    func sameStateCoversWorld() throws {
+        var world = World(WorldConfig(frames: 8, swapSlots: 4))
+        let mm = world.createMM()
+        let fields = Mirror(reflecting: world).children.compactMap(\.label)
+        #expect(Set(fields) == Set(World.sameStateFields), "World's stored fields \(fields): sameState must compare each")
+        #expect(fields.count == World.sameStateFields.count)
+        var started = world
+        let id = started.start(.munmap(mm: mm, addr: mmapBase, length: pageSize))
+        let task = try #require(started.tasks.first { $0.id == id })
+        let taskFields = Mirror(reflecting: task).children.compactMap(\.label)
+        #expect(Set(taskFields) == Set(TaskStruct.sameStateFields) && taskFields.count == TaskStruct.sameStateFields.count, "\(taskFields)")
+        var other = world
+        #expect(world.sameState(other) && world == other)
+        _ = other.perform(.mmap(mm: mm, addr: nil, length: pageSize, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
+        #expect(!world.sameState(other) && world != other)
+        _ = world.perform(.mmap(mm: mm, addr: nil, length: pageSize, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
+        #expect(world.sameState(other) == (world == other))
+    }
+
     @Test("a deadlock is found and counted once however the shards split it")
     func deadlockShards() throws {
         // dmirror beside a subscriber that refuses non-blockable ranges: the OOM reaper's failed

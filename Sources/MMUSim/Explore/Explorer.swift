@@ -220,18 +220,18 @@ public struct Explorer: Sendable {
 }
 
 extension World {
-    /// The state that matters for what can happen next: the trace, the event counter and the
-    /// step counts are history, not state, and are left out, but for whether a task has run a
-    /// step at all (queue_work reads it of a worker). Two worlds with equal keys can do exactly
-    /// the same things from here, and the search steps the keys themselves; it stores keys
-    /// whole (a set of them, whose equality decides), so a hash collision can never cut a state.
+    /// The state that matters for what can happen next: the trace and the event counter are
+    /// history, not state, and are left out (and the step counts, but for whether a task has
+    /// run a step at all, which queue_work reads of a worker: `sameState` compares only that).
+    /// Two worlds with equal keys can do exactly the same things from here, and the search
+    /// steps the keys themselves; it stores keys whole (a set of them, whose equality decides),
+    /// so a hash collision can never cut a state.
     var stateKey: World {
         var copy = self
         copy.trace = TraceLog(capacity: 1)
         copy.lastSeq = 0
         copy.tablesVisited = 0
         copy.current = 0
-        for index in copy.tasks.indices where copy.tasks[index].stepsRun > 1 { copy.tasks[index].stepsRun = 1 }
         return copy
     }
 }

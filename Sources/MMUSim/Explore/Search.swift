@@ -58,7 +58,7 @@ public struct ShardFindings: Codable, Hashable, Sendable {
 }
 
 /// A state kept by the search, with its hash computed once (on the thread that made it).
-struct StateKey: Hashable, @unchecked Sendable {
+final class StateKey: Hashable, @unchecked Sendable {
     let world: World
     let hash: Int
 
@@ -72,7 +72,7 @@ struct StateKey: Hashable, @unchecked Sendable {
 
     func hash(into hasher: inout Hasher) { hasher.combine(hash) }
 
-    static func == (lhs: StateKey, rhs: StateKey) -> Bool { lhs.hash == rhs.hash && lhs.world == rhs.world }
+    static func == (lhs: StateKey, rhs: StateKey) -> Bool { lhs === rhs || lhs.hash == rhs.hash && lhs.world.sameState(rhs.world) }
 }
 
 /// The explorer's search: breadth first, level by level, each level's states in the order of
@@ -449,58 +449,160 @@ extension Explorer {
 }
 
 extension World {
-    /// A hash of a state key for the search's set: what tells states apart (the frames and swap,
-    /// the mms and notifiers, each task's place in its program and its locks), leaving out what
-    /// costs more than it tells (names, the rest of the programs, the scratch, the policies).
-    /// Equality still compares the whole state.
+    /// A hash of a state key for the search's set: what tells states apart (the frames in use
+    /// and the swap slots, the mms and notifiers, each task's place in its program and its
+    /// locks), leaving out what costs more than it tells (free frames, names, the rest of the
+    /// programs, the scratch, the policies). Equality still compares the whole state
+    /// (`sameState`). Fields are read in place: a copy of a task or a notifier costs a retain
+    /// of each of its arrays.
     func fingerprint(into hasher: inout Hasher) {
-        hasher.combine(frames)
-        hasher.combine(swap)
+        frames.withUnsafeBufferPointer { frames in
+            for pfn in frames.indices where frames[pfn].kind != .free {
+                hasher.combine(pfn)
+                hasher.combine(frames[pfn])
+            }
+        }
+        hasher.combine(freeFrames.count)
+        swap.withUnsafeBufferPointer { swap in
+            for slot in swap.indices where swap[slot] != nil {
+                hasher.combine(slot)
+                hasher.combine(swap[slot])
+            }
+        }
         // An mm's and a notifier's fields but their names.
-        for mm in mms {
-            hasher.combine(mm.users)
-            hasher.combine(mm.count)
-            hasher.combine(mm.vmas)
-            hasher.combine(mm.pageTable)
-            hasher.combine(mm.notifierList)
-            hasher.combine(mm.exited)
-            hasher.combine(mm.rss)
-            hasher.combine(mm.invalidateSeq)
-            hasher.combine(mm.activeInvalidateRanges)
-            hasher.combine(mm.itree)
-            hasher.combine(mm.deferredItree)
+        for index in mms.indices {
+            hasher.combine(mms[index].users)
+            hasher.combine(mms[index].count)
+            hasher.combine(mms[index].vmas)
+            hasher.combine(mms[index].pageTable)
+            hasher.combine(mms[index].notifierList)
+            hasher.combine(mms[index].exited)
+            hasher.combine(mms[index].rss)
+            hasher.combine(mms[index].invalidateSeq)
+            hasher.combine(mms[index].activeInvalidateRanges)
+            hasher.combine(mms[index].itree)
+            hasher.combine(mms[index].deferredItree)
         }
-        for notifier in notifiers {
-            hasher.combine(notifier.vars)
-            hasher.combine(notifier.state)
-            hasher.combine(notifier.counters)
-            hasher.combine(notifier.sptes)
-            hasher.combine(notifier.tlb)
-            hasher.combine(notifier.activeRanges)
-            hasher.combine(notifier.frozen)
-            hasher.combine(notifier.freed)
-            hasher.combine(notifier.invalidateSeq)
-            hasher.combine(notifier.users)
+        for index in notifiers.indices {
+            hasher.combine(notifiers[index].vars)
+            hasher.combine(notifiers[index].state)
+            hasher.combine(notifiers[index].counters)
+            hasher.combine(notifiers[index].sptes)
+            hasher.combine(notifiers[index].tlb)
+            hasher.combine(notifiers[index].activeRanges)
+            hasher.combine(notifiers[index].frozen)
+            hasher.combine(notifiers[index].freed)
+            hasher.combine(notifiers[index].invalidateSeq)
+            hasher.combine(notifiers[index].users)
         }
-        hasher.combine(sharedVars)
+        hasher.combine(sharedVars.count)
         hasher.combine(violations.count)
         hasher.combine(nextTaskID)
-        for task in tasks {
-            hasher.combine(task.id)
-            hasher.combine(task.status)
-            hasher.combine(task.program.count)
-            switch task.program.last {
+        for index in tasks.indices {
+            hasher.combine(tasks[index].id)
+            hasher.combine(tasks[index].status)
+            hasher.combine(tasks[index].program.count)
+            switch tasks[index].program.last {
             case .driverStatement(let notifier, let statement, _)?:
                 hasher.combine(notifier)
                 hasher.combine(statement)
             case let step?: hasher.combine(step)
             case nil: break
             }
-            hasher.combine(task.locks)
-            hasher.combine(task.rcuDepth)
-            hasher.combine(task.srcuDepth)
-            hasher.combine(task.openRanges.count)
-            hasher.combine(task.scratch.driverFrames.count)
+            hasher.combine(tasks[index].locks.count)
+            for lock in tasks[index].locks { lock.fingerprint(into: &hasher) }
+            hasher.combine(tasks[index].rcuDepth)
+            hasher.combine(tasks[index].srcuDepth)
+            hasher.combine(tasks[index].openRanges.count)
+            hasher.combine(tasks[index].scratch.driverFrames.count)
+        }
+    }
+
+    /// Whether two state keys are the same state: every stored field equal (the derived `==`
+    /// less its cost: arrays of tasks, notifiers and mms are compared in place, not element
+    /// copies, and the fields most likely to differ come first). SearchTests checks that it
+    /// names every stored field of World.
+    func sameState(_ other: World) -> Bool {
+        nextTaskID == other.nextTaskID && current == other.current && lastSeq == other.lastSeq
+            && tablesVisited == other.tablesVisited && nextAnonVMA == other.nextAnonVMA && xipSparsePfn == other.xipSparsePfn
+            && tasks.count == other.tasks.count && tasks.indices.allSatisfy({ tasks[$0].sameState(other.tasks[$0]) })
+            && notifiers.sameElements(other.notifiers) && mms.sameElements(other.mms)
+            && frames.sameElements(other.frames) && freeFrames.sameElements(other.freeFrames) && swap.sameElements(other.swap)
+            && freeSlots.sameElements(other.freeSlots) && files.sameElements(other.files) && sharedVars == other.sharedVars
+            && checker == other.checker && trace == other.trace && policies == other.policies && drivers == other.drivers
+            && config == other.config
+    }
+
+    /// The stored fields `sameState` compares, by name (SearchTests holds it to World's own).
+    static let sameStateFields = [
+        "config", "frames", "freeFrames", "swap", "freeSlots", "files", "mms", "notifiers", "tasks", "nextTaskID", "nextAnonVMA",
+        "trace", "lastSeq", "drivers", "policies", "sharedVars", "checker", "current", "tablesVisited", "xipSparsePfn",
+    ]
+}
+
+extension TaskStruct {
+    /// Whether two tasks are in the same state: every stored field equal, but for the step
+    /// count, of which only whether it is 0 matters (queue_work reads it of a worker; the rest
+    /// is history). SearchTests checks that it names every stored field of TaskStruct.
+    func sameState(_ other: TaskStruct) -> Bool {
+        id == other.id && status == other.status && program.sameElements(other.program) && locks.sameElements(other.locks)
+            && rcuDepth == other.rcuDepth && rcuEpoch == other.rcuEpoch && srcuDepth == other.srcuDepth && srcuEpoch == other.srcuEpoch
+            && (stepsRun == 0) == (other.stepsRun == 0) && blockedOn == other.blockedOn && pauseAt == other.pauseAt
+            && result == other.result && openRanges.sameElements(other.openRanges) && scratch == other.scratch && mm == other.mm
+            && isWorker == other.isWorker && operation == other.operation
+    }
+
+    /// The stored fields `sameState` compares, by name.
+    static let sameStateFields = [
+        "id", "operation", "program", "locks", "rcuDepth", "rcuEpoch", "srcuDepth", "srcuEpoch", "status", "blockedOn", "pauseAt",
+        "result", "stepsRun", "openRanges", "scratch", "mm", "isWorker",
+    ]
+}
+
+extension Lock {
+    /// A hash of the lock without its name's characters (a driver lock's name is hashed by
+    /// length; equality tells names apart).
+    func fingerprint(into hasher: inout Hasher) {
+        switch self {
+        case .mmapSem(let mm, let write):
+            hasher.combine(0)
+            hasher.combine(mm)
+            hasher.combine(write)
+        case .pageTable(let mm):
+            hasher.combine(1)
+            hasher.combine(mm)
+        case .anonVMA(let id, let sleeps):
+            hasher.combine(2)
+            hasher.combine(id)
+            hasher.combine(sleeps)
+        case .iMmap(let file, let sleeps):
+            hasher.combine(3)
+            hasher.combine(file)
+            hasher.combine(sleeps)
+        case .notifierList(let mm):
+            hasher.combine(4)
+            hasher.combine(mm)
+        case .allLocksMutex: hasher.combine(5)
+        case .driver(let notifier, let name, let spin):
+            hasher.combine(6)
+            hasher.combine(notifier)
+            hasher.combine(name.utf8.count)
+            hasher.combine(spin)
+        }
+    }
+}
+
+extension Array where Element: Equatable {
+    /// `==` without copying elements out (Array's own `==` copies each, a retain of every
+    /// array and string it holds): storage shared, or each element equal in place.
+    func sameElements(_ other: [Element]) -> Bool {
+        guard count == other.count else { return false }
+        return withUnsafeBufferPointer { a in
+            other.withUnsafeBufferPointer { b in
+                if a.baseAddress == b.baseAddress { return true }
+                for index in a.indices where !(a[index] == b[index]) { return false }
+                return true
+            }
         }
     }
 }

@@ -70,7 +70,7 @@ public struct RadixTable: Codable, Hashable, Sendable {
         // Copies of one table share their storage until one of them changes.
         if lhs.leaves.withUnsafeBufferPointer({ a in rhs.leaves.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } }) { return true }
         // The same layout with the same entries (a freed table is all zeros).
-        if lhs.uppers == rhs.uppers, lhs.leaves == rhs.leaves { return true }
+        if lhs.uppers.sameElements(rhs.uppers), lhs.leaves.sameElements(rhs.leaves) { return true }
         let left = lhs.entries(from: 0, to: pages)
         let right = rhs.entries(from: 0, to: pages)
         return left.elementsEqual(right) { $0.vpn == $1.vpn && $0.entry == $1.entry }
