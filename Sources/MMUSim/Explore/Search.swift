@@ -289,6 +289,11 @@ struct Search {
     mutating func run(shouldStop: () -> Bool) -> ExploreResult {
         search(shouldStop: shouldStop)
         result.distinctStates = distinct
+        // Freeing the states (a tenth of the search's time) is left to another thread: the
+        // answer need not wait for it.
+        let states = seen
+        seen = []
+        DispatchQueue.global(qos: .utility).async { withExtendedLifetime(states) {} }
         result.locksTaken = locks.sorted()
         for place in places { result.violations[place.invariant, default: 0] += 1 }
         findings?.places = places.sorted()
@@ -456,18 +461,14 @@ extension World {
     /// (`sameState`). Fields are read in place: a copy of a task or a notifier costs a retain
     /// of each of its arrays.
     func fingerprint(into hasher: inout Hasher) {
-        frames.withUnsafeBufferPointer { frames in
-            for pfn in frames.indices where frames[pfn].kind != .free {
-                hasher.combine(pfn)
-                hasher.combine(frames[pfn])
-            }
+        for pfn in frames.indices where frames[pfn].kind != .free {
+            hasher.combine(pfn)
+            hasher.combine(frames[pfn])
         }
         hasher.combine(freeFrames.count)
-        swap.withUnsafeBufferPointer { swap in
-            for slot in swap.indices where swap[slot] != nil {
-                hasher.combine(slot)
-                hasher.combine(swap[slot])
-            }
+        for slot in swap.indices where swap[slot] != nil {
+            hasher.combine(slot)
+            hasher.combine(swap[slot])
         }
         // An mm's and a notifier's fields but their names.
         for index in mms.indices {
@@ -525,9 +526,10 @@ extension World {
     func sameState(_ other: World) -> Bool {
         nextTaskID == other.nextTaskID && current == other.current && lastSeq == other.lastSeq
             && tablesVisited == other.tablesVisited && nextAnonVMA == other.nextAnonVMA && xipSparsePfn == other.xipSparsePfn
-            && tasks.count == other.tasks.count && tasks.indices.allSatisfy({ tasks[$0].sameState(other.tasks[$0]) })
+            && tasks.count == other.tasks.count
+            && tasks.withUnsafeBufferPointer { a in other.tasks.withUnsafeBufferPointer { b in a.indices.allSatisfy { a[$0].sameState(b[$0]) } } }
             && notifiers.sameElements(other.notifiers) && mms.sameElements(other.mms)
-            && frames.sameElements(other.frames) && freeFrames.sameElements(other.freeFrames) && swap.sameElements(other.swap)
+            && frames == other.frames && freeFrames.sameElements(other.freeFrames) && swap == other.swap
             && freeSlots.sameElements(other.freeSlots) && files.sameElements(other.files) && sharedVars == other.sharedVars
             && checker == other.checker && trace == other.trace && policies == other.policies && drivers == other.drivers
             && config == other.config

@@ -88,7 +88,7 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     /// The task's id.
     public let id: Int
     /// The operation it runs.
-    public let operation: Operation
+    @Shared public private(set) var operation: Operation
     /// The steps still to run; the last element runs next.
     var program: [Step]
     /// The locks it holds, in the order taken.
@@ -108,7 +108,7 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     /// The step name to stop before, if any.
     public internal(set) var pauseAt: String?
     /// The result so far; final when done.
-    public internal(set) var result = OpResult()
+    @Shared public internal(set) var result = OpResult()
     /// Steps run so far.
     public internal(set) var stepsRun = 0
     /// Invalidate ranges this task has started and not ended, per notifier.
