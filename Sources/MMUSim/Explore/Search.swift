@@ -529,7 +529,7 @@ extension World {
             && tasks.count == other.tasks.count
             && tasks.withUnsafeBufferPointer { a in other.tasks.withUnsafeBufferPointer { b in a.indices.allSatisfy { a[$0].sameState(b[$0]) } } }
             && notifiers.sameElements(other.notifiers) && mms.sameElements(other.mms)
-            && frames == other.frames && freeFrames.sameElements(other.freeFrames) && swap == other.swap
+            && frames.sameElements(other.frames) && freeFrames.sameElements(other.freeFrames) && swap.sameElements(other.swap)
             && freeSlots.sameElements(other.freeSlots) && files.sameElements(other.files) && sharedVars == other.sharedVars
             && checker == other.checker && trace == other.trace && policies == other.policies && drivers == other.drivers
             && config == other.config

@@ -167,11 +167,11 @@ public struct World: Codable, Hashable, Sendable {
     /// The settings it was created with.
     public let config: WorldConfig
     /// Physical memory, indexed by pfn.
-    public internal(set) var frames: ChunkedArray<Frame>
+    public internal(set) var frames: [Frame]
     /// Free pfns; the last is allocated next.
     var freeFrames: [Int32]
     /// Swap slots, indexed by slot number; nil is free.
-    public internal(set) var swap: ChunkedArray<SwapSlot?>
+    public internal(set) var swap: [SwapSlot?]
     /// Free slots; the last is allocated next.
     var freeSlots: [Int32]
     /// Files by id.
@@ -217,10 +217,10 @@ public struct World: Codable, Hashable, Sendable {
         precondition(config.swapSlots >= 0 && config.swapSlots <= 1 << 40, "swap slots out of range")
         self.config = config
         trace = TraceLog(capacity: config.traceCapacity)
-        frames = ChunkedArray(repeating: Frame(), count: config.frames)
+        frames = Array(repeating: Frame(), count: config.frames)
         frames[Self.zeroPfn] = Frame(refcount: 1, mapcount: 0, kind: .zero, generation: 1)
         freeFrames = (1..<config.frames).reversed().map { Int32($0) }
-        swap = ChunkedArray(repeating: nil, count: config.swapSlots)
+        swap = Array(repeating: nil, count: config.swapSlots)
         freeSlots = (0..<config.swapSlots).reversed().map { Int32($0) }
     }
 
