@@ -15,6 +15,13 @@
 ///   and write the task's own driver frame, which no other task reads. The policy invariants
 ///   checked after every statement read the driver's variables, which only statements change,
 ///   each checking them after itself.
+/// - **A policy statement over variables its driver lock guards**: `set`, `inc`, `dec`, `sample`
+///   or an `if` of a driver instance whose lock L the task holds, where every statement of the
+///   policy that writes a variable it reads holds L when it runs, and every statement that
+///   reads or writes a variable it writes holds L too, and no policy invariant reads one it
+///   writes (`Guards`, a must-hold analysis of each policy's programs). While the task holds L
+///   no other task can run a statement that writes what it reads, or touches what it writes;
+///   the core reads no driver variable, and the checker reads them only through invariants.
 /// - **The start and end of a notifier walk** (rcu/srcu_read_lock with the list's first node,
 ///   rcu/srcu_read_unlock), while the list cannot change and nobody can wait for a grace
 ///   period: every task runs an operation that neither links nor unlinks a notifier nor
@@ -22,11 +29,19 @@
 ///   policy loaded has a statement that would (unregister, put, synchronize, queue_work, call).
 ///   Then the list they read is constant, and the read-side depth they write is read by no one.
 ///
-/// The step must run as itself (not expand into others), must not end its task or its program
-/// (the return after a program's last statement reads and writes shared state), and must not
-/// break an invariant (a violation is visible: the state is expanded whole). After running it
+/// - **A user reference dropped** (`mmput` at the end of a secondary fault or a register)
+///   that is not the last, while every task runs an operation of the list above: none of them
+///   reads the mm's user count.
+///
+/// The step must run as itself (not expand into others), must not end its program (the return
+/// after a program's last statement reads and writes shared state), and must not break an
+/// invariant (a violation is visible: the state is expanded whole). It may end its task when
+/// it is a lock given up or a user reference dropped, the task leaves no range open, nobody
+/// reads whether a task is done (queue_work and grace periods, `listOrGrace`) and another task
+/// is left to run (a last step that ends the schedule is expanded whole). After running it
 /// the search checks that nothing but the task's program, driver frames, scratch, held locks
-/// (one given up) and read-side depths changed, and expands the state whole if anything else did.
+/// (one given up), read-side depths, status (done), guarded driver variables and the user
+/// count it dropped changed, and expands the state whole if anything else did.
 ///
 /// The cycle proviso: a step that reaches a state already seen at this depth or less is not
 /// taken alone, so every cycle of the reduced graph has a state expanded whole and no step of
@@ -39,8 +54,11 @@ extension Search {
         var trylocks = false
         /// Some task may link or unlink a notifier, or wait for a grace period.
         var listOrGrace = false
+        /// Each loaded policy's guards, by its index in the world's policy table.
+        var guards: [Guards] = []
 
         init(_ world: World) {
+            guards = world.policies.loaded.map(Guards.init)
             for task in world.tasks where task.status != .done {
                 switch task.operation {
                 case .oomReap: trylocks = true
@@ -66,10 +84,24 @@ extension Search {
     func isReducible(_ world: World, task id: Int) -> Bool {
         guard let index = world.tasks.firstIndex(where: { $0.id == id }) else { return false }
         let task = world.tasks[index]
-        guard !task.isWorker, task.status != .done, task.program.count > 1, let step = task.program.last else { return false }
+        guard !task.isWorker, task.status != .done, let step = task.program.last else { return false }
+        // A task's last step ends it: only a lock given up or a user reference dropped may be
+        // that, when the task leaves no range open and nobody reads whether a task is done
+        // (queue_work, a grace period: `listOrGrace`).
+        if task.program.count == 1 {
+            guard !facts.listOrGrace, task.openRanges.isEmpty else { return false }
+            switch step {
+            case .release, .mmapDowngrade, .dropUser: break
+            default: return false
+            }
+        }
         switch step {
         case .release, .mmapDowngrade:
             guard !facts.trylocks else { return false }
+        case .dropUser(let mm):
+            // Not the last user (the last runs exit_mmap), and nobody else reads the count: every
+            // task's operation is on the list of `listOrGrace` (no exit, no register).
+            guard !facts.listOrGrace, mm >= 1, mm <= world.mms.count, world.mms[mm - 1].users > 1 else { return false }
         case .notify, .rcuReadUnlock, .srcuReadUnlock:
             guard !facts.listOrGrace else { return false }
         case .driverStatement(let node, let statement, _):
@@ -80,9 +112,12 @@ extension Search {
             guard statement < loaded.statements.count else { return false }
             switch loaded.statements[statement].action {
             case .unlock, .mmapUnlock: guard !facts.trylocks else { return false }
-            case .set(let name, let expr): guard loaded.isLocal(name) && loaded.readsLocalsOnly(expr) else { return false }
-            case .inc(let name), .dec(let name): guard loaded.isLocal(name) else { return false }
-            case .branch(let condition, _, _): guard loaded.readsLocalsOnly(condition) else { return false }
+            case .set(let name, let expr) where loaded.isLocal(name) && loaded.readsLocalsOnly(expr): break
+            case .inc(let name) where loaded.isLocal(name), .dec(let name) where loaded.isLocal(name): break
+            case .branch(let condition, _, _) where loaded.readsLocalsOnly(condition): break
+            case .set, .inc, .dec, .branch, .sample:
+                let guards = facts.guards[world.notifiers[node - 1].policy]
+                guard guards.isGuarded(statement, heldBy: task, node: node) else { return false }
             default: return false
             }
         default:
@@ -99,8 +134,9 @@ extension Search {
     }
 
     /// Whether going from `before` to `after`, task `id` changed nothing but its program, its
-    /// scratch (its driver frames among it), its step count, its read-side depths and its held
-    /// locks (one given up or downgraded).
+    /// scratch (its driver frames among it), its step count, its read-side depths, its held
+    /// locks (one given up or downgraded) and, for a driver statement, its driver instance's
+    /// variables (the guarded ones, `Guards`).
     static func changedOwnStateOnly(_ before: World, _ after: World, task id: Int) -> Bool {
         guard let index = before.tasks.firstIndex(where: { $0.id == id }), after.tasks.count == before.tasks.count,
             after.violations.count == before.violations.count
@@ -112,6 +148,11 @@ extension Search {
             return false
         }
         var task = new
+        if new.status == .done {
+            task.status = old.status
+            task.blockedOn = old.blockedOn
+            task.result = old.result
+        }
         task.program = old.program
         task.locks = old.locks
         task.stepsRun = old.stepsRun
@@ -123,6 +164,15 @@ extension Search {
         guard task == old else { return false }
         var rest = after
         rest.tasks[index] = old
+        switch old.program.last {
+        case .driverStatement(let node, _, _)? where node >= 1 && node <= rest.notifiers.count && node <= before.notifiers.count:
+            rest.notifiers[node - 1].vars = before.notifiers[node - 1].vars
+        case .dropUser(let mm)? where mm >= 1 && mm <= rest.mms.count && mm <= before.mms.count:
+            guard rest.mms[mm - 1].users == before.mms[mm - 1].users - 1 else { return false }
+            rest.mms[mm - 1].users = before.mms[mm - 1].users
+        default:
+            break
+        }
         rest.trace = before.trace
         rest.lastSeq = before.lastSeq
         rest.current = before.current
@@ -156,6 +206,136 @@ extension LoadedPolicy {
         case .all(let operands), .any(let operands): operands.allSatisfy(readsLocalsOnly)
         case .not(let operand): readsLocalsOnly(operand)
         case .within(let a, let b, let c): readsLocalsOnly(a) && readsLocalsOnly(b) && readsLocalsOnly(c)
+        }
+    }
+}
+
+extension Search {
+    /// Which driver locks guard which of a policy's variables: for each statement, the locks
+    /// its task holds whenever it runs (a must-hold analysis of each program from its entry,
+    /// where no driver lock is held: after a branch, the locks both ways hold; a retry's or a
+    /// return's path is joined as if it went on, which only shrinks the sets), and for each
+    /// variable the locks held at every statement that writes it, and at every one that reads
+    /// or writes it. Smaller sets than the truth only take fewer steps alone.
+    struct Guards {
+        /// The driver locks held at each statement, by its id.
+        private var held: [Set<String>] = []
+        /// The locks held wherever the variable is written.
+        private var writeGuard: [String: Set<String>] = [:]
+        /// The locks held wherever the variable is read or written.
+        private var accessGuard: [String: Set<String>] = [:]
+        /// Every driver variable an invariant reads.
+        private var invariantReads: Set<String> = []
+        /// A statement that may read or write any variable (a call, a work item) was seen: no
+        /// variable is guarded.
+        private var opaque = false
+        private let loaded: LoadedPolicy
+
+        init(_ loaded: LoadedPolicy) {
+            self.loaded = loaded
+            held = Array(repeating: [], count: loaded.statements.count)
+            var visited = Array(repeating: false, count: loaded.statements.count)
+            func walk(_ pointer: String, _ entry: Set<String>) -> Set<String> {
+                var locks = entry
+                for id in loaded.programs[pointer] ?? [] {
+                    held[id] = visited[id] ? held[id].intersection(locks) : locks
+                    visited[id] = true
+                    locks = held[id]
+                    let action = loaded.statements[id].action
+                    switch action {
+                    case .lock(let name): locks.insert(name)
+                    case .unlock(let name): locks.remove(name)
+                    default: break
+                    }
+                    // A nested list runs with the locks held before the statement (a trylock's
+                    // `else` without the lock it failed to take); after it, what both ways hold.
+                    for inner in loaded.statements[id].nested {
+                        let after = walk(inner.pointer, held[id])
+                        locks.formIntersection(after)
+                    }
+                }
+                return locks
+            }
+            for program in loaded.policy.programs { _ = walk(program.pointer, []) }
+            for (id, statement) in loaded.statements.enumerated() {
+                let (reads, writes, any) = Self.accesses(statement.action, loaded)
+                if any { opaque = true }
+                for name in writes {
+                    writeGuard[name] = writeGuard[name].map { $0.intersection(held[id]) } ?? held[id]
+                }
+                for name in reads.union(writes) {
+                    accessGuard[name] = accessGuard[name].map { $0.intersection(held[id]) } ?? held[id]
+                }
+            }
+            for invariant in loaded.invariants { invariantReads.formUnion(Self.reads(invariant.holds, loaded)) }
+        }
+
+        /// Whether `statement` (an id), run next by `task` on notifier `node`, touches only
+        /// locals and variables a lock the task holds guards.
+        func isGuarded(_ statement: Int, heldBy task: TaskStruct, node: Int) -> Bool {
+            guard !opaque else { return false }
+            let (reads, writes, any) = Self.accesses(loaded.statements[statement].action, loaded)
+            guard !any, writes.isDisjoint(with: invariantReads) else { return false }
+            let holding = held[statement].filter { name in task.locks.contains { $0.name == name && Self.owner($0) == node } }
+            return holding.contains { lock in
+                reads.allSatisfy { writeGuard[$0]?.contains(lock) ?? true } && writes.allSatisfy { accessGuard[$0]?.contains(lock) ?? false }
+            }
+        }
+
+        private static func owner(_ lock: Lock) -> Int? {
+            if case .driver(let notifier, _, _) = lock { return notifier }
+            return nil
+        }
+
+        /// The driver variables a statement reads and writes (locals left out), and whether it
+        /// may touch any (shared variables, calls, work, anything not listed).
+        private static func accesses(_ action: Statement.Action, _ loaded: LoadedPolicy) -> (Set<String>, Set<String>, Bool) {
+            func variable(_ name: String) -> Set<String> { loaded.varNames.contains(name) ? [name] : [] }
+            func shared(_ name: String) -> Bool { loaded.sharedInitial(name) != nil && !loaded.varNames.contains(name) }
+            switch action {
+            case .lock, .unlock, .trylock, .sleep, .retry, .zap, .flushTLB, .age, .setSeq, .freeNotifier, .mmapLock, .mmapUnlock, .putPage,
+                .put, .synchronize, .unregister:
+                return ([], [], false)
+            case .inc(let name), .dec(let name): return (variable(name), variable(name), shared(name))
+            case .set(let name, let expr):
+                return (reads(expr, loaded), variable(name), shared(name) || readsShared(expr))
+            case .sample(let local, let from): return (variable(from), variable(local), shared(from) || shared(local))
+            case .wait(let expr), .ret(let expr), .assert(let expr, _), .branch(let expr, _, _):
+                return (reads(expr, loaded), [], readsShared(expr))
+            case .readBegin(let local): return ([], variable(local), shared(local))
+            case .readRetry(let local, _): return (variable(local), [], shared(local))
+            case .gup(let write, _, _), .hmmRangeFault(let write, _), .lookupPTE(let write, _):
+                // They answer in the local `ret`.
+                return (reads(write, loaded), variable("ret"), readsShared(write) || shared("ret"))
+            case .install(let writable, let prefetch):
+                let exprs = [writable] + (prefetch.map { [$0] } ?? [])
+                return (exprs.reduce(into: []) { $0.formUnion(reads($1, loaded)) }, [], exprs.contains(where: readsShared))
+            case .call, .queueWork:
+                return ([], [], true)
+            }
+        }
+
+        /// The driver variables an expression reads.
+        private static func reads(_ expr: Expr, _ loaded: LoadedPolicy) -> Set<String> {
+            switch expr {
+            case .int, .bool, .str, .arg, .context, .shared: []
+            case .variable(let name), .local(let name): loaded.varNames.contains(name) ? [name] : []
+            case .compare(_, let a, let b), .arithmetic(_, let a, let b): reads(a, loaded).union(reads(b, loaded))
+            case .all(let operands), .any(let operands): operands.reduce(into: []) { $0.formUnion(reads($1, loaded)) }
+            case .not(let operand): reads(operand, loaded)
+            case .within(let a, let b, let c): reads(a, loaded).union(reads(b, loaded)).union(reads(c, loaded))
+            }
+        }
+
+        private static func readsShared(_ expr: Expr) -> Bool {
+            switch expr {
+            case .shared: true
+            case .int, .bool, .str, .arg, .context, .variable, .local: false
+            case .compare(_, let a, let b), .arithmetic(_, let a, let b): readsShared(a) || readsShared(b)
+            case .all(let operands), .any(let operands): operands.contains(where: readsShared)
+            case .not(let operand): readsShared(operand)
+            case .within(let a, let b, let c): readsShared(a) || readsShared(b) || readsShared(c)
+            }
         }
     }
 }

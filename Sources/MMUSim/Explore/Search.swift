@@ -198,7 +198,8 @@ struct Search {
         if reduce {
             for task in tasks where isReducible(node.world, task: task) {
                 var next = node.world
-                guard case .ran = next.step(task), Self.changedOwnStateOnly(node.world, next, task: task) else { continue }
+                // (A last step that ends the schedule is an edge of its own: expanded whole.)
+                guard case .ran = next.step(task), Self.changedOwnStateOnly(node.world, next, task: task), !runnable(next).isEmpty else { continue }
                 let key = StateKey(next)
                 if !wasSeen(key) { return Expansion(edges: [.next(task: task)], keys: [key]) }
             }
