@@ -29,6 +29,8 @@
 ///   policy loaded has a statement that would (unregister, put, synchronize, queue_work, call).
 ///   Then the list they read is constant, and the read-side depth they write is read by no one.
 ///
+/// - **A fault's `retry`**: it unwinds and restarts the task's own fault and counts the retry
+///   in its notifier's counters, which every step only adds to and none reads.
 /// - **A user reference dropped** (`mmput` at the end of a secondary fault or a register)
 ///   that is not the last, while every task runs an operation of the list above: none of them
 ///   reads the mm's user count.
@@ -40,8 +42,8 @@
 /// reads whether a task is done (queue_work and grace periods, `listOrGrace`) and another task
 /// is left to run (a last step that ends the schedule is expanded whole). After running it
 /// the search checks that nothing but the task's program, driver frames, scratch, held locks
-/// (one given up), read-side depths, status (done), guarded driver variables and the user
-/// count it dropped changed, and expands the state whole if anything else did.
+/// (one given up), read-side depths, result, status (done), guarded driver variables, its notifier's
+/// counters and the user count it dropped changed, and expands the state whole if anything else did.
 ///
 /// The cycle proviso: a step that reaches a state already seen at this depth or less is not
 /// taken alone, so every cycle of the reduced graph has a state expanded whole and no step of
@@ -115,6 +117,7 @@ extension Search {
             case .set(let name, let expr) where loaded.isLocal(name) && loaded.readsLocalsOnly(expr): break
             case .inc(let name) where loaded.isLocal(name), .dec(let name) where loaded.isLocal(name): break
             case .branch(let condition, _, _) where loaded.readsLocalsOnly(condition): break
+            case .retry: break
             case .set, .inc, .dec, .branch, .sample:
                 let guards = facts.guards[world.notifiers[node - 1].policy]
                 guard guards.isGuarded(statement, heldBy: task, node: node) else { return false }
@@ -151,8 +154,8 @@ extension Search {
         if new.status == .done {
             task.status = old.status
             task.blockedOn = old.blockedOn
-            task.result = old.result
         }
+        task.result = old.result
         task.program = old.program
         task.locks = old.locks
         task.stepsRun = old.stepsRun
@@ -167,6 +170,7 @@ extension Search {
         switch old.program.last {
         case .driverStatement(let node, _, _)? where node >= 1 && node <= rest.notifiers.count && node <= before.notifiers.count:
             rest.notifiers[node - 1].vars = before.notifiers[node - 1].vars
+            rest.notifiers[node - 1].counters = before.notifiers[node - 1].counters
         case .dropUser(let mm)? where mm >= 1 && mm <= rest.mms.count && mm <= before.mms.count:
             guard rest.mms[mm - 1].users == before.mms[mm - 1].users - 1 else { return false }
             rest.mms[mm - 1].users = before.mms[mm - 1].users
