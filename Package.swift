@@ -3,7 +3,8 @@
 import PackageDescription
 
 // The dependency lists below are the architecture: the model (MMUSim) imports no
-// package, and of the platform only Dispatch (the explorer's threads), so no network,
+// package, and of the platform only Dispatch and Synchronization (the explorer's
+// threads and their shared counter), so no network,
 // clock or C code can reach it; the server is the only place with I/O; the C
 // libraries serve the end-to-end tests alone.
 let package = Package(

@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// One part of a partition of an exploration: `index` of `count`, from 1.
 public struct Shard: Codable, Hashable, Sendable, CustomStringConvertible {
@@ -142,7 +143,34 @@ struct Search {
     /// A state of the current level and the smallest schedule that reached it.
     struct Node {
         var world: World
-        var path: [Int]
+        var path: Path?
+        /// The schedule's length.
+        var depth: Int { path?.count ?? 0 }
+    }
+
+    /// A schedule as its last task and the schedule before it: a node's is one allocation,
+    /// not a copy of its parent's, and the whole is spelled out only for what is reported.
+    final class Path: Sendable {
+        let task: Int
+        let parent: Path?
+        let count: Int
+
+        init(_ task: Int, after parent: Path?) {
+            self.task = task
+            self.parent = parent
+            count = (parent?.count ?? 0) + 1
+        }
+
+        /// The task ids from the first step.
+        static func tasks(_ path: Path?, then last: Int? = nil) -> [Int] {
+            var tasks: [Int] = last.map { [$0] } ?? []
+            var step = path
+            while let current = step {
+                tasks.append(current.task)
+                step = current.parent
+            }
+            return tasks.reversed()
+        }
     }
 
     /// A step from a node.
@@ -189,7 +217,7 @@ struct Search {
             expansion.finished = locksTaken(node.world)
             return expansion
         }
-        if node.path.count >= maxDepth {
+        if node.depth >= maxDepth {
             expansion.cut = true
             return expansion
         }
@@ -277,9 +305,13 @@ struct Search {
         defer { results.deallocate() }
         nonisolated(unsafe) let output = results
         let search = self
-        // Thread t takes chunks t, t + jobs, ...; each writes only its own nodes' slots.
-        DispatchQueue.concurrentPerform(iterations: min(jobs, chunks)) { thread in
-            for index in stride(from: thread, to: chunks, by: jobs) {
+        // Each thread takes the next chunk not taken yet (expansions differ in cost: one step
+        // taken alone, or every task's), and writes only its nodes' slots.
+        let taken = Atomic(0)
+        DispatchQueue.concurrentPerform(iterations: min(jobs, chunks)) { _ in
+            while true {
+                let index = taken.add(1, ordering: .relaxed).oldValue
+                guard index < chunks else { return }
                 for slot in index * chunk..<min(nodes.count, (index + 1) * chunk) { output[slot] = search.expand(nodes[slot]) }
             }
         }
@@ -319,7 +351,7 @@ struct Search {
     private mutating func search(shouldStop: () -> Bool) {
         let root = StateKey(start)
         seen[part(root)].insert(root)
-        var level = [Node(world: root.world, path: [])]
+        var level = [Node(world: root.world, path: nil)]
         var split = shard == nil
         while !level.isEmpty {
             if shouldStop() {
@@ -370,7 +402,7 @@ struct Search {
         if expansion.deadlock, reporting {
             result.deadlocks += 1
             result.schedules += 1
-            findings?.deadlocks.append(node.path)
+            findings?.deadlocks.append(Path.tasks(node.path))
         }
         for edge in expansion.edges {
             result.transitions += 1
@@ -379,7 +411,7 @@ struct Search {
                 guard reporting else { continue }
                 result.schedules += 1
                 places.formUnion(found)
-                if shortest == nil { shortest = node.path + [task] }
+                if shortest == nil { shortest = Path.tasks(node.path, then: task) }
             case .finished(let taken):
                 guard reporting else { continue }
                 result.schedules += 1
@@ -387,7 +419,7 @@ struct Search {
             case .known:
                 continue
             case .next(let task):
-                if let key = fresh[cursor] { next.append(Node(world: key.world, path: node.path + [task])) }
+                if let key = fresh[cursor] { next.append(Node(world: key.world, path: Path(task, after: node.path))) }
                 cursor += 1
             }
         }
