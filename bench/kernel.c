@@ -59,14 +59,20 @@ static void fork_bench(size_t size) {
     char *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     check(base != MAP_FAILED, "mmap");
     check(madvise(base, size, MADV_NOHUGEPAGE) == 0, "madvise(MADV_NOHUGEPAGE)");
-    populate(base, size);
-    double t = now_ns();
-    pid_t child = fork();
-    check(child >= 0, "fork");
-    if (child == 0) _exit(0);
-    double elapsed = now_ns() - t;
-    waitpid(child, NULL, 0);
-    printf("256MiB fork %.3f\n", elapsed / pages);
+    /* The fastest of three forks, each after every page was written again (the last fork
+       write-protected them) and its child gone, as the model's are taken. */
+    double best = 1e300;
+    for (int round = 0; round < 3; round++) {
+        populate(base, size);
+        double t = now_ns();
+        pid_t child = fork();
+        check(child >= 0, "fork");
+        if (child == 0) _exit(0);
+        double elapsed = now_ns() - t;
+        waitpid(child, NULL, 0);
+        if (elapsed < best) best = elapsed;
+    }
+    printf("256MiB fork %.3f\n", best / pages);
     munmap(base, size);
 }
 

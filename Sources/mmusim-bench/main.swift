@@ -77,19 +77,31 @@ func forkBench(secondaries: Bool) {
     var world = World(WorldConfig(frames: Int(pages) + 64, swapSlots: 0))
     let mm = world.createMM()
     perform(&world, .mmap(mm: mm, addr: nil, length: size, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
-    perform(&world, .touch(mm: mm, addr: mmapBase, length: size, write: true, value: 1))
     if secondaries {
         perform(&world, .register(mm: mm, kind: "kvm", bugs: [], signalPending: false, mmapSemHeld: false))
         perform(&world, .register(mm: mm, kind: "gru", bugs: [], signalPending: false, mmapSemHeld: false))
-        var address = mmapBase
-        while address < mmapBase + size {
-            perform(&world, .fault(mm: mm, notifier: 1, address: address, write: true))
-            perform(&world, .fault(mm: mm, notifier: 2, address: address, write: true))
-            address += pageSize
-        }
     }
-    let ns = timed { perform(&world, .fork(mm: mm)) }
-    print("256MiB fork \(secondaries ? "kvm+gru" : "none") \(String(format: "%.3f", ns / Double(pages)))")
+    // The fastest of three forks (one fork of a few milliseconds varies by half from run to
+    // run on this machine), as kernel.c takes it: before each, every page is written (its
+    // pte writable again after the last fork's write protection) and faulted into both
+    // secondary MMUs; after it the child exits.
+    var best = Double.infinity
+    for _ in 0..<3 {
+        perform(&world, .touch(mm: mm, addr: mmapBase, length: size, write: true, value: 1))
+        if secondaries {
+            var address = mmapBase
+            while address < mmapBase + size {
+                perform(&world, .fault(mm: mm, notifier: 1, address: address, write: true))
+                perform(&world, .fault(mm: mm, notifier: 2, address: address, write: true))
+                address += pageSize
+            }
+        }
+        var child = 0
+        best = min(best, timed { child = perform(&world, .fork(mm: mm)).child ?? 0 })
+        perform(&world, .exit(mm: child))
+    }
+    precondition(world.violations.isEmpty, "the checker found \(world.violations.count) violations")
+    print("256MiB fork \(secondaries ? "kvm+gru" : "none") \(String(format: "%.3f", best / Double(pages)))")
 }
 
 /// Resident memory of this process, in bytes (/proc/self/statm).
