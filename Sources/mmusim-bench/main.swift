@@ -30,6 +30,16 @@ func perform(_ world: inout World, _ operation: MMUSim.Operation) -> OpResult {
     return task.result
 }
 
+/// Faults every page of `size` bytes from `base` into kvm (notifier 1), then gru (notifier 2).
+func faultIntoBoth(_ world: inout World, mm: Int, base: UInt64, size: UInt64) {
+    var address = base
+    while address < base + size {
+        perform(&world, .fault(mm: mm, notifier: 1, address: address, write: true))
+        perform(&world, .fault(mm: mm, notifier: 2, address: address, write: true))
+        address += pageSize
+    }
+}
+
 func run(label: String, size: UInt64, secondaries: Bool) {
     let pages = size / pageSize
     var world = World(WorldConfig(frames: Int(pages) + 64, swapSlots: 0))
@@ -45,28 +55,14 @@ func run(label: String, size: UInt64, secondaries: Bool) {
     if secondaries {
         perform(&world, .register(mm: mm, kind: "kvm", bugs: [], signalPending: false, mmapSemHeld: false))
         perform(&world, .register(mm: mm, kind: "gru", bugs: [], signalPending: false, mmapSemHeld: false))
-        let fault = timed {
-            var address = base
-            while address < base + size {
-                perform(&world, .fault(mm: mm, notifier: 1, address: address, write: true))
-                perform(&world, .fault(mm: mm, notifier: 2, address: address, write: true))
-                address += pageSize
-            }
-        }
+        let fault = timed { faultIntoBoth(&world, mm: mm, base: base, size: size) }
         report("secondary_faults", fault)
     }
     report("mprotect_ro", timed { perform(&world, .mprotect(mm: mm, addr: base, length: size, prot: [.read])) })
     report("mprotect_rw", timed { perform(&world, .mprotect(mm: mm, addr: base, length: size, prot: rw)) })
     report("madvise_dontneed", timed { perform(&world, .madviseDontneed(mm: mm, addr: base, length: size)) })
     perform(&world, .touch(mm: mm, addr: base, length: size, write: true, value: 2))
-    if secondaries {
-        var address = base
-        while address < base + size {
-            perform(&world, .fault(mm: mm, notifier: 1, address: address, write: true))
-            perform(&world, .fault(mm: mm, notifier: 2, address: address, write: true))
-            address += pageSize
-        }
-    }
+    if secondaries { faultIntoBoth(&world, mm: mm, base: base, size: size) }
     report("munmap", timed { perform(&world, .munmap(mm: mm, addr: base, length: size)) })
     precondition(world.violations.isEmpty, "the checker found \(world.violations.count) violations")
 }
@@ -88,14 +84,7 @@ func forkBench(secondaries: Bool) {
     var best = Double.infinity
     for _ in 0..<3 {
         perform(&world, .touch(mm: mm, addr: mmapBase, length: size, write: true, value: 1))
-        if secondaries {
-            var address = mmapBase
-            while address < mmapBase + size {
-                perform(&world, .fault(mm: mm, notifier: 1, address: address, write: true))
-                perform(&world, .fault(mm: mm, notifier: 2, address: address, write: true))
-                address += pageSize
-            }
-        }
+        if secondaries { faultIntoBoth(&world, mm: mm, base: mmapBase, size: size) }
         var child = 0
         best = min(best, timed { child = perform(&world, .fork(mm: mm)).child ?? 0 })
         perform(&world, .exit(mm: child))
@@ -121,12 +110,7 @@ func memory(secondaries: Bool) {
     if secondaries {
         perform(&world, .register(mm: mm, kind: "kvm", bugs: [], signalPending: false, mmapSemHeld: false))
         perform(&world, .register(mm: mm, kind: "gru", bugs: [], signalPending: false, mmapSemHeld: false))
-        var address = mmapBase
-        while address < mmapBase + pages * pageSize {
-            perform(&world, .fault(mm: mm, notifier: 1, address: address, write: true))
-            perform(&world, .fault(mm: mm, notifier: 2, address: address, write: true))
-            address += pageSize
-        }
+        faultIntoBoth(&world, mm: mm, base: mmapBase, size: pages * pageSize)
     }
     let after = residentBytes()
     print("memory \(secondaries ? "kvm+gru" : "none") \(String(format: "%.1f", (after - before) / Double(pages))) bytes_per_page")

@@ -275,14 +275,13 @@ extension World {
                     if quiet == nil { quiet = !inFlight(notifiers[node].mm) }
                     if quiet == false { continue }
                 }
-                // An invariant reads the driver's variables only (no program's locals, no frame's
-                // context or argument: 0, as a scope without a frame has them), read in place.
+                // An invariant reads the driver's variables only (no program's locals or frame),
+                // read in place.
                 let holds = invariant.holds.value { leaf in
                     switch leaf {
-                    case .str(let text): World.code(text)
                     case .variable(let name), .shared(let name), .local(let name):
                         loaded.value(name, vars: notifiers[node].vars, shared: sharedVars) { nil }
-                    default: 0
+                    default: Expr.frameLeaf(leaf, nil)
                     }
                 }
                 guard holds == 0 else { continue }

@@ -527,16 +527,8 @@ extension World {
 
     // MARK: Variables and expressions
 
-    /// What `node`'s expressions read now: its variables, the shared ones and the running
-    /// task's innermost frame (mutating to read the world in place, as `statementSteps`).
-    mutating func scope(_ node: Int) -> DriverScope {
-        var frame: DriverFrame?
-        for index in tasks.indices where tasks[index].id == current { frame = tasks[index].scratch.driverFrames.last }
-        return DriverScope(loaded: policies[notifiers[node - 1].policy], vars: notifiers[node - 1].vars, shared: sharedVars, frame: frame)
-    }
-
-    /// A variable's value: the instance's, the world's shared one, or the frame's local (read in
-    /// place: a scope would copy the frame and the tables).
+    /// A variable's value: the instance's, the world's shared one, or the running frame's local,
+    /// read in place.
     mutating func value(_ node: Int, _ name: String) -> Int {
         policies[notifiers[node - 1].policy].value(name, vars: notifiers[node - 1].vars, shared: sharedVars) {
             for index in tasks.indices where tasks[index].id == current { return tasks[index].scratch.local(name) }
@@ -565,8 +557,8 @@ extension World {
         }
     }
 
-    /// An expression's value; true is 1, false 0. Variables and the write argument are read in
-    /// place; the context and strings through the scope.
+    /// An expression's value; true is 1, false 0. Everything is read in place: variables, the
+    /// write argument, and the context from the running task's innermost frame.
     mutating func evaluate(_ expr: Expr, _ node: Int) -> Int {
         expr.value { leaf in
             switch leaf {
@@ -574,71 +566,24 @@ extension World {
             case .arg:
                 for index in tasks.indices where tasks[index].id == current { return tasks[index].scratch.writeArgument() ? 1 : 0 }
                 return 0
-            default: return scope(node).evaluate(leaf)
+            default:
+                for index in tasks.indices where tasks[index].id == current { return Expr.frameLeaf(leaf, tasks[index].scratch.driverFrames.last) }
+                return Expr.frameLeaf(leaf, nil)
             }
         }
-    }
-}
-
-/// What a policy's expressions read at one instant: the notifier's variables, the shared ones
-/// and the running program's frame (its locals and context), if a program runs.
-struct DriverScope {
-    let loaded: LoadedPolicy
-    let vars: [Int]
-    let shared: [String: Int]
-    let frame: DriverFrame?
-
-    /// A variable's value: the instance's, the world's shared one, or the frame's local.
-    func value(_ name: String) -> Int {
-        loaded.value(name, vars: vars, shared: shared) { frame?.locals[name] }
-    }
-
-    /// An expression's value; true is 1, false 0.
-    func evaluate(_ expr: Expr) -> Int {
-        expr.value { leaf in
-            switch leaf {
-            case .str(let text): return World.code(text)
-            case .variable(let name), .shared(let name), .local(let name): return value(name)
-            case .arg: return (frame?.write ?? false) ? 1 : 0
-            case .context(let name):
-                switch name {
-                case "start": return Int(truncatingIfNeeded: frame?.start ?? 0)
-                case "end": return Int(truncatingIfNeeded: frame?.end ?? 0)
-                case "address": return Int(truncatingIfNeeded: frame?.address ?? 0)
-                case "blockable": return (frame?.blockable ?? true) ? 1 : 0
-                case "event": return frame?.event.map { World.code($0.rawValue) } ?? 0
-                default: return 0
-                }
-            default: return 0
-            }
-        }
-    }
-
-    /// A comparison's value: 1 when `x op y` holds, else 0.
-    static func compare(_ op: String, _ x: Int, _ y: Int) -> Int {
-        let holds =
-            switch op {
-            case "eq": x == y
-            case "ne": x != y
-            case "lt": x < y
-            case "le": x <= y
-            case "gt": x > y
-            default: x >= y
-            }
-        return holds ? 1 : 0
     }
 }
 
 extension Expr {
     /// The expression's value, true 1 and false 0, with its leaves (variables, the write
-    /// argument, the context, strings) read by `leaf`: one evaluation for the interpreter, which
-    /// reads the world in place, and for `DriverScope`.
+    /// argument, the context, strings) read by `leaf`: one evaluation for the interpreter and
+    /// the checker's policy invariants, each reading the world in place.
     func value(leaf: (Expr) -> Int) -> Int {
         switch self {
         case .int(let number): return number
         case .bool(let flag): return flag ? 1 : 0
         case .str, .variable, .shared, .local, .arg, .context: return leaf(self)
-        case .compare(let op, let a, let b): return DriverScope.compare(op, a.value(leaf: leaf), b.value(leaf: leaf))
+        case .compare(let op, let a, let b): return Self.compare(op, a.value(leaf: leaf), b.value(leaf: leaf))
         case .all(let operands):
             for operand in operands where operand.value(leaf: leaf) == 0 { return 0 }
             return 1
@@ -658,6 +603,52 @@ extension Expr {
         case .within(let x, let low, let high):
             let value = x.value(leaf: leaf)
             return low.value(leaf: leaf) <= value && value < high.value(leaf: leaf) ? 1 : 0
+        }
+    }
+
+    /// The value of a leaf read from a program's frame, or as no frame has it: a string's
+    /// number, the write argument, the context (start, end, address, blockable, event).
+    static func frameLeaf(_ leaf: Expr, _ frame: DriverFrame?) -> Int {
+        switch leaf {
+        case .str(let text): return World.code(text)
+        case .arg: return (frame?.write ?? false) ? 1 : 0
+        case .context(let name):
+            switch name {
+            case "start": return Int(truncatingIfNeeded: frame?.start ?? 0)
+            case "end": return Int(truncatingIfNeeded: frame?.end ?? 0)
+            case "address": return Int(truncatingIfNeeded: frame?.address ?? 0)
+            case "blockable": return (frame?.blockable ?? true) ? 1 : 0
+            case "event": return frame?.event.map { World.code($0.rawValue) } ?? 0
+            default: return 0
+            }
+        default: return 0
+        }
+    }
+
+    /// A comparison's value: 1 when `x op y` holds, else 0.
+    static func compare(_ op: String, _ x: Int, _ y: Int) -> Int {
+        let holds =
+            switch op {
+            case "eq": x == y
+            case "ne": x != y
+            case "lt": x < y
+            case "le": x <= y
+            case "gt": x > y
+            default: x >= y
+            }
+        return holds ? 1 : 0
+    }
+
+    /// Every leaf the expression reads (variables, shared ones, locals, the write argument, the
+    /// context, strings), in order; constants left out.
+    var leaves: [Expr] {
+        switch self {
+        case .int, .bool: []
+        case .str, .variable, .shared, .local, .arg, .context: [self]
+        case .compare(_, let a, let b), .arithmetic(_, let a, let b): a.leaves + b.leaves
+        case .all(let operands), .any(let operands): operands.flatMap(\.leaves)
+        case .not(let operand): operand.leaves
+        case .within(let a, let b, let c): a.leaves + b.leaves + c.leaves
         }
     }
 }

@@ -164,7 +164,7 @@ extension Search {
         task.rcuEpoch = old.rcuEpoch
         task.srcuDepth = old.srcuDepth
         task.srcuEpoch = old.srcuEpoch
-        guard task == old else { return false }
+        guard task.sameState(old) else { return false }
         var rest = after
         rest.tasks[index] = old
         switch old.program.last {
@@ -181,7 +181,7 @@ extension Search {
         rest.lastSeq = before.lastSeq
         rest.current = before.current
         rest.tablesVisited = before.tablesVisited
-        return rest == before
+        return rest.sameState(before)
     }
 
     /// `mmap_write_downgrade`: one mmap_sem held for write is now held for read.
@@ -200,16 +200,14 @@ extension LoadedPolicy {
     }
 
     /// Whether an expression reads only the running task's driver frame: constants, locals, the
-    /// fault's arguments and the callback's context.
+    /// fault's arguments and the callback's context (a name read as `value` resolves it: the
+    /// driver's variable, else a shared one, else a local).
     func readsLocalsOnly(_ expr: Expr) -> Bool {
-        switch expr {
-        case .int, .bool, .str, .arg, .context, .local: true
-        case .variable(let name): isLocal(name)
-        case .shared: false
-        case .compare(_, let a, let b), .arithmetic(_, let a, let b): readsLocalsOnly(a) && readsLocalsOnly(b)
-        case .all(let operands), .any(let operands): operands.allSatisfy(readsLocalsOnly)
-        case .not(let operand): readsLocalsOnly(operand)
-        case .within(let a, let b, let c): readsLocalsOnly(a) && readsLocalsOnly(b) && readsLocalsOnly(c)
+        expr.leaves.allSatisfy { leaf in
+            switch leaf {
+            case .variable(let name), .shared(let name), .local(let name): isLocal(name)
+            default: true
+            }
         }
     }
 }
@@ -222,124 +220,107 @@ extension Search {
     /// variable the locks held at every statement that writes it, and at every one that reads
     /// or writes it. Smaller sets than the truth only take fewer steps alone.
     struct Guards {
-        /// The driver locks held at each statement, by its id.
-        private var held: [Set<String>] = []
-        /// The locks held wherever the variable is written.
-        private var writeGuard: [String: Set<String>] = [:]
-        /// The locks held wherever the variable is read or written.
-        private var accessGuard: [String: Set<String>] = [:]
-        /// Every driver variable an invariant reads.
-        private var invariantReads: Set<String> = []
-        /// A statement that may read or write any variable (a call, a work item) was seen: no
-        /// variable is guarded.
-        private var opaque = false
-        private let loaded: LoadedPolicy
+        /// For each statement (by id), the locks of which any, held by its task when it runs
+        /// next, guard everything it reads and writes; empty when none does.
+        private var guarding: [Set<String>] = []
 
         init(_ loaded: LoadedPolicy) {
-            self.loaded = loaded
-            held = Array(repeating: [], count: loaded.statements.count)
+            var held = Array(repeating: Set<String>(), count: loaded.statements.count)
             var visited = Array(repeating: false, count: loaded.statements.count)
             func walk(_ pointer: String, _ entry: Set<String>) -> Set<String> {
                 var locks = entry
-                for id in loaded.programs[pointer] ?? [] {
+                for id in loaded.program(pointer) {
                     held[id] = visited[id] ? held[id].intersection(locks) : locks
                     visited[id] = true
                     locks = held[id]
-                    let action = loaded.statements[id].action
-                    switch action {
+                    switch loaded.statements[id].action {
                     case .lock(let name): locks.insert(name)
                     case .unlock(let name): locks.remove(name)
                     default: break
                     }
                     // A nested list runs with the locks held before the statement (a trylock's
                     // `else` without the lock it failed to take); after it, what both ways hold.
-                    for inner in loaded.statements[id].nested {
-                        let after = walk(inner.pointer, held[id])
-                        locks.formIntersection(after)
-                    }
+                    for inner in loaded.statements[id].nested { locks.formIntersection(walk(inner.pointer, held[id])) }
                 }
                 return locks
             }
             for program in loaded.policy.programs { _ = walk(program.pointer, []) }
-            for (id, statement) in loaded.statements.enumerated() {
-                let (reads, writes, any) = Self.accesses(statement.action, loaded)
-                if any { opaque = true }
-                for name in writes {
-                    writeGuard[name] = writeGuard[name].map { $0.intersection(held[id]) } ?? held[id]
-                }
-                for name in reads.union(writes) {
-                    accessGuard[name] = accessGuard[name].map { $0.intersection(held[id]) } ?? held[id]
+            // Per variable, the locks held wherever it is written, and wherever it is touched.
+            let accesses = loaded.statements.map { Self.accesses($0.action, loaded) }
+            var writeGuard: [String: Set<String>] = [:]
+            var accessGuard: [String: Set<String>] = [:]
+            for (id, access) in accesses.enumerated() {
+                for name in access.writes { writeGuard[name] = writeGuard[name]?.intersection(held[id]) ?? held[id] }
+                for name in access.reads.union(access.writes) { accessGuard[name] = accessGuard[name]?.intersection(held[id]) ?? held[id] }
+            }
+            var invariantReads: Set<String> = []
+            for invariant in loaded.invariants { invariantReads.formUnion(Self.reads(invariant.holds, loaded)) }
+            // A statement that may touch any variable (a call, a work item, a shared variable)
+            // leaves none guarded.
+            let opaque = accesses.contains(where: \.any)
+            guarding = accesses.enumerated().map { id, access in
+                guard !opaque, access.writes.isDisjoint(with: invariantReads) else { return [] }
+                return held[id].filter { lock in
+                    access.reads.allSatisfy { writeGuard[$0]?.contains(lock) ?? true }
+                        && access.writes.allSatisfy { accessGuard[$0]?.contains(lock) ?? false }
                 }
             }
-            for invariant in loaded.invariants { invariantReads.formUnion(Self.reads(invariant.holds, loaded)) }
         }
 
         /// Whether `statement` (an id), run next by `task` on notifier `node`, touches only
         /// locals and variables a lock the task holds guards.
         func isGuarded(_ statement: Int, heldBy task: TaskStruct, node: Int) -> Bool {
-            guard !opaque else { return false }
-            let (reads, writes, any) = Self.accesses(loaded.statements[statement].action, loaded)
-            guard !any, writes.isDisjoint(with: invariantReads) else { return false }
-            let holding = held[statement].filter { name in task.locks.contains { $0.name == name && Self.owner($0) == node } }
-            return holding.contains { lock in
-                reads.allSatisfy { writeGuard[$0]?.contains(lock) ?? true } && writes.allSatisfy { accessGuard[$0]?.contains(lock) ?? false }
-            }
-        }
-
-        private static func owner(_ lock: Lock) -> Int? {
-            if case .driver(let notifier, _, _) = lock { return notifier }
-            return nil
+            let locks = guarding[statement]
+            return !locks.isEmpty
+                && task.locks.contains { lock in
+                    if case .driver(node, let name, _) = lock { return locks.contains(name) }
+                    return false
+                }
         }
 
         /// The driver variables a statement reads and writes (locals left out), and whether it
-        /// may touch any (shared variables, calls, work, anything not listed).
-        private static func accesses(_ action: Statement.Action, _ loaded: LoadedPolicy) -> (Set<String>, Set<String>, Bool) {
+        /// may touch any (shared variables, calls, work, anything not listed). A name resolves
+        /// as `value` resolves it: the driver's variable, else a shared one, else a local.
+        private static func accesses(_ action: Statement.Action, _ loaded: LoadedPolicy) -> (reads: Set<String>, writes: Set<String>, any: Bool) {
             func variable(_ name: String) -> Set<String> { loaded.varNames.contains(name) ? [name] : [] }
-            func shared(_ name: String) -> Bool { loaded.sharedInitial(name) != nil && !loaded.varNames.contains(name) }
+            func shared(_ name: String) -> Bool { !loaded.varNames.contains(name) && loaded.sharedInitial(name) != nil }
+            func expressions(_ exprs: [Expr], writing written: [String] = []) -> (Set<String>, Set<String>, Bool) {
+                let names = exprs.flatMap(\.leaves).compactMap(\.readName)
+                return (
+                    names.reduce(into: []) { $0.formUnion(variable($1)) }, written.reduce(into: []) { $0.formUnion(variable($1)) },
+                    (names + written).contains(where: shared)
+                )
+            }
             switch action {
             case .lock, .unlock, .trylock, .sleep, .retry, .zap, .flushTLB, .age, .setSeq, .freeNotifier, .mmapLock, .mmapUnlock, .putPage,
                 .put, .synchronize, .unregister:
                 return ([], [], false)
             case .inc(let name), .dec(let name): return (variable(name), variable(name), shared(name))
-            case .set(let name, let expr):
-                return (reads(expr, loaded), variable(name), shared(name) || readsShared(expr))
-            case .sample(let local, let from): return (variable(from), variable(local), shared(from) || shared(local))
-            case .wait(let expr), .ret(let expr), .assert(let expr, _), .branch(let expr, _, _):
-                return (reads(expr, loaded), [], readsShared(expr))
-            case .readBegin(let local): return ([], variable(local), shared(local))
-            case .readRetry(let local, _): return (variable(local), [], shared(local))
-            case .gup(let write, _, _), .hmmRangeFault(let write, _), .lookupPTE(let write, _):
-                // They answer in the local `ret`.
-                return (reads(write, loaded), variable("ret"), readsShared(write) || shared("ret"))
-            case .install(let writable, let prefetch):
-                let exprs = [writable] + (prefetch.map { [$0] } ?? [])
-                return (exprs.reduce(into: []) { $0.formUnion(reads($1, loaded)) }, [], exprs.contains(where: readsShared))
-            case .call, .queueWork:
-                return ([], [], true)
+            case .set(let name, let expr): return expressions([expr], writing: [name])
+            case .sample(let local, let from): return expressions([.variable(from)], writing: [local])
+            case .wait(let expr), .ret(let expr), .assert(let expr, _), .branch(let expr, _, _): return expressions([expr])
+            case .readBegin(let local): return expressions([], writing: [local])
+            case .readRetry(let local, _): return expressions([.variable(local)])
+            // They answer in the local `ret`.
+            case .gup(let write, _, _), .hmmRangeFault(let write, _), .lookupPTE(let write, _): return expressions([write], writing: ["ret"])
+            case .install(let writable, let prefetch): return expressions([writable] + (prefetch.map { [$0] } ?? []))
+            case .call, .queueWork: return ([], [], true)
             }
         }
 
         /// The driver variables an expression reads.
         private static func reads(_ expr: Expr, _ loaded: LoadedPolicy) -> Set<String> {
-            switch expr {
-            case .int, .bool, .str, .arg, .context, .shared: []
-            case .variable(let name), .local(let name): loaded.varNames.contains(name) ? [name] : []
-            case .compare(_, let a, let b), .arithmetic(_, let a, let b): reads(a, loaded).union(reads(b, loaded))
-            case .all(let operands), .any(let operands): operands.reduce(into: []) { $0.formUnion(reads($1, loaded)) }
-            case .not(let operand): reads(operand, loaded)
-            case .within(let a, let b, let c): reads(a, loaded).union(reads(b, loaded)).union(reads(c, loaded))
-            }
+            Set(expr.leaves.compactMap(\.readName).filter(loaded.varNames.contains))
         }
+    }
+}
 
-        private static func readsShared(_ expr: Expr) -> Bool {
-            switch expr {
-            case .shared: true
-            case .int, .bool, .str, .arg, .context, .variable, .local: false
-            case .compare(_, let a, let b), .arithmetic(_, let a, let b): readsShared(a) || readsShared(b)
-            case .all(let operands), .any(let operands): operands.contains(where: readsShared)
-            case .not(let operand): readsShared(operand)
-            case .within(let a, let b, let c): readsShared(a) || readsShared(b) || readsShared(c)
-            }
+extension Expr {
+    /// The name a variable, shared or local leaf reads (resolved as `value` resolves it).
+    fileprivate var readName: String? {
+        switch self {
+        case .variable(let name), .shared(let name), .local(let name): name
+        default: nil
         }
     }
 }

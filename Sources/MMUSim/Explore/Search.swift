@@ -559,8 +559,7 @@ extension World {
     func sameState(_ other: World) -> Bool {
         nextTaskID == other.nextTaskID && current == other.current && lastSeq == other.lastSeq
             && tablesVisited == other.tablesVisited && nextAnonVMA == other.nextAnonVMA && xipSparsePfn == other.xipSparsePfn
-            && tasks.count == other.tasks.count
-            && tasks.withUnsafeBufferPointer { a in other.tasks.withUnsafeBufferPointer { b in a.indices.allSatisfy { a[$0].sameState(b[$0]) } } }
+            && tasks.sameElements(other.tasks) { $0.sameState($1) }
             && notifiers.sameElements(other.notifiers) && mms.sameElements(other.mms)
             && frames.sameElements(other.frames) && freeFrames.sameElements(other.freeFrames) && swap.sameElements(other.swap)
             && freeSlots.sameElements(other.freeSlots) && files.sameElements(other.files) && sharedVars == other.sharedVars
@@ -595,49 +594,36 @@ extension TaskStruct {
 }
 
 extension Lock {
-    /// A hash of the lock without its name's characters (a driver lock's name is hashed by
-    /// length; equality tells names apart).
+    /// A hash of the lock that reads a driver lock's name by its length alone (equality tells
+    /// names apart; hashing the characters cost more than it told).
     func fingerprint(into hasher: inout Hasher) {
-        switch self {
-        case .mmapSem(let mm, let write):
-            hasher.combine(0)
-            hasher.combine(mm)
-            hasher.combine(write)
-        case .pageTable(let mm):
-            hasher.combine(1)
-            hasher.combine(mm)
-        case .anonVMA(let id, let sleeps):
-            hasher.combine(2)
-            hasher.combine(id)
-            hasher.combine(sleeps)
-        case .iMmap(let file, let sleeps):
-            hasher.combine(3)
-            hasher.combine(file)
-            hasher.combine(sleeps)
-        case .notifierList(let mm):
-            hasher.combine(4)
-            hasher.combine(mm)
-        case .allLocksMutex: hasher.combine(5)
-        case .driver(let notifier, let name, let spin):
-            hasher.combine(6)
+        if case .driver(let notifier, let name, let spin) = self {
             hasher.combine(notifier)
             hasher.combine(name.utf8.count)
             hasher.combine(spin)
+        } else {
+            hasher.combine(self)
+        }
+    }
+}
+
+extension Array {
+    /// Whether both hold the same elements by `same`, without copying them out (Array's own
+    /// `==` copies each, a retain of every array and string it holds): storage shared, or
+    /// each pair alike in place.
+    func sameElements(_ other: [Element], by same: (Element, Element) -> Bool) -> Bool {
+        guard count == other.count else { return false }
+        return withUnsafeBufferPointer { a in
+            other.withUnsafeBufferPointer { b in
+                if a.baseAddress == b.baseAddress { return true }
+                for index in a.indices where !same(a[index], b[index]) { return false }
+                return true
+            }
         }
     }
 }
 
 extension Array where Element: Equatable {
-    /// `==` without copying elements out (Array's own `==` copies each, a retain of every
-    /// array and string it holds): storage shared, or each element equal in place.
-    func sameElements(_ other: [Element]) -> Bool {
-        guard count == other.count else { return false }
-        return withUnsafeBufferPointer { a in
-            other.withUnsafeBufferPointer { b in
-                if a.baseAddress == b.baseAddress { return true }
-                for index in a.indices where !(a[index] == b[index]) { return false }
-                return true
-            }
-        }
-    }
+    /// `==` without copying elements out.
+    func sameElements(_ other: [Element]) -> Bool { sameElements(other, by: ==) }
 }
