@@ -14,6 +14,8 @@ import subprocess
 # The commit whose explorer (depth first, one thread, no reduction) the numbers are set against.
 REFERENCE = "6d8ff3d"
 LARGE = os.path.join("bench", "explore", "three-tasks-kvm-modern.json")
+# Pairs of runs (one thread, then two) behind the 2-thread speed-up.
+PAIRS = 5
 DRIVERS = ("kvm", "gru", "xpmem", "pinning", "unsafe", "kvm-modern", "dmirror")
 
 EXPLORE_LINE = re.compile(r"(\S+\.json): (\d+) schedules, (\d+) distinct states, (\d+) steps.* in ([\d.]+) s")
@@ -94,15 +96,18 @@ def section(root, release, scratch):
         )
 
     print("running the large exploration on 1 and 2 threads ...", flush=True)
-    one = best(binary, LARGE, root, "--jobs", "1")
-    two = best(binary, LARGE, root, "--jobs", "2")
+    pairs = [(explore(binary, LARGE, root, "--jobs", "1"), explore(binary, LARGE, root, "--jobs", "2")) for _ in range(PAIRS)]
+    one = min((pair[0] for pair in pairs), key=lambda run: run[2])
+    two = min((pair[1] for pair in pairs), key=lambda run: run[2])
+    ratios = sorted(pair[0][2] / pair[1][2] for pair in pairs)
+    speedup = ratios[len(ratios) // 2]
     small = explore(binary, os.path.join("examples", "explore", "07-register-vs-exit.json"), root, "--jobs", "1")
     full_one = best(binary, LARGE, root, "--jobs", "1", "--no-reduce")
     per_state = (full_one[3] - small[3]) / max(full_one[0] - small[0], 1)
     lines += [
         "",
-        f"The largest, {os.path.basename(LARGE)} (three tasks; each figure the fastest of three runs, as in the table",
-        "above):",
+        f"The largest, {os.path.basename(LARGE)} (three tasks; the thread rows the fastest of {PAIRS} runs, every",
+        "interleaving's the fastest of three, as in the table above):",
         "",
         "| run | states | seconds | states/s | peak resident MiB |",
         "|---|---:|---:|---:|---:|",
@@ -110,7 +115,12 @@ def section(root, release, scratch):
         f"| reduced, 2 threads | {two[0]} | {two[2]:.2f} | {two[0] / two[2]:.0f} | {two[3] / 2**20:.0f} |",
         f"| every interleaving, 1 thread | {full_one[0]} | {full_one[2]:.2f} | {full_one[0] / full_one[2]:.0f} | {full_one[3] / 2**20:.0f} |",
         "",
-        f"2 threads against 1: {one[2] / two[2]:.2f}x. Bytes per stored state: {per_state:.0f} (the peak resident size of the",
+        f"2 threads against 1: {speedup:.2f}x, the median of {PAIRS} pairs of runs, each pair one thread then two, back to",
+        f"back (the pairs: {', '.join(f'{r:.2f}x' for r in ratios)}; the fastest of each, {one[2] / two[2]:.2f}x). A run on one thread",
+        "varies more than one on two here (the machine's two cores are not equally fast from minute to minute), so",
+        "the fastest one-thread run of several meets the luckiest core; a pair meets the same machine.",
+        "",
+        f"Bytes per stored state: {per_state:.0f} (the peak resident size of the",
         "exploration of every interleaving less that of a 54-state one, over the difference in states: a state is",
         "a whole world, its arrays shared with the state it came from until a step changes them).",
         "",
@@ -134,7 +144,7 @@ def section(root, release, scratch):
         f"- Reduction cuts the steps of the largest exploration ({largest[0]}) at least 5x: {'holds' if cut >= 5 else 'does not hold'} ({cut:.2f}x).",
         f"- States per second on one thread at least 3x {REFERENCE}'s, on every exploration of 1000 states or more: "
         f"{'holds' if slowest >= 3 else 'does not hold'} (the least: {slowest:.2f}x).",
-        f"- 2 threads at least 1.7x one: {'holds' if one[2] / two[2] >= 1.7 else 'does not hold'} ({one[2] / two[2]:.2f}x).",
+        f"- 2 threads at least 1.7x one: {'holds' if speedup >= 1.7 else 'does not hold'} ({speedup:.2f}x, the median pair).",
         f"- The three-task exploration exhaustive in under 60 s: {'holds' if max(one[2], full_one[2]) < 60 else 'does not hold'} "
         f"({one[2]:.1f} s reduced, {full_one[2]:.1f} s every interleaving).",
     ]

@@ -76,6 +76,23 @@ final class StateKey: Hashable, @unchecked Sendable {
     static func == (lhs: StateKey, rhs: StateKey) -> Bool { lhs === rhs || lhs.hash == rhs.hash && lhs.world.sameState(rhs.world) }
 }
 
+/// A state key as the set of seen states holds it: the hash beside the reference, so that
+/// probing the set compares hashes without reading each key's object (a cache miss apiece
+/// among a million states).
+struct SeenState: Hashable, @unchecked Sendable {
+    let hash: Int
+    let key: StateKey
+
+    init(_ key: StateKey) {
+        hash = key.hash
+        self.key = key
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+
+    static func == (lhs: SeenState, rhs: SeenState) -> Bool { lhs.hash == rhs.hash && lhs.key == rhs.key }
+}
+
 /// The explorer's search: breadth first, level by level, each level's states in the order of
 /// the smallest schedule that reaches them and each state's tasks by increasing id. So the
 /// first violating step met ends the shortest schedule that violates, and among those the
@@ -114,7 +131,7 @@ struct Search {
 
     private var result = ExploreResult()
     /// The states seen, split by hash so that `jobs` threads insert a level's at once.
-    private var seen: [Set<StateKey>]
+    private var seen: [Set<SeenState>]
     private var locks = Set<Int>()
     private var places = Set<ViolationPlace>()
     private var findings: ShardFindings?
@@ -142,8 +159,10 @@ struct Search {
 
     /// A state of the current level and the smallest schedule that reached it.
     struct Node {
-        var world: World
+        /// The state (its key: one reference to copy, where a world has a score).
+        var key: StateKey
         var path: Path?
+        var world: World { key.world }
         /// The schedule's length.
         var depth: Int { path?.count ?? 0 }
     }
@@ -256,7 +275,7 @@ struct Search {
     private func part(_ key: StateKey) -> Int { Int(UInt(bitPattern: key.hash) % UInt(seen.count)) }
 
     /// Whether a state was seen at this depth or less.
-    private func wasSeen(_ key: StateKey) -> Bool { seen[part(key)].contains(key) }
+    private func wasSeen(_ key: StateKey) -> Bool { seen[part(key)].contains(SeenState(key)) }
 
     private var distinct: Int { seen.reduce(0) { $0 + $1.count } }
 
@@ -283,7 +302,7 @@ struct Search {
             nonisolated(unsafe) let sets = seenBuffer
             let insert: @Sendable (Int) -> Void = { part in
                 for index in 0..<count where owner[index] == part {
-                    if !sets[part].insert(output[index]!).inserted { output[index] = nil }
+                    if !sets[part].insert(SeenState(output[index]!)).inserted { output[index] = nil }
                 }
             }
             if parts == 1 || count < 64 {
@@ -350,8 +369,8 @@ struct Search {
     /// counterexample's pass) a violation is found.
     private mutating func search(shouldStop: () -> Bool) {
         let root = StateKey(start)
-        seen[part(root)].insert(root)
-        var level = [Node(world: root.world, path: nil)]
+        seen[part(root)].insert(SeenState(root))
+        var level = [Node(key: root, path: nil)]
         var split = shard == nil
         while !level.isEmpty {
             if shouldStop() {
@@ -419,7 +438,7 @@ struct Search {
             case .known:
                 continue
             case .next(let task):
-                if let key = fresh[cursor] { next.append(Node(world: key.world, path: Path(task, after: node.path))) }
+                if let key = fresh[cursor] { next.append(Node(key: key, path: Path(task, after: node.path))) }
                 cursor += 1
             }
         }
@@ -582,8 +601,8 @@ extension TaskStruct {
         id == other.id && status == other.status && program.sameElements(other.program) && locks.sameElements(other.locks)
             && rcuDepth == other.rcuDepth && rcuEpoch == other.rcuEpoch && srcuDepth == other.srcuDepth && srcuEpoch == other.srcuEpoch
             && (stepsRun == 0) == (other.stepsRun == 0) && blockedOn == other.blockedOn && pauseAt == other.pauseAt
-            && result == other.result && openRanges.sameElements(other.openRanges) && scratch == other.scratch && mm == other.mm
-            && isWorker == other.isWorker && operation == other.operation
+            && sameOperationAndResult(other) && openRanges.sameElements(other.openRanges) && scratch == other.scratch && mm == other.mm
+            && isWorker == other.isWorker
     }
 
     /// The stored fields `sameState` compares, by name.

@@ -204,3 +204,9 @@ extension Scratch {
         driverFrames.isEmpty ? false : driverFrames[driverFrames.count - 1].write
     }
 }
+
+extension TaskStruct {
+    /// Whether the operation and the result equal `other`'s, their boxes compared first (a
+    /// copy of a task shares them): reading either through its wrapper copies the value out.
+    func sameOperationAndResult(_ other: TaskStruct) -> Bool { _operation == other._operation && _result == other._result }
+}
