@@ -65,7 +65,7 @@ struct SearchTests {
         #expect(Shard("0/2") == nil && Shard("3/2") == nil && Shard("1/0") == nil && Shard("1") == nil && Shard("2/2")?.index == 2)
     }
 
-    @Test("the search's state equality names every stored field of World, and agrees with ==")
+    @Test("the search's state equality names every stored field of World and of a task, and reads step counts as history")
     func sameStateCoversWorld() throws {
         var world = World(WorldConfig(frames: 8, swapSlots: 4))
         let mm = world.createMM()
@@ -81,8 +81,21 @@ struct SearchTests {
         #expect(world.sameState(other) && world == other)
         _ = other.perform(.mmap(mm: mm, addr: nil, length: pageSize, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
         #expect(!world.sameState(other) && world != other)
-        _ = world.perform(.mmap(mm: mm, addr: nil, length: pageSize, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
-        #expect(world.sameState(other) == (world == other))
+        // A task's step count is history, but for whether it ran a step at all (queue_work reads
+        // that of a worker): == tells the counts apart, sameState only 0 from the rest.
+        var once = started
+        once.tasks[0].stepsRun = 1
+        var thrice = started
+        thrice.tasks[0].stepsRun = 3
+        #expect(once.sameState(thrice) && once != thrice)
+        #expect(!started.sameState(once))
+        // A result equal in value, in a box of its own, is the same state.
+        var reboxed = started
+        reboxed.tasks[0].result = started.tasks[0].result
+        reboxed.tasks[0].result.ret = started.tasks[0].result.ret
+        #expect(reboxed.sameState(started))
+        reboxed.tasks[0].result.ret = -1
+        #expect(!reboxed.sameState(started))
     }
 
     @Test("a deadlock is found and counted once however the shards split it")

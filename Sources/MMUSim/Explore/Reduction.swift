@@ -202,14 +202,7 @@ extension LoadedPolicy {
     /// Whether an expression reads only the running task's driver frame: constants, locals, the
     /// fault's arguments and the callback's context (a name read as `value` resolves it: the
     /// driver's variable, else a shared one, else a local).
-    func readsLocalsOnly(_ expr: Expr) -> Bool {
-        expr.leaves.allSatisfy { leaf in
-            switch leaf {
-            case .variable(let name), .shared(let name), .local(let name): isLocal(name)
-            default: true
-            }
-        }
-    }
+    func readsLocalsOnly(_ expr: Expr) -> Bool { expr.leaves.compactMap(\.readName).allSatisfy(isLocal) }
 }
 
 extension Search {

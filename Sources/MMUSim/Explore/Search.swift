@@ -162,7 +162,6 @@ struct Search {
         /// The state (its key: one reference to copy, where a world has a score).
         var key: StateKey
         var path: Path?
-        var world: World { key.world }
         /// The schedule's length.
         var depth: Int { path?.count ?? 0 }
     }
@@ -231,9 +230,10 @@ struct Search {
     /// Steps each task that can move from `node`.
     private func expand(_ node: Node) -> Expansion {
         var expansion = Expansion()
-        let tasks = runnable(node.world)
+        let world = node.key.world
+        let tasks = runnable(world)
         if tasks.isEmpty {
-            expansion.finished = locksTaken(node.world)
+            expansion.finished = locksTaken(world)
             return expansion
         }
         if node.depth >= maxDepth {
@@ -243,16 +243,16 @@ struct Search {
         // One step alone when it commutes with everything the others can do (Reduction.swift),
         // unless it closes a cycle: its state was seen at this depth or less.
         if reduce {
-            for task in tasks where isReducible(node.world, task: task) {
-                var next = node.world
+            for task in tasks where isReducible(world, task: task) {
+                var next = world
                 // (A last step that ends the schedule is an edge of its own: expanded whole.)
-                guard case .ran = next.step(task), Self.changedOwnStateOnly(node.world, next, task: task), !runnable(next).isEmpty else { continue }
+                guard case .ran = next.step(task), Self.changedOwnStateOnly(world, next, task: task), !runnable(next).isEmpty else { continue }
                 let key = StateKey(next)
                 if !wasSeen(key) { return Expansion(edges: [.next(task: task)], keys: [key]) }
             }
         }
         for task in tasks {
-            var next = node.world
+            var next = world
             if case .blocked = next.step(task) { continue }
             if next.violations.count > baseViolations {
                 expansion.edges.append(.violated(task: task, places: next.violations[baseViolations...].map(ViolationPlace.init)))
@@ -571,10 +571,9 @@ extension World {
         }
     }
 
-    /// Whether two state keys are the same state: every stored field equal (the derived `==`
-    /// less its cost: arrays of tasks, notifiers and mms are compared in place, not element
-    /// copies, and the fields most likely to differ come first). SearchTests checks that it
-    /// names every stored field of World.
+    /// Whether two state keys are the same state: every stored field equal, the fields most
+    /// likely to differ first, tasks by their own `sameState` (which reads a task's step count
+    /// as history). SearchTests checks that it names every stored field of World.
     func sameState(_ other: World) -> Bool {
         nextTaskID == other.nextTaskID && current == other.current && lastSeq == other.lastSeq
             && tablesVisited == other.tablesVisited && nextAnonVMA == other.nextAnonVMA && xipSparsePfn == other.xipSparsePfn
@@ -627,9 +626,9 @@ extension Lock {
 }
 
 extension Array {
-    /// Whether both hold the same elements by `same`, without copying them out (Array's own
-    /// `==` copies each, a retain of every array and string it holds): storage shared, or
-    /// each pair alike in place.
+    /// Whether both hold the same elements by `same`: storage shared, or each pair alike, read
+    /// through buffer pointers (Array's own `==` compares the same way, through its bounds-
+    /// checked subscript; in the search's profile this specialized loop costs less).
     func sameElements(_ other: [Element], by same: (Element, Element) -> Bool) -> Bool {
         guard count == other.count else { return false }
         return withUnsafeBufferPointer { a in
@@ -643,6 +642,6 @@ extension Array {
 }
 
 extension Array where Element: Equatable {
-    /// `==` without copying elements out.
+    /// `==` over buffer pointers (`sameElements(_:by:)`).
     func sameElements(_ other: [Element]) -> Bool { sameElements(other, by: ==) }
 }

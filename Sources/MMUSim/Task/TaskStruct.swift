@@ -206,7 +206,7 @@ extension Scratch {
 }
 
 extension TaskStruct {
-    /// Whether the operation and the result equal `other`'s, their boxes compared first (a
-    /// copy of a task shares them): reading either through its wrapper copies the value out.
+    /// Whether the operation and the result equal `other`'s, by their boxes first (a copy of a
+    /// task shares them; the values' own `==` would compare every field of the two).
     func sameOperationAndResult(_ other: TaskStruct) -> Bool { _operation == other._operation && _result == other._result }
 }
