@@ -148,24 +148,31 @@ extension World {
                 // Read first, report after: the tables are walked in place, without copies.
                 var stale: [(address: UInt64, pfn: Int, pte: PTE)] = []
                 var writable: [UInt64] = []
-                for tlb in [false, true] {
-                    // The table alone (its buffers shared), not a copy of the notifier.
-                    let table = tlb ? notifiers[index].tlb : notifiers[index].sptes
-                    table.forEach(from: range.start >> pageShift, to: (min(range.end, taskSize) - 1) >> pageShift + 1) {
-                        vpn,
-                        raw in
-                        let address = vpn << pageShift
-                        let entry = PTE(raw: raw)
-                        let pte = mms[range.mm - 1].pageTable.translation(at: address)
-                        // A pinned page that reclaim unmapped stays in the swap cache its swap entry names.
-                        let inSwapCache = pins && pte.isSwap && self.swap[pte.slot]?.cachedPfn == Int32(entry.pfn)
-                        if inSwapCache {
-                            return
-                        } else if !pte.isPresent || pte.pfn != entry.pfn || frames[entry.pfn].generation != entry.generation {
-                            stale.append((address, entry.pfn, pte))
-                        } else if entry.write && !pte.write {
-                            writable.append(address)
-                        }
+                let (first, end) = (range.start >> pageShift, (min(range.end, taskSize) - 1) >> pageShift + 1)
+                func check(_ vpn: UInt64, _ raw: UInt64) {
+                    let address = vpn << pageShift
+                    let entry = PTE(raw: raw)
+                    let pte = mms[range.mm - 1].pageTable.translation(at: address)
+                    // A pinned page that reclaim unmapped stays in the swap cache its swap entry names.
+                    let inSwapCache = pins && pte.isSwap && self.swap[pte.slot]?.cachedPfn == Int32(entry.pfn)
+                    if inSwapCache {
+                        return
+                    } else if !pte.isPresent || pte.pfn != entry.pfn || frames[entry.pfn].generation != entry.generation {
+                        stale.append((address, entry.pfn, pte))
+                    } else if entry.write && !pte.write {
+                        writable.append(address)
+                    }
+                }
+                if end - first == 1 {
+                    // One page (a secondary fault's): a lookup in each table, read in place.
+                    let (spte, tlb) = (notifiers[index].sptes.get(first), notifiers[index].tlb.get(first))
+                    if spte != 0 { check(first, spte) }
+                    if tlb != 0 { check(first, tlb) }
+                } else {
+                    for tlb in 0..<2 {
+                        // The table alone (its buffers shared), not a copy of the notifier.
+                        let table = tlb == 1 ? notifiers[index].tlb : notifiers[index].sptes
+                        table.forEach(from: first, to: end, check)
                     }
                 }
                 guard !stale.isEmpty || !writable.isEmpty else { continue }
@@ -270,18 +277,19 @@ extension World {
                 quiet = !inFlight(notifiers[node].mm)
                 if quiet == false { continue }
             }
-            for invariant in loaded.invariants {
+            for (invariant, compiled) in zip(loaded.invariants, loaded.holds) {
                 if invariant.quiescentOnly {
                     if quiet == nil { quiet = !inFlight(notifiers[node].mm) }
                     if quiet == false { continue }
                 }
                 // An invariant reads the driver's variables only (no program's locals or frame),
                 // read in place.
-                let holds = invariant.holds.value { leaf in
+                let holds = compiled.value { leaf in
                     switch leaf {
-                    case .variable(let name), .shared(let name), .local(let name):
-                        loaded.value(name, vars: notifiers[node].vars, shared: sharedVars) { nil }
-                    default: Expr.frameLeaf(leaf, nil)
+                    case .variable(.instance(let index)): notifiers[node].vars[index]
+                    case .variable(.shared(let name, let initial)): sharedVars[name] ?? initial
+                    case .context(let field): CompiledExpr.context(field, nil)
+                    default: 0
                     }
                 }
                 guard holds == 0 else { continue }

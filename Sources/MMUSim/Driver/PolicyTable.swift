@@ -16,10 +16,20 @@ public final class LoadedPolicy: Sendable {
     let oldStepNames: [String?]
     /// The policy's invariants (kept apart: the checker reads them after every step).
     let invariants: [PolicyInvariant]
+    /// What each invariant holds, compiled.
+    let holds: [CompiledExpr]
     /// Every invariant holds only when no operation is in flight on the mm (`quiescent`).
     let quiescentOnly: Bool
     /// The instance variables in a fixed order (by name): a notifier holds their values so.
     public let varNames: [String]
+    /// The names of the locals, by slot (`NameResolver.localNames`).
+    let localNames: [String]
+    /// Each statement's names and expressions, resolved, by id.
+    let compiled: [CompiledStatement]
+    /// Where the local `ret` lives (gup, lookup_pte and call answer in it).
+    let ret: VarRef
+    /// The policy's names, resolved.
+    let resolver: NameResolver
 
     init(_ policy: Policy) {
         self.policy = policy
@@ -36,7 +46,12 @@ public final class LoadedPolicy: Sendable {
         stepNames = statements.map { "driver:\(policy.name):\($0.pointer)" }
         oldStepNames = statements.map { Self.oldStepName($0.action, tlb: policy.tlb) }
         varNames = policy.vars.keys.sorted()
+        localNames = NameResolver.localNames(statements, varNames: varNames, sharedVars: policy.sharedVars)
+        resolver = NameResolver(varNames: varNames, sharedVars: policy.sharedVars, localNames: localNames)
+        compiled = statements.map { [resolver] in resolver.compile($0.action) }
+        ret = resolver.ref("ret")
         invariants = policy.invariants
+        holds = invariants.map { [resolver] in resolver.compile($0.holds) }
         quiescentOnly = policy.invariants.allSatisfy(\.quiescentOnly)
     }
 
@@ -65,14 +80,6 @@ public final class LoadedPolicy: Sendable {
     /// of that name (most declare none: no key to hash then).
     func sharedInitial(_ name: String) -> Int? {
         policy.sharedVars.isEmpty ? nil : policy.sharedVars[name]
-    }
-
-    /// A variable's value: the instance's (`vars`, in `varNames`' order), the world's shared
-    /// one, else the running frame's local (`local`, 0 when unset).
-    func value(_ name: String, vars: [Int], shared: [String: Int], local: () -> Int?) -> Int {
-        if let index = varNames.firstIndex(of: name) { return vars[index] }
-        if let initial = sharedInitial(name) { return shared[name] ?? initial }
-        return local() ?? 0
     }
 
     /// The statement ids of the program at `pointer`.
@@ -122,5 +129,138 @@ public struct PolicyTable: Hashable, Sendable, Codable {
     /// Reads the policies back, loading each document again.
     public init(from decoder: any Decoder) throws {
         for policy in try decoder.singleValueContainer().decode([Policy].self) { _ = index(of: policy) }
+    }
+}
+
+/// Where a name a statement reads or writes lives, resolved once when the policy loads as
+/// `value` resolves it at run time: the driver's variable, else a shared one, else a local.
+enum VarRef: Hashable, Sendable {
+    /// An instance variable, by its index in `varNames`.
+    case instance(Int)
+    /// A shared variable and its initial value.
+    case shared(String, initial: Int)
+    /// A local of the running frame, by its slot.
+    case local(Int)
+}
+
+/// An expression with its names resolved and its strings numbered: what the interpreter
+/// evaluates on every statement (an `Expr` would look each name up by string).
+indirect enum CompiledExpr: Sendable {
+    case constant(Int)
+    case variable(VarRef)
+    /// The fault's `write` argument.
+    case write
+    /// A field of the running frame's context.
+    case context(Context)
+    case compare(Compare, CompiledExpr, CompiledExpr)
+    case all([CompiledExpr])
+    case any([CompiledExpr])
+    case not(CompiledExpr)
+    case arithmetic(Arithmetic, CompiledExpr, CompiledExpr)
+    case within(CompiledExpr, CompiledExpr, CompiledExpr)
+
+    /// The context fields an expression reads (DRIVERS.md's context).
+    enum Context: Sendable {
+        case start, end, address, blockable, event, other
+    }
+
+    /// A comparison (DRIVERS.md's eq, ne, lt, le, gt, ge).
+    enum Compare: Sendable {
+        case eq, ne, lt, le, gt, ge
+    }
+
+    /// An arithmetic operator (DRIVERS.md's min, max, add, sub, shr).
+    enum Arithmetic: Sendable {
+        case min, max, add, sub, shift
+    }
+}
+
+/// A statement's names and expressions, resolved when its policy loads.
+struct CompiledStatement: Sendable {
+    /// The variable it names: what inc, dec, set and read_begin write, sample's local,
+    /// read_retry's.
+    var name: VarRef?
+    /// What a sample reads.
+    var from: VarRef?
+    /// Its expressions, in the order its action lists them (a set's value; a condition; a
+    /// gup's write; an install's writable, then its prefetch).
+    var exprs: [CompiledExpr] = []
+}
+
+/// Resolves a policy's names as `value` does (the driver's variable, else a shared one, else
+/// a local by its slot) and compiles its expressions.
+struct NameResolver {
+    let varNames: [String]
+    let sharedVars: [String: Int]
+    let localNames: [String]
+
+    /// Where `name` lives.
+    func ref(_ name: String) -> VarRef {
+        if let index = varNames.firstIndex(of: name) { return .instance(index) }
+        if let initial = sharedVars[name] { return .shared(name, initial: initial) }
+        return .local(localNames.firstIndex(of: name) ?? localNames.count)
+    }
+
+    /// `expr` with its names resolved.
+    func compile(_ expr: Expr) -> CompiledExpr {
+        switch expr {
+        case .int(let number): return .constant(number)
+        case .bool(let flag): return .constant(flag ? 1 : 0)
+        case .str(let text): return .constant(World.code(text))
+        case .variable(let name), .shared(let name), .local(let name): return .variable(ref(name))
+        case .arg: return .write
+        case .context(let name):
+            let fields: [String: CompiledExpr.Context] = [
+                "start": .start, "end": .end, "address": .address, "blockable": .blockable, "event": .event,
+            ]
+            return .context(fields[name] ?? .other)
+        case .compare(let op, let a, let b):
+            let ops: [String: CompiledExpr.Compare] = ["eq": .eq, "ne": .ne, "lt": .lt, "le": .le, "gt": .gt]
+            return .compare(ops[op] ?? .ge, compile(a), compile(b))
+        case .all(let operands): return .all(operands.map(compile))
+        case .any(let operands): return .any(operands.map(compile))
+        case .not(let operand): return .not(compile(operand))
+        case .arithmetic(let op, let a, let b):
+            let ops: [String: CompiledExpr.Arithmetic] = ["min": .min, "max": .max, "add": .add, "sub": .sub]
+            return .arithmetic(ops[op] ?? .shift, compile(a), compile(b))
+        case .within(let x, let low, let high): return .within(compile(x), compile(low), compile(high))
+        }
+    }
+
+    /// A statement's names and expressions.
+    func compile(_ action: Statement.Action) -> CompiledStatement {
+        switch action {
+        case .inc(let name), .dec(let name), .readBegin(let name), .readRetry(let name, _): CompiledStatement(name: ref(name))
+        case .set(let name, let expr): CompiledStatement(name: ref(name), exprs: [compile(expr)])
+        case .sample(let local, let from): CompiledStatement(name: ref(local), from: ref(from))
+        case .wait(let expr), .ret(let expr), .assert(let expr, _), .branch(let expr, _, _): CompiledStatement(exprs: [compile(expr)])
+        case .gup(let write, _, _), .hmmRangeFault(let write, _), .lookupPTE(let write, _): CompiledStatement(exprs: [compile(write)])
+        case .install(let writable, let prefetch): CompiledStatement(exprs: [compile(writable)] + (prefetch.map { [compile($0)] } ?? []))
+        default: CompiledStatement()
+        }
+    }
+
+    /// The names of the locals the policy's statements use, `ret` among them, in a fixed order:
+    /// a frame holds their values by slot.
+    static func localNames(_ statements: [Statement], varNames: [String], sharedVars: [String: Int]) -> [String] {
+        var names: Set<String> = ["ret"]
+        for statement in statements {
+            var exprs: [Expr] = []
+            switch statement.action {
+            case .inc(let name), .dec(let name), .readBegin(let name): names.insert(name)
+            case .set(let name, let expr):
+                names.insert(name)
+                exprs = [expr]
+            case .sample(let local, let from): names.formUnion([local, from])
+            case .readRetry(let local, _): names.insert(local)
+            case .wait(let expr), .ret(let expr), .assert(let expr, _), .branch(let expr, _, _): exprs = [expr]
+            case .gup(let write, _, _), .hmmRangeFault(let write, _), .lookupPTE(let write, _): exprs = [write]
+            case .install(let writable, let prefetch): exprs = [writable] + (prefetch.map { [$0] } ?? [])
+            case .call(_, let fields): exprs = Array(fields.values)
+            default: break
+            }
+            names.formUnion(exprs.flatMap(\.leaves).compactMap(\.readName))
+        }
+        return names.filter { !varNames.contains($0) && sharedVars[$0] == nil }.sorted()
     }
 }

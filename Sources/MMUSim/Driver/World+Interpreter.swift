@@ -139,7 +139,7 @@ extension World {
     /// the program is no longer its `else`'s.
     mutating func gupDone(_ node: Int) -> Exec {
         frame.gup = nil
-        assign(node, "ret", 0)
+        assignRet(node, 0)
         return .expanded
     }
 
@@ -159,7 +159,7 @@ extension World {
         tasks[index].srcuDepth = gup.srcuDepth
         dropGupReference()
         frame.gup = nil
-        assign(node, "ret", -errno.number)
+        assignRet(node, -errno.number)
         pushStatements(node, policies[notifiers[node - 1].policy].program(otherwise))
         return true
     }
@@ -269,14 +269,15 @@ extension World {
     mutating func driverStatement(_ node: Int, _ id: Int) -> Exec {
         let loaded = policies[notifiers[node - 1].policy]
         let statement = loaded.statements[id]
+        let compiled = loaded.compiled[id]
         // A statement that waits changes nothing and shows nothing.
         switch statement.action {
         case .lock(let name):
             let lock = driverLock(node, name)
             if tasks[currentIndex].locks.contains(lock) { return .blocked("\(lock.label) already held by this task: locks are not recursive") }
             if let reason = waitReason(for: lock) { return .blocked(reason) }
-        case .wait(let condition):
-            guard evaluate(condition, node) != 0 else { return .blocked("\(loaded.stepNames[id]) waits") }
+        case .wait:
+            guard evaluate(compiled.exprs[0], node) != 0 else { return .blocked("\(loaded.stepNames[id]) waits") }
         case .mmapLock(let write):
             let mm = notifiers[node - 1].mm
             let held = tasks[currentIndex].locks.contains {
@@ -291,15 +292,14 @@ extension World {
         // The statement's event comes first, then what it does: the value it reads or writes.
         let shown: Int? =
             switch statement.action {
-            case .inc(let name): value(node, name) + 1
-            case .dec(let name): value(node, name) - 1
-            case .set(_, let expr), .ret(let expr): evaluate(expr, node)
-            case .sample(_, let from): value(node, from)
-            case .branch(let condition, _, _), .wait(let condition), .assert(let condition, _): evaluate(condition, node)
+            case .inc: value(node, compiled.name!) + 1
+            case .dec: value(node, compiled.name!) - 1
+            case .sample: value(node, compiled.from!)
+            case .set, .ret, .branch, .wait, .assert: evaluate(compiled.exprs[0], node)
             default: nil
             }
         emit(EventInfo(.driver, mm: notifiers[node - 1].mm, notifier: node, ret: shown, statement: statement.pointer, driver: loaded.policy.name))
-        let result = runStatement(node, statement, loaded, id)
+        let result = runStatement(node, statement, compiled, loaded, id)
         // The program's last statement returns with it: the callback's return is no point where
         // another task can run (an invalidate_range_start's window is open once its last
         // statement has run).
@@ -312,7 +312,8 @@ extension World {
         return result
     }
 
-    private mutating func runStatement(_ node: Int, _ statement: Statement, _ loaded: LoadedPolicy, _ id: Int) -> Exec {
+    private mutating func runStatement(_ node: Int, _ statement: Statement, _ compiled: CompiledStatement, _ loaded: LoadedPolicy, _ id: Int) -> Exec
+    {
         switch statement.action {
         case .lock(let name):
             let lock = driverLock(node, name)
@@ -328,19 +329,19 @@ extension World {
         case .unlock(let name):
             let lock = driverLock(node, name)
             if let index = tasks[currentIndex].locks.lastIndex(of: lock) { tasks[currentIndex].locks.remove(at: index) }
-        case .inc(let name): assign(node, name, value(node, name) + 1)
-        case .dec(let name): assign(node, name, value(node, name) - 1)
-        case .set(let name, let expr): assign(node, name, evaluate(expr, node))
-        case .sample(let local, let from): assign(node, local, value(node, from))
+        case .inc: assign(node, compiled.name!, value(node, compiled.name!) + 1)
+        case .dec: assign(node, compiled.name!, value(node, compiled.name!) - 1)
+        case .set: assign(node, compiled.name!, evaluate(compiled.exprs[0], node))
+        case .sample: assign(node, compiled.name!, value(node, compiled.from!))
         case .wait:
             checkStatementMaySleep(node, statement)
         case .sleep:
             checkStatementMaySleep(node, statement)
-        case .branch(let condition, let then, let otherwise):
-            let chosen = evaluate(condition, node) != 0 ? then : otherwise
+        case .branch(_, let then, let otherwise):
+            let chosen = evaluate(compiled.exprs[0], node) != 0 ? then : otherwise
             if let chosen { pushStatements(node, loaded.program(chosen.pointer)) }
-        case .ret(let expr):
-            frame.ret = evaluate(expr, node)
+        case .ret:
+            frame.ret = evaluate(compiled.exprs[0], node)
             unwindToReturn(node)
         case .retry:
             countRetry(node, address: frame.address)
@@ -355,30 +356,31 @@ extension World {
         case .age(let scope, let clear):
             let (start, end) = range(scope)
             agePolicy(node, from: start, to: end, clear: clear)
-        case .assert(let condition, let name):
-            checkAssertion(node, name: name, at: loaded.stepNames[id], holds: evaluate(condition, node) != 0)
+        case .assert(_, let name):
+            checkAssertion(node, name: name, at: loaded.stepNames[id], holds: evaluate(compiled.exprs[0], node) != 0)
         case .freeNotifier:
             notifiers[node - 1].freed = true
             emit(EventInfo(.notifierFree, mm: notifiers[node - 1].mm, notifier: node))
-        case .gup(let write, let pin, let otherwise):
+        case .gup(_, let pin, let otherwise):
             // get_user_pages_unlocked: it takes and drops mmap_sem itself; a failure runs the
             // `else`, or without one ends the program's task with the -errno.
             let mm = notifiers[node - 1].mm
             frame.pinned = pin
             beginGup(otherwise)
             push([
-                .acquire(.mmapSem(mm: mm, write: false)), .handleFault(mm: mm, address: frame.address, mode: .gup(write: evaluate(write, node) != 0)),
+                .acquire(.mmapSem(mm: mm, write: false)),
+                .handleFault(mm: mm, address: frame.address, mode: .gup(write: evaluate(compiled.exprs[0], node) != 0)),
                 .release(.mmapSem(mm: mm, write: false)), .driverGupDone(notifier: node),
             ])
             return .expanded
-        case .lookupPTE(let write, let otherwise):
+        case .lookupPTE(_, let otherwise):
             // atomic_pte_lookup: the pte as it is, no lock, no reference.
             let pte = mms[notifiers[node - 1].mm - 1].pageTable.translation(at: frame.address)
-            if pte.isPresent, evaluate(write, node) == 0 || pte.write {
+            if pte.isPresent, evaluate(compiled.exprs[0], node) == 0 || pte.write {
                 scratch.lookedUp = pte.pfn
-                assign(node, "ret", 0)
+                assignRet(node, 0)
             } else {
-                assign(node, "ret", -Errno.EFAULT.number)
+                assignRet(node, -Errno.EFAULT.number)
                 if let otherwise {
                     pushStatements(node, loaded.program(otherwise.pointer))
                 } else {
@@ -386,12 +388,16 @@ extension World {
                     unwindToReturn(node)
                 }
             }
-        case .install(let writable, let prefetch):
+        case .install:
             guard !notifiers[node - 1].frozen else {
                 failTornDown(node)
                 return .ran
             }
-            installPolicy(node, writable: evaluate(writable, node) != 0, prefetch: prefetch.map { evaluate($0, node) } ?? 0)
+            installPolicy(
+                node,
+                writable: evaluate(compiled.exprs[0], node) != 0,
+                prefetch: compiled.exprs.count > 1 ? evaluate(compiled.exprs[1], node) : 0
+            )
         case .putPage:
             dropGupReference()
         case .synchronize(.rcu):
@@ -430,26 +436,27 @@ extension World {
         case .setSeq:
             // mmu_interval_set_seq: WRITE_ONCE(interval_sub->invalidate_seq, cur_seq).
             notifiers[node - 1].invalidateSeq = frame.curSeq
-        case .readBegin(let local):
+        case .readBegin:
             // mmu_interval_read_begin: the subscription's seq under the lock; if a round that
             // hit it is on, sleep until the mm's seq moves.
             let mm = notifiers[node - 1].mm
             let seq = notifiers[node - 1].invalidateSeq
-            assign(node, local, seq)
+            assign(node, compiled.name!, seq)
             frame.notifierSeq = seq
             if seq == mms[mm - 1].invalidateSeq {
                 checkStatementMaySleep(node, statement)
                 push([.readBeginWait(mm: mm, seq: seq)])
             }
-        case .readRetry(let local, let then):
-            if notifiers[node - 1].invalidateSeq != value(node, local) { pushStatements(node, loaded.program(then.pointer)) }
-        case .hmmRangeFault(let write, let otherwise):
+        case .readRetry(_, let then):
+            if notifiers[node - 1].invalidateSeq != value(node, compiled.name!) { pushStatements(node, loaded.program(then.pointer)) }
+        case .hmmRangeFault(_, let otherwise):
             // hmm_range_fault under the caller's mmap_lock: -EBUSY if the subscription was
             // invalidated since read_begin, else handle_mm_fault as needed; no page reference.
             let mm = notifiers[node - 1].mm
             beginGup(otherwise)
             push([
-                .hmmCheckRetry(notifier: node), .handleFault(mm: mm, address: frame.address, mode: .hmm(write: evaluate(write, node) != 0)),
+                .hmmCheckRetry(notifier: node),
+                .handleFault(mm: mm, address: frame.address, mode: .hmm(write: evaluate(compiled.exprs[0], node) != 0)),
                 .driverGupDone(notifier: node),
             ])
             return .expanded
@@ -503,10 +510,10 @@ extension World {
         if let operation = try? command.operation() { planned = plan(operation) }
         switch planned {
         case .success(let steps):
-            assign(node, "ret", 0)
+            assignRet(node, 0)
             push(steps)
         case .failure(let errno):
-            assign(node, "ret", -errno.number)
+            assignRet(node, -errno.number)
         }
     }
 
@@ -529,11 +536,19 @@ extension World {
 
     /// A variable's value: the instance's, the world's shared one, or the running frame's local,
     /// read in place.
-    mutating func value(_ node: Int, _ name: String) -> Int {
-        policies[notifiers[node - 1].policy].value(name, vars: notifiers[node - 1].vars, shared: sharedVars) {
-            for index in tasks.indices where tasks[index].id == current { return tasks[index].scratch.local(name) }
-            return nil
+    mutating func value(_ node: Int, _ ref: VarRef) -> Int {
+        switch ref {
+        case .instance(let index): return notifiers[node - 1].vars[index]
+        case .shared(let name, let initial): return sharedVars[name] ?? initial
+        case .local(let slot):
+            for index in tasks.indices where tasks[index].id == current { return tasks[index].scratch.local(slot) }
+            return 0
         }
+    }
+
+    /// A variable's value, by name (resolved as the policy resolves it).
+    mutating func value(_ node: Int, _ name: String) -> Int {
+        value(node, policies[notifiers[node - 1].policy].resolver.ref(name))
     }
 
     /// A string's stable number (FNV-1a), so that `{"str": ...}` compares equal to itself alone.
@@ -546,44 +561,73 @@ extension World {
     }
 
     /// Sets a variable, where `value` finds it.
-    mutating func assign(_ node: Int, _ name: String, _ newValue: Int) {
-        let loaded = policies[notifiers[node - 1].policy]
-        if let index = loaded.varNames.firstIndex(of: name) {
-            notifiers[node - 1].vars[index] = newValue
-        } else if loaded.sharedInitial(name) != nil {
-            sharedVars[name] = newValue
-        } else {
-            frame.locals[name] = newValue
+    mutating func assign(_ node: Int, _ ref: VarRef, _ newValue: Int) {
+        switch ref {
+        case .instance(let index): notifiers[node - 1].vars[index] = newValue
+        case .shared(let name, _): sharedVars[name] = newValue
+        case .local(let slot):
+            let index = currentIndex
+            let last = tasks[index].scratch.driverFrames.count - 1
+            if tasks[index].scratch.driverFrames[last].locals.count <= slot {
+                tasks[index].scratch.driverFrames[last].locals += repeatElement(
+                    0,
+                    count: slot + 1 - tasks[index].scratch.driverFrames[last].locals.count
+                )
+            }
+            tasks[index].scratch.driverFrames[last].locals[slot] = newValue
         }
+    }
+
+    /// Sets the local `ret` (what a gup, a lookup_pte or a call answers).
+    mutating func assignRet(_ node: Int, _ newValue: Int) {
+        assign(node, policies[notifiers[node - 1].policy].ret, newValue)
     }
 
     /// An expression's value; true is 1, false 0. Everything is read in place: variables, the
     /// write argument, and the context from the running task's innermost frame.
-    mutating func evaluate(_ expr: Expr, _ node: Int) -> Int {
+    mutating func evaluate(_ expr: CompiledExpr, _ node: Int) -> Int {
         expr.value { leaf in
             switch leaf {
-            case .variable(let name), .shared(let name), .local(let name): return value(node, name)
-            case .arg:
+            case .variable(let ref): return value(node, ref)
+            case .write:
                 for index in tasks.indices where tasks[index].id == current { return tasks[index].scratch.writeArgument() ? 1 : 0 }
                 return 0
-            default:
-                for index in tasks.indices where tasks[index].id == current { return Expr.frameLeaf(leaf, tasks[index].scratch.driverFrames.last) }
-                return Expr.frameLeaf(leaf, nil)
+            case .context(let field):
+                for index in tasks.indices where tasks[index].id == current {
+                    return CompiledExpr.context(field, tasks[index].scratch.driverFrames.last)
+                }
+                return CompiledExpr.context(field, nil)
+            default: return 0
             }
         }
     }
+
+    /// An expression's value, its names resolved as the policy resolves them (a call's fields).
+    mutating func evaluate(_ expr: Expr, _ node: Int) -> Int {
+        evaluate(policies[notifiers[node - 1].policy].resolver.compile(expr), node)
+    }
 }
 
-extension Expr {
+extension CompiledExpr {
     /// The expression's value, true 1 and false 0, with its leaves (variables, the write
-    /// argument, the context, strings) read by `leaf`: one evaluation for the interpreter and
-    /// the checker's policy invariants, each reading the world in place.
-    func value(leaf: (Expr) -> Int) -> Int {
+    /// argument, the context) read by `leaf`: one evaluation for the interpreter and the
+    /// checker's policy invariants, each reading the world in place.
+    func value(leaf: (CompiledExpr) -> Int) -> Int {
         switch self {
-        case .int(let number): return number
-        case .bool(let flag): return flag ? 1 : 0
-        case .str, .variable, .shared, .local, .arg, .context: return leaf(self)
-        case .compare(let op, let a, let b): return Self.compare(op, a.value(leaf: leaf), b.value(leaf: leaf))
+        case .constant(let number): return number
+        case .variable, .write, .context: return leaf(self)
+        case .compare(let op, let a, let b):
+            let (x, y) = (a.value(leaf: leaf), b.value(leaf: leaf))
+            let holds =
+                switch op {
+                case .eq: x == y
+                case .ne: x != y
+                case .lt: x < y
+                case .le: x <= y
+                case .gt: x > y
+                case .ge: x >= y
+                }
+            return holds ? 1 : 0
         case .all(let operands):
             for operand in operands where operand.value(leaf: leaf) == 0 { return 0 }
             return 1
@@ -594,11 +638,11 @@ extension Expr {
         case .arithmetic(let op, let a, let b):
             let (x, y) = (a.value(leaf: leaf), b.value(leaf: leaf))
             switch op {
-            case "min": return min(x, y)
-            case "max": return max(x, y)
-            case "add": return x &+ y
-            case "sub": return x &- y
-            default: return y >= 0 && y < 64 ? x >> y : 0
+            case .min: return min(x, y)
+            case .max: return max(x, y)
+            case .add: return x &+ y
+            case .sub: return x &- y
+            case .shift: return y >= 0 && y < 64 ? x >> y : 0
             }
         case .within(let x, let low, let high):
             let value = x.value(leaf: leaf)
@@ -606,37 +650,26 @@ extension Expr {
         }
     }
 
-    /// The value of a leaf read from a program's frame, or as no frame has it: a string's
-    /// number, the write argument, the context (start, end, address, blockable, event).
-    static func frameLeaf(_ leaf: Expr, _ frame: DriverFrame?) -> Int {
-        switch leaf {
-        case .str(let text): return World.code(text)
-        case .arg: return (frame?.write ?? false) ? 1 : 0
-        case .context(let name):
-            switch name {
-            case "start": return Int(truncatingIfNeeded: frame?.start ?? 0)
-            case "end": return Int(truncatingIfNeeded: frame?.end ?? 0)
-            case "address": return Int(truncatingIfNeeded: frame?.address ?? 0)
-            case "blockable": return (frame?.blockable ?? true) ? 1 : 0
-            case "event": return frame?.event.map { World.code($0.rawValue) } ?? 0
-            default: return 0
-            }
-        default: return 0
+    /// A context field as a program's frame holds it, or as no frame has it (0, blockable 1).
+    static func context(_ field: Context, _ frame: DriverFrame?) -> Int {
+        switch field {
+        case .start: Int(truncatingIfNeeded: frame?.start ?? 0)
+        case .end: Int(truncatingIfNeeded: frame?.end ?? 0)
+        case .address: Int(truncatingIfNeeded: frame?.address ?? 0)
+        case .blockable: (frame?.blockable ?? true) ? 1 : 0
+        case .event: frame?.event.map { World.code($0.rawValue) } ?? 0
+        case .other: 0
         }
     }
+}
 
-    /// A comparison's value: 1 when `x op y` holds, else 0.
-    static func compare(_ op: String, _ x: Int, _ y: Int) -> Int {
-        let holds =
-            switch op {
-            case "eq": x == y
-            case "ne": x != y
-            case "lt": x < y
-            case "le": x <= y
-            case "gt": x > y
-            default: x >= y
-            }
-        return holds ? 1 : 0
+extension Expr {
+    /// The name a variable, shared or local leaf reads (resolved as `value` resolves it).
+    var readName: String? {
+        switch self {
+        case .variable(let name), .shared(let name), .local(let name): name
+        default: nil
+        }
     }
 
     /// Every leaf the expression reads (variables, shared ones, locals, the write argument, the
@@ -671,8 +704,8 @@ struct DriverFrame: Codable, Hashable, Sendable {
     var address: UInt64
     /// The fault's `write` argument.
     var write: Bool
-    /// The program's locals (0 until set).
-    var locals: [String: Int] = [:]
+    /// The program's locals by slot (`LoadedPolicy.localNames`; 0 until set, and past the end).
+    var locals: [Int] = []
     /// The last gup was a pin: the page's reference moves into the mapping installed.
     var pinned = false
     /// An `age` found a young mapping.

@@ -307,13 +307,3 @@ extension Search {
         }
     }
 }
-
-extension Expr {
-    /// The name a variable, shared or local leaf reads (resolved as `value` resolves it).
-    fileprivate var readName: String? {
-        switch self {
-        case .variable(let name), .shared(let name), .local(let name): name
-        default: nil
-        }
-    }
-}

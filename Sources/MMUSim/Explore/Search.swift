@@ -604,10 +604,11 @@ extension TaskStruct {
             && isWorker == other.isWorker
     }
 
-    /// The stored fields `sameState` compares, by name.
+    /// The stored fields `sameState` compares, by name (`op`, the operation's name, with the
+    /// operation).
     static let sameStateFields = [
         "id", "operation", "program", "locks", "rcuDepth", "rcuEpoch", "srcuDepth", "srcuEpoch", "status", "blockedOn", "pauseAt",
-        "result", "stepsRun", "openRanges", "scratch", "mm", "isWorker",
+        "result", "stepsRun", "openRanges", "scratch", "mm", "isWorker", "op",
     ]
 }
 

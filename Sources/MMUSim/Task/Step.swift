@@ -226,7 +226,7 @@ enum Step: Codable, Hashable, Sendable {
 
     // Driver policies (Driver/World+Interpreter.swift).
     /// One statement of a notifier's policy, by id; `name` is `driver:<driver>:<pointer>`.
-    indirect case driverStatement(notifier: Int, statement: Int, name: String)
+    case driverStatement(notifier: Int, statement: Int, name: String)
     /// The end of a policy's callback or fault path.
     case driverReturn(notifier: Int)
     /// A policy's entry point: its program as steps.

@@ -119,6 +119,9 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     public let mm: Int?
     /// True for a driver's worker thread (`queue_work`), which no request started.
     public let isWorker: Bool
+    /// The name of the operation (kept: every trace event shows it, and reading it from the
+    /// operation copies the operation out).
+    public let op: String
 
     /// A task that will run `operation` as `program`.
     init(id: Int, operation: Operation, program: [Step]) {
@@ -126,14 +129,12 @@ public struct TaskStruct: Codable, Hashable, Sendable {
         self.operation = operation
         self.program = program
         mm = operation.mm
+        op = operation.name
         switch operation {
         case .work, .srcuFree: isWorker = true
         default: isWorker = false
         }
     }
-
-    /// The name of the operation.
-    public var op: String { operation.name }
 
     /// The depth and epoch of the task's RCU read side, or of the modern core's SRCU one.
     func readSide(srcu: Bool) -> (depth: Int, epoch: Int) {
@@ -193,10 +194,12 @@ struct Scratch: Codable, Hashable, Sendable {
 }
 
 extension Scratch {
-    /// The local `name` of the innermost driver frame, if a program runs and set it. (Mutating,
-    /// as the interpreter's readers, to read the frames in place rather than a copy of the task.)
-    mutating func local(_ name: String) -> Int? {
-        driverFrames.isEmpty ? nil : driverFrames[driverFrames.count - 1].locals[name]
+    /// The local in `slot` of the innermost driver frame; 0 when no program runs or it never
+    /// set it. (Mutating, as the interpreter's readers, to read the frames in place rather than
+    /// a copy of the task.)
+    mutating func local(_ slot: Int) -> Int {
+        guard let last = driverFrames.indices.last, slot < driverFrames[last].locals.count else { return 0 }
+        return driverFrames[last].locals[slot]
     }
 
     /// The `write` argument of the innermost driver frame; false when no program runs.
