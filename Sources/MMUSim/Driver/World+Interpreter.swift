@@ -257,8 +257,7 @@ extension World {
     /// Drops the rest of the innermost program (for return and retry), up to its return step.
     mutating func unwindToReturn(_ node: Int) {
         let index = currentIndex
-        while let last = tasks[index].program.last {
-            if case .driverReturn(let owner) = last, owner == node { return }
+        while !tasks[index].program.isEmpty, !tasks[index].program.nextIsReturn(of: node) {
             tasks[index].program.removeLast()
         }
     }
@@ -303,12 +302,12 @@ extension World {
         // The program's last statement returns with it: the callback's return is no point where
         // another task can run (an invalidate_range_start's window is open once its last
         // statement has run).
-        if case .ran = result, case .driverReturn(let owner)? = tasks[currentIndex].program.last, owner == node {
+        if case .ran = result, tasks[currentIndex].program.nextIsReturn(of: node) {
             tasks[currentIndex].program.removeLast()
             _ = driverReturn(node)
         }
         // A statement changes its own notifier's variables, or shared ones.
-        if config.checkInvariants { checkPolicyInvariants(of: loaded.policy.sharedVars.isEmpty ? node : nil) }
+        if config.checkInvariants, compiled.mayBreakInvariants { checkPolicyInvariants(of: loaded.policy.sharedVars.isEmpty ? node : nil) }
         return result
     }
 

@@ -61,10 +61,10 @@ extension World {
     /// was not known) and, with `report`, the finished tasks (copying them out costs a caller
     /// that reads the task alone more than a short operation's steps).
     mutating func settle(_ ran: Int?, report: Bool) -> (task: TaskStruct?, finished: [TaskStruct]) {
-        let known = ran.map { id in tasks.contains { $0.id == id } } ?? false
+        let known = ran.flatMap(taskIndex) != nil
         wakeBlocked()
         var task: TaskStruct?
-        if known, let id = ran, let index = tasks.firstIndex(where: { $0.id == id }) {
+        if known, let id = ran, let index = taskIndex(id) {
             // A finished task nobody else is to see leaves the list as it is collected, uncopied.
             task = !report && tasks[index].status == .done ? tasks.remove(at: index) : tasks[index]
         }

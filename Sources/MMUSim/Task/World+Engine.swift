@@ -73,7 +73,7 @@ extension World {
 
     /// `step`, with the name of the step that ran only when `named` (`run` does not read it).
     private mutating func advance(_ id: Int, named: Bool) -> Advance {
-        guard let index = tasks.firstIndex(where: { $0.id == id }) else { return .done }
+        guard let index = taskIndex(id) else { return .done }
         if tasks[index].status == .done { return .done }
         current = id
         while let next = tasks[index].program.popLast() {
@@ -110,7 +110,7 @@ extension World {
     @discardableResult
     public mutating func run(_ id: Int) -> TaskStatus {
         while true {
-            guard let index = tasks.firstIndex(where: { $0.id == id }) else { return .done }
+            guard let index = taskIndex(id) else { return .done }
             expandMacros(index)
             if let pause = tasks[index].pauseAt, let next = tasks[index].program.last, self.pause(pause, stopsAt: next) {
                 tasks[index].pauseAt = nil
@@ -128,7 +128,7 @@ extension World {
     /// Lets a paused task run on to the end or to its next blocking point (resume).
     @discardableResult
     public mutating func resume(_ id: Int) -> TaskStatus {
-        guard let index = tasks.firstIndex(where: { $0.id == id }) else { return .done }
+        guard let index = taskIndex(id) else { return .done }
         if tasks[index].status == .paused { tasks[index].status = .runnable }
         let status = run(id)
         wakeBlocked()
@@ -150,7 +150,7 @@ extension World {
             for task in waiting {
                 // A blocked step changes nothing, so trying it is the test.
                 run(task.id)
-                if let after = tasks.firstIndex(where: { $0.id == task.id }), tasks[after].stepsRun == task.stepsRun, tasks[after].status != .done {
+                if let after = taskIndex(task.id), tasks[after].stepsRun == task.stepsRun, tasks[after].status != .done {
                     continue
                 }
                 progress = true
@@ -174,8 +174,7 @@ extension World {
     /// Expands macro steps at the top of a task's program so that its next step is real.
     mutating func expandMacros(_ index: Int) {
         current = tasks[index].id
-        while let next = tasks[index].program.last, next.isMacro {
-            tasks[index].program.removeLast()
+        while tasks[index].program.nextIsMacro, let next = tasks[index].program.popLast() {
             switch execute(next) {
             case .expanded, .ran: continue
             case .blocked:
@@ -201,6 +200,14 @@ extension World {
             for index in tasks.indices where tasks[index].id == current { return index }
             preconditionFailure("no running task \(current)")
         }
+    }
+
+    /// The index of task `id`. (By index, inlined: a closure over the tasks would copy each task
+    /// it looks at, a non-mutating call from a mutating method the world.)
+    @inline(__always)
+    func taskIndex(_ id: Int) -> Int? {
+        for index in tasks.indices where tasks[index].id == id { return index }
+        return nil
     }
 
     /// Pushes steps so that `steps[0]` runs next.
@@ -245,7 +252,10 @@ extension World {
 
     /// The task other than `id` that holds a lock conflicting with `lock`, if any.
     func holder(of lock: Lock, except id: Int) -> Int? {
-        tasks.first { $0.id != id && $0.locks.contains { $0.conflicts(with: lock) } }?.id
+        for index in tasks.indices where tasks[index].id != id && tasks[index].locks.contains(where: { $0.conflicts(with: lock) }) {
+            return tasks[index].id
+        }
+        return nil
     }
 
     /// Nil when the running task could take `lock` now; otherwise what it waits for.
