@@ -165,6 +165,45 @@ struct InterpreterTests {
         #expect(Set(lab.invariantsBroken.map(\.rawValue)) == ["policy:count-balanced", "policy:big"])
     }
 
+    @Test(
+        "names resolve as DRIVERS.md reads them (a var, else a shared var, else a local of the frame), and an always invariant breaks at the statement that broke it, another driver's shared one too"
+    )
+    func namesAndAlwaysInvariants() throws {
+        // The writer's invalidate_range_start takes the shared budget to 0 for one statement and
+        // gives it back; the watcher, another driver, promises it stays positive. Locals: t and u
+        // live in the frame (u from t), `seen` is the writer's own variable.
+        let writer = """
+            {"name": "writer", "vars": {"seen": 0}, "shared_vars": {"budget": 1},
+             "callbacks": {"invalidate_range_start": [
+                {"set": "t", "to": 5}, {"set": "u", "to": {"add": [{"local": "t"}, 2]}}, {"set": "seen", "to": {"local": "u"}},
+                {"dec": "budget"}, {"zap": "range"}, {"inc": "budget"}]}}
+            """
+        let watcher = """
+            {"name": "watcher", "shared_vars": {"budget": 1},
+             "callbacks": {"invalidate_range_end": [{"zap": "range"}]},
+             "invariants": [{"name": "budget-positive", "when": "always", "holds": {"gt": [{"shared": "budget"}, 0]}}]}
+            """
+        var lab = Lab()
+        let a = lab.mmap(1)
+        lab.write(a, value: 1)
+        for text in [writer, watcher] {
+            lab.run(.registerPolicy(mm: lab.mm, policy: try Policy.load(text: text), signalPending: false, mmapSemHeld: false))
+        }
+        #expect(lab.world.violations.isEmpty)
+        lab.run(.munmap(mm: lab.mm, addr: a, length: pageSize))
+        #expect(lab.world.variable("seen", of: 1) == 7)
+        #expect(lab.world.variable("budget", of: 2) == 1)
+        // The statements show what they set: 5, then 7, then 7, then the budget's 0.
+        let statements = lab.world.trace.events.filter { $0.call == .driver && $0.driver == "writer" }
+        #expect(statements.map(\.ret) == [5, 7, 7, 0, nil, 1])
+        // Broken once (violations are kept once each), stamped with the dec's event, the
+        // watcher's: the shared variable is checked for every driver that reads it.
+        let broken = lab.world.violations.filter { $0.invariant.rawValue == "policy:budget-positive" }
+        #expect(broken.count == 1)
+        #expect(broken.first?.notifier == 2)
+        #expect(broken.first?.seq == statements[3].seq)
+    }
+
     @Test("a spinlock held across a sleep is no-sleep-in-atomic; a lock taken twice by one task blocks it (a deadlock)")
     func locks() throws {
         let text = """
