@@ -52,7 +52,10 @@ extension World {
                 mms[mm - 1].users += 1
                 steps.append(.dropUser(mm: mm))
             }
-            task.program = steps.reversed()
+            // Room for what a short operation pushes (a secondary fault's program and its gup's
+            // steps): its program then grows in place.
+            task.program.reserveCapacity(max(16, steps.count))
+            task.program.append(contentsOf: steps.reversed())
         case .failure(let errno):
             task.result.fail(errno)
             task.status = .done
@@ -277,7 +280,7 @@ extension World {
     // MARK: Trace
 
     /// Appends an event with the running task's context.
-    mutating func emit(_ info: EventInfo) {
+    mutating func emit(_ info: consuming EventInfo) {
         lastSeq += 1
         stampViolations(lastSeq)
         var index: Int?
