@@ -47,7 +47,7 @@ public final class LoadedPolicy: Sendable {
         oldStepNames = statements.map { Self.oldStepName($0.action, tlb: policy.tlb) }
         varNames = policy.vars.keys.sorted()
         localNames = NameResolver.localNames(statements, varNames: varNames, sharedVars: policy.sharedVars)
-        resolver = NameResolver(varNames: varNames, sharedVars: policy.sharedVars, localNames: localNames)
+        resolver = NameResolver(varNames: varNames, sharedVars: policy.sharedVars, localNames: localNames, locks: policy.locks)
         compiled = statements.map { [resolver] in resolver.compile($0.action) }
         ret = resolver.ref("ret")
         invariants = policy.invariants
@@ -191,6 +191,8 @@ struct CompiledStatement: Sendable {
     /// statement they hold as they did; a task's end checks them all (a quiescent one
     /// holds from then on).
     var mayBreakInvariants = false
+    /// A lock, unlock or trylock's lock is a spinlock.
+    var spin = false
 }
 
 /// Resolves a policy's names as `value` does (the driver's variable, else a shared one, else
@@ -199,6 +201,8 @@ struct NameResolver {
     let varNames: [String]
     let sharedVars: [String: Int]
     let localNames: [String]
+    /// The policy's locks and their kinds.
+    let locks: [String: DriverLockKind]
 
     /// Where `name` lives.
     func ref(_ name: String) -> VarRef {
@@ -249,6 +253,9 @@ struct NameResolver {
             if case .local = ref { return false }
             return true
         }
+        if case .lock(let name) = action, locks[name] == .spinlock { compiled.spin = true }
+        if case .unlock(let name) = action, locks[name] == .spinlock { compiled.spin = true }
+        if case .trylock(let name, _) = action, locks[name] == .spinlock { compiled.spin = true }
         switch action {
         case .inc, .dec, .set, .sample, .readBegin: compiled.mayBreakInvariants = variable(compiled.name!)
         // They answer in `ret`.

@@ -272,7 +272,7 @@ extension World {
         // A statement that waits changes nothing and shows nothing.
         switch statement.action {
         case .lock(let name):
-            let lock = driverLock(node, name)
+            let lock = Lock.driver(notifier: node, name: name, spin: compiled.spin)
             if tasks[currentIndex].locks.contains(lock) { return .blocked("\(lock.label) already held by this task: locks are not recursive") }
             if let reason = waitReason(for: lock) { return .blocked(reason) }
         case .wait:
@@ -315,18 +315,18 @@ extension World {
     {
         switch statement.action {
         case .lock(let name):
-            let lock = driverLock(node, name)
+            let lock = Lock.driver(notifier: node, name: name, spin: compiled.spin)
             if !lock.isSpinlock { checkStatementMaySleep(node, statement) }
             tasks[currentIndex].locks.append(lock)
         case .trylock(let name, let otherwise):
-            let lock = driverLock(node, name)
+            let lock = Lock.driver(notifier: node, name: name, spin: compiled.spin)
             if waitReason(for: lock) == nil, !tasks[currentIndex].locks.contains(lock) {
                 tasks[currentIndex].locks.append(lock)
             } else {
                 pushStatements(node, loaded.program(otherwise.pointer))
             }
         case .unlock(let name):
-            let lock = driverLock(node, name)
+            let lock = Lock.driver(notifier: node, name: name, spin: compiled.spin)
             if let index = tasks[currentIndex].locks.lastIndex(of: lock) { tasks[currentIndex].locks.remove(at: index) }
         case .inc: assign(node, compiled.name!, value(node, compiled.name!) + 1)
         case .dec: assign(node, compiled.name!, value(node, compiled.name!) - 1)
@@ -514,12 +514,6 @@ extension World {
         case .failure(let errno):
             assignRet(node, -errno.number)
         }
-    }
-
-    /// The lock a policy names, of this notifier's instance.
-    mutating func driverLock(_ node: Int, _ name: String) -> Lock {
-        let kind = policies[notifiers[node - 1].policy].policy.locks[name]!
-        return .driver(notifier: node, name: name, spin: kind == .spinlock)
     }
 
     /// The range a zap, flush or age covers.

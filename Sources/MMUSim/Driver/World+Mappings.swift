@@ -80,8 +80,9 @@ extension World {
         updateResult { $0.spte = SpteInfo(address: address, pfn: pfn, writable: writable, young: true, dirty: false) }
         // KVM's prefetch: the neighbours after the page whose ptes are present, mapped as their
         // ptes allow, holding no reference; one already mapped is left as it is.
+        guard prefetch > 0 else { return }
         let table = policies[notifiers[node - 1].policy].policy.tlb == .only ? \Notifier.tlb : \Notifier.sptes
-        for index in 0..<min(max(prefetch, 0), 512) {
+        for index in 0..<min(prefetch, 512) {
             let next = address + UInt64(index + 1) * pageSize
             guard next < taskSize, !notifiers[node - 1][keyPath: table].pte(at: next).isPresent else { continue }
             let pte = mms[notifiers[node - 1].mm - 1].pageTable.translation(at: next)

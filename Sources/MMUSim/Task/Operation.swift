@@ -59,7 +59,7 @@ public enum Operation: Codable, Hashable, Sendable {
     /// POST /drivers, with `bugs` applied as its variants.
     case register(mm: Int, kind: String, bugs: [String], signalPending: Bool, mmapSemHeld: Bool)
     /// Registration of a driver policy given whole (its variants applied).
-    case registerPolicy(mm: Int, policy: Policy, signalPending: Bool, mmapSemHeld: Bool)
+    indirect case registerPolicy(mm: Int, policy: Policy, signalPending: Bool, mmapSemHeld: Bool)
     /// Modern: registration by name of an interval driver over `[start, start + length)`
     /// (`mmu_interval_notifier_insert`); without them `register` inserts over the whole
     /// address space.

@@ -283,14 +283,24 @@ extension World {
     mutating func emit(_ info: consuming EventInfo) {
         lastSeq += 1
         stampViolations(lastSeq)
-        var index: Int?
-        for candidate in tasks.indices where tasks[candidate].id == current { index = candidate }
+        // The running task's context, read in place, once.
+        var (task, mm, op, locks): (Int?, Int?, String?, [Lock]) = (nil, info.mm, nil, [])
+        var (inRCU, atomic, inSRCU) = (false, false, false)
+        if let index = taskIndex(current) {
+            task = tasks[index].id
+            if mm == nil { mm = tasks[index].mm }
+            op = tasks[index].op
+            locks = tasks[index].locks
+            inRCU = tasks[index].rcuDepth > 0
+            atomic = tasks[index].isAtomic
+            inSRCU = tasks[index].srcuDepth > 0
+        }
         trace.append(
             TraceEvent(
                 seq: lastSeq,
-                task: index.map { tasks[$0].id },
-                mm: info.mm ?? index.flatMap { tasks[$0].mm },
-                op: index.map { tasks[$0].op },
+                task: task,
+                mm: mm,
+                op: op,
                 call: info.call,
                 notifier: info.notifier,
                 start: info.start,
@@ -298,13 +308,13 @@ extension World {
                 address: info.address,
                 pfn: info.pfn,
                 pages: info.pages,
-                heldLocks: index.map { tasks[$0].locks } ?? [],
-                inRCU: index.map { tasks[$0].rcuDepth > 0 } ?? false,
-                atomic: index.map { tasks[$0].isAtomic } ?? false,
+                heldLocks: locks,
+                inRCU: inRCU,
+                atomic: atomic,
                 ret: info.ret,
                 statement: info.statement,
                 driver: info.driver,
-                inSRCU: index.map { tasks[$0].srcuDepth > 0 } ?? false,
+                inSRCU: inSRCU,
                 event: info.event,
                 blockable: info.blockable
             )
