@@ -424,7 +424,7 @@ extension World {
             // mmu_notifier_unregister_no_release (before 5.4): unlink and mmdrop, no ->release,
             // no grace period: freeing the notifier next waits for no reader.
             let mm = notifiers[node - 1].mm
-            withLocks([.notifierList(mm: mm)]) { $0.unlink(node) }
+            withLock(.notifierList(mm: mm)) { $0.unlink(node) }
             markUnregistered(node)
             mmdrop(mm)
         case .synchronize(.srcu):

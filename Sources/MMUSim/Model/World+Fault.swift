@@ -30,7 +30,7 @@ extension World {
         let pte = mms[mm - 1].pageTable.pte(at: address)
         if pte.isMigration { return .blocked("migration entry at \(hex(address))") }
         if pte.isPresent && (!mode.isWrite || pte.write) {
-            withLocks([.pageTable(mm: mm)]) { $0.accessPresent(mm: mm, address: address, mode: mode) }
+            withLock(.pageTable(mm: mm)) { $0.accessPresent(mm: mm, address: address, mode: mode) }
             return .ran
         }
         countFault(mode)
@@ -52,7 +52,7 @@ extension World {
             }
             if !vma.shared && mode.isWrite { return xipPrivateWrite(mm: mm, address: address, block: block, mode: mode) }
         }
-        return withLocks([.pageTable(mm: mm)]) { world in
+        return withLock(.pageTable(mm: mm)) { world in
             if pte.isSwap { return world.doSwapPage(mm: mm, address: address, vma: vma, slot: pte.slot, mode: mode) }
             if vma.file == nil { return world.doAnonymousPage(mm: mm, address: address, vma: vma, mode: mode) }
             return world.doFileFault(mm: mm, address: address, vma: vma, mode: mode)
@@ -229,7 +229,7 @@ extension World {
         let swapCount = frame.swapSlot >= 0 ? Int(swap[Int(frame.swapSlot)]?.count ?? 0) : 0
         let reuse = vma.shared || (frame.kind == .anon && Int(frame.mapcount) + swapCount == 1)
         if reuse {
-            withLocks([.pageTable(mm: mm)]) { world in
+            withLock(.pageTable(mm: mm)) { world in
                 var pte = pte
                 pte.write = true
                 pte.dirty = true

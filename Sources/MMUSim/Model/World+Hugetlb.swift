@@ -7,12 +7,12 @@ extension World {
     mutating func hugetlbFault(mm: Int, address: UInt64, vma: VMA, mode: AccessMode) -> Exec {
         let pte = mms[mm - 1].pageTable.pte(at: hugePageStart(address))
         if pte.isPresent && (!mode.isWrite || pte.write) {
-            withLocks([.pageTable(mm: mm)]) { $0.accessPresent(mm: mm, address: address, mode: mode) }
+            withLock(.pageTable(mm: mm)) { $0.accessPresent(mm: mm, address: address, mode: mode) }
             return .ran
         }
         countFault(mode)
         if pte.isPresent { return hugetlbCOW(mm: mm, address: address, vma: vma, pte: pte, mode: mode) }
-        return withLocks([.pageTable(mm: mm)]) { $0.hugetlbNoPage(mm: mm, address: address, vma: vma, mode: mode) }
+        return withLock(.pageTable(mm: mm)) { $0.hugetlbNoPage(mm: mm, address: address, vma: vma, mode: mode) }
     }
 
     /// `hugetlb_no_page`: a shared mapping takes the huge page from its file's page cache (a
@@ -57,7 +57,7 @@ extension World {
             push([.hugetlbCOWCopy(mm: mm, address: address, oldPfn: old, mode: mode)])
             return .expanded
         }
-        withLocks([.pageTable(mm: mm)]) { world in
+        withLock(.pageTable(mm: mm)) { world in
             var pte = pte
             pte.write = true
             pte.dirty = true

@@ -139,7 +139,7 @@ extension World {
     mutating func changeProtection(mm: Int, start: UInt64, end: UInt64) -> Exec {
         if let reason = waitReason(for: .pageTable(mm: mm)) { return .blocked(reason) }
         guard let vma = mms[mm - 1].vma(containing: start) else { return .ran }
-        withLocks([.pageTable(mm: mm)]) { world in
+        withLock(.pageTable(mm: mm)) { world in
             var changed = 0
             let shared = vma.shared && vma.prot.contains(.write)
             world.tablesVisited += world.mms[mm - 1].pageTable.update(from: start >> pageShift, to: (end - 1) >> pageShift + 1) { _, raw in
@@ -265,7 +265,7 @@ extension World {
     /// counts unchanged.
     mutating func movePTEs(mm: Int, oldStart: UInt64, oldEnd: UInt64, newStart: UInt64) -> Exec {
         if let reason = waitReason(for: .pageTable(mm: mm)) { return .blocked(reason) }
-        withLocks([.pageTable(mm: mm)]) { world in
+        withLock(.pageTable(mm: mm)) { world in
             let moved = world.clearPTEs(mm: mm, from: oldStart, to: oldEnd)
             for (address, pte) in moved {
                 world.setPTE(mm: mm, address: newStart + (address - oldStart), pte)
@@ -302,7 +302,7 @@ extension World {
     mutating func populateRange(mm: Int, start: UInt64, end: UInt64, pgoff: UInt64) -> Exec {
         if let reason = waitReason(for: .pageTable(mm: mm)) { return .blocked(reason) }
         guard let index = mms[mm - 1].vmaIndex(containing: start) else { return .ran }
-        withLocks([.pageTable(mm: mm)]) { world in
+        withLock(.pageTable(mm: mm)) { world in
             let cleared = world.clearPTEs(mm: mm, from: start, to: end)
             for (_, pte) in cleared where pte.isPresent {
                 world.frames[pte.pfn].mapcount -= 1
@@ -326,7 +326,7 @@ extension World {
     /// driver revoking write access would.
     mutating func applyPTEs(mm: Int, start: UInt64, end: UInt64) -> Exec {
         if let reason = waitReason(for: .pageTable(mm: mm)) { return .blocked(reason) }
-        withLocks([.pageTable(mm: mm)]) { world in
+        withLock(.pageTable(mm: mm)) { world in
             var changed = 0
             for (address, old) in world.mms[mm - 1].pageTable.ptes(from: start, to: end) where old.isPresent && old.write && !old.isHuge {
                 var pte = old

@@ -87,7 +87,7 @@ extension World {
         // Modern, with a subscriber of arch_invalidate_secondary_tlbs: the gather is freed at
         // tlb_finish_mmu, after the flush that calls it (docs/fidelity.md).
         let holdBatches = config.kernel == .modern && hasArchSubscriber(mm)
-        withLocks([.pageTable(mm: mm)]) { world in
+        withLock(.pageTable(mm: mm)) { world in
             var gathered = world.scratch.pendingFree
             var batches: [[Int]] = []
             var cleared = 0
@@ -133,7 +133,7 @@ extension World {
     /// range takes `(end - start) / (HPAGE_SIZE / PAGE_SIZE)` bytes of `unmap_vmas`' `zap_work`.
     mutating func zapHugePTEs(mm: Int, start: UInt64, end: UInt64) -> Exec {
         if let reason = waitReason(for: .pageTable(mm: mm)) { return .blocked(reason) }
-        withLocks([.pageTable(mm: mm)]) { world in
+        withLock(.pageTable(mm: mm)) { world in
             var pages = world.scratch.hugePages
             var cleared = 0
             world.removePTEs(mm: mm, from: start, to: end) { world, _, pte in

@@ -23,7 +23,7 @@ extension World {
             push([.xipUnmap(mm: mm, address: address, file: file, pgoff: pgoff, mode: mode)])
             return .ran
         }
-        return withLocks([.pageTable(mm: mm)]) { world in
+        return withLock(.pageTable(mm: mm)) { world in
             if mode.isWrite { return world.doAnonymousPage(mm: mm, address: address, vma: vma, mode: mode) }
             guard let sparse = world.xipSparsePage() else {
                 world.abort(.ENOMEM)
@@ -40,7 +40,7 @@ extension World {
     /// read-only in a private mapping, and answers VM_FAULT_NOPAGE; the write faults again and
     /// `do_wp_page` copies the block, with ptep_clear_flush_notify (invalidate_page).
     mutating func xipPrivateWrite(mm: Int, address: UInt64, block: Int, mode: AccessMode) -> Exec {
-        withLocks([.pageTable(mm: mm)]) { world in
+        withLock(.pageTable(mm: mm)) { world in
             world.mapPage(mm: mm, address: address, pfn: block, write: false, dirty: false)
             world.emit(EventInfo(.pteSet, mm: mm, address: address, pfn: block))
             world.markChanged(mm: mm, start: address, end: address + pageSize)
@@ -105,6 +105,6 @@ extension World {
             push([.handleFault(mm: mm, address: address, mode: mode)])
             return .ran
         }
-        return withLocks([.pageTable(mm: mm)]) { $0.doFileFault(mm: mm, address: address, vma: vma, mode: mode) }
+        return withLock(.pageTable(mm: mm)) { $0.doFileFault(mm: mm, address: address, vma: vma, mode: mode) }
     }
 }

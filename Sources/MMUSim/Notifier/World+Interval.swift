@@ -309,7 +309,7 @@ extension World {
     mutating func notifierGet(mm: Int, policy: Int) -> Exec {
         let found = mms[mm - 1].notifierList?.first { notifiers[$0 - 1].policy == policy && notifiers[$0 - 1].state == .listed }
         if let found {
-            withLocks([.notifierList(mm: mm)]) { world in
+            withLock(.notifierList(mm: mm)) { world in
                 world.notifiers[found - 1].users += 1
                 world.updateResult {
                     $0.notifier = found
@@ -331,7 +331,7 @@ extension World {
         notifiers[node - 1].users -= 1
         emit(EventInfo(.notifierPut, mm: mm, notifier: node, ret: notifiers[node - 1].users))
         guard notifiers[node - 1].users == 0 else { return .ran }
-        withLocks([.notifierList(mm: mm)]) { $0.unlink(node) }
+        withLock(.notifierList(mm: mm)) { $0.unlink(node) }
         _ = start(.srcuFree(mm: mm, notifier: node))
         return .ran
     }

@@ -182,7 +182,7 @@ extension World {
         notifiers.append(Notifier(id: id, mm: mm, policy: policy, loaded: policies[policy], state: .listed))
         if mms[mm - 1].notifierList == nil { mms[mm - 1].notifierList = [] }
         mms[mm - 1].count += 1
-        withLocks([.notifierList(mm: mm)]) { world in
+        withLock(.notifierList(mm: mm)) { world in
             world.mms[mm - 1].notifierList!.insert(id, at: 0)
             let locks = world.tasks[world.currentIndex].locks.filter {
                 if case .anonVMA = $0 { return true }
@@ -243,7 +243,7 @@ extension World {
     /// still hashed, unlink it and call ->release inside rcu_read_lock.
     mutating func unregisterUnlink(_ node: Int) -> Exec {
         let mm = notifiers[node - 1].mm
-        withLocks([.notifierList(mm: mm)]) { world in
+        withLock(.notifierList(mm: mm)) { world in
             guard world.notifiers[node - 1].state == .listed else { return }
             world.unlink(node)
             world.tasks[world.currentIndex].rcuDepth += 1
@@ -271,7 +271,7 @@ extension World {
     /// `hlist_del_init_rcu` under the list lock: a no-op when __mmu_notifier_release unlinked
     /// the notifier meanwhile.
     mutating func unregisterDelInit(_ node: Int) -> Exec {
-        withLocks([.notifierList(mm: notifiers[node - 1].mm)]) { $0.unlink(node) }
+        withLock(.notifierList(mm: notifiers[node - 1].mm)) { $0.unlink(node) }
         return .ran
     }
 
@@ -305,7 +305,7 @@ extension World {
     /// then call its ->release. The window between the unlink and the ->release is the race
     /// fixed upstream: a notifier already off the list misses invalidate_page from reclaim.
     mutating func releaseV17Next(mm: Int) -> Exec {
-        withLocks([.notifierList(mm: mm)]) { world in
+        withLock(.notifierList(mm: mm)) { world in
             guard let head = world.mms[mm - 1].notifierList?.first else {
                 world.push([.synchronizeRCU])
                 return
@@ -320,7 +320,7 @@ extension World {
     /// The second half of the fixed `__mmu_notifier_release`: after every ->release ran,
     /// unlink them all under the list lock.
     mutating func unlinkAll(mm: Int) -> Exec {
-        withLocks([.notifierList(mm: mm)]) { world in
+        withLock(.notifierList(mm: mm)) { world in
             while let head = world.mms[mm - 1].notifierList?.first { world.unlink(head) }
         }
         return .ran

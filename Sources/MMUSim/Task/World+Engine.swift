@@ -45,16 +45,16 @@ extension World {
         }
         if let registered { _ = policies.index(of: registered) }
         switch plan(operation) {
-        case .success(var steps):
+        case .success(let steps):
+            // Room for what a short operation pushes (a secondary fault's program and its gup's
+            // steps): its program then grows in place. The last step runs first.
+            task.program.reserveCapacity(max(16, steps.count + 1))
             // BUG_ON(atomic_read(&mm->mm_users) <= 0): the caller of mmu_notifier_register, and a
             // thread faulting a secondary MMU, use the mm: a user reference for the whole call.
             if let mm = holdsUser(operation, policy: registered) {
                 mms[mm - 1].users += 1
-                steps.append(.dropUser(mm: mm))
+                task.program.append(.dropUser(mm: mm))
             }
-            // Room for what a short operation pushes (a secondary fault's program and its gup's
-            // steps): its program then grows in place.
-            task.program.reserveCapacity(max(16, steps.count))
             task.program.append(contentsOf: steps.reversed())
         case .failure(let errno):
             task.result.fail(errno)
@@ -269,8 +269,17 @@ extension World {
     /// Runs `body` with `locks` added to the running task's held locks, for a step that takes
     /// and drops them inside itself.
     mutating func withLocks<T>(_ locks: [Lock], _ body: (inout World) -> T) -> T {
+        holding({ $0.append(contentsOf: locks) }, body)
+    }
+
+    /// `withLocks` for one lock (no array to allocate: a fault takes the page-table lock so).
+    mutating func withLock<T>(_ lock: Lock, _ body: (inout World) -> T) -> T {
+        holding({ $0.append(lock) }, body)
+    }
+
+    private mutating func holding<T>(_ take: (inout [Lock]) -> Void, _ body: (inout World) -> T) -> T {
         let before = tasks[currentIndex].locks.count
-        tasks[currentIndex].locks.append(contentsOf: locks)
+        take(&tasks[currentIndex].locks)
         let result = body(&self)
         let index = currentIndex
         if tasks[index].locks.count >= before { tasks[index].locks.removeSubrange(before...) }
@@ -280,6 +289,7 @@ extension World {
     // MARK: Trace
 
     /// Appends an event with the running task's context.
+    @inline(__always)
     mutating func emit(_ info: consuming EventInfo) {
         lastSeq += 1
         stampViolations(lastSeq)
