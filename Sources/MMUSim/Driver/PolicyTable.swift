@@ -22,8 +22,6 @@ public final class LoadedPolicy: Sendable {
     let quiescentOnly: Bool
     /// The instance variables in a fixed order (by name): a notifier holds their values so.
     public let varNames: [String]
-    /// The names of the locals, by slot (`NameResolver.localNames`).
-    let localNames: [String]
     /// Each statement's names and expressions, resolved, by id.
     let compiled: [CompiledStatement]
     /// Where the local `ret` lives (gup, lookup_pte and call answer in it).
@@ -46,7 +44,7 @@ public final class LoadedPolicy: Sendable {
         stepNames = statements.map { "driver:\(policy.name):\($0.pointer)" }
         oldStepNames = statements.map { Self.oldStepName($0.action, tlb: policy.tlb) }
         varNames = policy.vars.keys.sorted()
-        localNames = NameResolver.localNames(statements, varNames: varNames, sharedVars: policy.sharedVars)
+        let localNames = NameResolver.localNames(statements, varNames: varNames, sharedVars: policy.sharedVars)
         resolver = NameResolver(varNames: varNames, sharedVars: policy.sharedVars, localNames: localNames, locks: policy.locks)
         compiled = statements.map { [resolver] in resolver.compile($0.action) }
         ret = resolver.ref("ret")
@@ -204,7 +202,7 @@ struct NameResolver {
     /// The policy's locks and their kinds.
     let locks: [String: DriverLockKind]
 
-    /// Where `name` lives.
+    /// Where `name` lives (every local a statement names has its slot: `localNames`).
     func ref(_ name: String) -> VarRef {
         if let index = varNames.firstIndex(of: name) { return .instance(index) }
         if let initial = sharedVars[name] { return .shared(name, initial: initial) }
@@ -253,9 +251,10 @@ struct NameResolver {
             if case .local = ref { return false }
             return true
         }
-        if case .lock(let name) = action, locks[name] == .spinlock { compiled.spin = true }
-        if case .unlock(let name) = action, locks[name] == .spinlock { compiled.spin = true }
-        if case .trylock(let name, _) = action, locks[name] == .spinlock { compiled.spin = true }
+        switch action {
+        case .lock(let name), .unlock(let name), .trylock(let name, _): compiled.spin = locks[name] == .spinlock
+        default: break
+        }
         switch action {
         case .inc, .dec, .set, .sample, .readBegin: compiled.mayBreakInvariants = variable(compiled.name!)
         // They answer in `ret`.

@@ -311,8 +311,13 @@ extension World {
         return result
     }
 
-    private mutating func runStatement(_ node: Int, _ statement: Statement, _ compiled: CompiledStatement, _ loaded: LoadedPolicy, _ id: Int) -> Exec
-    {
+    private mutating func runStatement(
+        _ node: Int,
+        _ statement: Statement,
+        _ compiled: CompiledStatement,
+        _ loaded: LoadedPolicy,
+        _ id: Int
+    ) -> Exec {
         switch statement.action {
         case .lock(let name):
             let lock = Lock.driver(notifier: node, name: name, spin: compiled.spin)
@@ -697,7 +702,7 @@ struct DriverFrame: Codable, Hashable, Sendable {
     var address: UInt64
     /// The fault's `write` argument.
     var write: Bool
-    /// The program's locals by slot (`LoadedPolicy.localNames`; 0 until set, and past the end).
+    /// The program's locals by slot (`NameResolver.localNames`; 0 until set, and past the end).
     var locals: [Int] = []
     /// The last gup was a pin: the page's reference moves into the mapping installed.
     var pinned = false

@@ -58,7 +58,8 @@ public enum Operation: Codable, Hashable, Sendable {
     /// Registration of a driver by name: a built-in one (drivers/NAME.json) or one loaded with
     /// POST /drivers, with `bugs` applied as its variants.
     case register(mm: Int, kind: String, bugs: [String], signalPending: Bool, mmapSemHeld: Bool)
-    /// Registration of a driver policy given whole (its variants applied).
+    /// Registration of a driver policy given whole (its variants applied). Boxed: a policy is
+    /// large, and an operation is as large as its largest case.
     indirect case registerPolicy(mm: Int, policy: Policy, signalPending: Bool, mmapSemHeld: Bool)
     /// Modern: registration by name of an interval driver over `[start, start + length)`
     /// (`mmu_interval_notifier_insert`); without them `register` inserts over the whole
