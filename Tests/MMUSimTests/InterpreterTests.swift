@@ -204,6 +204,31 @@ struct InterpreterTests {
         #expect(broken.first?.seq == statements[3].seq)
     }
 
+    @Test("a gup's answer in a variable the policy declares (ret) is checked in the step that wrote it, not at the task's end")
+    func retVariableChecked() throws {
+        // The gup of an unmapped page fails into its else: ret is -EFAULT, which the always
+        // invariant forbids; the else's two statements write a local only.
+        let text = """
+            {"name": "retvar", "vars": {"ret": 0},
+             "fault": [{"gup": {"write": false}, "else": [{"set": "t", "to": 1}, {"set": "t", "to": 2}]}],
+             "invariants": [{"name": "ret-zero", "when": "always", "holds": {"eq": [{"var": "ret"}, 0]}}]}
+            """
+        var lab = Lab()
+        _ = lab.mmap(1)
+        lab.run(.registerPolicy(mm: lab.mm, policy: try Policy.load(text: text), signalPending: false, mmapSemHeld: false))
+        lab.run(.fault(mm: lab.mm, notifier: 1, address: 0x1000, write: false))
+        #expect(lab.world.variable("ret", of: 1) == -Errno.EFAULT.number)
+        let elses = lab.world.trace.events.filter { $0.call == .driver && $0.statement?.hasPrefix("/fault/0/else") == true }
+        #expect(elses.count == 2)
+        let broken = lab.world.violations.filter { $0.invariant.rawValue == "policy:ret-zero" }
+        #expect(broken.count == 1)
+        // Stamped in the step that failed the gup, with the last event then (the gup statement's;
+        // the failure shows none), not at the task's end after the else.
+        let gup = lab.world.trace.events.first { $0.call == .driver && $0.statement == "/fault/0" }
+        #expect(gup != nil && broken.first?.seq == gup?.seq)
+        #expect(broken.first.map { $0.seq < elses[1].seq } == true)
+    }
+
     @Test("a spinlock held across a sleep is no-sleep-in-atomic; a lock taken twice by one task blocks it (a deadlock)")
     func locks() throws {
         let text = """

@@ -576,9 +576,14 @@ extension World {
         }
     }
 
-    /// Sets the local `ret` (what a gup, a lookup_pte or a call answers).
+    /// Sets `ret` (what a gup, a lookup_pte or a call answers): a local, unless the policy
+    /// declares a variable of that name, whose invariants are then checked here (a gup's end,
+    /// which writes it, is no statement: nothing after it would check them).
     mutating func assignRet(_ node: Int, _ newValue: Int) {
-        assign(node, policies[notifiers[node - 1].policy].ret, newValue)
+        let loaded = policies[notifiers[node - 1].policy]
+        assign(node, loaded.ret, newValue)
+        if case .local = loaded.ret { return }
+        if config.checkInvariants { checkPolicyInvariants(of: loaded.policy.sharedVars.isEmpty ? node : nil) }
     }
 
     /// An expression's value; true is 1, false 0. Everything is read in place: variables, the
