@@ -163,18 +163,9 @@ extension World {
                         writable.append(address)
                     }
                 }
-                if end - first == 1 {
-                    // One page (a secondary fault's): a lookup in each table, read in place.
-                    let (spte, tlb) = (notifiers[index].sptes.get(first), notifiers[index].tlb.get(first))
-                    if spte != 0 { check(first, spte) }
-                    if tlb != 0 { check(first, tlb) }
-                } else {
-                    for tlb in 0..<2 {
-                        // The table alone (its buffers shared), not a copy of the notifier.
-                        let table = tlb == 1 ? notifiers[index].tlb : notifiers[index].sptes
-                        table.forEach(from: first, to: end, check)
-                    }
-                }
+                // The tables read in place, not copied out of the notifier.
+                notifiers[index].sptes.forEach(from: first, to: end, check)
+                notifiers[index].tlb.forEach(from: first, to: end, check)
                 guard !stale.isEmpty || !writable.isEmpty else { continue }
                 let (id, kind) = (notifiers[index].id, notifiers[index].driverName)
                 for (address, pfn, pte) in stale {

@@ -26,8 +26,6 @@ public final class LoadedPolicy: Sendable {
     let compiled: [CompiledStatement]
     /// Where the local `ret` lives (gup, lookup_pte and call answer in it).
     let ret: VarRef
-    /// The policy's names, resolved.
-    let resolver: NameResolver
 
     init(_ policy: Policy) {
         self.policy = policy
@@ -45,7 +43,7 @@ public final class LoadedPolicy: Sendable {
         oldStepNames = statements.map { Self.oldStepName($0.action, tlb: policy.tlb) }
         varNames = policy.vars.keys.sorted()
         let localNames = NameResolver.localNames(statements, varNames: varNames, sharedVars: policy.sharedVars)
-        resolver = NameResolver(varNames: varNames, sharedVars: policy.sharedVars, localNames: localNames, locks: policy.locks)
+        let resolver = NameResolver(varNames: varNames, sharedVars: policy.sharedVars, localNames: localNames, locks: policy.locks)
         compiled = statements.map { [resolver] in resolver.compile($0.action) }
         ret = resolver.ref("ret")
         invariants = policy.invariants
@@ -181,14 +179,8 @@ struct CompiledStatement: Sendable {
     /// What a sample reads.
     var from: VarRef?
     /// Its expressions, in the order its action lists them (a set's value; a condition; a
-    /// gup's write; an install's writable, then its prefetch).
+    /// gup's write; an install's writable, then its prefetch; a call's fields, by name).
     var exprs: [CompiledExpr] = []
-    /// It may change a driver variable (its own or a shared one), or do what the checker cannot
-    /// see through (a call, a work item, an unregistration, a put, a grace period, a free): the
-    /// policy invariants, which read variables alone, are checked after it. After any other
-    /// statement they hold as they did; a task's end checks them all (a quiescent one
-    /// holds from then on).
-    var mayBreakInvariants = false
     /// A lock, unlock or trylock's lock is a spinlock.
     var spin = false
 }
@@ -237,34 +229,17 @@ struct NameResolver {
 
     /// A statement's names and expressions.
     func compile(_ action: Statement.Action) -> CompiledStatement {
-        var compiled =
-            switch action {
-            case .inc(let name), .dec(let name), .readBegin(let name), .readRetry(let name, _): CompiledStatement(name: ref(name))
-            case .set(let name, let expr): CompiledStatement(name: ref(name), exprs: [compile(expr)])
-            case .sample(let local, let from): CompiledStatement(name: ref(local), from: ref(from))
-            case .wait(let expr), .ret(let expr), .assert(let expr, _), .branch(let expr, _, _): CompiledStatement(exprs: [compile(expr)])
-            case .gup(let write, _, _), .hmmRangeFault(let write, _), .lookupPTE(let write, _): CompiledStatement(exprs: [compile(write)])
-            case .install(let writable, let prefetch): CompiledStatement(exprs: [compile(writable)] + (prefetch.map { [compile($0)] } ?? []))
-            default: CompiledStatement()
-            }
-        func variable(_ ref: VarRef) -> Bool {
-            if case .local = ref { return false }
-            return true
-        }
         switch action {
-        case .lock(let name), .unlock(let name), .trylock(let name, _): compiled.spin = locks[name] == .spinlock
-        default: break
+        case .inc(let name), .dec(let name), .readBegin(let name), .readRetry(let name, _): CompiledStatement(name: ref(name))
+        case .set(let name, let expr): CompiledStatement(name: ref(name), exprs: [compile(expr)])
+        case .sample(let local, let from): CompiledStatement(name: ref(local), from: ref(from))
+        case .wait(let expr), .ret(let expr), .assert(let expr, _), .branch(let expr, _, _): CompiledStatement(exprs: [compile(expr)])
+        case .gup(let write, _, _), .hmmRangeFault(let write, _), .lookupPTE(let write, _): CompiledStatement(exprs: [compile(write)])
+        case .install(let writable, let prefetch): CompiledStatement(exprs: [compile(writable)] + (prefetch.map { [compile($0)] } ?? []))
+        case .call(_, let fields): CompiledStatement(exprs: fields.keys.sorted().map { compile(fields[$0]!) })
+        case .lock(let name), .unlock(let name), .trylock(let name, _): CompiledStatement(spin: locks[name] == .spinlock)
+        default: CompiledStatement()
         }
-        switch action {
-        case .inc, .dec, .set, .sample, .readBegin: compiled.mayBreakInvariants = variable(compiled.name!)
-        // They answer in `ret`.
-        case .gup, .hmmRangeFault, .lookupPTE: compiled.mayBreakInvariants = variable(ref("ret"))
-        case .call, .queueWork, .unregister, .put, .synchronize, .freeNotifier: compiled.mayBreakInvariants = true
-        case .lock, .unlock, .trylock, .wait, .sleep, .branch, .ret, .retry, .zap, .flushTLB, .age, .setSeq, .assert, .readRetry, .mmapLock,
-            .mmapUnlock, .install, .putPage:
-            compiled.mayBreakInvariants = false
-        }
-        return compiled
     }
 
     /// The names of the locals the policy's statements use, `ret` among them, in a fixed order:

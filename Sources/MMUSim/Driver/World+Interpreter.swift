@@ -306,8 +306,6 @@ extension World {
             tasks[currentIndex].program.removeLast()
             _ = driverReturn(node)
         }
-        // A statement changes its own notifier's variables, or shared ones.
-        if config.checkInvariants, compiled.mayBreakInvariants { checkPolicyInvariants(of: loaded.policy.sharedVars.isEmpty ? node : nil) }
         return result
     }
 
@@ -420,7 +418,7 @@ extension World {
             let lock = Lock.mmapSem(mm: notifiers[node - 1].mm, write: write)
             if let index = tasks[currentIndex].locks.lastIndex(of: lock) { tasks[currentIndex].locks.remove(at: index) }
         case .call(let op, let fields):
-            runCall(node, op, fields)
+            runCall(node, op, fields, compiled.exprs)
         case .queueWork(let name):
             // queue_work: a pending item (its worker has not started) is not queued again.
             let work = Operation.work(mm: notifiers[node - 1].mm, notifier: node, name: name)
@@ -502,13 +500,13 @@ extension World {
     /// `call`: the driver runs an mm operation on its own mm, as steps of this task (the
     /// operation's own checks and locks: a call that needs a lock the task holds blocks for
     /// good). Local `ret` is 0, or the -errno of an operation refused at its entry.
-    private mutating func runCall(_ node: Int, _ op: String, _ fields: [String: Expr]) {
+    private mutating func runCall(_ node: Int, _ op: String, _ fields: [String: Expr], _ compiled: [CompiledExpr]) {
         var command = Command(op: op)
         command.mm = notifiers[node - 1].mm
         command.notifier = node
-        for (field, expr) in fields {
-            let text: String? = if case .str(let word) = expr { word } else { nil }
-            command.set(field: field, number: evaluate(expr, node), text: text)
+        for (field, value) in zip(fields.keys.sorted(), compiled) {
+            let text: String? = if case .str(let word) = fields[field] { word } else { nil }
+            command.set(field: field, number: evaluate(value, node), text: text)
         }
         var planned: Result<[Step], Errno> = .failure(.EINVAL)
         if let operation = try? command.operation() { planned = plan(operation) }
@@ -539,14 +537,9 @@ extension World {
         case .instance(let index): return notifiers[node - 1].vars[index]
         case .shared(let name, let initial): return sharedVars[name] ?? initial
         case .local(let slot):
-            for index in tasks.indices where tasks[index].id == current { return tasks[index].scratch.local(slot) }
-            return 0
+            guard let index = taskIndex(current) else { return 0 }
+            return tasks[index].scratch.local(slot)
         }
-    }
-
-    /// A variable's value, by name (resolved as the policy resolves it).
-    mutating func value(_ node: Int, _ name: String) -> Int {
-        value(node, policies[notifiers[node - 1].policy].resolver.ref(name))
     }
 
     /// A string's stable number (FNV-1a), so that `{"str": ...}` compares equal to itself alone.
@@ -558,11 +551,18 @@ extension World {
         return Int(truncatingIfNeeded: hash)
     }
 
-    /// Sets a variable, where `value` finds it.
+    /// Sets a variable, where `value` finds it. A driver variable written (its own or a shared
+    /// one) has the policy invariants checked, as they read driver variables alone: this is
+    /// where they can break (a statement's `inc`, `set` or `sample`, or a gup's end writing a
+    /// `ret` the policy declares, which is no statement); a task's end checks them all.
     mutating func assign(_ node: Int, _ ref: VarRef, _ newValue: Int) {
         switch ref {
-        case .instance(let index): notifiers[node - 1].vars[index] = newValue
-        case .shared(let name, _): sharedVars[name] = newValue
+        case .instance(let index):
+            notifiers[node - 1].vars[index] = newValue
+            if config.checkInvariants { checkPolicyInvariants(of: node) }
+        case .shared(let name, _):
+            sharedVars[name] = newValue
+            if config.checkInvariants { checkPolicyInvariants() }
         case .local(let slot):
             let index = currentIndex
             let last = tasks[index].scratch.driverFrames.count - 1
@@ -576,14 +576,10 @@ extension World {
         }
     }
 
-    /// Sets `ret` (what a gup, a lookup_pte or a call answers): a local, unless the policy
-    /// declares a variable of that name, whose invariants are then checked here (a gup's end,
-    /// which writes it, is no statement: nothing after it would check them).
+    /// Sets `ret` (what a gup, a lookup_pte or a call answers; a local unless the policy
+    /// declares a variable of that name).
     mutating func assignRet(_ node: Int, _ newValue: Int) {
-        let loaded = policies[notifiers[node - 1].policy]
-        assign(node, loaded.ret, newValue)
-        if case .local = loaded.ret { return }
-        if config.checkInvariants { checkPolicyInvariants(of: loaded.policy.sharedVars.isEmpty ? node : nil) }
+        assign(node, policies[notifiers[node - 1].policy].ret, newValue)
     }
 
     /// An expression's value; true is 1, false 0. Everything is read in place: variables, the
@@ -593,21 +589,14 @@ extension World {
             switch leaf {
             case .variable(let ref): return value(node, ref)
             case .write:
-                for index in tasks.indices where tasks[index].id == current { return tasks[index].scratch.writeArgument() ? 1 : 0 }
-                return 0
+                guard let index = taskIndex(current) else { return 0 }
+                return tasks[index].scratch.writeArgument() ? 1 : 0
             case .context(let field):
-                for index in tasks.indices where tasks[index].id == current {
-                    return CompiledExpr.context(field, tasks[index].scratch.driverFrames.last)
-                }
-                return CompiledExpr.context(field, nil)
+                guard let index = taskIndex(current) else { return CompiledExpr.context(field, nil) }
+                return CompiledExpr.context(field, tasks[index].scratch.driverFrames.last)
             default: return 0
             }
         }
-    }
-
-    /// An expression's value, its names resolved as the policy resolves them (a call's fields).
-    mutating func evaluate(_ expr: Expr, _ node: Int) -> Int {
-        evaluate(policies[notifiers[node - 1].policy].resolver.compile(expr), node)
     }
 }
 

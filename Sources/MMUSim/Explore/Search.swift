@@ -604,11 +604,10 @@ extension TaskStruct {
             && isWorker == other.isWorker
     }
 
-    /// The stored fields `sameState` compares, by name (`op`, the operation's name, with the
-    /// operation).
+    /// The stored fields `sameState` compares, by name.
     static let sameStateFields = [
         "id", "operation", "program", "locks", "rcuDepth", "rcuEpoch", "srcuDepth", "srcuEpoch", "status", "blockedOn", "pauseAt",
-        "result", "stepsRun", "openRanges", "scratch", "mm", "isWorker", "op",
+        "result", "stepsRun", "openRanges", "scratch", "mm", "isWorker",
     ]
 }
 

@@ -92,18 +92,20 @@ public struct RadixTable: Codable, Hashable, Sendable {
 
     /// The entry for a virtual page number, 0 when none.
     public func get(_ vpn: UInt64) -> UInt64 {
-        guard let leaf = leafIndex(vpn) else { return 0 }
+        guard let leaf = leafIndex(vpn).leaf else { return 0 }
         return leaves[leaf][Self.slot(vpn, level: Self.upperLevels)]
     }
 
-    private func leafIndex(_ vpn: UInt64) -> Int? {
+    /// The leaf table that holds `vpn`'s entry, if there is one, and how many tables the walk
+    /// down to it visited (as `forEach` counts them).
+    private func leafIndex(_ vpn: UInt64) -> (leaf: Int?, visited: Int) {
         var table = 0
         for level in 0..<Self.upperLevels {
             let child = uppers[table][Self.slot(vpn, level: level)]
-            if child == 0 { return nil }
+            if child == 0 { return (nil, level + 1) }
             table = Int(child - 1)
         }
-        return table
+        return (table, Self.upperLevels + 1)
     }
 
     /// Sets the entry for a virtual page number; 0 clears it and frees tables left empty.
@@ -190,6 +192,12 @@ public struct RadixTable: Codable, Hashable, Sendable {
     @discardableResult
     public func forEach(from start: UInt64, to end: UInt64, _ body: (UInt64, UInt64) -> Void) -> Int {
         guard start < end else { return 0 }
+        // One page (a secondary fault's range) is a lookup down its path.
+        if end - start == 1 {
+            let (leaf, visited) = leafIndex(start)
+            if let leaf, case let entry = leaves[leaf][Self.slot(start, level: Self.upperLevels)], entry != 0 { body(start, entry) }
+            return visited
+        }
         var visited = 0
         walk(table: 0, level: 0, base: 0, start: start, end: end, visited: &visited, body)
         return visited
@@ -358,6 +366,6 @@ public struct RadixTable: Codable, Hashable, Sendable {
 
     /// True when a leaf table exists for the 512-page block holding `vpn` (`get_old_pmd`).
     public func hasLeaf(for vpn: UInt64) -> Bool {
-        leafIndex(vpn) != nil
+        leafIndex(vpn).leaf != nil
     }
 }

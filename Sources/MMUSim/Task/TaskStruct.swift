@@ -119,9 +119,6 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     public let mm: Int?
     /// True for a driver's worker thread (`queue_work`), which no request started.
     public let isWorker: Bool
-    /// The name of the operation (kept: every trace event shows it, and reading it from the
-    /// operation copies the operation out).
-    public let op: String
 
     /// A task that will run `operation` as `program`.
     init(id: Int, operation: Operation, program: [Step]) {
@@ -129,12 +126,14 @@ public struct TaskStruct: Codable, Hashable, Sendable {
         self.operation = operation
         self.program = program
         mm = operation.mm
-        op = operation.name
         switch operation {
         case .work, .srcuFree: isWorker = true
         default: isWorker = false
         }
     }
+
+    /// The name of the operation.
+    public var op: String { operation.name }
 
     /// The depth and epoch of the task's RCU read side, or of the modern core's SRCU one.
     func readSide(srcu: Bool) -> (depth: Int, epoch: Int) {

@@ -197,11 +197,9 @@ extension World {
 
     /// The index of the running task.
     var currentIndex: Int {
-        // Inlined, and by index: a call of a non-mutating getter from a mutating method copies
-        // the world, and a closure over the tasks would copy each task it looks at.
         @inline(__always) get {
-            for index in tasks.indices where tasks[index].id == current { return index }
-            preconditionFailure("no running task \(current)")
+            guard let index = taskIndex(current) else { preconditionFailure("no running task \(current)") }
+            return index
         }
     }
 
