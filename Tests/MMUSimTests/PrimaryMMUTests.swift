@@ -319,6 +319,27 @@ struct PrimaryMMUTests {
         #expect(lab.world.mm(lab.mm)!.pageTable.leafTables == 0)
     }
 
+    @Test("a one-page range is read down its path: the same entry and the same tables counted as a walk of the range")
+    func onePageForEach() {
+        var table = RadixTable()
+        let vpn: UInt64 = (3 << 27) | (5 << 18) | (7 << 9) | 11
+        table.set(vpn, 42)
+        table.set(vpn + 3, 43)
+        // Present: root, PUD, PMD, PTE table. A range of two pages walks the same four.
+        var seen: [(UInt64, UInt64)] = []
+        #expect(table.forEach(from: vpn, to: vpn + 1) { seen.append(($0, $1)) } == 4)
+        #expect(seen.count == 1 && seen[0] == (vpn, 42))
+        #expect(table.forEach(from: vpn, to: vpn + 2) { _, _ in } == 4)
+        // An empty slot of a present PTE table: four tables, no entry.
+        seen = []
+        #expect(table.forEach(from: vpn + 1, to: vpn + 2) { seen.append(($0, $1)) } == 4)
+        #expect(seen.isEmpty)
+        // No PMD under the PUD: root and PUD, as the walk of a two-page range counts them.
+        let far = (3 << 27) | (6 << 18) as UInt64
+        #expect(table.forEach(from: far, to: far + 1) { _, _ in } == 2)
+        #expect(table.forEach(from: far, to: far + 2) { _, _ in } == 2)
+    }
+
     @Test("the same commands on two fresh worlds give equal worlds, and a world survives encoding")
     func determinism() throws {
         func script() -> World {
