@@ -153,6 +153,74 @@ struct ReductionTests {
     }
 }
 
+/// Which steps the reduction takes alone, on issue 18's benchmark of three tasks under
+/// kvm-modern (bench/explore/three-tasks-kvm-modern.json: a secondary fault, munmap, reclaim).
+@Suite("Partial-order reduction: the steps taken alone")
+struct ReducibleStepTests {
+    static func threeTasks() throws -> Explorer {
+        let url = ExplorerTests.folder.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("bench/explore/three-tasks-kvm-modern.json")
+        return try Explorer(try snakeCaseDecoder().decode(ExploreSpec.self, from: Data(contentsOf: url)))
+    }
+
+    /// The action of the driver statement task `id` runs next, if that is one.
+    static func nextAction(_ world: World, _ id: Int) -> Statement.Action? {
+        guard case .driverStatement(let node, let statement, _)? = world.task(id)?.program.last else { return nil }
+        return world.policies[world.notifiers[node - 1].policy].statements[statement].action
+    }
+
+    @Test(
+        "a secondary fault's gup (get_user_pages_unlocked: mmap_read_lock first, mm/gup.c) is taken alone once no other task can take mmap_sem for write, and changes the task's own state alone"
+    )
+    func gupAlone() throws {
+        let explorer = try Self.threeTasks()
+        let search = Search(explorer: explorer, jobs: 1, shard: nil, reduce: true)
+        let (fault, munmap) = (explorer.taskIDs[0], explorer.taskIDs[1])
+        var world = explorer.initial
+        func atGup(_ world: World) -> Bool {
+            if case .gup? = Self.nextAction(world, fault) { return true }
+            return false
+        }
+        while !atGup(world) { _ = world.step(fault) }
+        // munmap's mmap_write_lock is still ahead of it: the gup's read lock conflicts with it.
+        #expect(!search.isReducible(world, task: fault))
+        while world.task(munmap)?.status != .done { _ = world.step(munmap) }
+        #expect(search.isReducible(world, task: fault))
+        var next = world
+        // The statement expands into its first step, which runs.
+        #expect(next.step(fault) == .ran("lock:mmap_sem"))
+        #expect(next.task(fault)?.locks == [.mmapSem(mm: 1, write: false)])
+        #expect(Search.changedOwnStateOnly(world, next, task: fault))
+    }
+
+    @Test(
+        "munmap's walk under kvm-modern: the core's call of invalidate_range_start, the end of the start's walk (mn_hlist_invalidate_range_start) and the range_end's last unlock with its return are taken alone; the range_end call (it closes the window) and the start's return (it opens it) are not"
+    )
+    func walkSteps() throws {
+        let explorer = try Self.threeTasks()
+        let search = Search(explorer: explorer, jobs: 1, shard: nil, reduce: true)
+        let munmap = explorer.taskIDs[1]
+        var world = explorer.initial
+        var alone: [String: Bool] = [:]
+        while world.task(munmap)?.status != .done {
+            let task = try #require(world.task(munmap))
+            let callback = task.scratch.driverFrames.last?.callback?.rawValue ?? "-"
+            var name = task.program.last?.name ?? "-"
+            if let action = Self.nextAction(world, munmap) { name = "\(callback) \(action)" }
+            if case .callback(let call, _)? = task.program.last { name = "call \(call.kind.rawValue)" }
+            alone[name] = search.isReducible(world, task: munmap)
+            _ = world.step(munmap)
+        }
+        #expect(alone["call invalidate_range_start"] == true)
+        #expect(alone["call invalidate_range_end"] == false)
+        #expect(alone["mn_hlist_invalidate_range_start"] == true)
+        #expect(alone["invalidate_range_start ret(MMUSim.Expr.int(0))"] == false)
+        #expect(alone["invalidate_range_end unlock(\"mmu_lock\")"] == true)
+        // The start's unlock is no last statement (its return follows): alone as before.
+        #expect(alone["invalidate_range_start unlock(\"mmu_lock\")"] == true)
+    }
+}
+
 @Suite("Radix tables compare by their entries")
 struct RadixTableIdentityTests {
     @Test("two tables with the same entries are equal and hash alike, however their tables were allocated and freed")

@@ -23,11 +23,19 @@
 ///   no other task can run a statement that writes what it reads, or touches what it writes;
 ///   the core reads no driver variable, and the checker reads them only through invariants.
 /// - **The start and end of a notifier walk** (rcu/srcu_read_lock with the list's first node,
-///   rcu/srcu_read_unlock), while the list cannot change and nobody can wait for a grace
+///   rcu/srcu_read_unlock, and a modern start's `mn_hlist_invalidate_range_start` when no
+///   start failed in its walk: then it owes no end, and runs the srcu_read_unlock alone),
+///   while the list cannot change and nobody can wait for a grace
 ///   period: every task runs an operation that neither links nor unlinks a notifier nor
 ///   synchronizes (no register, unregister, exit, entry, work item, put or SRCU free), and no
 ///   policy loaded has a statement that would (unregister, put, synchronize, queue_work, call).
 ///   Then the list they read is constant, and the read-side depth they write is read by no one.
+/// - **The core's call of a callback that opens or closes no window** (clear_flush_young,
+///   clear_young, test_young, invalidate_page, and an invalidate_range_start whose driver has
+///   one: its window opens when the driver's start returns), under the same conditions, and
+///   when no policy frees its notifier: it pushes the driver's frame and program and notes the
+///   range the task has open (the task's own), counts the call in the notifier's counters, and
+///   reads the list and whether the notifier is freed or unregistered.
 ///
 /// - **A fault's `retry`**: it unwinds and restarts the task's own fault and counts the retry
 ///   in its notifier's counters, which every step only adds to and none reads.
@@ -35,14 +43,16 @@
 ///   that is not the last, while every task runs an operation of the list above: none of them
 ///   reads the mm's user count.
 ///
-/// The step must run as itself (not expand into others), must not end its program (the return
-/// after a program's last statement reads and writes shared state), and must not break an
+/// The step must run as itself (not expand into others), must not end its program unless the
+/// return pops the task's own frame alone (the return after the last statement of an
+/// invalidate_range_start, an interval invalidate, a release, a fault's or an entry's program
+/// reads and writes shared state: `returnsOwnStateOnly`), and must not break an
 /// invariant (a violation is visible: the state is expanded whole). It may end its task when
 /// it is a lock given up or a user reference dropped, the task leaves no range open, nobody
 /// reads whether a task is done (queue_work and grace periods, `listOrGrace`) and another task
 /// is left to run (a last step that ends the schedule is expanded whole). After running it
 /// the search checks that nothing but the task's program, driver frames, scratch, held locks
-/// (one given up), read-side depths, result, status (done), guarded driver variables, its notifier's
+/// (one given up), read-side depths, open ranges, result, status (done), guarded driver variables, its notifier's
 /// counters and the user count it dropped changed, and expands the state whole if anything else did.
 ///
 /// The cycle proviso: a step that reaches a state already seen at this depth or less is not
@@ -56,6 +66,10 @@ extension Search {
         var trylocks = false
         /// Some task may link or unlink a notifier, or wait for a grace period.
         var listOrGrace = false
+        /// Some policy frees its notifier (`free_notifier`): whether a notifier is freed may change.
+        var frees = false
+        /// Some policy takes mmap_sem for write (`mmap_lock` write).
+        var mmapWrites = false
         /// Each loaded policy's guards, by its index in the world's policy table.
         var guards: [Guards] = []
 
@@ -75,6 +89,8 @@ extension Search {
                     switch statement.action {
                     case .trylock: trylocks = true
                     case .unregister, .put, .synchronize, .queueWork, .call: listOrGrace = true
+                    case .freeNotifier: frees = true
+                    case .mmapLock(true): mmapWrites = true
                     default: break
                     }
                 }
@@ -106,9 +122,28 @@ extension Search {
             guard !facts.listOrGrace, mm >= 1, mm <= world.mms.count, world.mms[mm - 1].users > 1 else { return false }
         case .notify, .rcuReadUnlock, .srcuReadUnlock:
             guard !facts.listOrGrace else { return false }
+        case .callback(let call, let node):
+            // The core's call of a callback that opens or closes no window: it pushes the
+            // driver's program and frame (the task's own), counts the call, and reads the list
+            // and whether the notifier is freed or unregistered, which nobody changes.
+            guard !facts.listOrGrace, !facts.frees, node >= 1, node <= world.notifiers.count else { return false }
+            switch call.kind {
+            case .clearFlushYoung, .clearYoung, .testYoung, .invalidatePage: break
+            case .invalidateRangeStart:
+                // Without a start of its own the core opens the window at once.
+                guard world.policies[world.notifiers[node - 1].policy].policy.callbacks[.invalidateRangeStart] != nil else { return false }
+            default: return false
+            }
+        case .acquire(.mmapSem(let mm, false)):
+            guard mmapReadUncontended(world, mm: mm, except: id) else { return false }
+        case .rangeStartDone:
+            // With no start failed in its walk it is the walk's srcu_read_unlock.
+            guard !facts.listOrGrace, !task.scratch.rangeFailed else { return false }
         case .driverStatement(let node, let statement, _):
-            // The program's last statement runs its return too.
-            if case .driverReturn = task.program[task.program.count - 2] { return false }
+            // The program's last statement runs its return too: that pops the task's own frame
+            // (and notes a young page in its own scratch) for a callback listed in
+            // `returnsOwnStateOnly`; other returns open a range, fail a task or tear a driver down.
+            if case .driverReturn = task.program[task.program.count - 2], !Self.returnsOwnStateOnly(task) { return false }
             guard node >= 1, node <= world.notifiers.count else { return false }
             let loaded = world.policies[world.notifiers[node - 1].policy]
             guard statement < loaded.statements.count else { return false }
@@ -118,6 +153,9 @@ extension Search {
             case .inc(let name) where loaded.isLocal(name), .dec(let name) where loaded.isLocal(name): break
             case .branch(let condition, _, _) where loaded.readsLocalsOnly(condition): break
             case .retry: break
+            case .gup(let write, _, _) where loaded.readsLocalsOnly(write):
+                // Its first step takes mmap_sem for read (get_user_pages_unlocked).
+                guard mmapReadUncontended(world, mm: world.notifiers[node - 1].mm, except: id) else { return false }
             case .set, .inc, .dec, .branch, .sample:
                 let guards = facts.guards[world.notifiers[node - 1].policy]
                 guard guards.isGuarded(statement, heldBy: task, node: node) else { return false }
@@ -136,9 +174,39 @@ extension Search {
         return false
     }
 
+    /// Whether taking `mm`'s mmap_sem for read now commutes with whatever the tasks but `id` can
+    /// do: none holds it for write or has a step left that takes it so (the core takes it for
+    /// write only in a step its plan put in the program; the operations that might push one
+    /// later, register's and a policy's `mmap_lock` write, are ruled out), and none reads it
+    /// without waiting (a trylock). Readers do not exclude each other.
+    func mmapReadUncontended(_ world: World, mm: Int, except id: Int) -> Bool {
+        guard !facts.trylocks, !facts.listOrGrace, !facts.mmapWrites else { return false }
+        for task in world.tasks where task.id != id && task.status != .done {
+            if task.locks.contains(.mmapSem(mm: mm, write: true)) { return false }
+            let writes = task.program.contains {
+                if case .acquire(.mmapSem(mm, true)) = $0 { return true }
+                return false
+            }
+            if writes { return false }
+        }
+        return true
+    }
+
+    /// Whether the return of the task's innermost driver program changes nothing but the task's
+    /// own scratch (`driverReturn`): a callback other than invalidate_range_start and the
+    /// interval `invalidate` (whose returns open a range or report a failed start), `release`
+    /// (whose return freezes its driver) and the programs with no callback (a fault's or an
+    /// entry's, whose return may fail the task or count a retry).
+    static func returnsOwnStateOnly(_ task: TaskStruct) -> Bool {
+        switch task.scratch.driverFrames.last?.callback {
+        case .clearFlushYoung?, .clearYoung?, .testYoung?, .invalidatePage?, .invalidateRangeEnd?, .archInvalidateSecondaryTLBs?: true
+        default: false
+        }
+    }
+
     /// Whether going from `before` to `after`, task `id` changed nothing but its program, its
-    /// scratch (its driver frames among it), its step count, its read-side depths, its held
-    /// locks (one given up or downgraded) and, for a driver statement, its driver instance's
+    /// scratch (its driver frames among it), its step count, its read-side depths, the ranges
+    /// it has open, its held locks (one given up or downgraded) and, for a driver statement, its driver instance's
     /// variables (the guarded ones, `Guards`).
     static func changedOwnStateOnly(_ before: World, _ after: World, task id: Int) -> Bool {
         guard let index = before.tasks.firstIndex(where: { $0.id == id }), after.tasks.count == before.tasks.count,
@@ -147,7 +215,13 @@ extension Search {
         let old = before.tasks[index]
         let new = after.tasks[index]
         let kept = new.locks.filter { old.locks.contains($0) }
-        guard new.locks == old.locks || (kept == new.locks && new.locks.count == old.locks.count - 1) || downgraded(old.locks, new.locks) else {
+        // A lock given up, mmap_sem downgraded, or mmap_sem taken for read.
+        let readTaken: Bool = {
+            guard new.locks.count == old.locks.count + 1, case .mmapSem(_, false)? = new.locks.last else { return false }
+            return Array(new.locks.dropLast()) == old.locks
+        }()
+        guard new.locks == old.locks || (kept == new.locks && new.locks.count == old.locks.count - 1) || downgraded(old.locks, new.locks) || readTaken
+        else {
             return false
         }
         var task = new
@@ -160,6 +234,8 @@ extension Search {
         task.locks = old.locks
         task.stepsRun = old.stepsRun
         task.scratch = old.scratch
+        // Read by the task's own end alone.
+        task.openRanges = old.openRanges
         task.rcuDepth = old.rcuDepth
         task.rcuEpoch = old.rcuEpoch
         task.srcuDepth = old.srcuDepth
@@ -170,6 +246,8 @@ extension Search {
         switch old.program.last {
         case .driverStatement(let node, _, _)? where node >= 1 && node <= rest.notifiers.count && node <= before.notifiers.count:
             rest.notifiers[node - 1].vars = before.notifiers[node - 1].vars
+            rest.notifiers[node - 1].counters = before.notifiers[node - 1].counters
+        case .callback(_, let node)? where node >= 1 && node <= rest.notifiers.count && node <= before.notifiers.count:
             rest.notifiers[node - 1].counters = before.notifiers[node - 1].counters
         case .dropUser(let mm)? where mm >= 1 && mm <= rest.mms.count && mm <= before.mms.count:
             guard rest.mms[mm - 1].users == before.mms[mm - 1].users - 1 else { return false }
