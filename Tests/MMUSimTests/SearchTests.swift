@@ -133,6 +133,31 @@ struct ReductionTests {
         #expect(reduced.distinctStates <= full.distinctStates && reduced.transitions <= full.transitions)
     }
 
+    @Test(
+        "sleep sets alone (no step taken alone) reach every state of every interleaving, with fewer steps on some example, and the same verdict",
+        arguments: ExplorerTests.files
+    )
+    func sleepSetsKeepStates(_ name: String) throws {
+        let explorer = try SearchTests.explorer(name)
+        let full = explorer.run(reduce: false)
+        var search = Search(explorer: explorer, jobs: 2, shard: nil, reduce: true)
+        search.takesStepsAlone = false
+        let sleeping = search.run(shouldStop: { false })
+        #expect(sleeping.distinctStates == full.distinctStates, "\(name)")
+        #expect(sleeping.transitions <= full.transitions)
+        #expect(Self.verdict(sleeping) == Self.verdict(full), "\(name)")
+    }
+
+    @Test("sleep sets alone take fewer steps than every interleaving on the release race and the clean unregister examples")
+    func sleepSetsCutSteps() throws {
+        for name in ["04-unregister-clean.json", "01-release-v17.json"] {
+            let explorer = try SearchTests.explorer(name)
+            var search = Search(explorer: explorer, jobs: 1, shard: nil, reduce: true)
+            search.takesStepsAlone = false
+            #expect(search.run(shouldStop: { false }).transitions < explorer.run(reduce: false).transitions, "\(name)")
+        }
+    }
+
     /// Every workload of every built-in driver and of every policy of examples/drivers.
     static var policies: [String] {
         BuiltinDrivers.names.map { "drivers/\($0).json" }

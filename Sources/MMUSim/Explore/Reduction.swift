@@ -385,3 +385,134 @@ extension Search {
         }
     }
 }
+
+/// Sleep sets (Godefroid 1996, chapter 5), on top of the steps taken alone: once a state's step
+/// of task u has been explored, a later step t of that state whose order with u does not matter
+/// (independent in that state: either order reaches the same state, and neither disables the
+/// other) leaves u asleep in the state t reaches, and u is not stepped there: that order is the
+/// state u then t reached. u stays asleep for as long as each step taken is independent of it.
+/// A state met again with a sleep set that wakes some of its asleep tasks has those stepped
+/// (Godefroid's rule for a search that keeps states), so every state reachable is still
+/// reached: sleep sets cut steps, not states.
+///
+/// Independence is decided from what the two steps read and write:
+/// - a driver statement that touches only its own driver's instance variables and a spinlock of
+///   its (`DriverAccess`: lock, unlock, inc, dec, set, sample, if) is independent of a step of
+///   another task that ran no driver statement, did not end its task (a task's end reads every
+///   driver variable: the policy invariants) and broke nothing. Core steps read no driver
+///   variable or lock; a statement's checks read its own task's locks;
+/// - two such statements are independent when they are another driver's, or take different
+///   locks and neither writes a variable the other reads or writes.
+extension Search {
+    /// A step taken from a state: the task, the world it led to, whether a driver statement ran.
+    struct Taken {
+        var task: Int
+        var world: World
+        var ranStatement: Bool
+    }
+
+    /// What the driver statement a task runs next reads and writes: its notifier, the instance
+    /// variables by index, the spinlock it takes or gives up.
+    struct DriverAccess {
+        var node: Int
+        var reads: Set<Int> = []
+        var writes: Set<Int> = []
+        var lock: String?
+    }
+
+    /// The access of task `id`'s next step, when it is a driver statement of that kind: nil for
+    /// any other step, for a statement that touches shared variables, sleeps (a mutex, a wait),
+    /// or ends its program with a return that does more than pop its frame, and for a write
+    /// when its policy has an invariant checked at every step (its check would be part of it).
+    func driverAccess(_ world: World, task id: Int) -> DriverAccess? {
+        guard let index = world.taskIndex(id) else { return nil }
+        let task = world.tasks[index]
+        guard task.status != .done, task.program.count >= 2, case .driverStatement(let node, let statement, _)? = task.program.last,
+            node >= 1, node <= world.notifiers.count
+        else { return nil }
+        if case .driverReturn = task.program[task.program.count - 2], !Self.returnsOwnStateOnly(task) { return nil }
+        let loaded = world.policies[world.notifiers[node - 1].policy]
+        guard statement < loaded.statements.count else { return nil }
+        var access = DriverAccess(node: node)
+        // The instance variables a name or an expression reads (nil when one is shared).
+        func variables(_ names: [String]) -> Set<Int>? {
+            var found: Set<Int> = []
+            for name in names {
+                if let variable = loaded.varNames.firstIndex(of: name) {
+                    found.insert(variable)
+                } else if loaded.sharedInitial(name) != nil {
+                    return nil
+                }
+            }
+            return found
+        }
+        func reads(_ expr: Expr) -> Set<Int>? { variables(expr.leaves.compactMap(\.readName)) }
+        switch loaded.statements[statement].action {
+        case .lock(let name):
+            guard loaded.compiled[statement].spin else { return nil }
+            access.lock = name
+        case .unlock(let name):
+            access.lock = name
+        case .inc(let name), .dec(let name):
+            guard let touched = variables([name]) else { return nil }
+            access.reads = touched
+            access.writes = touched
+        case .set(let name, let expr):
+            guard let written = variables([name]), let read = reads(expr) else { return nil }
+            access.reads = read
+            access.writes = written
+        case .sample(let local, let from):
+            guard let written = variables([local]), let read = variables([from]) else { return nil }
+            access.reads = read
+            access.writes = written
+        case .branch(let condition, _, _):
+            guard let read = reads(condition) else { return nil }
+            access.reads = read
+        default:
+            return nil
+        }
+        if !access.writes.isEmpty, loaded.invariants.contains(where: { !$0.quiescentOnly }) { return nil }
+        return access
+    }
+
+    /// Whether `step`, taken from `world`, touched no driver variable or lock: it ran no driver
+    /// statement, wrote no driver variable (a gup's end writes `ret`, which a policy may declare),
+    /// did not end its task, and broke nothing.
+    static func touchedNoDriver(_ world: World, _ step: Taken) -> Bool {
+        guard !step.ranStatement, step.world.violations.count == world.violations.count, step.world.task(step.task)?.status != .done,
+            step.world.sharedVars == world.sharedVars, step.world.notifiers.count == world.notifiers.count
+        else { return false }
+        return step.world.notifiers.indices.allSatisfy { step.world.notifiers[$0].vars == world.notifiers[$0].vars }
+    }
+
+    /// Whether the next steps of tasks `u` and `t` are independent in `world`. `t` was taken
+    /// (`step`); `u`'s step is known when it was taken from this state too (`uStep`).
+    func independent(_ world: World, _ u: Int, _ uStep: Taken?, _ step: Taken) -> Bool {
+        let (a, b) = (driverAccess(world, task: u), driverAccess(world, task: step.task))
+        switch (a, b) {
+        case (let a?, let b?):
+            guard a.node == b.node else { return true }
+            if let lock = a.lock, lock == b.lock { return false }
+            return a.writes.isDisjoint(with: b.reads.union(b.writes)) && b.writes.isDisjoint(with: a.reads)
+        case (_?, nil):
+            return Self.touchedNoDriver(world, step)
+        case (nil, _?):
+            return uStep.map { Self.touchedNoDriver(world, $0) } ?? false
+        case (nil, nil):
+            return false
+        }
+    }
+
+    /// The sleep set of the state `step` reaches from `world`: the tasks of `asleep` (those
+    /// asleep in `world`, and the ones stepped from it before, `taken`) independent of it.
+    func sleepAfter(_ world: World, _ step: Taken, asleep: UInt64, taken: [Taken]) -> UInt64 {
+        var sleep: UInt64 = 0
+        var rest = asleep
+        while rest != 0 {
+            let u = rest.trailingZeroBitCount
+            rest &= rest - 1
+            if independent(world, u, taken.first { $0.task == u }, step) { sleep |= 1 << UInt64(u) }
+        }
+        return sleep
+    }
+}

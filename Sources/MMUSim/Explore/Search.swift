@@ -62,6 +62,9 @@ public struct ShardFindings: Codable, Hashable, Sendable {
 final class StateKey: Hashable, @unchecked Sendable {
     let world: World
     let hash: Int
+    /// Its sleep set (Reduction.swift), one bit per task id: written only while one thread
+    /// records a level, read while the next level expands.
+    var sleep: UInt64 = 0
 
     init(_ world: World) {
         let key = world.stateKey
@@ -116,6 +119,9 @@ struct Search {
     let reduce: Bool
     /// What the tasks and policies allow the reduction (Reduction.swift).
     let facts: Facts
+    /// With reduction, whether a step that commutes with everything is taken alone (false:
+    /// sleep sets alone, which reach every state; SearchTests holds them to that).
+    var takesStepsAlone = true
 
     /// The world stepped by the search: no trace (the counterexample's is replayed).
     private let start: World
@@ -162,6 +168,9 @@ struct Search {
         /// The state (its key: one reference to copy, where a world has a score).
         var key: StateKey
         var path: Path?
+        /// A state expanded before, met again with a smaller sleep set: the tasks to step from
+        /// it now (the ones asleep then and awake now). Nil for a state met first.
+        var allowed: UInt64? = nil
         /// The schedule's length.
         var depth: Int { path?.count ?? 0 }
     }
@@ -197,10 +206,11 @@ struct Search {
         case violated(task: Int, places: [ViolationPlace])
         /// Every task is done (the schedule ends): the locks_taken answers of register tasks.
         case finished(locks: [Int])
-        /// The step led to a state seen at a smaller depth.
-        case known
-        /// The step led to a state not seen before this level (its key is the expansion's next).
-        case next(task: Int)
+        /// The step led to a state seen before this level (`key`), with sleep set `sleep`.
+        case known(task: Int, sleep: UInt64, key: StateKey)
+        /// The step led to a state not seen before this level (its key is the expansion's next),
+        /// with sleep set `sleep`.
+        case next(task: Int, sleep: UInt64)
     }
 
     /// What expanding a node found.
@@ -227,64 +237,106 @@ struct Search {
         (explorer.taskIDs.filter { world.task($0)?.status != .done } + world.tasks.filter { $0.isWorker && $0.status != .done }.map(\.id)).sorted()
     }
 
-    /// Steps each task that can move from `node`.
+    /// Steps each task that can move from `node` (with reduction: one alone, or each that is
+    /// not asleep; a state met again, each of `node.allowed`).
     private func expand(_ node: Node) -> Expansion {
         var expansion = Expansion()
         let world = node.key.world
         let tasks = runnable(world)
+        let revisit = node.allowed != nil
         if tasks.isEmpty {
-            expansion.finished = locksTaken(world)
+            if !revisit { expansion.finished = locksTaken(world) }
             return expansion
         }
         if node.depth >= maxDepth {
             expansion.cut = true
             return expansion
         }
+        var sleep = reduce ? node.key.sleep : 0
         // One step alone when it commutes with everything the others can do (Reduction.swift),
-        // unless it closes a cycle: its state was seen at this depth or less.
-        if reduce {
+        // unless it closes a cycle (its state was seen at this depth or less) or is asleep.
+        if reduce, takesStepsAlone, !revisit {
             for task in tasks where isReducible(world, task: task) {
                 var next = world
                 // (A last step that ends the schedule is an edge of its own: expanded whole.)
-                guard case .ran = next.step(task), Self.changedOwnStateOnly(world, next, task: task), !runnable(next).isEmpty else { continue }
+                let (outcome, statements) = next.stepNotingStatements(task)
+                guard case .ran = outcome, Self.changedOwnStateOnly(world, next, task: task), !runnable(next).isEmpty else { continue }
                 let key = StateKey(next)
-                if !wasSeen(key) { return Expansion(edges: [.next(task: task)], keys: [key]) }
+                guard seenKey(key) == nil else { continue }
+                if sleep & Self.bit(task) != 0 { break }
+                let step = Taken(task: task, world: next, ranStatement: statements)
+                return Expansion(edges: [.next(task: task, sleep: sleepAfter(world, step, asleep: sleep, taken: []))], keys: [key])
             }
         }
+        var taken: [Taken] = []
+        var enabled = false
         for task in tasks {
+            if let allowed = node.allowed, allowed & Self.bit(task) == 0 { continue }
+            // An asleep step is enabled (independent steps do not disable each other).
+            if !revisit, sleep & Self.bit(task) != 0 {
+                enabled = true
+                continue
+            }
             var next = world
-            if case .blocked = next.step(task) { continue }
+            let (outcome, statements) = next.stepNotingStatements(task)
+            if case .blocked = outcome { continue }
+            enabled = true
+            let step = Taken(task: task, world: next, ranStatement: statements)
             if next.violations.count > baseViolations {
                 expansion.edges.append(.violated(task: task, places: next.violations[baseViolations...].map(ViolationPlace.init)))
             } else if runnable(next).isEmpty {
                 expansion.edges.append(.finished(locks: locksTaken(next)))
             } else {
+                let nextSleep = reduce ? sleepAfter(world, step, asleep: sleep, taken: taken) : 0
                 let key = StateKey(next)
-                if wasSeen(key) {
-                    expansion.edges.append(.known)
+                if let seen = seenKey(key) {
+                    expansion.edges.append(.known(task: task, sleep: nextSleep, key: seen))
                 } else {
-                    expansion.edges.append(.next(task: task))
+                    expansion.edges.append(.next(task: task, sleep: nextSleep))
                     expansion.keys.append(key)
                 }
             }
+            // Each step taken sleeps in the states its successors reach.
+            if reduce {
+                taken.append(step)
+                sleep |= Self.bit(task)
+            }
         }
-        expansion.deadlock = expansion.edges.isEmpty && !tasks.isEmpty
+        expansion.deadlock = !revisit && !enabled
         return expansion
     }
 
+    /// A task's bit in a sleep set (none for an id of 64 or more: it never sleeps).
+    static func bit(_ task: Int) -> UInt64 { task >= 0 && task < 64 ? 1 << UInt64(task) : 0 }
+
     private func part(_ key: StateKey) -> Int { Int(UInt(bitPattern: key.hash) % UInt(seen.count)) }
 
-    /// Whether a state was seen at this depth or less.
-    private func wasSeen(_ key: StateKey) -> Bool { seen[part(key)].contains(SeenState(key)) }
+    /// The key kept for a state seen at this depth or less (nil when it was not).
+    private func seenKey(_ key: StateKey) -> StateKey? {
+        let bucket = seen[part(key)]
+        return bucket.firstIndex(of: SeenState(key)).map { bucket[$0].key }
+    }
 
     private var distinct: Int { seen.reduce(0) { $0 + $1.count } }
 
+    /// The keys of a level's `.next` edges, in order, once inserted: for each, the key the set
+    /// keeps for its state, and whether this edge's key is that one (the first to reach it).
+    struct Inserted {
+        let keys: UnsafeMutableBufferPointer<StateKey?>
+        let first: UnsafeMutableBufferPointer<Bool>
+
+        func deallocate() {
+            keys.deinitialize()
+            keys.deallocate()
+            first.deallocate()
+        }
+    }
+
     /// Keeps the level's new states. The keys of the `.next` edges move out of the expansions,
-    /// in order, into the buffer returned; each thread inserts the keys of one part of the set,
-    /// in that order, and drops those of states already in (their memory is freed on the
-    /// threads), so the buffer keeps the first key to reach each new state and nil elsewhere.
-    /// The caller deinitializes and deallocates it.
-    private mutating func insertAll(_ expansions: inout [Expansion]) -> UnsafeMutableBufferPointer<StateKey?> {
+    /// in order, into the buffers returned; each thread inserts the keys of one part of the set,
+    /// in that order, and replaces those of states already in by the key kept (their memory is
+    /// freed on the threads). The caller deallocates the buffers.
+    private mutating func insertAll(_ expansions: inout [Expansion]) -> Inserted {
         let count = expansions.reduce(0) { $0 + $1.keys.count }
         let keys = UnsafeMutableBufferPointer<StateKey?>.allocate(capacity: count)
         var filled = 0
@@ -295,14 +347,21 @@ struct Search {
             }
             expansions[index].keys = []
         }
+        let first = UnsafeMutableBufferPointer<Bool>.allocate(capacity: count)
+        first.initialize(repeating: true)
         let owner = (0..<count).map { part(keys[$0]!) }
         let parts = seen.count
         seen.withUnsafeMutableBufferPointer { seenBuffer in
             nonisolated(unsafe) let output = keys
+            nonisolated(unsafe) let isFirst = first
             nonisolated(unsafe) let sets = seenBuffer
             let insert: @Sendable (Int) -> Void = { part in
                 for index in 0..<count where owner[index] == part {
-                    if !sets[part].insert(SeenState(output[index]!)).inserted { output[index] = nil }
+                    let (inserted, kept) = sets[part].insert(SeenState(output[index]!))
+                    if !inserted {
+                        output[index] = kept.key
+                        isFirst[index] = false
+                    }
                 }
             }
             if parts == 1 || count < 64 {
@@ -311,7 +370,7 @@ struct Search {
                 DispatchQueue.concurrentPerform(iterations: parts, execute: insert)
             }
         }
-        return keys
+        return Inserted(keys: keys, first: first)
     }
 
     /// Expands `nodes`, on `jobs` threads when there are enough of them; the results in order.
@@ -393,7 +452,6 @@ struct Search {
                 }
                 record(node, expansion, fresh: fresh, cursor: &cursor, into: &next)
             }
-            fresh.deinitialize()
             fresh.deallocate()
             // The bound on states is checked once a level is in.
             if distinct >= maxStates, !next.isEmpty { result.truncated = true }
@@ -406,7 +464,7 @@ struct Search {
     private mutating func record(
         _ node: Node,
         _ expansion: Expansion,
-        fresh: UnsafeMutableBufferPointer<StateKey?>,
+        fresh: Inserted,
         cursor: inout Int,
         into next: inout [Node]
     ) {
@@ -435,10 +493,22 @@ struct Search {
                 guard reporting else { continue }
                 result.schedules += 1
                 locks.formUnion(taken)
-            case .known:
-                continue
-            case .next(let task):
-                if let key = fresh[cursor] { next.append(Node(key: key, path: Path(task, after: node.path))) }
+            case .known(let task, let sleep, let key):
+                // Met again with fewer steps asleep: the ones that slept then and are awake now
+                // are stepped from it at the next level (Godefroid's sleep sets with states kept).
+                let awake = key.sleep & ~sleep
+                guard awake != 0 else { continue }
+                key.sleep &= sleep
+                next.append(Node(key: key, path: Path(task, after: node.path), allowed: awake))
+            case .next(let task, let sleep):
+                let key = fresh.keys[cursor]!
+                if fresh.first[cursor] {
+                    key.sleep = sleep
+                    next.append(Node(key: key, path: Path(task, after: node.path)))
+                } else {
+                    // Reached again in this level: it sleeps what every way to it lets sleep.
+                    key.sleep &= sleep
+                }
                 cursor += 1
             }
         }

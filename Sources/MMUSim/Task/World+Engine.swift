@@ -67,19 +67,30 @@ extension World {
     /// Runs the next step of a task, whether or not it is paused; macros on the way expand
     /// for free.
     public mutating func step(_ id: Int) -> StepOutcome {
-        switch advance(id, named: true) {
-        case .ran(let name): .ran(name!)
-        case .blocked(let reason): .blocked(reason)
-        case .done: .done
-        }
+        stepNotingStatements(id).outcome
     }
 
-    /// `step`, with the name of the step that ran only when `named` (`run` does not read it).
-    private mutating func advance(_ id: Int, named: Bool) -> Advance {
+    /// `step`, and whether a driver statement ran in it (macros expand into the steps after
+    /// them: a statement may run in the step of a core one). The explorer's sleep sets ask.
+    mutating func stepNotingStatements(_ id: Int) -> (outcome: StepOutcome, ranStatement: Bool) {
+        var statements = false
+        let outcome: StepOutcome =
+            switch advance(id, named: true, statements: &statements) {
+            case .ran(let name): .ran(name!)
+            case .blocked(let reason): .blocked(reason)
+            case .done: .done
+            }
+        return (outcome, statements)
+    }
+
+    /// `step`, with the name of the step that ran only when `named` (`run` does not read it),
+    /// noting in `statements` whether a driver statement ran.
+    private mutating func advance(_ id: Int, named: Bool, statements: inout Bool) -> Advance {
         guard let index = taskIndex(id) else { return .done }
         if tasks[index].status == .done { return .done }
         current = id
         while let next = tasks[index].program.popLast() {
+            if case .driverStatement = next { statements = true }
             switch execute(next) {
             case .expanded:
                 // Expansions run for free, unless the task is to pause at what comes next: then
@@ -120,7 +131,8 @@ extension World {
                 tasks[index].status = .paused
                 return .paused
             }
-            switch advance(id, named: false) {
+            var statements = false
+            switch advance(id, named: false, statements: &statements) {
             case .ran: continue
             case .blocked: return .blocked
             case .done: return .done
