@@ -281,13 +281,14 @@ struct Search {
             let (outcome, statements) = next.stepNotingStatements(task)
             if case .blocked = outcome { continue }
             enabled = true
-            let step = Taken(task: task, world: next, ranStatement: statements)
+            // (A step taken is kept for the sleep sets of its siblings: with reduction only.)
+            let step = reduce ? Taken(task: task, world: next, ranStatement: statements) : nil
             if next.violations.count > baseViolations {
                 expansion.edges.append(.violated(task: task, places: next.violations[baseViolations...].map(ViolationPlace.init)))
             } else if runnable(next).isEmpty {
                 expansion.edges.append(.finished(locks: locksTaken(next)))
             } else {
-                let nextSleep = reduce ? sleepAfter(world, step, asleep: sleep, taken: taken) : 0
+                let nextSleep = step.map { sleepAfter(world, $0, asleep: sleep, taken: taken) } ?? 0
                 let key = StateKey(next)
                 if let seen = seenKey(key) {
                     expansion.edges.append(.known(task: task, sleep: nextSleep, key: seen))
@@ -297,7 +298,7 @@ struct Search {
                 }
             }
             // Each step taken sleeps in the states its successors reach.
-            if reduce {
+            if let step {
                 taken.append(step)
                 sleep |= Self.bit(task)
             }
