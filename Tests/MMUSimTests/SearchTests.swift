@@ -218,24 +218,32 @@ struct ReducibleStepTests {
         #expect(Search.changedOwnStateOnly(world, next, task: fault))
     }
 
+    /// Runs task `id` alone to its end from `world`, noting for each step (by name; a driver
+    /// statement by its callback and action, the core's call of a callback by its kind) whether
+    /// the search takes it alone.
+    static func walk(_ id: Int, from world: World, _ search: Search) throws -> [String: Bool] {
+        var world = world
+        var alone: [String: Bool] = [:]
+        while world.task(id)?.status != .done {
+            let task = try #require(world.task(id))
+            let callback = task.scratch.driverFrames.last?.callback?.rawValue ?? "-"
+            var name = task.program.last?.name ?? "-"
+            if let action = Self.nextAction(world, id) { name = "\(callback) \(action)" }
+            if case .callback(let call, _)? = task.program.last { name = "call \(call.kind.rawValue)" }
+            alone[name] = search.isReducible(world, task: id)
+            _ = world.step(id)
+        }
+        return alone
+    }
+
     @Test(
-        "munmap's walk under kvm-modern: the core's call of invalidate_range_start, the end of the start's walk (mn_hlist_invalidate_range_start) and the range_end's last unlock with its return are taken alone; the range_end call (it closes the window) and the start's return (it opens it) are not"
+        "munmap's walk under kvm-modern: the core's call of invalidate_range_start, the end of the start's walk (mn_hlist_invalidate_range_start) and the range_end's last unlock with its return are taken alone; the start's return (it opens the window) is not, nor the range_end call (it closes it) while the fault may still install"
     )
     func walkSteps() throws {
         let explorer = try Self.threeTasks()
         let search = Search(explorer: explorer, jobs: 1, shard: nil, reduce: true)
-        let munmap = explorer.taskIDs[1]
-        var world = explorer.initial
-        var alone: [String: Bool] = [:]
-        while world.task(munmap)?.status != .done {
-            let task = try #require(world.task(munmap))
-            let callback = task.scratch.driverFrames.last?.callback?.rawValue ?? "-"
-            var name = task.program.last?.name ?? "-"
-            if let action = Self.nextAction(world, munmap) { name = "\(callback) \(action)" }
-            if case .callback(let call, _)? = task.program.last { name = "call \(call.kind.rawValue)" }
-            alone[name] = search.isReducible(world, task: munmap)
-            _ = world.step(munmap)
-        }
+        let (fault, munmap) = (explorer.taskIDs[0], explorer.taskIDs[1])
+        let alone = try Self.walk(munmap, from: explorer.initial, search)
         #expect(alone["call invalidate_range_start"] == true)
         #expect(alone["call invalidate_range_end"] == false)
         #expect(alone["mn_hlist_invalidate_range_start"] == true)
@@ -243,6 +251,30 @@ struct ReducibleStepTests {
         #expect(alone["invalidate_range_end unlock(\"mmu_lock\")"] == true)
         // The start's unlock is no last statement (its return follows): alone as before.
         #expect(alone["invalidate_range_start unlock(\"mmu_lock\")"] == true)
+        // Once the fault has installed its spte and ended, nobody reads the window the end closes.
+        var faulted = explorer.initial
+        while faulted.task(fault)?.status != .done { _ = faulted.step(fault) }
+        #expect(try Self.walk(munmap, from: faulted, search)["call invalidate_range_end"] == true)
+    }
+
+    @Test("reclaim's anon_vma lock (page_referenced, try_to_unmap: the rmap walk) is taken alone when no other task walks the rmap")
+    func anonVMAAlone() throws {
+        let explorer = try Self.threeTasks()
+        let search = Search(explorer: explorer, jobs: 1, shard: nil, reduce: true)
+        let alone = try Self.walk(explorer.taskIDs[2], from: explorer.initial, search)
+        #expect(alone["lock:anon_vma"] == true)
+        // A second reclaim walks the same anon_vma.
+        var spec = try snakeCaseDecoder().decode(
+            ExploreSpec.self,
+            from: Data(
+                contentsOf: ExplorerTests.folder.deletingLastPathComponent().deletingLastPathComponent()
+                    .appendingPathComponent("bench/explore/three-tasks-kvm-modern.json")
+            )
+        )
+        spec.tasks[0] = spec.tasks[2]
+        let two = try Explorer(spec)
+        let twoSearch = Search(explorer: two, jobs: 1, shard: nil, reduce: true)
+        #expect(try Self.walk(two.taskIDs[2], from: two.initial, twoSearch)["lock:anon_vma"] == false)
     }
 }
 

@@ -37,6 +37,9 @@
 ///   range the task has open (the task's own), counts the call in the notifier's counters, and
 ///   reads the list and whether the notifier is freed or unregistered.
 ///
+/// - **mmap_sem taken for read** (a gup's first step, or the core's) while no other task holds
+///   it for write or has a step left that takes it so, and nobody trylocks it; **an anon_vma
+///   lock taken** while no other task walks the rmap or takes every lock (`anonVMAUncontended`).
 /// - **A fault's `retry`**: it unwinds and restarts the task's own fault and counts the retry
 ///   in its notifier's counters, which every step only adds to and none reads.
 /// - **A user reference dropped** (`mmput` at the end of a secondary fault or a register)
@@ -129,6 +132,11 @@ extension Search {
             guard !facts.listOrGrace, !facts.frees, node >= 1, node <= world.notifiers.count else { return false }
             switch call.kind {
             case .clearFlushYoung, .clearYoung, .testYoung, .invalidatePage: break
+            case .invalidateRangeEnd:
+                // It closes the task's window (a removal from the notifier's open ranges, which
+                // commutes with another task's opening or closing of its own): only an install
+                // of the notifier's reads the window.
+                guard !world.tasks.contains(where: { $0.id != id && $0.status != .done && mayInstall($0, on: node, world) }) else { return false }
             case .invalidateRangeStart:
                 // Without a start of its own the core opens the window at once.
                 guard world.policies[world.notifiers[node - 1].policy].policy.callbacks[.invalidateRangeStart] != nil else { return false }
@@ -136,6 +144,8 @@ extension Search {
             }
         case .acquire(.mmapSem(let mm, false)):
             guard mmapReadUncontended(world, mm: mm, except: id) else { return false }
+        case .acquire(.anonVMA):
+            guard anonVMAUncontended(world, except: id) else { return false }
         case .rangeStartDone:
             // With no start failed in its walk it is the walk's srcu_read_unlock.
             guard !facts.listOrGrace, !task.scratch.rangeFailed else { return false }
@@ -192,6 +202,55 @@ extension Search {
         return true
     }
 
+    /// Whether taking an anon_vma lock now commutes with whatever the tasks but `id` can do: none
+    /// walks the rmap (reclaim, writeback, migration, page_idle: `rmapLock`), and none takes
+    /// every lock (register's mm_take_all_locks, ruled out with `listOrGrace`). Nothing else
+    /// takes an anon_vma lock or asks who holds one.
+    func anonVMAUncontended(_ world: World, except id: Int) -> Bool {
+        guard !facts.listOrGrace else { return false }
+        return !world.tasks.contains { task in
+            guard task.id != id, task.status != .done else { return false }
+            switch task.operation {
+            case .reclaim, .writeback, .migrate, .pageIdle: return true
+            default: return false
+            }
+        }
+    }
+
+    /// Whether `task` may yet run an `install` statement of notifier `node`'s policy: one among
+    /// the statements its program holds, the programs nested in them, and the fault program a
+    /// `retry` among them starts again; or any, when the task may yet enter one of the policy's
+    /// programs (its fault, an entry, a work item, a callback with an install).
+    func mayInstall(_ task: TaskStruct, on node: Int, _ world: World) -> Bool {
+        let loaded = world.policies[world.notifiers[node - 1].policy]
+        func installs(_ id: Int) -> Bool {
+            if case .install = loaded.statements[id].action { return true }
+            return false
+        }
+        // A callback that installs may be entered by any core step (a notification).
+        if loaded.policy.callbacks.values.contains(where: { program in loaded.program(program.pointer).contains(where: installs) }) {
+            return true
+        }
+        var pending: [Int] = []
+        for step in task.program {
+            switch step {
+            case .driverStatement(node, let statement, _): pending.append(statement)
+            case .secondaryFault(node, _, _), .driverEntry(node, _, _, _), .driverWork(node, _), .callbackProgram(node, _): return true
+            default: break
+            }
+        }
+        var seen = Set<Int>()
+        while let id = pending.popLast() {
+            guard seen.insert(id).inserted, id < loaded.statements.count else { continue }
+            if installs(id) { return true }
+            for inner in loaded.statements[id].nested { pending.append(contentsOf: loaded.program(inner.pointer)) }
+            if case .retry = loaded.statements[id].action, let fault = loaded.policy.fault {
+                pending.append(contentsOf: loaded.program(fault.pointer))
+            }
+        }
+        return false
+    }
+
     /// Whether the return of the task's innermost driver program changes nothing but the task's
     /// own scratch (`driverReturn`): a callback other than invalidate_range_start and the
     /// interval `invalidate` (whose returns open a range or report a failed start), `release`
@@ -215,12 +274,15 @@ extension Search {
         let old = before.tasks[index]
         let new = after.tasks[index]
         let kept = new.locks.filter { old.locks.contains($0) }
-        // A lock given up, mmap_sem downgraded, or mmap_sem taken for read.
-        let readTaken: Bool = {
-            guard new.locks.count == old.locks.count + 1, case .mmapSem(_, false)? = new.locks.last else { return false }
-            return Array(new.locks.dropLast()) == old.locks
+        // A lock given up, mmap_sem downgraded, or mmap_sem taken for read or an anon_vma lock.
+        let taken: Bool = {
+            guard new.locks.count == old.locks.count + 1, Array(new.locks.dropLast()) == old.locks else { return false }
+            switch new.locks.last {
+            case .mmapSem(_, false)?, .anonVMA?: return true
+            default: return false
+            }
         }()
-        guard new.locks == old.locks || (kept == new.locks && new.locks.count == old.locks.count - 1) || downgraded(old.locks, new.locks) || readTaken
+        guard new.locks == old.locks || (kept == new.locks && new.locks.count == old.locks.count - 1) || downgraded(old.locks, new.locks) || taken
         else {
             return false
         }
@@ -247,8 +309,15 @@ extension Search {
         case .driverStatement(let node, _, _)? where node >= 1 && node <= rest.notifiers.count && node <= before.notifiers.count:
             rest.notifiers[node - 1].vars = before.notifiers[node - 1].vars
             rest.notifiers[node - 1].counters = before.notifiers[node - 1].counters
-        case .callback(_, let node)? where node >= 1 && node <= rest.notifiers.count && node <= before.notifiers.count:
+        case .callback(let call, let node)? where node >= 1 && node <= rest.notifiers.count && node <= before.notifiers.count:
             rest.notifiers[node - 1].counters = before.notifiers[node - 1].counters
+            // An end closes the task's own window: its range leaves the open ones.
+            if call.kind == .invalidateRangeEnd {
+                var open = before.notifiers[node - 1].activeRanges
+                if let index = open.firstIndex(where: { $0.task == id && $0.start == call.start && $0.end == call.end }) { open.remove(at: index) }
+                guard rest.notifiers[node - 1].activeRanges == open else { return false }
+                rest.notifiers[node - 1].activeRanges = before.notifiers[node - 1].activeRanges
+            }
         case .dropUser(let mm)? where mm >= 1 && mm <= rest.mms.count && mm <= before.mms.count:
             guard rest.mms[mm - 1].users == before.mms[mm - 1].users - 1 else { return false }
             rest.mms[mm - 1].users = before.mms[mm - 1].users
