@@ -464,7 +464,7 @@ extension Search {
 /// (Godefroid's rule for a search that keeps states), so every state reachable is still
 /// reached: sleep sets cut steps, not states.
 ///
-/// Independence is decided from what the two steps read and write:
+/// Independence is decided first from what the two steps read and write:
 /// - a driver statement that touches only its own driver's instance variables and a spinlock of
 ///   its (`DriverAccess`: lock, unlock, inc, dec, set, sample, if) is independent of a step of
 ///   another task that ran no driver statement, did not end its task (a task's end reads every
@@ -472,6 +472,12 @@ extension Search {
 ///   variable or lock; a statement's checks read its own task's locks;
 /// - two such statements are independent when they are another driver's, or take different
 ///   locks and neither writes a variable the other reads or writes.
+///
+/// Any other pair (two core steps: a fault's put_page and munmap's zap of another page, reclaim's
+/// walk and a callback) is independent in the state when running it in both orders shows it
+/// (`commute`): both run, nothing breaks, the same state. That is exact for this state, which is
+/// all a sleep set is (Godefroid and Pirottin, "Refining dependencies improves partial-order
+/// verification methods", CAV 1993); the steps run to test it are not steps of the search.
 extension Search {
     /// A step taken from a state: the task, the world it led to, whether a driver statement ran.
     struct Taken {
@@ -554,33 +560,62 @@ extension Search {
         return step.world.notifiers.indices.allSatisfy { step.world.notifiers[$0].vars == world.notifiers[$0].vars }
     }
 
-    /// Whether the next steps of tasks `u` and `t` are independent in `world`. `t` was taken
-    /// (`step`); `u`'s step is known when it was taken from this state too (`uStep`).
-    func independent(_ world: World, _ u: Int, _ uStep: Taken?, _ step: Taken) -> Bool {
+    /// Whether the next steps of tasks `u` and `t` are independent in `world`: from what they
+    /// read and write when that decides, else by running them in both orders (`commute`). `t`
+    /// was taken (`step`); `u`'s step is known when it was taken from this state too (`uStep`),
+    /// else it is run here once and kept in `uStep`.
+    func independent(_ world: World, _ u: Int, _ uStep: inout Taken?, _ step: Taken) -> Bool {
         let (a, b) = (driverAccess(world, task: u), driverAccess(world, task: step.task))
         switch (a, b) {
         case (let a?, let b?):
             guard a.node == b.node else { return true }
             if let lock = a.lock, lock == b.lock { return false }
-            return a.writes.isDisjoint(with: b.reads.union(b.writes)) && b.writes.isDisjoint(with: a.reads)
+            if a.writes.isDisjoint(with: b.reads.union(b.writes)) && b.writes.isDisjoint(with: a.reads) { return true }
         case (_?, nil):
-            return Self.touchedNoDriver(world, step)
+            if Self.touchedNoDriver(world, step) { return true }
         case (nil, _?):
-            return uStep.map { Self.touchedNoDriver(world, $0) } ?? false
+            if let uStep, Self.touchedNoDriver(world, uStep) { return true }
         case (nil, nil):
-            return false
+            break
         }
+        if uStep == nil {
+            var next = world
+            let (outcome, statements) = next.stepNotingStatements(u)
+            guard case .ran = outcome else { return false }
+            uStep = Taken(task: u, world: next, ranStatement: statements)
+        }
+        return Self.commute(world, uStep!, step)
+    }
+
+    /// Whether two steps taken from `world` commute there as they run: each order runs both
+    /// (neither disables the other), breaks nothing on the way, and reaches the same state
+    /// (Godefroid and Pirottin's conditional independence, CAV 1993: independence in a state,
+    /// which is all a sleep set needs of the steps taken from it).
+    static func commute(_ world: World, _ first: Taken, _ second: Taken) -> Bool {
+        let violations = world.violations.count
+        var one = first.world
+        var other = second.world
+        guard one.violations.count == violations, other.violations.count == violations,
+            case .ran = one.stepNotingStatements(second.task).outcome, case .ran = other.stepNotingStatements(first.task).outcome,
+            one.violations.count == violations, other.violations.count == violations
+        else { return false }
+        return one.stateKey.sameState(other.stateKey)
     }
 
     /// The sleep set of the state `step` reaches from `world`: the tasks of `asleep` (those
     /// asleep in `world`, and the ones stepped from it before, `taken`) independent of it.
-    func sleepAfter(_ world: World, _ step: Taken, asleep: UInt64, taken: [Taken]) -> UInt64 {
+    /// `asleep` tasks not taken from `world` whose steps were run to test them are kept in
+    /// `sleepers`, for the next step's test.
+    func sleepAfter(_ world: World, _ step: Taken, asleep: UInt64, taken: [Taken], sleepers: inout [Taken]) -> UInt64 {
         var sleep: UInt64 = 0
         var rest = asleep
         while rest != 0 {
             let u = rest.trailingZeroBitCount
             rest &= rest - 1
-            if independent(world, u, taken.first { $0.task == u }, step) { sleep |= 1 << UInt64(u) }
+            var uStep = taken.first { $0.task == u } ?? sleepers.first { $0.task == u }
+            let known = uStep != nil
+            if independent(world, u, &uStep, step) { sleep |= 1 << UInt64(u) }
+            if !known, let uStep { sleepers.append(uStep) }
         }
         return sleep
     }

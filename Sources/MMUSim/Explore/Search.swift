@@ -265,10 +265,13 @@ struct Search {
                 guard seenKey(key) == nil else { continue }
                 if sleep & Self.bit(task) != 0 { break }
                 let step = Taken(task: task, world: next, ranStatement: statements)
-                return Expansion(edges: [.next(task: task, sleep: sleepAfter(world, step, asleep: sleep, taken: []))], keys: [key])
+                var sleepers: [Taken] = []
+                let nextSleep = sleepAfter(world, step, asleep: sleep, taken: [], sleepers: &sleepers)
+                return Expansion(edges: [.next(task: task, sleep: nextSleep)], keys: [key])
             }
         }
         var taken: [Taken] = []
+        var sleepers: [Taken] = []
         var enabled = false
         for task in tasks {
             if let allowed = node.allowed, allowed & Self.bit(task) == 0 { continue }
@@ -288,7 +291,7 @@ struct Search {
             } else if runnable(next).isEmpty {
                 expansion.edges.append(.finished(locks: locksTaken(next)))
             } else {
-                let nextSleep = step.map { sleepAfter(world, $0, asleep: sleep, taken: taken) } ?? 0
+                let nextSleep = step.map { sleepAfter(world, $0, asleep: sleep, taken: taken, sleepers: &sleepers) } ?? 0
                 let key = StateKey(next)
                 if let seen = seenKey(key) {
                     expansion.edges.append(.known(task: task, sleep: nextSleep, key: seen))

@@ -8,6 +8,11 @@ public enum StepOutcome: Hashable, Sendable {
     case done
 }
 
+/// What a step did, for the explorer: `StepOutcome` without the names.
+enum Stepped {
+    case ran, blocked, done
+}
+
 /// What `advance` did: `StepOutcome`, the name of the step that ran if asked for.
 private enum Advance {
     case ran(String?)
@@ -67,17 +72,23 @@ extension World {
     /// Runs the next step of a task, whether or not it is paused; macros on the way expand
     /// for free.
     public mutating func step(_ id: Int) -> StepOutcome {
-        stepNotingStatements(id).outcome
+        var statements = false
+        return switch advance(id, named: true, statements: &statements) {
+        case .ran(let name): .ran(name!)
+        case .blocked(let reason): .blocked(reason)
+        case .done: .done
+        }
     }
 
-    /// `step`, and whether a driver statement ran in it (macros expand into the steps after
-    /// them: a statement may run in the step of a core one). The explorer's sleep sets ask.
-    mutating func stepNotingStatements(_ id: Int) -> (outcome: StepOutcome, ranStatement: Bool) {
+    /// `step` for the explorer, which reads no step's name: whether the step ran, and whether a
+    /// driver statement ran in it (macros expand into the steps after them: a statement may run
+    /// in the step of a core one; the sleep sets ask).
+    mutating func stepNotingStatements(_ id: Int) -> (outcome: Stepped, ranStatement: Bool) {
         var statements = false
-        let outcome: StepOutcome =
-            switch advance(id, named: true, statements: &statements) {
-            case .ran(let name): .ran(name!)
-            case .blocked(let reason): .blocked(reason)
+        let outcome: Stepped =
+            switch advance(id, named: false, statements: &statements) {
+            case .ran: .ran
+            case .blocked: .blocked
             case .done: .done
             }
         return (outcome, statements)
