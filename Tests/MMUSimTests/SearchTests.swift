@@ -158,6 +158,41 @@ struct ReductionTests {
         }
     }
 
+    /// Two tasks, each on an mm of its own with one written page: `op` on each.
+    static func twoMMs(_ op: String) throws -> Explorer {
+        let setup = (1...2).map { mm in
+            #"{"op": "create_mm"}, {"op": "mmap", "mm": \#(mm), "addr": "0x7f0000000000", "length": 4096, "prot": "rw", "flags": ["private", "anonymous"]}, "#
+                + #"{"op": "touch", "mm": \#(mm), "addr": "0x7f0000000000", "write": true, "value": 1}"#
+        }
+        let tasks = (1...2).map { #"{"op": "\#(op)", "mm": \#($0), "addr": "0x7f0000000000", "length": 4096, "prot": "r"}"# }
+        let text = #"{"setup": [\#(setup.joined(separator: ", "))], "tasks": [\#(tasks.joined(separator: ", "))]}"#
+        return try Explorer(try snakeCaseDecoder().decode(ExploreSpec.self, from: Data(text.utf8)))
+    }
+
+    @Test(
+        "core steps commute when running them in both orders says so: two mprotects of two mms reach each state by one step; two munmaps do not, their frees order the free list"
+    )
+    func coreStepsCommuteByRunning() throws {
+        // mprotect (mm/mprotect.c change_protection) takes its own mm's mmap_sem and page table
+        // lock and writes its own pte: nothing of the other mm's. Sleep sets with every pair of
+        // its steps independent explore a grid of states by a spanning tree: one step a state.
+        let mprotect = try Self.twoMMs("mprotect")
+        var search = Search(explorer: mprotect, jobs: 1, shard: nil, reduce: true)
+        search.takesStepsAlone = false
+        let sleeping = search.run(shouldStop: { false })
+        let full = mprotect.run(reduce: false)
+        #expect(sleeping.distinctStates == full.distinctStates && full.transitions > full.distinctStates)
+        #expect(sleeping.transitions == sleeping.distinctStates)
+        // munmap's zap_pte_range frees its page (free_page_and_swap_cache): two frees in either
+        // order leave the free list in another order, another state, so the frees stay dependent.
+        let munmap = try Self.twoMMs("munmap")
+        var both = Search(explorer: munmap, jobs: 1, shard: nil, reduce: true)
+        both.takesStepsAlone = false
+        let sleepingMunmap = both.run(shouldStop: { false })
+        #expect(sleepingMunmap.distinctStates == munmap.run(reduce: false).distinctStates)
+        #expect(sleepingMunmap.transitions > sleepingMunmap.distinctStates)
+    }
+
     /// Every workload of every built-in driver and of every policy of examples/drivers.
     static var policies: [String] {
         BuiltinDrivers.names.map { "drivers/\($0).json" }

@@ -103,8 +103,13 @@ extension Search {
 
     /// Whether `task`'s next step is of a kind that qualifies, and runs as itself.
     func isReducible(_ world: World, task id: Int) -> Bool {
-        guard let index = world.tasks.firstIndex(where: { $0.id == id }) else { return false }
-        let task = world.tasks[index]
+        guard let index = world.taskIndex(id) else { return false }
+        // Read in place: a copy of the task retains each of its arrays.
+        return isReducible(world, world.tasks[index])
+    }
+
+    private func isReducible(_ world: World, _ task: borrowing TaskStruct) -> Bool {
+        let id = task.id
         guard !task.isWorker, task.status != .done, let step = task.program.last else { return false }
         // A task's last step ends it: only a lock given up or a user reference dropped may be
         // that, when the task leaves no range open and nobody reads whether a task is done
@@ -179,6 +184,7 @@ extension Search {
         guard case .notify = step else { return true }
         var probe = world
         probe.current = id
+        guard let index = probe.taskIndex(id) else { return false }
         probe.tasks[index].program.removeLast()
         if case .ran = probe.execute(step) { return true }
         return false
@@ -191,9 +197,9 @@ extension Search {
     /// without waiting (a trylock). Readers do not exclude each other.
     func mmapReadUncontended(_ world: World, mm: Int, except id: Int) -> Bool {
         guard !facts.trylocks, !facts.listOrGrace, !facts.mmapWrites else { return false }
-        for task in world.tasks where task.id != id && task.status != .done {
-            if task.locks.contains(.mmapSem(mm: mm, write: true)) { return false }
-            let writes = task.program.contains {
+        for index in world.tasks.indices where world.tasks[index].id != id && world.tasks[index].status != .done {
+            if world.tasks[index].locks.contains(.mmapSem(mm: mm, write: true)) { return false }
+            let writes = world.tasks[index].program.contains {
                 if case .acquire(.mmapSem(mm, true)) = $0 { return true }
                 return false
             }
@@ -501,7 +507,11 @@ extension Search {
     /// when its policy has an invariant checked at every step (its check would be part of it).
     func driverAccess(_ world: World, task id: Int) -> DriverAccess? {
         guard let index = world.taskIndex(id) else { return nil }
-        let task = world.tasks[index]
+        // Read in place: a copy of the task retains each of its arrays.
+        return driverAccess(world, world.tasks[index])
+    }
+
+    private func driverAccess(_ world: World, _ task: borrowing TaskStruct) -> DriverAccess? {
         guard task.status != .done, task.program.count >= 2, case .driverStatement(let node, let statement, _)? = task.program.last,
             node >= 1, node <= world.notifiers.count
         else { return nil }
@@ -599,7 +609,7 @@ extension Search {
             case .ran = one.stepNotingStatements(second.task).outcome, case .ran = other.stepNotingStatements(first.task).outcome,
             one.violations.count == violations, other.violations.count == violations
         else { return false }
-        return one.stateKey.sameState(other.stateKey)
+        return one.sameFuture(other)
     }
 
     /// The sleep set of the state `step` reaches from `world`: the tasks of `asleep` (those

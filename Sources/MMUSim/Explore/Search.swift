@@ -382,22 +382,23 @@ struct Search {
         let chunk = 16
         guard jobs > 1, nodes.count > chunk else { return nodes.map(expand) }
         let chunks = (nodes.count + chunk - 1) / chunk
-        let results = UnsafeMutableBufferPointer<Expansion>.allocate(capacity: nodes.count)
-        results.initialize(repeating: Expansion())
-        defer { results.deallocate() }
-        nonisolated(unsafe) let output = results
         let search = self
         // Each thread takes the next chunk not taken yet (expansions differ in cost: one step
-        // taken alone, or every task's), and writes only its nodes' slots.
-        let taken = Atomic(0)
-        DispatchQueue.concurrentPerform(iterations: min(jobs, chunks)) { _ in
-            while true {
-                let index = taken.add(1, ordering: .relaxed).oldValue
-                guard index < chunks else { return }
-                for slot in index * chunk..<min(nodes.count, (index + 1) * chunk) { output[slot] = search.expand(nodes[slot]) }
+        // taken alone, or every task's), and initializes only its nodes' slots of the array.
+        return Array(unsafeUninitializedCapacity: nodes.count) { buffer, initialized in
+            nonisolated(unsafe) let output = buffer.baseAddress!
+            let taken = Atomic(0)
+            DispatchQueue.concurrentPerform(iterations: min(jobs, chunks)) { _ in
+                while true {
+                    let index = taken.add(1, ordering: .relaxed).oldValue
+                    guard index < chunks else { return }
+                    for slot in index * chunk..<min(nodes.count, (index + 1) * chunk) {
+                        (output + slot).initialize(to: search.expand(nodes[slot]))
+                    }
+                }
             }
+            initialized = nodes.count
         }
-        return Array(results)
     }
 
     /// Searches, then counts what was found and replays the counterexample.
@@ -649,14 +650,32 @@ extension World {
     /// likely to differ first, tasks by their own `sameState` (which reads a task's step count
     /// as history). SearchTests checks that it names every stored field of World.
     func sameState(_ other: World) -> Bool {
-        nextTaskID == other.nextTaskID && current == other.current && lastSeq == other.lastSeq
-            && tablesVisited == other.tablesVisited && nextAnonVMA == other.nextAnonVMA && xipSparsePfn == other.xipSparsePfn
-            && tasks.sameElements(other.tasks) { $0.sameState($1) }
+        current == other.current && lastSeq == other.lastSeq && tablesVisited == other.tablesVisited && trace == other.trace
+            && sameFuture(other)
+    }
+
+    /// `sameState` but for what `stateKey` leaves out (the trace, the event counter, the tables
+    /// visited, the running task): whether two worlds can do exactly the same things from here.
+    func sameFuture(_ other: World) -> Bool {
+        nextTaskID == other.nextTaskID && nextAnonVMA == other.nextAnonVMA && xipSparsePfn == other.xipSparsePfn
+            && sameTasks(other.tasks)
             && notifiers.sameElements(other.notifiers) && mms.sameElements(other.mms)
             && frames.sameElements(other.frames) && freeFrames.sameElements(other.freeFrames) && swap.sameElements(other.swap)
             && freeSlots.sameElements(other.freeSlots) && files.sameElements(other.files) && sharedVars == other.sharedVars
-            && checker == other.checker && trace == other.trace && policies == other.policies && drivers == other.drivers
+            && checker == other.checker && policies == other.policies && drivers == other.drivers
             && config == other.config
+    }
+
+    /// Whether the tasks are the same, each by its own `sameState`: read in place (a closure
+    /// over the elements would copy each task, a retain of every one of its arrays).
+    private func sameTasks(_ other: [TaskStruct]) -> Bool {
+        guard tasks.count == other.count else { return false }
+        return tasks.withUnsafeBufferPointer { a in
+            other.withUnsafeBufferPointer { b in
+                for index in a.indices where !a[index].sameState(b[index]) { return false }
+                return true
+            }
+        }
     }
 
     /// The stored fields `sameState` compares, by name (SearchTests holds it to World's own).
