@@ -5,7 +5,9 @@ public struct Checker: Codable, Hashable, Sendable {
     public private(set) var violations: [Violation] = []
     /// How many of the last violations still wait for the event that shows them.
     private var unstamped = 0
-    /// Ranges changed since their mm was last quiet, for the quiescent checks.
+    /// Ranges changed since their mm was last quiet, for the quiescent checks: by mm, then
+    /// address, none touching another of its mm. A set of pages kept in one order whatever the
+    /// order the changes came in, so that two tasks' changes in either order leave the same state.
     var changed: [ChangedRange] = []
 
     /// Records a violation unless the same one (invariant, mm, notifier, address) is known.
@@ -25,19 +27,29 @@ public struct Checker: Codable, Hashable, Sendable {
         unstamped = 0
     }
 
-    /// Notes that the ptes or sptes of `[start, end)` in `mm` changed, merging with the last
-    /// range when they touch.
+    /// Notes that the ptes or sptes of `[start, end)` in `mm` changed, merged with the ranges of
+    /// its mm it touches.
     mutating func markChanged(mm: Int, start: UInt64, end: UInt64) {
-        if let last = changed.last, last.mm == mm, start <= last.end, last.start <= end {
-            changed[changed.count - 1] = ChangedRange(mm: mm, start: min(start, last.start), end: max(end, last.end))
-        } else {
-            changed.append(ChangedRange(mm: mm, start: start, end: end))
+        var merged = ChangedRange(mm: mm, start: start, end: end)
+        // The first range that does not end before this one starts (the ones before it neither
+        // overlap nor touch it; a range of the mm from there on does while it starts by `end`).
+        // (By bisection: a walk that touches pages far apart keeps many ranges.)
+        var (index, high) = (0, changed.count)
+        while index < high {
+            let middle = (index + high) / 2
+            if (changed[middle].mm, changed[middle].end) < (mm, start) { index = middle + 1 } else { high = middle }
         }
+        while index < changed.count, changed[index].mm == mm, changed[index].start <= merged.end {
+            merged.start = min(merged.start, changed[index].start)
+            merged.end = max(merged.end, changed[index].end)
+            changed.remove(at: index)
+        }
+        changed.insert(merged, at: index)
     }
 
     /// Puts back a range a quiescent check could not look at yet (its mm is still busy).
     mutating func keep(_ range: ChangedRange) {
-        changed.append(range)
+        markChanged(mm: range.mm, start: range.start, end: range.end)
     }
 
     /// Takes the changed ranges out, for a quiescent check to look at.
