@@ -151,7 +151,7 @@ struct Search {
         self.reduce = reduce
         facts = Facts(explorer.initial)
         var world = explorer.initial
-        world.trace = TraceLog(capacity: 1)
+        world.trace = .none
         start = world
         baseViolations = explorer.initial.violations.count
         maxSchedules = explorer.spec.maxSchedules ?? Int.max
@@ -234,7 +234,20 @@ struct Search {
 
     /// The tasks that may move: the spec's, and the workers their drivers queued, by id.
     private func runnable(_ world: World) -> [Int] {
-        (explorer.taskIDs.filter { world.task($0)?.status != .done } + world.tasks.filter { $0.isWorker && $0.status != .done }.map(\.id)).sorted()
+        // (The world keeps its tasks by increasing id: `start` appends each with the next id.)
+        var ids: [Int] = []
+        for index in world.tasks.indices where mayMove(world, index) { ids.append(world.tasks[index].id) }
+        return ids
+    }
+
+    /// Whether some task may move: `runnable` is not empty.
+    private func anyRunnable(_ world: World) -> Bool {
+        world.tasks.indices.contains { mayMove(world, $0) }
+    }
+
+    /// Whether the task at `index` is one of the spec's or a worker, and not done.
+    private func mayMove(_ world: World, _ index: Int) -> Bool {
+        world.tasks[index].status != .done && (world.tasks[index].isWorker || explorer.taskIDs.contains(world.tasks[index].id))
     }
 
     /// Steps each task that can move from `node` (with reduction: one alone, or each that is
@@ -260,7 +273,7 @@ struct Search {
                 var next = world
                 // (A last step that ends the schedule is an edge of its own: expanded whole.)
                 let (outcome, statements) = next.stepNotingStatements(task)
-                guard case .ran = outcome, Self.changedOwnStateOnly(world, next, task: task), !runnable(next).isEmpty else { continue }
+                guard case .ran = outcome, Self.changedOwnStateOnly(world, next, task: task), anyRunnable(next) else { continue }
                 let key = StateKey(next)
                 guard seenKey(key) == nil else { continue }
                 if sleep & Self.bit(task) != 0 { break }
@@ -288,7 +301,7 @@ struct Search {
             let step = reduce ? Taken(task: task, world: next, ranStatement: statements) : nil
             if next.violations.count > baseViolations {
                 expansion.edges.append(.violated(task: task, places: next.violations[baseViolations...].map(ViolationPlace.init)))
-            } else if runnable(next).isEmpty {
+            } else if !anyRunnable(next) {
                 expansion.edges.append(.finished(locks: locksTaken(next)))
             } else {
                 let nextSleep = step.map { sleepAfter(world, $0, asleep: sleep, taken: taken, sleepers: &sleepers) } ?? 0
@@ -317,8 +330,9 @@ struct Search {
 
     /// The key kept for a state seen at this depth or less (nil when it was not).
     private func seenKey(_ key: StateKey) -> StateKey? {
-        let bucket = seen[part(key)]
-        return bucket.firstIndex(of: SeenState(key)).map { bucket[$0].key }
+        // (In place: a copy of the set would retain its storage, which every thread reads.)
+        let part = part(key)
+        return seen[part].firstIndex(of: SeenState(key)).map { seen[part][$0].key }
     }
 
     private var distinct: Int { seen.reduce(0) { $0 + $1.count } }

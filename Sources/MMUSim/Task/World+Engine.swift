@@ -314,6 +314,7 @@ extension World {
     mutating func emit(_ info: consuming EventInfo) {
         lastSeq += 1
         stampViolations(lastSeq)
+        guard trace.keepsEvents else { return }
         // The running task's context, read in place, once.
         var (task, mm, op, locks): (Int?, Int?, String?, [Lock]) = (nil, info.mm, nil, [])
         var (inRCU, atomic, inSRCU) = (false, false, false)

@@ -13,6 +13,15 @@ public struct TraceLog: Codable, Hashable, Sendable {
         self.capacity = capacity
     }
 
+    /// A log that keeps no event, for a world whose trace nobody reads (the explorer's states:
+    /// a counterexample's trace is replayed): the world then builds no event at all.
+    static let none = TraceLog(keepingNone: ())
+
+    private init(keepingNone: Void) { capacity = 0 }
+
+    /// Whether the log keeps events.
+    var keepsEvents: Bool { capacity > 0 }
+
     /// The number of events kept.
     public var count: Int { ring.count }
 
