@@ -123,6 +123,11 @@ struct Search {
     /// sleep sets alone, which reach every state; SearchTests holds them to that).
     var takesStepsAlone = true
 
+    /// The spec's task ids as bits (`bit`), when each is below 64 (a live world's may not be):
+    /// read for every task of every state, with no array whose reference count every thread
+    /// would bump.
+    private let specTasks: UInt64?
+
     /// The world stepped by the search: no trace (the counterexample's is replayed).
     private let start: World
     private let baseViolations: Int
@@ -150,6 +155,7 @@ struct Search {
         self.shard = shard
         self.reduce = reduce
         facts = Facts(explorer.initial)
+        specTasks = explorer.taskIDs.allSatisfy { Self.bit($0) != 0 } ? explorer.taskIDs.reduce(0) { $0 | Self.bit($1) } : nil
         var world = explorer.initial
         world.trace = .none
         start = world
@@ -247,7 +253,10 @@ struct Search {
 
     /// Whether the task at `index` is one of the spec's or a worker, and not done.
     private func mayMove(_ world: World, _ index: Int) -> Bool {
-        world.tasks[index].status != .done && (world.tasks[index].isWorker || explorer.taskIDs.contains(world.tasks[index].id))
+        guard world.tasks[index].status != .done else { return false }
+        if world.tasks[index].isWorker { return true }
+        let id = world.tasks[index].id
+        return specTasks.map { $0 & Self.bit(id) != 0 } ?? explorer.taskIDs.contains(id)
     }
 
     /// Steps each task that can move from `node` (with reduction: one alone, or each that is
