@@ -106,9 +106,16 @@ public struct PolicyTable: Hashable, Sendable, Codable {
     /// The policy at `index`.
     public subscript(index: Int) -> LoadedPolicy { loaded[index] }
 
-    /// Equal tables hold the same policies; a shared one compares by identity alone.
+    /// Equal tables hold the same policies; a shared one compares by identity alone. (Read in
+    /// place: a walk over copies of the elements retains each policy, which every world of an
+    /// exploration shares, on every comparison of two states.)
     public static func == (a: PolicyTable, b: PolicyTable) -> Bool {
-        a.loaded.count == b.loaded.count && zip(a.loaded, b.loaded).allSatisfy { $0 === $1 || $0.policy == $1.policy }
+        a.loaded.count == b.loaded.count
+            && a.loaded.withUnsafeBufferPointer { x in
+                b.loaded.withUnsafeBufferPointer { y in
+                    x.baseAddress == y.baseAddress || x.indices.allSatisfy { x[$0] === y[$0] || x[$0].policy == y[$0].policy }
+                }
+            }
     }
 
     /// Hashes how many policies there are (equal tables hold the same ones).
