@@ -183,8 +183,9 @@ struct ReductionTests {
         let full = mprotect.run(reduce: false)
         #expect(sleeping.distinctStates == full.distinctStates && full.transitions > full.distinctStates)
         #expect(sleeping.transitions == sleeping.distinctStates)
-        // munmap's zap_pte_range frees its page (free_page_and_swap_cache): two frees in either
-        // order leave the free list in another order, another state, so the frees stay dependent.
+        // munmap's pages go back to the free list at tlb_finish_mmu (free_pages_and_swap_cache,
+        // mm/swap_state.c, from the mmu_gather): two frees in either order leave it in another
+        // order, another state, so those steps stay dependent.
         let munmap = try Self.twoMMs("munmap")
         var both = Search(explorer: munmap, jobs: 1, shard: nil, reduce: true)
         both.takesStepsAlone = false

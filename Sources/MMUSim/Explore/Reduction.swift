@@ -490,6 +490,14 @@ extension Search {
         var task: Int
         var world: World
         var ranStatement: Bool
+
+        /// Task `task`'s next step from `world`: what it did, and the step (its world unchanged
+        /// when the step was blocked).
+        static func take(_ task: Int, from world: World) -> (outcome: Advance, step: Taken) {
+            var next = world
+            let (outcome, statements) = next.stepNotingStatements(task)
+            return (outcome, Taken(task: task, world: next, ranStatement: statements))
+        }
     }
 
     /// What the driver statement a task runs next reads and writes: its notifier, the instance
@@ -572,11 +580,10 @@ extension Search {
 
     /// Whether the next steps of tasks `u` and `t` are independent in `world`: from what they
     /// read and write when that decides, else by running them in both orders (`commute`). `t`
-    /// was taken (`step`); `u`'s step is known when it was taken from this state too (`uStep`),
-    /// else it is run here once and kept in `uStep`.
-    func independent(_ world: World, _ u: Int, _ uStep: inout Taken?, _ step: Taken) -> Bool {
-        let (a, b) = (driverAccess(world, task: u), driverAccess(world, task: step.task))
-        switch (a, b) {
+    /// was taken (`step`, its `driverAccess` `b`, read once for every u); `u`'s step is known
+    /// when it was taken from this state too (`uStep`), else it is run here once and kept there.
+    func independent(_ world: World, _ u: Int, _ uStep: inout Taken?, _ step: Taken, stepAccess b: DriverAccess?) -> Bool {
+        switch (driverAccess(world, task: u), b) {
         case (let a?, let b?):
             guard a.node == b.node else { return true }
             if let lock = a.lock, lock == b.lock { return false }
@@ -589,12 +596,11 @@ extension Search {
             break
         }
         if uStep == nil {
-            var next = world
-            let (outcome, statements) = next.stepNotingStatements(u)
+            let (outcome, taken) = Taken.take(u, from: world)
             guard case .ran = outcome else { return false }
-            uStep = Taken(task: u, world: next, ranStatement: statements)
+            uStep = taken
         }
-        return Self.commute(world, uStep!, step)
+        return uStep.map { Self.commute(world, $0, step) } ?? false
     }
 
     /// Whether two steps taken from `world` commute there as they run: each order runs both
@@ -619,12 +625,13 @@ extension Search {
     func sleepAfter(_ world: World, _ step: Taken, asleep: UInt64, taken: [Taken], sleepers: inout [Taken]) -> UInt64 {
         var sleep: UInt64 = 0
         var rest = asleep
+        let access = rest == 0 ? nil : driverAccess(world, task: step.task)
         while rest != 0 {
             let u = rest.trailingZeroBitCount
             rest &= rest - 1
             var uStep = taken.first { $0.task == u } ?? sleepers.first { $0.task == u }
             let known = uStep != nil
-            if independent(world, u, &uStep, step) { sleep |= 1 << UInt64(u) }
+            if independent(world, u, &uStep, step, stepAccess: access) { sleep |= 1 << UInt64(u) }
             if !known, let uStep { sleepers.append(uStep) }
         }
         return sleep

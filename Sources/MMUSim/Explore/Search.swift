@@ -123,11 +123,6 @@ struct Search {
     /// sleep sets alone, which reach every state; SearchTests holds them to that).
     var takesStepsAlone = true
 
-    /// The spec's task ids as bits (`bit`), when each is below 64 (a live world's may not be):
-    /// read for every task of every state, with no array whose reference count every thread
-    /// would bump.
-    private let specTasks: UInt64?
-
     /// The world stepped by the search: no trace (the counterexample's is replayed).
     private let start: World
     private let baseViolations: Int
@@ -155,7 +150,6 @@ struct Search {
         self.shard = shard
         self.reduce = reduce
         facts = Facts(explorer.initial)
-        specTasks = explorer.taskIDs.allSatisfy { Self.bit($0) != 0 } ? explorer.taskIDs.reduce(0) { $0 | Self.bit($1) } : nil
         var world = explorer.initial
         world.trace = .none
         start = world
@@ -255,8 +249,7 @@ struct Search {
     private func mayMove(_ world: World, _ index: Int) -> Bool {
         guard world.tasks[index].status != .done else { return false }
         if world.tasks[index].isWorker { return true }
-        let id = world.tasks[index].id
-        return specTasks.map { $0 & Self.bit(id) != 0 } ?? explorer.taskIDs.contains(id)
+        return explorer.taskIDs.contains(world.tasks[index].id)
     }
 
     /// Steps each task that can move from `node` (with reduction: one alone, or each that is
@@ -279,14 +272,12 @@ struct Search {
         // unless it closes a cycle (its state was seen at this depth or less) or is asleep.
         if reduce, takesStepsAlone, !revisit {
             for task in tasks where isReducible(world, task: task) {
-                var next = world
                 // (A last step that ends the schedule is an edge of its own: expanded whole.)
-                let (outcome, statements) = next.stepNotingStatements(task)
-                guard case .ran = outcome, Self.changedOwnStateOnly(world, next, task: task), anyRunnable(next) else { continue }
-                let key = StateKey(next)
+                let (outcome, step) = Taken.take(task, from: world)
+                guard case .ran = outcome, Self.changedOwnStateOnly(world, step.world, task: task), anyRunnable(step.world) else { continue }
+                let key = StateKey(step.world)
                 guard seenKey(key) == nil else { continue }
                 if sleep & Self.bit(task) != 0 { break }
-                let step = Taken(task: task, world: next, ranStatement: statements)
                 var sleepers: [Taken] = []
                 let nextSleep = sleepAfter(world, step, asleep: sleep, taken: [], sleepers: &sleepers)
                 return Expansion(edges: [.next(task: task, sleep: nextSleep)], keys: [key])
@@ -302,12 +293,12 @@ struct Search {
                 enabled = true
                 continue
             }
-            var next = world
-            let (outcome, statements) = next.stepNotingStatements(task)
+            let (outcome, taking) = Taken.take(task, from: world)
             if case .blocked = outcome { continue }
             enabled = true
+            let next = taking.world
             // (A step taken is kept for the sleep sets of its siblings: with reduction only.)
-            let step = reduce ? Taken(task: task, world: next, ranStatement: statements) : nil
+            let step = reduce ? taking : nil
             if next.violations.count > baseViolations {
                 expansion.edges.append(.violated(task: task, places: next.violations[baseViolations...].map(ViolationPlace.init)))
             } else if !anyRunnable(next) {

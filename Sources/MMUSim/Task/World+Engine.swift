@@ -8,13 +8,9 @@ public enum StepOutcome: Hashable, Sendable {
     case done
 }
 
-/// What a step did, for the explorer: `StepOutcome` without the names.
-enum Stepped {
-    case ran, blocked, done
-}
-
-/// What `advance` did: `StepOutcome`, the name of the step that ran if asked for.
-private enum Advance {
+/// What `advance` did: `StepOutcome`, the name of the step that ran if asked for (the
+/// explorer does not ask).
+enum Advance {
     case ran(String?)
     case blocked(String)
     case done
@@ -83,14 +79,9 @@ extension World {
     /// `step` for the explorer, which reads no step's name: whether the step ran, and whether a
     /// driver statement ran in it (macros expand into the steps after them: a statement may run
     /// in the step of a core one; the sleep sets ask).
-    mutating func stepNotingStatements(_ id: Int) -> (outcome: Stepped, ranStatement: Bool) {
+    mutating func stepNotingStatements(_ id: Int) -> (outcome: Advance, ranStatement: Bool) {
         var statements = false
-        let outcome: Stepped =
-            switch advance(id, named: false, statements: &statements) {
-            case .ran: .ran
-            case .blocked: .blocked
-            case .done: .done
-            }
+        let outcome = advance(id, named: false, statements: &statements)
         return (outcome, statements)
     }
 
