@@ -702,16 +702,26 @@ extension World {
 extension TaskStruct {
     /// Whether two tasks are in the same state: every stored field equal, but for the step
     /// count, of which only whether it is 0 matters (queue_work reads it of a worker; the rest
-    /// is history). SearchTests checks that it names every stored field of TaskStruct.
+    /// is history). SearchTests checks that it names every stored field of TaskStruct and TaskState.
     func sameState(_ other: TaskStruct) -> Bool {
-        id == other.id && status == other.status && program.sameElements(other.program) && locks.sameElements(other.locks)
+        guard id == other.id && mm == other.mm && isWorker == other.isWorker else { return false }
+        // One state box: the same state (a task no step of the two worlds ran).
+        return sharesState(with: other) || state.sameState(other.state)
+    }
+}
+
+extension TaskState {
+    /// `TaskStruct.sameState` for the fields behind the box.
+    func sameState(_ other: TaskState) -> Bool {
+        status == other.status && program.sameElements(other.program) && locks.sameElements(other.locks)
             && rcuDepth == other.rcuDepth && rcuEpoch == other.rcuEpoch && srcuDepth == other.srcuDepth && srcuEpoch == other.srcuEpoch
             && (stepsRun == 0) == (other.stepsRun == 0) && blockedOn == other.blockedOn && pauseAt == other.pauseAt
-            && sameOperationAndResult(other) && openRanges.sameElements(other.openRanges) && scratch == other.scratch && mm == other.mm
-            && isWorker == other.isWorker
+            && sameOperationAndResult(other) && openRanges.sameElements(other.openRanges) && scratch == other.scratch
     }
+}
 
-    /// The stored fields `sameState` compares, by name.
+extension TaskStruct {
+    /// The stored fields `sameState` compares, by name: the task's and its state's.
     static let sameStateFields = [
         "id", "operation", "program", "locks", "rcuDepth", "rcuEpoch", "srcuDepth", "srcuEpoch", "status", "blockedOn", "pauseAt",
         "result", "stepsRun", "openRanges", "scratch", "mm", "isWorker",

@@ -5,8 +5,10 @@
 @propertyWrapper
 public struct Shared<Value: Hashable & Codable & Sendable>: Hashable, Codable, Sendable {
     private final class Box: @unchecked Sendable {
-        // Written only through `wrappedValue`'s modify, after it made the box unique.
-        var value: Value
+        // Written only through `wrappedValue`'s modify, after it made the box unique: no other
+        // access can overlap (unchecked: the runtime's exclusivity check of a class's property
+        // cost more than the step a task's state is read for).
+        @exclusivity(unchecked) var value: Value
         init(_ value: Value) { self.value = value }
     }
 
@@ -23,6 +25,9 @@ public struct Shared<Value: Hashable & Codable & Sendable>: Hashable, Codable, S
             yield &box.value
         }
     }
+
+    /// Whether both keep their value in one box (the same value, without reading it).
+    func sharesBox(with other: Shared) -> Bool { box === other.box }
 
     /// The same value (one box is the same value).
     public static func == (lhs: Shared, rhs: Shared) -> Bool { lhs.box === rhs.box || lhs.box.value == rhs.box.value }

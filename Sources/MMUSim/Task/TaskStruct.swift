@@ -84,52 +84,101 @@ public struct ReaderMark: Codable, Hashable, Sendable {
 }
 
 /// A simulated thread running one operation as a sequence of atomic steps (`task_struct`).
+///
+/// What a step changes lives behind one reference, copied on write (`TaskState`): a copy of
+/// a task, and of a world's tasks (the explorer copies a world at every step it takes), is one
+/// retain, not one of each of the task's arrays and strings; a step copies the state of the
+/// task it runs alone. Two tasks sharing their state are the same at once.
 public struct TaskStruct: Codable, Hashable, Sendable {
     /// The task's id.
     public let id: Int
-    /// The operation it runs.
-    @Shared public private(set) var operation: Operation
-    /// The steps still to run; the last element runs next.
-    var program: [Step]
-    /// The locks it holds, in the order taken.
-    public internal(set) var locks: [Lock] = []
-    /// Nesting depth of rcu_read_lock.
-    public internal(set) var rcuDepth = 0
-    /// Bumped when the outermost rcu_read_unlock runs; grace periods compare it.
-    var rcuEpoch = 0
-    /// Modern: nesting depth of the notifier core's srcu_read_lock (sleepable: not atomic).
-    public internal(set) var srcuDepth = 0
-    /// Bumped when the outermost srcu_read_unlock runs; SRCU grace periods compare it.
-    var srcuEpoch = 0
-    /// Where it stands.
-    public internal(set) var status: TaskStatus = .runnable
-    /// What it waits for when blocked.
-    public internal(set) var blockedOn: String?
-    /// The step name to stop before, if any.
-    public internal(set) var pauseAt: String?
-    /// The result so far; final when done.
-    @Shared public internal(set) var result = OpResult()
-    /// Steps run so far.
-    public internal(set) var stepsRun = 0
-    /// Invalidate ranges this task has started and not ended, per notifier.
-    var openRanges: [ActiveRange] = []
-    /// Working values passed from one step to a later one.
-    var scratch = Scratch()
     /// The mm it works on, if any (the operation's, kept: the checker asks after every step).
     public let mm: Int?
     /// True for a driver's worker thread (`queue_work`), which no request started.
     public let isWorker: Bool
+    /// The rest, shared by the copies of the task until one changes it.
+    @Shared var state: TaskState
 
     /// A task that will run `operation` as `program`.
     init(id: Int, operation: Operation, program: [Step]) {
         self.id = id
-        self.operation = operation
-        self.program = program
         mm = operation.mm
         switch operation {
         case .work, .srcuFree: isWorker = true
         default: isWorker = false
         }
+        state = TaskState(operation: operation, program: program)
+    }
+
+    /// Whether `other` keeps its state in this task's box: a copy no step changed since.
+    func sharesState(with other: TaskStruct) -> Bool { _state.sharesBox(with: other._state) }
+
+    /// The operation it runs.
+    public var operation: Operation { state.operation }
+    /// The steps still to run; the last element runs next.
+    var program: [Step] {
+        _read { yield state.program }
+        _modify { yield &state.program }
+    }
+    /// The locks it holds, in the order taken.
+    public internal(set) var locks: [Lock] {
+        _read { yield state.locks }
+        _modify { yield &state.locks }
+    }
+    /// Nesting depth of rcu_read_lock.
+    public internal(set) var rcuDepth: Int {
+        _read { yield state.rcuDepth }
+        _modify { yield &state.rcuDepth }
+    }
+    /// Bumped when the outermost rcu_read_unlock runs; grace periods compare it.
+    var rcuEpoch: Int {
+        _read { yield state.rcuEpoch }
+        _modify { yield &state.rcuEpoch }
+    }
+    /// Modern: nesting depth of the notifier core's srcu_read_lock (sleepable: not atomic).
+    public internal(set) var srcuDepth: Int {
+        _read { yield state.srcuDepth }
+        _modify { yield &state.srcuDepth }
+    }
+    /// Bumped when the outermost srcu_read_unlock runs; SRCU grace periods compare it.
+    var srcuEpoch: Int {
+        _read { yield state.srcuEpoch }
+        _modify { yield &state.srcuEpoch }
+    }
+    /// Where it stands.
+    public internal(set) var status: TaskStatus {
+        _read { yield state.status }
+        _modify { yield &state.status }
+    }
+    /// What it waits for when blocked.
+    public internal(set) var blockedOn: String? {
+        _read { yield state.blockedOn }
+        _modify { yield &state.blockedOn }
+    }
+    /// The step name to stop before, if any.
+    public internal(set) var pauseAt: String? {
+        _read { yield state.pauseAt }
+        _modify { yield &state.pauseAt }
+    }
+    /// The result so far; final when done.
+    public internal(set) var result: OpResult {
+        _read { yield state.result }
+        _modify { yield &state.result }
+    }
+    /// Steps run so far.
+    public internal(set) var stepsRun: Int {
+        _read { yield state.stepsRun }
+        _modify { yield &state.stepsRun }
+    }
+    /// Invalidate ranges this task has started and not ended, per notifier.
+    var openRanges: [ActiveRange] {
+        _read { yield state.openRanges }
+        _modify { yield &state.openRanges }
+    }
+    /// Working values passed from one step to a later one.
+    var scratch: Scratch {
+        _read { yield state.scratch }
+        _modify { yield &state.scratch }
     }
 
     /// The name of the operation.
@@ -143,6 +192,69 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     public var nextStep: String? { program.last?.name }
     /// True in atomic context: a spinlock or rcu_read_lock is held (v17 RCU disables preemption).
     public var isAtomic: Bool { rcuDepth > 0 || locks.contains { $0.isSpinlock } }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, mm, isWorker
+    }
+
+    /// Decodes the task as it encodes: its state's fields beside its id, mm and isWorker.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(Int.self, forKey: .id)
+        mm = try container.decodeIfPresent(Int.self, forKey: .mm)
+        isWorker = try container.decode(Bool.self, forKey: .isWorker)
+        state = try TaskState(from: decoder)
+    }
+
+    /// Encodes the task as one object: its state's fields beside its id, mm and isWorker.
+    public func encode(to encoder: any Encoder) throws {
+        try state.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encodeIfPresent(mm, forKey: .mm)
+        try container.encode(isWorker, forKey: .isWorker)
+    }
+}
+
+/// What a task's steps change: everything of a task but its id, mm and kind.
+struct TaskState: Codable, Hashable, Sendable {
+    /// The operation it runs.
+    @Shared var operation: Operation
+    /// The steps still to run; the last element runs next.
+    var program: [Step]
+    /// The locks it holds, in the order taken.
+    var locks: [Lock] = []
+    /// Nesting depth of rcu_read_lock.
+    var rcuDepth = 0
+    /// Bumped when the outermost rcu_read_unlock runs; grace periods compare it.
+    var rcuEpoch = 0
+    /// Modern: nesting depth of the notifier core's srcu_read_lock (sleepable: not atomic).
+    var srcuDepth = 0
+    /// Bumped when the outermost srcu_read_unlock runs; SRCU grace periods compare it.
+    var srcuEpoch = 0
+    /// Where it stands.
+    var status: TaskStatus = .runnable
+    /// What it waits for when blocked.
+    var blockedOn: String?
+    /// The step name to stop before, if any.
+    var pauseAt: String?
+    /// The result so far; final when done.
+    @Shared var result = OpResult()
+    /// Steps run so far.
+    var stepsRun = 0
+    /// Invalidate ranges this task has started and not ended, per notifier.
+    var openRanges: [ActiveRange] = []
+    /// Working values passed from one step to a later one.
+    var scratch = Scratch()
+
+    init(operation: Operation, program: [Step]) {
+        self.operation = operation
+        self.program = program
+    }
+
+    /// Whether the operation and the result equal `other`'s, by their boxes first (a copy of a
+    /// task shares them; the values' own `==` would compare every field of the two).
+    func sameOperationAndResult(_ other: TaskState) -> Bool { _operation == other._operation && _result == other._result }
 }
 
 /// Values that a step leaves for a later step of the same task.
@@ -205,10 +317,4 @@ extension Scratch {
     mutating func writeArgument() -> Bool {
         driverFrames.isEmpty ? false : driverFrames[driverFrames.count - 1].write
     }
-}
-
-extension TaskStruct {
-    /// Whether the operation and the result equal `other`'s, by their boxes first (a copy of a
-    /// task shares them; the values' own `==` would compare every field of the two).
-    func sameOperationAndResult(_ other: TaskStruct) -> Bool { _operation == other._operation && _result == other._result }
 }
