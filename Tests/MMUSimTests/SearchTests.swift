@@ -79,7 +79,7 @@ struct SearchTests {
             Mirror(reflecting: value).children.compactMap { $0.label.map { $0.hasPrefix("_") ? String($0.dropFirst()) : $0 } }
         }
         // A task's own fields and those of its state, the box they share.
-        let taskFields = labels(task).filter { $0 != "state" } + labels(task.state)
+        let taskFields = labels(task).filter { $0 != "storage" } + labels(task.state)
         #expect(Set(taskFields) == Set(TaskStruct.sameStateFields) && taskFields.count == TaskStruct.sameStateFields.count, "\(taskFields)")
         var other = world
         #expect(world.sameState(other) && world == other)

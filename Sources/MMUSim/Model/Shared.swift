@@ -26,9 +26,6 @@ public struct Shared<Value: Hashable & Codable & Sendable>: Hashable, Codable, S
         }
     }
 
-    /// Whether both keep their value in one box (the same value, without reading it).
-    func sharesBox(with other: Shared) -> Bool { box === other.box }
-
     /// The same value (one box is the same value).
     public static func == (lhs: Shared, rhs: Shared) -> Bool { lhs.box === rhs.box || lhs.box.value == rhs.box.value }
 

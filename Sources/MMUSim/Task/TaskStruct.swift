@@ -97,7 +97,16 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     /// True for a driver's worker thread (`queue_work`), which no request started.
     public let isWorker: Bool
     /// The rest, shared by the copies of the task until one changes it.
-    @Shared var state: TaskState
+    private var storage: Storage
+
+    /// The box a task's state lives in.
+    private final class Storage: @unchecked Sendable {
+        // Written only through `state`'s modify, after it made the box unique: no other access
+        // can overlap (unchecked: the runtime's exclusivity check of a class's property cost
+        // more than the step a task's state is read for).
+        @exclusivity(unchecked) var state: TaskState
+        init(_ state: TaskState) { self.state = state }
+    }
 
     /// A task that will run `operation` as `program`.
     init(id: Int, operation: Operation, program: [Step]) {
@@ -107,11 +116,33 @@ public struct TaskStruct: Codable, Hashable, Sendable {
         case .work, .srcuFree: isWorker = true
         default: isWorker = false
         }
-        state = TaskState(operation: operation, program: program)
+        storage = Storage(TaskState(operation: operation, program: program))
+    }
+
+    /// The task's state, copied out of a box it shares before it changes.
+    var state: TaskState {
+        _read { yield storage.state }
+        _modify {
+            if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.state) }
+            yield &storage.state
+        }
     }
 
     /// Whether `other` keeps its state in this task's box: a copy no step changed since.
-    func sharesState(with other: TaskStruct) -> Bool { _state.sharesBox(with: other._state) }
+    func sharesState(with other: TaskStruct) -> Bool { storage === other.storage }
+
+    /// The same task: id, mm, kind and state (one box is the same state).
+    public static func == (lhs: TaskStruct, rhs: TaskStruct) -> Bool {
+        lhs.id == rhs.id && lhs.mm == rhs.mm && lhs.isWorker == rhs.isWorker && (lhs.sharesState(with: rhs) || lhs.state == rhs.state)
+    }
+
+    /// Hashes what `==` compares.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(mm)
+        hasher.combine(isWorker)
+        hasher.combine(state)
+    }
 
     /// The operation it runs.
     public var operation: Operation { state.operation }
@@ -203,7 +234,7 @@ public struct TaskStruct: Codable, Hashable, Sendable {
         id = try container.decode(Int.self, forKey: .id)
         mm = try container.decodeIfPresent(Int.self, forKey: .mm)
         isWorker = try container.decode(Bool.self, forKey: .isWorker)
-        state = try TaskState(from: decoder)
+        storage = Storage(try TaskState(from: decoder))
     }
 
     /// Encodes the task as one object: its state's fields beside its id, mm and isWorker.
