@@ -83,10 +83,10 @@ extension World {
     /// Pushes the steps of the statements `ids` of `node`'s policy so that the first runs next.
     mutating func pushStatements(_ node: Int, _ ids: [Int]) {
         let loaded = policies[notifiers[node - 1].policy]
-        let index = currentIndex
-        for id in ids.reversed() {
-            tasks[index].program.append(.driverStatement(notifier: node, statement: id, name: loaded.stepNames[id]))
-        }
+        // One append of them all: one access to the task's program, not one a statement.
+        tasks[currentIndex].program.append(
+            contentsOf: ids.reversed().lazy.map { .driverStatement(notifier: node, statement: $0, name: loaded.stepNames[$0]) }
+        )
     }
 
     // MARK: The fault path

@@ -121,8 +121,8 @@ public struct TaskStruct: Codable, Hashable, Sendable {
 
     /// The task's state, copied out of a box it shares before it changes.
     var state: TaskState {
-        _read { yield storage.state }
-        _modify {
+        @inline(__always) _read { yield storage.state }
+        @inline(__always) _modify {
             if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.state) }
             yield &storage.state
         }
@@ -148,68 +148,68 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     public var operation: Operation { state.operation }
     /// The steps still to run; the last element runs next.
     var program: [Step] {
-        _read { yield state.program }
-        _modify { yield &state.program }
+        @inline(__always) _read { yield state.program }
+        @inline(__always) _modify { yield &state.program }
     }
     /// The locks it holds, in the order taken.
     public internal(set) var locks: [Lock] {
-        _read { yield state.locks }
-        _modify { yield &state.locks }
+        @inline(__always) _read { yield state.locks }
+        @inline(__always) _modify { yield &state.locks }
     }
     /// Nesting depth of rcu_read_lock.
     public internal(set) var rcuDepth: Int {
-        _read { yield state.rcuDepth }
-        _modify { yield &state.rcuDepth }
+        @inline(__always) _read { yield state.rcuDepth }
+        @inline(__always) _modify { yield &state.rcuDepth }
     }
     /// Bumped when the outermost rcu_read_unlock runs; grace periods compare it.
     var rcuEpoch: Int {
-        _read { yield state.rcuEpoch }
-        _modify { yield &state.rcuEpoch }
+        @inline(__always) _read { yield state.rcuEpoch }
+        @inline(__always) _modify { yield &state.rcuEpoch }
     }
     /// Modern: nesting depth of the notifier core's srcu_read_lock (sleepable: not atomic).
     public internal(set) var srcuDepth: Int {
-        _read { yield state.srcuDepth }
-        _modify { yield &state.srcuDepth }
+        @inline(__always) _read { yield state.srcuDepth }
+        @inline(__always) _modify { yield &state.srcuDepth }
     }
     /// Bumped when the outermost srcu_read_unlock runs; SRCU grace periods compare it.
     var srcuEpoch: Int {
-        _read { yield state.srcuEpoch }
-        _modify { yield &state.srcuEpoch }
+        @inline(__always) _read { yield state.srcuEpoch }
+        @inline(__always) _modify { yield &state.srcuEpoch }
     }
     /// Where it stands.
     public internal(set) var status: TaskStatus {
-        _read { yield state.status }
-        _modify { yield &state.status }
+        @inline(__always) _read { yield state.status }
+        @inline(__always) _modify { yield &state.status }
     }
     /// What it waits for when blocked.
     public internal(set) var blockedOn: String? {
-        _read { yield state.blockedOn }
-        _modify { yield &state.blockedOn }
+        @inline(__always) _read { yield state.blockedOn }
+        @inline(__always) _modify { yield &state.blockedOn }
     }
     /// The step name to stop before, if any.
     public internal(set) var pauseAt: String? {
-        _read { yield state.pauseAt }
-        _modify { yield &state.pauseAt }
+        @inline(__always) _read { yield state.pauseAt }
+        @inline(__always) _modify { yield &state.pauseAt }
     }
     /// The result so far; final when done.
     public internal(set) var result: OpResult {
-        _read { yield state.result }
-        _modify { yield &state.result }
+        @inline(__always) _read { yield state.result }
+        @inline(__always) _modify { yield &state.result }
     }
     /// Steps run so far.
     public internal(set) var stepsRun: Int {
-        _read { yield state.stepsRun }
-        _modify { yield &state.stepsRun }
+        @inline(__always) _read { yield state.stepsRun }
+        @inline(__always) _modify { yield &state.stepsRun }
     }
     /// Invalidate ranges this task has started and not ended, per notifier.
     var openRanges: [ActiveRange] {
-        _read { yield state.openRanges }
-        _modify { yield &state.openRanges }
+        @inline(__always) _read { yield state.openRanges }
+        @inline(__always) _modify { yield &state.openRanges }
     }
     /// Working values passed from one step to a later one.
     var scratch: Scratch {
-        _read { yield state.scratch }
-        _modify { yield &state.scratch }
+        @inline(__always) _read { yield state.scratch }
+        @inline(__always) _modify { yield &state.scratch }
     }
 
     /// The name of the operation.
