@@ -102,6 +102,28 @@ struct SearchTests {
         #expect(!reboxed.sameState(started))
     }
 
+    @Test("a copy of a world shares each task's state until a step changes it; the copy keeps what it had")
+    func taskStateCopiedOnWrite() throws {
+        var world = World(WorldConfig(frames: 8, swapSlots: 4))
+        let mm = world.createMM()
+        _ = world.perform(.mmap(mm: mm, addr: nil, length: 2 * pageSize, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
+        let munmap = world.start(.munmap(mm: mm, addr: mmapBase, length: pageSize))
+        let touch = world.start(.touch(mm: mm, addr: mmapBase + pageSize, length: pageSize, write: true, value: 7))
+        let before = world
+        let index = try #require(world.tasks.firstIndex { $0.id == munmap })
+        #expect(world.tasks.indices.allSatisfy { world.tasks[$0].sharesState(with: before.tasks[$0]) })
+        #expect(world.step(munmap) != .done)
+        // The stepped task has a state of its own; the other still shares its box.
+        #expect(!world.tasks[index].sharesState(with: before.tasks[index]))
+        #expect(world.tasks[index].stepsRun == 1 && before.tasks[index].stepsRun == 0)
+        #expect(world.tasks[index].program != before.tasks[index].program)
+        let other = try #require(world.tasks.firstIndex { $0.id == touch })
+        #expect(world.tasks[other].sharesState(with: before.tasks[other]))
+        // The copy runs on from where it was, as if the step had never been taken.
+        var replay = before
+        #expect(replay.step(munmap) != .done && replay.sameState(world))
+    }
+
     @Test("a deadlock is found and counted once however the shards split it")
     func deadlockShards() throws {
         // dmirror beside a subscriber that refuses non-blockable ranges: the OOM reaper's failed
