@@ -706,17 +706,19 @@ extension TaskStruct {
     func sameState(_ other: TaskStruct) -> Bool {
         guard id == other.id && mm == other.mm && isWorker == other.isWorker else { return false }
         // One state box: the same state (a task no step of the two worlds ran).
-        return sharesState(with: other) || state.sameState(other.state)
+        return sharesState(with: other) || withStates(other, TaskState.same)
     }
 }
 
 extension TaskState {
-    /// `TaskStruct.sameState` for the fields behind the box.
-    func sameState(_ other: TaskState) -> Bool {
-        status == other.status && program.sameElements(other.program) && locks.sameElements(other.locks)
-            && rcuDepth == other.rcuDepth && rcuEpoch == other.rcuEpoch && srcuDepth == other.srcuDepth && srcuEpoch == other.srcuEpoch
-            && (stepsRun == 0) == (other.stepsRun == 0) && blockedOn == other.blockedOn && pauseAt == other.pauseAt
-            && sameOperationAndResult(other) && openRanges.sameElements(other.openRanges) && scratch == other.scratch
+    /// `TaskStruct.sameState` for the fields behind the box, read in place.
+    static func same(_ a: UnsafePointer<TaskState>, _ b: UnsafePointer<TaskState>) -> Bool {
+        a.pointee.status == b.pointee.status && a.pointee.program.sameElements(b.pointee.program)
+            && a.pointee.locks.sameElements(b.pointee.locks) && a.pointee.rcuDepth == b.pointee.rcuDepth
+            && a.pointee.rcuEpoch == b.pointee.rcuEpoch && a.pointee.srcuDepth == b.pointee.srcuDepth
+            && a.pointee.srcuEpoch == b.pointee.srcuEpoch && (a.pointee.stepsRun == 0) == (b.pointee.stepsRun == 0)
+            && a.pointee.blockedOn == b.pointee.blockedOn && a.pointee.pauseAt == b.pointee.pauseAt && sameOperationAndResult(a, b)
+            && a.pointee.openRanges.sameElements(b.pointee.openRanges) && a.pointee.scratch == b.pointee.scratch
     }
 }
 

@@ -131,6 +131,16 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     /// Whether `other` keeps its state in this task's box: a copy no step changed since.
     func sharesState(with other: TaskStruct) -> Bool { storage === other.storage }
 
+    /// `body` of pointers to this task's state and `other`'s, where their boxes keep them:
+    /// fields read through them are read in place (a state read out of its box whole is a
+    /// copy, a retain of each of its arrays and strings, of objects other worlds share).
+    /// Nothing is written through them.
+    func withStates<R>(_ other: TaskStruct, _ body: (UnsafePointer<TaskState>, UnsafePointer<TaskState>) -> R) -> R {
+        withUnsafeMutablePointer(to: &storage.state) { mine in
+            withUnsafeMutablePointer(to: &other.storage.state) { theirs in body(mine, theirs) }
+        }
+    }
+
     /// The same task: id, mm, kind and state (one box is the same state).
     public static func == (lhs: TaskStruct, rhs: TaskStruct) -> Bool {
         lhs.id == rhs.id && lhs.mm == rhs.mm && lhs.isWorker == rhs.isWorker && (lhs.sharesState(with: rhs) || lhs.state == rhs.state)
@@ -283,9 +293,11 @@ struct TaskState: Codable, Hashable, Sendable {
         self.program = program
     }
 
-    /// Whether the operation and the result equal `other`'s, by their boxes first (a copy of a
-    /// task shares them; the values' own `==` would compare every field of the two).
-    func sameOperationAndResult(_ other: TaskState) -> Bool { _operation == other._operation && _result == other._result }
+    /// Whether the operation and the result of `a` equal `b`'s, by their boxes first (a copy of
+    /// a task shares them; the values' own `==` would compare every field of the two).
+    static func sameOperationAndResult(_ a: UnsafePointer<TaskState>, _ b: UnsafePointer<TaskState>) -> Bool {
+        a.pointee._operation == b.pointee._operation && a.pointee._result == b.pointee._result
+    }
 }
 
 /// Values that a step leaves for a later step of the same task.
