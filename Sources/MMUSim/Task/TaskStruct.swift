@@ -137,7 +137,9 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     /// Nothing is written through them.
     func withStates<R>(_ other: TaskStruct, _ body: (UnsafePointer<TaskState>, UnsafePointer<TaskState>) -> R) -> R {
         withUnsafeMutablePointer(to: &storage.state) { mine in
-            withUnsafeMutablePointer(to: &other.storage.state) { theirs in body(mine, theirs) }
+            // One box: one access to it, not two overlapping ones.
+            if storage === other.storage { return body(mine, mine) }
+            return withUnsafeMutablePointer(to: &other.storage.state) { theirs in body(mine, theirs) }
         }
     }
 
