@@ -711,7 +711,8 @@ extension TaskStruct {
 }
 
 extension TaskState {
-    /// `TaskStruct.sameState` for the fields behind the box, read in place.
+    /// `TaskStruct.sameState` for the fields behind the boxes, both read where their boxes keep
+    /// them. (Static, of two pointers: a method called on `a.pointee` gets a copy of the state.)
     static func same(_ a: UnsafePointer<TaskState>, _ b: UnsafePointer<TaskState>) -> Bool {
         a.pointee.status == b.pointee.status && a.pointee.program.sameElements(b.pointee.program)
             && a.pointee.locks.sameElements(b.pointee.locks) && a.pointee.rcuDepth == b.pointee.rcuDepth

@@ -1,13 +1,14 @@
 /// A value kept behind one reference and copied on write: a copy of the struct that holds it
-/// costs one retain, not a copy of the value. For large fields that rarely change, such as a
-/// task's operation and result (464 of a task's 720 bytes): the explorer copies every task
-/// of a world at each step it takes. It compares, hashes and encodes as the value itself.
+/// costs one retain, not a copy of the value. For values the explorer copies at every step it
+/// takes and changes in few of them: a task's state (each of a world's tasks is copied with the
+/// world, one runs the step), and inside it the operation and result, which rarely change.
+/// It compares, hashes and encodes as the value itself.
 @propertyWrapper
 public struct Shared<Value: Hashable & Codable & Sendable>: Hashable, Codable, Sendable {
     private final class Box: @unchecked Sendable {
         // Written only through `wrappedValue`'s modify, after it made the box unique: no other
         // access can overlap (unchecked: the runtime's exclusivity check of a class's property
-        // cost more than the step a task's state is read for).
+        // cost more than most of the steps a task's state is read in).
         @exclusivity(unchecked) var value: Value
         init(_ value: Value) { self.value = value }
     }
@@ -19,10 +20,24 @@ public struct Shared<Value: Hashable & Codable & Sendable>: Hashable, Codable, S
 
     /// The value.
     public var wrappedValue: Value {
-        _read { yield box.value }
-        _modify {
+        @inline(__always) _read { yield box.value }
+        @inline(__always) _modify {
             if !isKnownUniquelyReferenced(&box) { box = Box(box.value) }
             yield &box.value
+        }
+    }
+
+    /// Whether `other` keeps its value in this one's box: the same value, known without reading it.
+    func sharesBox(with other: Shared) -> Bool { box === other.box }
+
+    /// `body` of pointers to this value and `other`'s where their boxes keep them, for reading
+    /// only: fields read through them are read in place (a value read out of its box whole is a
+    /// copy, a retain of each of its arrays and strings, of objects other copies share).
+    func withValues<R>(_ other: Shared, _ body: (UnsafePointer<Value>, UnsafePointer<Value>) -> R) -> R {
+        withUnsafeMutablePointer(to: &box.value) { mine in
+            // One box: one access to it, not two overlapping ones.
+            if box === other.box { return body(mine, mine) }
+            return withUnsafeMutablePointer(to: &other.box.value) { theirs in body(mine, theirs) }
         }
     }
 

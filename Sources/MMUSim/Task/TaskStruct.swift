@@ -97,16 +97,7 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     /// True for a driver's worker thread (`queue_work`), which no request started.
     public let isWorker: Bool
     /// The rest, shared by the copies of the task until one changes it.
-    private var storage: Storage
-
-    /// The box a task's state lives in.
-    private final class Storage: @unchecked Sendable {
-        // Written only through `state`'s modify, after it made the box unique: no other access
-        // can overlap (unchecked: the runtime's exclusivity check of a class's property cost
-        // more than the step a task's state is read for).
-        @exclusivity(unchecked) var state: TaskState
-        init(_ state: TaskState) { self.state = state }
-    }
+    private var storage: Shared<TaskState>
 
     /// A task that will run `operation` as `program`.
     init(id: Int, operation: Operation, program: [Step]) {
@@ -116,44 +107,22 @@ public struct TaskStruct: Codable, Hashable, Sendable {
         case .work, .srcuFree: isWorker = true
         default: isWorker = false
         }
-        storage = Storage(TaskState(operation: operation, program: program))
+        storage = Shared(wrappedValue: TaskState(operation: operation, program: program))
     }
 
     /// The task's state, copied out of a box it shares before it changes.
     var state: TaskState {
-        @inline(__always) _read { yield storage.state }
-        @inline(__always) _modify {
-            if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.state) }
-            yield &storage.state
-        }
+        @inline(__always) _read { yield storage.wrappedValue }
+        @inline(__always) _modify { yield &storage.wrappedValue }
     }
 
     /// Whether `other` keeps its state in this task's box: a copy no step changed since.
-    func sharesState(with other: TaskStruct) -> Bool { storage === other.storage }
+    func sharesState(with other: TaskStruct) -> Bool { storage.sharesBox(with: other.storage) }
 
-    /// `body` of pointers to this task's state and `other`'s, where their boxes keep them:
-    /// fields read through them are read in place (a state read out of its box whole is a
-    /// copy, a retain of each of its arrays and strings, of objects other worlds share).
-    /// Nothing is written through them.
+    /// `body` of pointers to this task's state and `other`'s, where their boxes keep them
+    /// (`Shared.withValues`): for reading only.
     func withStates<R>(_ other: TaskStruct, _ body: (UnsafePointer<TaskState>, UnsafePointer<TaskState>) -> R) -> R {
-        withUnsafeMutablePointer(to: &storage.state) { mine in
-            // One box: one access to it, not two overlapping ones.
-            if storage === other.storage { return body(mine, mine) }
-            return withUnsafeMutablePointer(to: &other.storage.state) { theirs in body(mine, theirs) }
-        }
-    }
-
-    /// The same task: id, mm, kind and state (one box is the same state).
-    public static func == (lhs: TaskStruct, rhs: TaskStruct) -> Bool {
-        lhs.id == rhs.id && lhs.mm == rhs.mm && lhs.isWorker == rhs.isWorker && (lhs.sharesState(with: rhs) || lhs.state == rhs.state)
-    }
-
-    /// Hashes what `==` compares.
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(id)
-        hasher.combine(mm)
-        hasher.combine(isWorker)
-        hasher.combine(state)
+        storage.withValues(other.storage, body)
     }
 
     /// The operation it runs.
@@ -246,7 +215,7 @@ public struct TaskStruct: Codable, Hashable, Sendable {
         id = try container.decode(Int.self, forKey: .id)
         mm = try container.decodeIfPresent(Int.self, forKey: .mm)
         isWorker = try container.decode(Bool.self, forKey: .isWorker)
-        storage = Storage(try TaskState(from: decoder))
+        storage = Shared(wrappedValue: try TaskState(from: decoder))
     }
 
     /// Encodes the task as one object: its state's fields beside its id, mm and isWorker.
