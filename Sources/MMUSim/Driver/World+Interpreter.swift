@@ -297,7 +297,7 @@ extension World {
             case .set, .ret, .branch, .wait, .assert: evaluate(compiled.exprs[0], node)
             default: nil
             }
-        emit(EventInfo(.driver, mm: notifiers[node - 1].mm, notifier: node, ret: shown, statement: statement.pointer, driver: loaded.policy.name))
+        emit(EventInfo(.driver, mm: notifiers[node - 1].mm, notifier: node, ret: shown, statement: id))
         let result = runStatement(node, statement, compiled, loaded, id)
         // The program's last statement returns with it: the callback's return is no point where
         // another task can run (an invalidate_range_start's window is open once its last

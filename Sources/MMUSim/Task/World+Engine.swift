@@ -306,41 +306,46 @@ extension World {
         lastSeq += 1
         stampViolations(lastSeq)
         guard trace.keepsEvents else { return }
-        // The running task's context, read in place, once.
-        var (task, mm, op, locks): (Int?, Int?, String?, [Lock]) = (nil, info.mm, nil, [])
-        var (inRCU, atomic, inSRCU) = (false, false, false)
-        if let index = taskIndex(current) {
-            task = tasks[index].id
-            if mm == nil { mm = tasks[index].mm }
-            op = tasks[index].op
-            locks = tasks[index].locks
-            inRCU = tasks[index].rcuDepth > 0
-            atomic = tasks[index].isAtomic
-            inSRCU = tasks[index].srcuDepth > 0
-        }
-        trace.append(
-            TraceEvent(
-                seq: lastSeq,
-                task: task,
-                mm: mm,
-                op: op,
-                call: info.call,
-                notifier: info.notifier,
-                start: info.start,
-                end: info.end,
-                address: info.address,
-                pfn: info.pfn,
-                pages: info.pages,
-                heldLocks: locks,
-                inRCU: inRCU,
-                atomic: atomic,
-                ret: info.ret,
-                statement: info.statement,
-                driver: info.driver,
-                inSRCU: inSRCU,
-                event: info.event,
-                blockable: info.blockable
-            )
+        var record = TraceRecord(
+            seq: lastSeq,
+            task: nil,
+            mm: info.mm,
+            op: -1,
+            call: info.call,
+            notifier: info.notifier,
+            start: info.start,
+            end: info.end,
+            address: info.address,
+            pfn: info.pfn,
+            pages: info.pages,
+            locks: 0,
+            inRCU: false,
+            atomic: false,
+            ret: info.ret,
+            statement: -1,
+            driver: -1,
+            inSRCU: false,
+            event: info.event,
+            blockable: info.blockable
         )
+        // The running task's context, read in place, once.
+        if let index = taskIndex(current) {
+            record.task = tasks[index].id
+            if record.mm == nil { record.mm = tasks[index].mm }
+            record.op = trace.opCode(tasks[index].op)
+            record.locks = trace.lockSetCode(tasks[index].locks)
+            record.inRCU = tasks[index].rcuDepth > 0
+            record.atomic = tasks[index].isAtomic
+            record.inSRCU = tasks[index].srcuDepth > 0
+        }
+        if let id = info.statement, let node = info.notifier {
+            let policy = notifiers[node - 1].policy
+            let codes = trace.statementCode(policy: policy, id: id) {
+                let loaded = policies[policy]
+                return (loaded.statements[id].pointer, loaded.policy.name)
+            }
+            (record.statement, record.driver) = codes
+        }
+        trace.append(record)
     }
 }

@@ -60,8 +60,9 @@ struct EventInfo {
     var pfn: Int?
     var pages: Int?
     var ret: Int?
-    var statement: String?
-    var driver: String?
+    /// For a driver statement: its id in the notifier's policy (the trace shows its pointer
+    /// and the driver's name).
+    var statement: Int?
     var event: RangeEvent?
     var blockable: Bool?
 
@@ -75,8 +76,7 @@ struct EventInfo {
         pfn: Int? = nil,
         pages: Int? = nil,
         ret: Int? = nil,
-        statement: String? = nil,
-        driver: String? = nil,
+        statement: Int? = nil,
         event: RangeEvent? = nil,
         blockable: Bool? = nil
     ) {
@@ -90,7 +90,6 @@ struct EventInfo {
         self.pages = pages
         self.ret = ret
         self.statement = statement
-        self.driver = driver
         self.event = event
         self.blockable = blockable
     }

@@ -1,11 +1,29 @@
 /// The world's trace: a ring of the most recent events, with a count of those that fell off.
+///
+/// The ring keeps each event as a `TraceRecord`, a fixed-size value with no reference in it:
+/// its strings and its lock set are numbers into tables the log keeps, each distinct one
+/// stored once. Appending an event then retains nothing, overwriting the oldest releases
+/// nothing, and the running task's lock array is not shared with the event (a lock taken after
+/// an event would otherwise copy the array). `events` builds the `TraceEvent`s back.
 public struct TraceLog: Codable, Hashable, Sendable {
     /// How many events the ring keeps.
     public let capacity: Int
-    private var ring: [TraceEvent] = []
+    private var ring: [TraceRecord] = []
     private var head = 0
     /// Events dropped because the ring was full.
     public private(set) var dropped = 0
+    /// The strings the records name (operations, statement pointers, drivers).
+    private var strings: [String] = []
+    private var stringCodes: [String: Int32] = [:]
+    /// The lock sets the records name; 0 is the empty set. A set is stored in an array of its
+    /// own, never the task's.
+    private var lockSets: [[Lock]] = [[]]
+    private var lockSetCodes: [[Lock]: Int32] = [[]: 0]
+    /// The last lock set and operation looked up, to find them again without hashing.
+    private var lastLockSet: Int32 = 0
+    private var lastOp: (name: String, code: Int32) = ("", -1)
+    /// Driver statements' pointer and driver codes, by policy index and statement id.
+    private var statementCodes: [[(pointer: Int32, driver: Int32)?]] = []
 
     /// Creates an empty log that keeps `capacity` events.
     public init(capacity: Int) {
@@ -25,20 +43,126 @@ public struct TraceLog: Codable, Hashable, Sendable {
     /// The number of events kept.
     public var count: Int { ring.count }
 
-    mutating func append(_ event: consuming TraceEvent) {
+    @inline(__always)
+    mutating func append(_ record: TraceRecord) {
         if ring.count < capacity {
-            ring.append(event)
+            ring.append(record)
         } else {
-            ring[head] = event
+            ring[head] = record
             head += 1
             if head == capacity { head = 0 }
             dropped += 1
         }
     }
 
+    /// The code of `text` in the string table.
+    private mutating func code(_ text: String) -> Int32 {
+        if let code = stringCodes[text] { return code }
+        let code = Int32(strings.count)
+        strings.append(text)
+        stringCodes[text] = code
+        return code
+    }
+
+    /// The code of an operation's name (the last one asked is found again by comparison).
+    @inline(__always)
+    mutating func opCode(_ name: String) -> Int32 {
+        if lastOp.name == name, lastOp.code >= 0 { return lastOp.code }
+        let found = code(name)
+        lastOp = (name, found)
+        return found
+    }
+
+    /// The code of a lock set, stored in an array of the log's own the first time it is seen.
+    @inline(__always)
+    mutating func lockSetCode(_ locks: [Lock]) -> Int32 {
+        if locks.isEmpty { return 0 }
+        if lockSets[Int(lastLockSet)] == locks { return lastLockSet }
+        // The few sets a short operation shows are found by comparison; a hash is for the rest.
+        for code in 1..<min(lockSets.count, 8) where lockSets[code] == locks {
+            lastLockSet = Int32(code)
+            return lastLockSet
+        }
+        if let code = lockSetCodes[locks] {
+            lastLockSet = code
+            return code
+        }
+        let own = locks.map { $0 }
+        let code = Int32(lockSets.count)
+        lockSets.append(own)
+        lockSetCodes[own] = code
+        lastLockSet = code
+        return code
+    }
+
+    /// The pointer and driver codes of statement `id` of the policy at `policy`, from `names`
+    /// the first time.
+    @inline(__always)
+    mutating func statementCode(policy: Int, id: Int, _ names: () -> (pointer: String, driver: String)) -> (pointer: Int32, driver: Int32) {
+        if policy < statementCodes.count, id < statementCodes[policy].count, let codes = statementCodes[policy][id] { return codes }
+        while statementCodes.count <= policy { statementCodes.append([]) }
+        if statementCodes[policy].count <= id { statementCodes[policy] += repeatElement(nil, count: id + 1 - statementCodes[policy].count) }
+        let (pointer, driver) = names()
+        let codes = (code(pointer), code(driver))
+        statementCodes[policy][id] = codes
+        return codes
+    }
+
+    /// The event a record stands for.
+    private func event(_ record: TraceRecord) -> TraceEvent {
+        TraceEvent(
+            seq: record.seq,
+            task: record.task,
+            mm: record.mm,
+            op: record.op < 0 ? nil : strings[Int(record.op)],
+            call: record.call,
+            notifier: record.notifier,
+            start: record.start,
+            end: record.end,
+            address: record.address,
+            pfn: record.pfn,
+            pages: record.pages,
+            heldLocks: lockSets[Int(record.locks)],
+            inRCU: record.inRCU,
+            atomic: record.atomic,
+            ret: record.ret,
+            statement: record.statement < 0 ? nil : strings[Int(record.statement)],
+            driver: record.driver < 0 ? nil : strings[Int(record.driver)],
+            inSRCU: record.inSRCU,
+            event: record.event,
+            blockable: record.blockable
+        )
+    }
+
+    /// The record of an event, its strings and locks coded in this log's tables.
+    private mutating func record(_ event: TraceEvent) -> TraceRecord {
+        TraceRecord(
+            seq: event.seq,
+            task: event.task,
+            mm: event.mm,
+            op: event.op.map { code($0) } ?? -1,
+            call: event.call,
+            notifier: event.notifier,
+            start: event.start,
+            end: event.end,
+            address: event.address,
+            pfn: event.pfn,
+            pages: event.pages,
+            locks: lockSetCode(event.heldLocks),
+            inRCU: event.inRCU,
+            atomic: event.atomic,
+            ret: event.ret,
+            statement: event.statement.map { code($0) } ?? -1,
+            driver: event.driver.map { code($0) } ?? -1,
+            inSRCU: event.inSRCU,
+            event: event.event,
+            blockable: event.blockable
+        )
+    }
+
     /// The kept events in order.
     public var events: [TraceEvent] {
-        Array(ring[head...] + ring[..<head])
+        (ring[head...] + ring[..<head]).map(event)
     }
 
     /// The kept events with a sequence number above `seq`, in order.
@@ -47,6 +171,71 @@ public struct TraceLog: Codable, Hashable, Sendable {
         let oldest = ring[head].seq
         let skip = max(0, seq - oldest + 1)
         guard skip < ring.count else { return [] }
-        return (skip..<ring.count).map { ring[(head + $0) % ring.count] }
+        return (skip..<ring.count).map { event(ring[(head + $0) % ring.count]) }
     }
+
+    // MARK: Codable, Hashable: the events, as the log held them before it coded them
+
+    private enum CodingKeys: String, CodingKey {
+        case capacity, ring, head, dropped
+    }
+
+    /// Decodes a log as `encode(to:)` writes it: its events in ring order.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        capacity = try container.decode(Int.self, forKey: .capacity)
+        head = try container.decode(Int.self, forKey: .head)
+        dropped = try container.decode(Int.self, forKey: .dropped)
+        let events = try container.decode([TraceEvent].self, forKey: .ring)
+        ring.reserveCapacity(events.count)
+        for event in events { ring.append(record(event)) }
+    }
+
+    /// Encodes the capacity, the ring's events in its own order, its head and the dropped count.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(capacity, forKey: .capacity)
+        try container.encode(ring.map(event), forKey: .ring)
+        try container.encode(head, forKey: .head)
+        try container.encode(dropped, forKey: .dropped)
+    }
+
+    /// Two logs are equal when they keep the same events in the same ring places.
+    public static func == (a: TraceLog, b: TraceLog) -> Bool {
+        a.capacity == b.capacity && a.head == b.head && a.dropped == b.dropped && a.ring.count == b.ring.count
+            && a.ring.map(a.event) == b.ring.map(b.event)
+    }
+
+    /// Hashes what `==` compares, but the events: their count stands for them.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(capacity)
+        hasher.combine(head)
+        hasher.combine(dropped)
+        hasher.combine(ring.count)
+    }
+}
+
+/// A trace event as the ring keeps it: no reference in it, its strings and lock set coded in
+/// the log's tables (-1 for none).
+struct TraceRecord {
+    var seq: Int
+    var task: Int?
+    var mm: Int?
+    var op: Int32
+    var call: TraceCall
+    var notifier: Int?
+    var start: UInt64?
+    var end: UInt64?
+    var address: UInt64?
+    var pfn: Int?
+    var pages: Int?
+    var locks: Int32
+    var inRCU: Bool
+    var atomic: Bool
+    var ret: Int?
+    var statement: Int32
+    var driver: Int32
+    var inSRCU: Bool
+    var event: RangeEvent?
+    var blockable: Bool?
 }
