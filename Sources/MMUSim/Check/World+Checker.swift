@@ -268,14 +268,15 @@ extension World {
                 quiet = !inFlight(notifiers[node].mm)
                 if quiet == false { continue }
             }
-            for (invariant, compiled) in zip(loaded.invariants, loaded.holds) {
-                if invariant.quiescentOnly {
+            // By index: the invariants and their compiled forms read in place, not copied.
+            for position in loaded.invariants.indices {
+                if loaded.invariants[position].quiescentOnly {
                     if quiet == nil { quiet = !inFlight(notifiers[node].mm) }
                     if quiet == false { continue }
                 }
                 // An invariant reads the driver's variables only (no program's locals or frame),
                 // read in place.
-                let holds = compiled.value { leaf in
+                let holds = loaded.holds[position].value { leaf in
                     switch leaf {
                     case .variable(.instance(let index)): notifiers[node].vars[index]
                     case .variable(.shared(let name, let initial)): sharedVars[name] ?? initial
@@ -285,12 +286,12 @@ extension World {
                 }
                 guard holds == 0 else { continue }
                 report(
-                    .policy(invariant.name),
+                    .policy(loaded.invariants[position].name),
                     mm: notifiers[node].mm,
                     notifier: node + 1,
                     address: nil,
-                    "notifier \(node + 1) (\(notifiers[node].driverName)) breaks its invariant '\(invariant.name)'"
-                        + (invariant.quiescentOnly ? " with no operation in flight" : "")
+                    "notifier \(node + 1) (\(notifiers[node].driverName)) breaks its invariant '\(loaded.invariants[position].name)'"
+                        + (loaded.invariants[position].quiescentOnly ? " with no operation in flight" : "")
                 )
             }
         }

@@ -26,6 +26,12 @@ public final class LoadedPolicy: Sendable {
     let compiled: [CompiledStatement]
     /// Where the local `ret` lives (gup, lookup_pte and call answer in it).
     let ret: VarRef
+    /// Each statement with its compiled form, by id, as the interpreter reads them: one
+    /// reference a statement, so that running one copies no string, array or expression.
+    let code: [StatementCode]
+    /// The statement ids of the fault path, and of each callback the policy has.
+    let faultProgram: [Int]?
+    let callbackPrograms: [Callback: [Int]]
 
     init(_ policy: Policy) {
         self.policy = policy
@@ -46,6 +52,9 @@ public final class LoadedPolicy: Sendable {
         let resolver = NameResolver(varNames: varNames, sharedVars: policy.sharedVars, localNames: localNames, locks: policy.locks)
         compiled = statements.map { [resolver] in resolver.compile($0.action) }
         ret = resolver.ref("ret")
+        code = zip(statements, compiled).map { StatementCode(statement: $0, compiled: $1) }
+        faultProgram = policy.fault.map { programs[$0.pointer] ?? [] }
+        callbackPrograms = policy.callbacks.mapValues { programs[$0.pointer] ?? [] }
         invariants = policy.invariants
         holds = invariants.map { [resolver] in resolver.compile($0.holds) }
         quiescentOnly = policy.invariants.allSatisfy(\.quiescentOnly)
@@ -178,6 +187,17 @@ indirect enum CompiledExpr: Sendable {
     }
 }
 
+/// A statement and its compiled form, kept together behind one reference.
+final class StatementCode: Sendable {
+    let statement: Statement
+    let compiled: CompiledStatement
+
+    init(statement: Statement, compiled: CompiledStatement) {
+        self.statement = statement
+        self.compiled = compiled
+    }
+}
+
 /// A statement's names and expressions, resolved when its policy loads.
 struct CompiledStatement: Sendable {
     /// The variable it names: what inc, dec, set and read_begin write, sample's local,
@@ -190,6 +210,8 @@ struct CompiledStatement: Sendable {
     var exprs: [CompiledExpr] = []
     /// A lock, unlock or trylock's lock is a spinlock.
     var spin = false
+    /// A lock, unlock or trylock's lock name, interned once.
+    var lock: LockName?
 }
 
 /// Resolves a policy's names as `value` does (the driver's variable, else a shared one, else
@@ -244,7 +266,7 @@ struct NameResolver {
         case .gup(let write, _, _), .hmmRangeFault(let write, _), .lookupPTE(let write, _): CompiledStatement(exprs: [compile(write)])
         case .install(let writable, let prefetch): CompiledStatement(exprs: [compile(writable)] + (prefetch.map { [compile($0)] } ?? []))
         case .call(_, let fields): CompiledStatement(exprs: fields.keys.sorted().map { compile(fields[$0]!) })
-        case .lock(let name), .unlock(let name), .trylock(let name, _): CompiledStatement(spin: locks[name] == .spinlock)
+        case .lock(let name), .unlock(let name), .trylock(let name, _): CompiledStatement(spin: locks[name] == .spinlock, lock: LockName(name))
         default: CompiledStatement()
         }
     }

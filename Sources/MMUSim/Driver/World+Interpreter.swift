@@ -35,7 +35,7 @@ extension World {
         default:
             break
         }
-        guard let program = loaded.policy.callbacks[callback] else { return [] }
+        guard let program = loaded.callbackPrograms[callback] else { return [] }
         switch call.kind {
         case .release: notifiers[node - 1].counters.release += 1
         case .clearFlushYoung: notifiers[node - 1].counters.clearFlushYoung += 1
@@ -65,11 +65,11 @@ extension World {
         frame.blockable = call.blockable
         tasks[currentIndex].scratch.driverFrames.append(frame)
         // An empty callback (ignore_invalidate_page's) returns at once.
-        guard !program.statements.isEmpty else {
+        guard !program.isEmpty else {
             _ = driverReturn(node)
             return []
         }
-        return statementSteps(node, loaded.program(program.pointer)) + [.driverReturn(notifier: node)]
+        return statementSteps(node, program) + [.driverReturn(notifier: node)]
     }
 
     /// The steps of the statements `ids` of `node`'s policy. (Mutating, as the other readers
@@ -96,7 +96,7 @@ extension World {
     mutating func policyFault(_ node: Int, address: UInt64, write: Bool) -> Exec {
         notifiers[node - 1].counters.faults += 1
         updateResult { $0.retries = 0 }
-        guard let fault = policies[notifiers[node - 1].policy].policy.fault else {
+        guard let fault = policies[notifiers[node - 1].policy].faultProgram else {
             abort(.EFAULT)
             return .ran
         }
@@ -105,29 +105,29 @@ extension World {
 
     /// A policy's entry point: its program, with `address` and `write` as for a fault.
     mutating func policyEntry(_ node: Int, name: String, address: UInt64, write: Bool) -> Exec {
-        let program = policies[notifiers[node - 1].policy].policy.entries[name]!
-        return runProgram(node, program, address: address, write: write)
+        let loaded = policies[notifiers[node - 1].policy]
+        return runProgram(node, loaded.program(loaded.policy.entries[name]!.pointer), address: address, write: write)
     }
 
     /// A policy's work item, on the worker task `queue_work` started: its program, with no
     /// page of its own.
     mutating func policyWork(_ node: Int, name: String) -> Exec {
-        runProgram(node, policies[notifiers[node - 1].policy].policy.work[name]!, address: 0, write: false)
+        let loaded = policies[notifiers[node - 1].policy]
+        return runProgram(node, loaded.program(loaded.policy.work[name]!.pointer), address: 0, write: false)
     }
 
     /// Runs the fault path's, an entry's or a work item's program as the task's next steps, in
     /// a frame of its own.
-    private mutating func runProgram(_ node: Int, _ program: Program, address: UInt64, write: Bool, isFault: Bool = false) -> Exec {
+    private mutating func runProgram(_ node: Int, _ program: [Int], address: UInt64, write: Bool, isFault: Bool = false) -> Exec {
         var frame = DriverFrame(notifier: node, callback: nil, start: address, end: address + pageSize, address: address, write: write)
         frame.isFault = isFault
         enterProgram(node, program, frame)
         return .expanded
     }
 
-    /// Enters `program` of `node`'s policy in `frame`: its statements as the task's next steps,
-    /// then its return.
-    mutating func enterProgram(_ node: Int, _ program: Program, _ frame: DriverFrame) {
-        let statements = policies[notifiers[node - 1].policy].program(program.pointer)
+    /// Enters the statements `statements` of `node`'s policy in `frame`: they are the task's
+    /// next steps, then its return.
+    mutating func enterProgram(_ node: Int, _ statements: [Int], _ frame: DriverFrame) {
         let index = currentIndex
         tasks[index].scratch.driverFrames.append(frame)
         tasks[index].program.reserveCapacity(tasks[index].program.count + statements.count + 1)
@@ -230,7 +230,7 @@ extension World {
     /// A callback the core calls outside the list walk (`alloc_notifier` once a get's
     /// subscription is registered, `free_notifier` after put's grace period): its program.
     mutating func callbackProgram(_ node: Int, _ callback: Callback) -> Exec {
-        guard let program = policies[notifiers[node - 1].policy].policy.callbacks[callback], !program.statements.isEmpty else { return .ran }
+        guard let program = policies[notifiers[node - 1].policy].callbackPrograms[callback], !program.isEmpty else { return .ran }
         let frame = DriverFrame(notifier: node, callback: callback, start: 0, end: 0, address: 0, write: false)
         enterProgram(node, program, frame)
         return .ran
@@ -267,16 +267,16 @@ extension World {
     /// Runs one statement of `node`'s policy.
     mutating func driverStatement(_ node: Int, _ id: Int) -> Exec {
         let loaded = policies[notifiers[node - 1].policy]
-        let statement = loaded.statements[id]
-        let compiled = loaded.compiled[id]
+        // The statement read through its one reference, not copied out of the policy.
+        let code = loaded.code[id]
         // A statement that waits changes nothing and shows nothing.
-        switch statement.action {
-        case .lock(let name):
-            let lock = Lock.driver(notifier: node, name: name, spin: compiled.spin)
+        switch code.statement.action {
+        case .lock:
+            let lock = Lock.driver(notifier: node, name: code.compiled.lock!, spin: code.compiled.spin)
             if tasks[currentIndex].locks.contains(lock) { return .blocked("\(lock.label) already held by this task: locks are not recursive") }
             if let reason = waitReason(for: lock) { return .blocked(reason) }
         case .wait:
-            guard evaluate(compiled.exprs[0], node) != 0 else { return .blocked("\(loaded.stepNames[id]) waits") }
+            guard evaluate(code.compiled.exprs[0], node) != 0 else { return .blocked("\(loaded.stepNames[id]) waits") }
         case .mmapLock(let write):
             let mm = notifiers[node - 1].mm
             let held = tasks[currentIndex].locks.contains {
@@ -290,15 +290,15 @@ extension World {
         }
         // The statement's event comes first, then what it does: the value it reads or writes.
         let shown: Int? =
-            switch statement.action {
-            case .inc: value(node, compiled.name!) + 1
-            case .dec: value(node, compiled.name!) - 1
-            case .sample: value(node, compiled.from!)
-            case .set, .ret, .branch, .wait, .assert: evaluate(compiled.exprs[0], node)
+            switch code.statement.action {
+            case .inc: value(node, code.compiled.name!) + 1
+            case .dec: value(node, code.compiled.name!) - 1
+            case .sample: value(node, code.compiled.from!)
+            case .set, .ret, .branch, .wait, .assert: evaluate(code.compiled.exprs[0], node)
             default: nil
             }
         emit(EventInfo(.driver, mm: notifiers[node - 1].mm, notifier: node, ret: shown, statement: id))
-        let result = runStatement(node, statement, compiled, loaded, id)
+        let result = runStatement(node, code, loaded, id)
         // The program's last statement returns with it: the callback's return is no point where
         // another task can run (an invalidate_range_start's window is open once its last
         // statement has run).
@@ -309,46 +309,40 @@ extension World {
         return result
     }
 
-    private mutating func runStatement(
-        _ node: Int,
-        _ statement: Statement,
-        _ compiled: CompiledStatement,
-        _ loaded: LoadedPolicy,
-        _ id: Int
-    ) -> Exec {
-        switch statement.action {
-        case .lock(let name):
-            let lock = Lock.driver(notifier: node, name: name, spin: compiled.spin)
-            if !lock.isSpinlock { checkStatementMaySleep(node, statement) }
+    private mutating func runStatement(_ node: Int, _ code: StatementCode, _ loaded: LoadedPolicy, _ id: Int) -> Exec {
+        switch code.statement.action {
+        case .lock:
+            let lock = Lock.driver(notifier: node, name: code.compiled.lock!, spin: code.compiled.spin)
+            if !lock.isSpinlock { checkStatementMaySleep(node, code.statement) }
             tasks[currentIndex].locks.append(lock)
-        case .trylock(let name, let otherwise):
-            let lock = Lock.driver(notifier: node, name: name, spin: compiled.spin)
+        case .trylock(_, let otherwise):
+            let lock = Lock.driver(notifier: node, name: code.compiled.lock!, spin: code.compiled.spin)
             if waitReason(for: lock) == nil, !tasks[currentIndex].locks.contains(lock) {
                 tasks[currentIndex].locks.append(lock)
             } else {
                 pushStatements(node, loaded.program(otherwise.pointer))
             }
-        case .unlock(let name):
-            let lock = Lock.driver(notifier: node, name: name, spin: compiled.spin)
+        case .unlock:
+            let lock = Lock.driver(notifier: node, name: code.compiled.lock!, spin: code.compiled.spin)
             if let index = tasks[currentIndex].locks.lastIndex(of: lock) { tasks[currentIndex].locks.remove(at: index) }
-        case .inc: assign(node, compiled.name!, value(node, compiled.name!) + 1)
-        case .dec: assign(node, compiled.name!, value(node, compiled.name!) - 1)
-        case .set: assign(node, compiled.name!, evaluate(compiled.exprs[0], node))
-        case .sample: assign(node, compiled.name!, value(node, compiled.from!))
+        case .inc: assign(node, code.compiled.name!, value(node, code.compiled.name!) + 1)
+        case .dec: assign(node, code.compiled.name!, value(node, code.compiled.name!) - 1)
+        case .set: assign(node, code.compiled.name!, evaluate(code.compiled.exprs[0], node))
+        case .sample: assign(node, code.compiled.name!, value(node, code.compiled.from!))
         case .wait:
-            checkStatementMaySleep(node, statement)
+            checkStatementMaySleep(node, code.statement)
         case .sleep:
-            checkStatementMaySleep(node, statement)
+            checkStatementMaySleep(node, code.statement)
         case .branch(_, let then, let otherwise):
-            let chosen = evaluate(compiled.exprs[0], node) != 0 ? then : otherwise
+            let chosen = evaluate(code.compiled.exprs[0], node) != 0 ? then : otherwise
             if let chosen { pushStatements(node, loaded.program(chosen.pointer)) }
         case .ret:
-            frame.ret = evaluate(compiled.exprs[0], node)
+            frame.ret = evaluate(code.compiled.exprs[0], node)
             unwindToReturn(node)
         case .retry:
             countRetry(node, address: frame.address)
             unwindToReturn(node)
-            if let fault = loaded.policy.fault { pushStatements(node, loaded.program(fault.pointer)) }
+            if let fault = loaded.faultProgram { pushStatements(node, fault) }
         case .zap(let scope, let setDirty, let put):
             let (start, end) = range(scope)
             zapPolicy(node, from: start, to: end, setDirty: setDirty, put: put)
@@ -359,7 +353,7 @@ extension World {
             let (start, end) = range(scope)
             agePolicy(node, from: start, to: end, clear: clear)
         case .assert(_, let name):
-            checkAssertion(node, name: name, at: loaded.stepNames[id], holds: evaluate(compiled.exprs[0], node) != 0)
+            checkAssertion(node, name: name, at: loaded.stepNames[id], holds: evaluate(code.compiled.exprs[0], node) != 0)
         case .freeNotifier:
             notifiers[node - 1].freed = true
             emit(EventInfo(.notifierFree, mm: notifiers[node - 1].mm, notifier: node))
@@ -371,14 +365,14 @@ extension World {
             beginGup(otherwise)
             push([
                 .acquire(.mmapSem(mm: mm, write: false)),
-                .handleFault(mm: mm, address: frame.address, mode: .gup(write: evaluate(compiled.exprs[0], node) != 0)),
+                .handleFault(mm: mm, address: frame.address, mode: .gup(write: evaluate(code.compiled.exprs[0], node) != 0)),
                 .release(.mmapSem(mm: mm, write: false)), .driverGupDone(notifier: node),
             ])
             return .expanded
         case .lookupPTE(_, let otherwise):
             // atomic_pte_lookup: the pte as it is, no lock, no reference.
             let pte = mms[notifiers[node - 1].mm - 1].pageTable.translation(at: frame.address)
-            if pte.isPresent, evaluate(compiled.exprs[0], node) == 0 || pte.write {
+            if pte.isPresent, evaluate(code.compiled.exprs[0], node) == 0 || pte.write {
                 scratch.lookedUp = pte.pfn
                 assignRet(node, 0)
             } else {
@@ -397,28 +391,28 @@ extension World {
             }
             installPolicy(
                 node,
-                writable: evaluate(compiled.exprs[0], node) != 0,
-                prefetch: compiled.exprs.count > 1 ? evaluate(compiled.exprs[1], node) : 0
+                writable: evaluate(code.compiled.exprs[0], node) != 0,
+                prefetch: code.compiled.exprs.count > 1 ? evaluate(code.compiled.exprs[1], node) : 0
             )
         case .putPage:
             dropGupReference()
         case .synchronize(.rcu):
             // synchronize_rcu sleeps until every reader that started before it has left.
-            checkStatementMaySleep(node, statement)
+            checkStatementMaySleep(node, code.statement)
             push([.synchronizeRCU])
         case .unregister(release: true):
             // mmu_notifier_unregister on the driver's own notifier, as the core runs it: the
             // ->release it calls (if the notifier is still listed) runs inside, then the grace period.
-            checkStatementMaySleep(node, statement)
+            checkStatementMaySleep(node, code.statement)
             if case .success(let steps) = plan(.unregister(mm: notifiers[node - 1].mm, notifier: node)) { push(steps) }
         case .mmapLock(let write):
-            checkStatementMaySleep(node, statement)
+            checkStatementMaySleep(node, code.statement)
             tasks[currentIndex].locks.append(.mmapSem(mm: notifiers[node - 1].mm, write: write))
         case .mmapUnlock(let write):
             let lock = Lock.mmapSem(mm: notifiers[node - 1].mm, write: write)
             if let index = tasks[currentIndex].locks.lastIndex(of: lock) { tasks[currentIndex].locks.remove(at: index) }
         case .call(let op, let fields):
-            runCall(node, op, fields, compiled.exprs)
+            runCall(node, op, fields, code.compiled.exprs)
         case .queueWork(let name):
             // queue_work: a pending item (its worker has not started) is not queued again.
             let work = Operation.work(mm: notifiers[node - 1].mm, notifier: node, name: name)
@@ -431,7 +425,7 @@ extension World {
             markUnregistered(node)
             mmdrop(mm)
         case .synchronize(.srcu):
-            checkStatementMaySleep(node, statement)
+            checkStatementMaySleep(node, code.statement)
             push([.synchronizeSRCU])
         case .put:
             push([.notifierPut(notifier: node)])
@@ -443,14 +437,14 @@ extension World {
             // hit it is on, sleep until the mm's seq moves.
             let mm = notifiers[node - 1].mm
             let seq = notifiers[node - 1].invalidateSeq
-            assign(node, compiled.name!, seq)
+            assign(node, code.compiled.name!, seq)
             frame.notifierSeq = seq
             if seq == mms[mm - 1].invalidateSeq {
-                checkStatementMaySleep(node, statement)
+                checkStatementMaySleep(node, code.statement)
                 push([.readBeginWait(mm: mm, seq: seq)])
             }
         case .readRetry(_, let then):
-            if notifiers[node - 1].invalidateSeq != value(node, compiled.name!) { pushStatements(node, loaded.program(then.pointer)) }
+            if notifiers[node - 1].invalidateSeq != value(node, code.compiled.name!) { pushStatements(node, loaded.program(then.pointer)) }
         case .hmmRangeFault(_, let otherwise):
             // hmm_range_fault under the caller's mmap_lock: -EBUSY if the subscription was
             // invalidated since read_begin, else handle_mm_fault as needed; no page reference.
@@ -458,7 +452,7 @@ extension World {
             beginGup(otherwise)
             push([
                 .hmmCheckRetry(notifier: node),
-                .handleFault(mm: mm, address: frame.address, mode: .hmm(write: evaluate(compiled.exprs[0], node) != 0)),
+                .handleFault(mm: mm, address: frame.address, mode: .hmm(write: evaluate(code.compiled.exprs[0], node) != 0)),
                 .driverGupDone(notifier: node),
             ])
             return .expanded
@@ -566,14 +560,18 @@ extension World {
         case .local(let slot):
             let index = currentIndex
             let last = tasks[index].scratch.driverFrames.count - 1
-            if tasks[index].scratch.driverFrames[last].locals.count <= slot {
-                tasks[index].scratch.driverFrames[last].locals += repeatElement(
-                    0,
-                    count: slot + 1 - tasks[index].scratch.driverFrames[last].locals.count
-                )
-            }
-            tasks[index].scratch.driverFrames[last].locals[slot] = newValue
+            Self.setLocal(&tasks[index].scratch.driverFrames[last].locals, slot, newValue)
         }
+    }
+
+    /// Sets a local by its slot, the slots before it 0 if they were past the end (one access).
+    private static func setLocal(_ locals: inout [Int], _ slot: Int, _ value: Int) {
+        if locals.count <= slot {
+            // Room for a few at once: a program's locals are set one after another.
+            if locals.isEmpty { locals.reserveCapacity(max(4, slot + 1)) }
+            while locals.count <= slot { locals.append(0) }
+        }
+        locals[slot] = value
     }
 
     /// Sets `ret` (what a gup, a lookup_pte or a call answers; a local unless the policy

@@ -368,7 +368,7 @@ extension Search {
     struct Guards {
         /// For each statement (by id), the locks of which any, held by its task when it runs
         /// next, guard everything it reads and writes; empty when none does.
-        private var guarding: [Set<String>] = []
+        private var guarding: [Set<LockName>] = []
 
         init(_ loaded: LoadedPolicy) {
             var held = Array(repeating: Set<String>(), count: loaded.statements.count)
@@ -406,10 +406,11 @@ extension Search {
             let opaque = accesses.contains(where: \.any)
             guarding = accesses.enumerated().map { id, access in
                 guard !opaque, access.writes.isDisjoint(with: invariantReads) else { return [] }
-                return held[id].filter { lock in
+                let guards = held[id].filter { lock in
                     access.reads.allSatisfy { writeGuard[$0]?.contains(lock) ?? true }
                         && access.writes.allSatisfy { accessGuard[$0]?.contains(lock) ?? false }
                 }
+                return Set(guards.map { LockName($0) })
             }
         }
 

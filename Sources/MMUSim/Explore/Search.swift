@@ -732,16 +732,9 @@ extension TaskStruct {
 }
 
 extension Lock {
-    /// A hash of the lock that reads a driver lock's name by its length alone (equality tells
-    /// names apart; hashing the characters cost more than it told).
+    /// A hash of the lock (a driver lock's name is a number: no characters to hash).
     func fingerprint(into hasher: inout Hasher) {
-        if case .driver(let notifier, let name, let spin) = self {
-            hasher.combine(notifier)
-            hasher.combine(name.utf8.count)
-            hasher.combine(spin)
-        } else {
-            hasher.combine(self)
-        }
+        hasher.combine(self)
     }
 }
 

@@ -78,7 +78,7 @@ extension World {
             )
         )
         let loaded = policies[notifiers[node - 1].policy]
-        guard !notifiers[node - 1].freed, let program = loaded.policy.callbacks[.invalidate], !program.statements.isEmpty else {
+        guard !notifiers[node - 1].freed, let program = loaded.callbackPrograms[.invalidate], !program.isEmpty else {
             return .ran
         }
         var frame = DriverFrame(

@@ -14,7 +14,7 @@ public enum Lock: Codable, Hashable, Sendable {
     /// The global `mm_all_locks_mutex`.
     case allLocksMutex
     /// A lock a driver policy declares, of one notifier's driver instance (`kvm->mmu_lock`).
-    case driver(notifier: Int, name: String, spin: Bool)
+    case driver(notifier: Int, name: LockName, spin: Bool)
 
     /// True for spinlocks: holding one makes the context atomic.
     public var isSpinlock: Bool {
@@ -45,7 +45,7 @@ public enum Lock: Codable, Hashable, Sendable {
         case .iMmap: "i_mmap_lock"
         case .notifierList: "mmu_notifier_mm.lock"
         case .allLocksMutex: "mm_all_locks_mutex"
-        case .driver(_, let name, _): name
+        case .driver(_, let name, _): name.text
         }
     }
 
@@ -262,6 +262,17 @@ struct TaskState: Codable, Hashable, Sendable {
     init(operation: Operation, program: [Step]) {
         self.operation = operation
         self.program = program
+    }
+
+    /// Notes a step run, in one access to the state: the task is runnable and waits for
+    /// nothing. True when its program is over.
+    @inline(__always)
+    mutating func ranStep() -> Bool {
+        stepsRun += 1
+        status = .runnable
+        // A wait's reason is released only if there is one (most steps had none).
+        if blockedOn != nil { blockedOn = nil }
+        return program.isEmpty
     }
 
     /// Whether the operation and the result of `a` equal `b`'s, by their boxes first (a copy of

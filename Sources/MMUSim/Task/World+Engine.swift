@@ -103,10 +103,7 @@ extension World {
                 }
                 fallthrough
             case .ran:
-                tasks[index].stepsRun += 1
-                tasks[index].status = .runnable
-                tasks[index].blockedOn = nil
-                if tasks[index].program.isEmpty { finish(index) }
+                if tasks[index].state.ranStep() { finish(index) }
                 stampViolations(lastSeq)
                 return .ran(named ? next.name : nil)
             case .blocked(let reason):
@@ -284,9 +281,16 @@ extension World {
         holding({ $0.append(contentsOf: locks) }, body)
     }
 
-    /// `withLocks` for one lock (no array to allocate: a fault takes the page-table lock so).
+    /// `withLocks` for one lock (no array to allocate: a fault takes the page-table lock so),
+    /// without a closure to take it.
     mutating func withLock<T>(_ lock: Lock, _ body: (inout World) -> T) -> T {
-        holding({ $0.append(lock) }, body)
+        let index = currentIndex
+        let before = tasks[index].locks.count
+        tasks[index].locks.append(lock)
+        let result = body(&self)
+        let after = currentIndex
+        if tasks[after].locks.count >= before { tasks[after].locks.removeSubrange(before...) }
+        return result
     }
 
     private mutating func holding<T>(_ take: (inout [Lock]) -> Void, _ body: (inout World) -> T) -> T {

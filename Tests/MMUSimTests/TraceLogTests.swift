@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+
+@testable import MMUSim
+
+/// The trace ring keeps events as records with their strings and lock sets coded in tables of
+/// its own: what it gives back must be what happened, event for event.
+@Suite("The trace ring: events as they happened, through codes and a full ring")
+struct TraceLogTests {
+    /// A kvm fault (v17's kvm_mmu_page_fault path in the policy): the statements under
+    /// mmu_lock show it held, those before and after show no lock, although the task's lock
+    /// array changed after each event; gru's fault after it shows its own tfh.
+    @Test("each event shows the locks held when it happened, not the task's locks later")
+    func locksAsTheyWere() {
+        var lab = Lab()
+        let addr = lab.mmap(1)
+        lab.write(addr, value: 7)
+        let kvm = lab.register("kvm")
+        let gru = lab.register("gru")
+        let seq = lab.world.lastSeq
+        lab.fault(kvm, addr, write: true)
+        lab.fault(gru, addr, write: true)
+        let statements = lab.world.trace.events(after: seq).filter { $0.call == .driver }
+        let shown = statements.map { "\($0.driver!)\($0.statement!) \($0.locks.joined(separator: ","))" }
+        #expect(
+            shown == [
+                "kvm/fault/0 ", "kvm/fault/1 ", "kvm/fault/2 ", "kvm/fault/3 ",
+                "kvm/fault/4 mmu_lock:\(kvm)", "kvm/fault/5 mmu_lock:\(kvm)", "kvm/fault/6 mmu_lock:\(kvm)", "kvm/fault/7 ",
+                "gru/fault/0 ", "gru/fault/1 ", "gru/fault/2 ", "gru/fault/3 ", "gru/fault/4 ",
+                "gru/fault/5 tfh:\(gru)", "gru/fault/6 tfh:\(gru)", "gru/fault/7 tfh:\(gru)", "gru/fault/8 ",
+            ]
+        )
+        #expect(statements.allSatisfy { $0.op == "fault" && $0.atomic == !$0.heldLocks.isEmpty })
+    }
+
+    /// A ring smaller than what ran keeps the newest events in order, counts the rest, and
+    /// its JSON gives the same log back.
+    @Test("a full ring keeps the newest events in order and round-trips through JSON")
+    func fullRing() throws {
+        var world = World(WorldConfig(frames: 64, swapSlots: 0, traceCapacity: 5))
+        let mm = world.createMM()
+        _ = world.perform(.mmap(mm: mm, addr: nil, length: 4 * pageSize, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))
+        _ = world.perform(.register(mm: mm, kind: "kvm", bugs: [], signalPending: false, mmapSemHeld: false))
+        _ = world.perform(.fault(mm: mm, notifier: 1, address: mmapBase, write: true))
+        let events = world.trace.events
+        #expect(events.count == 5)
+        #expect(world.trace.dropped == world.lastSeq - 5)
+        #expect(events.map(\.seq) == Array(world.lastSeq - 4...world.lastSeq))
+        #expect(world.trace.events(after: world.lastSeq - 2).map(\.seq) == [world.lastSeq - 1, world.lastSeq])
+        let decoded = try JSONDecoder().decode(TraceLog.self, from: JSONEncoder().encode(world.trace))
+        #expect(decoded == world.trace)
+        #expect(decoded.events == events)
+        #expect(decoded.dropped == world.trace.dropped)
+    }
+
+    /// A driver lock's name is a number inside the model; its JSON is the name's text, as it
+    /// was when the name was a string.
+    @Test("a driver lock encodes its name as text")
+    func lockJSON() throws {
+        let lock = Lock.driver(notifier: 2, name: "mmu_lock", spin: true)
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(lock)) as? [String: [String: Any]]
+        #expect(json?["driver"]?["name"] as? String == "mmu_lock")
+        #expect(json?["driver"]?["notifier"] as? Int == 2)
+        #expect(try JSONDecoder().decode(Lock.self, from: JSONEncoder().encode(lock)) == lock)
+        #expect(lock.label == "mmu_lock:2" && lock.name == "mmu_lock")
+        #expect(LockName("mmu_lock") == "mmu_lock" && LockName("tfh") != "mmu_lock")
+    }
+}
