@@ -191,10 +191,40 @@ indirect enum CompiledExpr: Sendable {
 final class StatementCode: Sendable {
     let statement: Statement
     let compiled: CompiledStatement
+    /// What the interpreter does before the statement's event, read as a byte (the action
+    /// itself is an indirect enum: a switch over it loads its box).
+    let kind: Kind
+
+    /// What comes before a statement's event: a check that it may run now, the value it shows.
+    enum Kind {
+        /// May wait for the lock.
+        case lock
+        /// Waits until its condition holds, and shows it.
+        case wait
+        /// May wait for mmap_sem.
+        case mmapLock
+        /// Shows the value it writes.
+        case inc, dec, sample
+        /// Shows its expression's value (set, return, if, assert).
+        case evaluates
+        /// Shows nothing and never waits.
+        case other
+    }
 
     init(statement: Statement, compiled: CompiledStatement) {
         self.statement = statement
         self.compiled = compiled
+        kind =
+            switch statement.action {
+            case .lock: .lock
+            case .wait: .wait
+            case .mmapLock: .mmapLock
+            case .inc: .inc
+            case .dec: .dec
+            case .sample: .sample
+            case .set, .ret, .branch, .assert: .evaluates
+            default: .other
+            }
     }
 }
 

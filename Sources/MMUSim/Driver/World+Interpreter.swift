@@ -83,10 +83,8 @@ extension World {
     /// Pushes the steps of the statements `ids` of `node`'s policy so that the first runs next.
     mutating func pushStatements(_ node: Int, _ ids: [Int]) {
         let loaded = policies[notifiers[node - 1].policy]
-        // One append of them all: one access to the task's program, not one a statement.
-        tasks[currentIndex].program.append(
-            contentsOf: ids.reversed().lazy.map { .driverStatement(notifier: node, statement: $0, name: loaded.stepNames[$0]) }
-        )
+        // One access to the task's program for them all.
+        tasks[currentIndex].push(statements: ids, of: node, names: loaded.stepNames)
     }
 
     // MARK: The fault path
@@ -269,15 +267,21 @@ extension World {
         let loaded = policies[notifiers[node - 1].policy]
         // The statement read through its one reference, not copied out of the policy.
         let code = loaded.code[id]
-        // A statement that waits changes nothing and shows nothing.
-        switch code.statement.action {
+        // A statement that waits changes nothing and shows nothing. The statement's event comes
+        // first, then what it does: the value it reads or writes (an expression evaluated once,
+        // here, for the event and for what the statement does).
+        var shown: Int?
+        switch code.kind {
         case .lock:
             let lock = Lock.driver(notifier: node, name: code.compiled.lock!, spin: code.compiled.spin)
             if tasks[currentIndex].locks.contains(lock) { return .blocked("\(lock.label) already held by this task: locks are not recursive") }
             if let reason = waitReason(for: lock) { return .blocked(reason) }
         case .wait:
-            guard evaluate(code.compiled.exprs[0], node) != 0 else { return .blocked("\(loaded.stepNames[id]) waits") }
-        case .mmapLock(let write):
+            let holds = evaluate(code.compiled.exprs[0], node)
+            guard holds != 0 else { return .blocked("\(loaded.stepNames[id]) waits") }
+            shown = holds
+        case .mmapLock:
+            guard case .mmapLock(let write) = code.statement.action else { break }
             let mm = notifiers[node - 1].mm
             let held = tasks[currentIndex].locks.contains {
                 if case .mmapSem(let owner, _) = $0 { return owner == mm }
@@ -285,20 +289,14 @@ extension World {
             }
             if held { return .blocked("mmap_sem already held by this task: it is not recursive") }
             if let reason = waitReason(for: .mmapSem(mm: mm, write: write)) { return .blocked(reason) }
-        default:
-            break
+        case .inc: shown = value(node, code.compiled.name!) + 1
+        case .dec: shown = value(node, code.compiled.name!) - 1
+        case .sample: shown = value(node, code.compiled.from!)
+        case .evaluates: shown = evaluate(code.compiled.exprs[0], node)
+        case .other: break
         }
-        // The statement's event comes first, then what it does: the value it reads or writes.
-        let shown: Int? =
-            switch code.statement.action {
-            case .inc: value(node, code.compiled.name!) + 1
-            case .dec: value(node, code.compiled.name!) - 1
-            case .sample: value(node, code.compiled.from!)
-            case .set, .ret, .branch, .wait, .assert: evaluate(code.compiled.exprs[0], node)
-            default: nil
-            }
         emit(EventInfo(.driver, mm: notifiers[node - 1].mm, notifier: node, ret: shown, statement: id))
-        let result = runStatement(node, code, loaded, id)
+        let result = runStatement(node, code, loaded, id, shown: shown)
         // The program's last statement returns with it: the callback's return is no point where
         // another task can run (an invalidate_range_start's window is open once its last
         // statement has run).
@@ -309,7 +307,9 @@ extension World {
         return result
     }
 
-    private mutating func runStatement(_ node: Int, _ code: StatementCode, _ loaded: LoadedPolicy, _ id: Int) -> Exec {
+    /// Runs statement `id`, whose event showed `shown` (the value an inc, dec or sample
+    /// writes, the value of a set, return, if, wait or assert's expression).
+    private mutating func runStatement(_ node: Int, _ code: StatementCode, _ loaded: LoadedPolicy, _ id: Int, shown: Int?) -> Exec {
         switch code.statement.action {
         case .lock:
             let lock = Lock.driver(notifier: node, name: code.compiled.lock!, spin: code.compiled.spin)
@@ -325,19 +325,16 @@ extension World {
         case .unlock:
             let lock = Lock.driver(notifier: node, name: code.compiled.lock!, spin: code.compiled.spin)
             if let index = tasks[currentIndex].locks.lastIndex(of: lock) { tasks[currentIndex].locks.remove(at: index) }
-        case .inc: assign(node, code.compiled.name!, value(node, code.compiled.name!) + 1)
-        case .dec: assign(node, code.compiled.name!, value(node, code.compiled.name!) - 1)
-        case .set: assign(node, code.compiled.name!, evaluate(code.compiled.exprs[0], node))
-        case .sample: assign(node, code.compiled.name!, value(node, code.compiled.from!))
+        case .inc, .dec, .set, .sample: assign(node, code.compiled.name!, shown!)
         case .wait:
             checkStatementMaySleep(node, code.statement)
         case .sleep:
             checkStatementMaySleep(node, code.statement)
         case .branch(_, let then, let otherwise):
-            let chosen = evaluate(code.compiled.exprs[0], node) != 0 ? then : otherwise
+            let chosen = shown! != 0 ? then : otherwise
             if let chosen { pushStatements(node, loaded.program(chosen.pointer)) }
         case .ret:
-            frame.ret = evaluate(code.compiled.exprs[0], node)
+            frame.ret = shown!
             unwindToReturn(node)
         case .retry:
             countRetry(node, address: frame.address)
@@ -353,7 +350,7 @@ extension World {
             let (start, end) = range(scope)
             agePolicy(node, from: start, to: end, clear: clear)
         case .assert(_, let name):
-            checkAssertion(node, name: name, at: loaded.stepNames[id], holds: evaluate(code.compiled.exprs[0], node) != 0)
+            checkAssertion(node, name: name, at: loaded.stepNames[id], holds: shown! != 0)
         case .freeNotifier:
             notifiers[node - 1].freed = true
             emit(EventInfo(.notifierFree, mm: notifiers[node - 1].mm, notifier: node))
@@ -363,11 +360,14 @@ extension World {
             let mm = notifiers[node - 1].mm
             frame.pinned = pin
             beginGup(otherwise)
-            push([
-                .acquire(.mmapSem(mm: mm, write: false)),
-                .handleFault(mm: mm, address: frame.address, mode: .gup(write: evaluate(code.compiled.exprs[0], node) != 0)),
-                .release(.mmapSem(mm: mm, write: false)), .driverGupDone(notifier: node),
-            ])
+            let mode = AccessMode.gup(write: evaluate(code.compiled.exprs[0], node) != 0)
+            // Its steps pushed last first (mmap_sem, the fault, its release, the end), with no
+            // array to allocate for them.
+            let index = currentIndex
+            tasks[index].program.append(.driverGupDone(notifier: node))
+            tasks[index].program.append(.release(.mmapSem(mm: mm, write: false)))
+            tasks[index].program.append(.handleFault(mm: mm, address: frame.address, mode: mode))
+            tasks[index].program.append(.acquire(.mmapSem(mm: mm, write: false)))
             return .expanded
         case .lookupPTE(_, let otherwise):
             // atomic_pte_lookup: the pte as it is, no lock, no reference.

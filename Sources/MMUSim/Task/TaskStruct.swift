@@ -196,6 +196,26 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     /// The name of the operation.
     public var op: String { operation.name }
 
+    /// Pushes `steps` so that the first runs next, in one access to the program. (Array's
+    /// append(contentsOf:) of a reversed or lazily mapped collection took Sequence's generic
+    /// path, a thousand instructions for a few steps.)
+    @inline(__always)
+    mutating func push(_ steps: [Step]) {
+        Self.append(&state.program, steps.reversed())
+    }
+
+    /// Pushes the steps of the statements `ids` of notifier `node`'s policy, named by `names`,
+    /// so that the first runs next, in one access to the program.
+    @inline(__always)
+    mutating func push(statements ids: [Int], of node: Int, names: [String]) {
+        Self.append(&state.program, ids.reversed().lazy.map { .driverStatement(notifier: node, statement: $0, name: names[$0]) })
+    }
+
+    @inline(__always)
+    private static func append(_ program: inout [Step], _ steps: some Sequence<Step>) {
+        for step in steps { program.append(step) }
+    }
+
     /// The depth and epoch of the task's RCU read side, or of the modern core's SRCU one.
     func readSide(srcu: Bool) -> (depth: Int, epoch: Int) {
         srcu ? (srcuDepth, srcuEpoch) : (rcuDepth, rcuEpoch)

@@ -224,7 +224,7 @@ extension World {
 
     /// Pushes steps so that `steps[0]` runs next.
     mutating func push(_ steps: [Step]) {
-        tasks[currentIndex].program.append(contentsOf: steps.reversed())
+        tasks[currentIndex].push(steps)
     }
 
     /// Ends the running operation with an error: its remaining steps are dropped and the
@@ -334,12 +334,14 @@ extension World {
         )
         // The running task's context, read in place, once.
         if let index = taskIndex(current) {
-            record.task = tasks[index].id
+            let id = tasks[index].id
+            record.task = id
             if record.mm == nil { record.mm = tasks[index].mm }
-            record.op = trace.opCode(tasks[index].op)
+            record.op = trace.opCode(task: id) ?? trace.opCode(task: id, name: tasks[index].op)
             record.locks = trace.lockSetCode(tasks[index].locks)
             record.inRCU = tasks[index].rcuDepth > 0
-            record.atomic = tasks[index].isAtomic
+            // isAtomic, with the lock set's spinlock known from its code.
+            record.atomic = record.inRCU || trace.spins(record.locks)
             record.inSRCU = tasks[index].srcuDepth > 0
         }
         if let id = info.statement, let node = info.notifier {

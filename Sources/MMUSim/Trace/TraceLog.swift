@@ -19,9 +19,12 @@ public struct TraceLog: Codable, Hashable, Sendable {
     /// own, never the task's.
     private var lockSets: [[Lock]] = [[]]
     private var lockSetCodes: [[Lock]: Int32] = [[]: 0]
-    /// The last lock set and operation looked up, to find them again without hashing.
+    /// Whether each lock set holds a spinlock (the task is then atomic).
+    private var lockSetSpins: [Bool] = [false]
+    /// The last lock set looked up, to find it again without hashing.
     private var lastLockSet: Int32 = 0
-    private var lastOp: (name: String, code: Int32) = ("", -1)
+    /// The last task whose operation was looked up, and its operation's code.
+    private var lastOp: (task: Int, code: Int32) = (0, -1)
     /// Driver statements' pointer and driver codes, by policy index and statement id.
     private var statementCodes: [[(pointer: Int32, driver: Int32)?]] = []
 
@@ -64,14 +67,21 @@ public struct TraceLog: Codable, Hashable, Sendable {
         return code
     }
 
-    /// The code of an operation's name (the last one asked is found again by comparison).
+    /// The code of the operation task `task` runs, if it is the task last asked for (ids are
+    /// never reused).
     @inline(__always)
-    mutating func opCode(_ name: String) -> Int32 {
-        if lastOp.name == name, lastOp.code >= 0 { return lastOp.code }
+    func opCode(task: Int) -> Int32? { lastOp.code >= 0 && lastOp.task == task ? lastOp.code : nil }
+
+    /// The code of `name`, the operation task `task` runs.
+    mutating func opCode(task: Int, name: String) -> Int32 {
         let found = code(name)
-        lastOp = (name, found)
+        lastOp = (task, found)
         return found
     }
+
+    /// Whether the lock set `code` holds a spinlock.
+    @inline(__always)
+    func spins(_ code: Int32) -> Bool { lockSetSpins[Int(code)] }
 
     /// The code of a lock set, stored in an array of the log's own the first time it is seen.
     @inline(__always)
@@ -90,6 +100,7 @@ public struct TraceLog: Codable, Hashable, Sendable {
         let own = locks.map { $0 }
         let code = Int32(lockSets.count)
         lockSets.append(own)
+        lockSetSpins.append(own.contains { $0.isSpinlock })
         lockSetCodes[own] = code
         lastLockSet = code
         return code
