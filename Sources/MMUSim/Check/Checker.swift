@@ -57,4 +57,12 @@ public struct Checker: Codable, Hashable, Sendable {
         defer { changed = [] }
         return changed
     }
+
+    /// Gives back the array `takeChanged` gave, emptied, to hold the next changes if no range
+    /// was kept meanwhile: the next change then allocates nothing.
+    mutating func recycle(_ taken: inout [ChangedRange]) {
+        guard changed.isEmpty else { return }
+        taken.removeAll(keepingCapacity: true)
+        swap(&changed, &taken)
+    }
 }

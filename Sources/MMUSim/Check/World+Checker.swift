@@ -134,7 +134,8 @@ extension World {
     /// secondary MMU in those ranges must name the frame the pte maps, writable only where
     /// the pte is.
     mutating func checkQuiescent() {
-        let pending = checker.takeChanged()
+        var pending = checker.takeChanged()
+        defer { checker.recycle(&pending) }
         for range in pending {
             if inFlight(range.mm) {
                 checker.keep(range)

@@ -282,6 +282,9 @@ struct TaskState: Codable, Hashable, Sendable {
     init(operation: Operation, program: [Step]) {
         self.operation = operation
         self.program = program
+        // Room for the few locks a task holds at once: the array is allocated once, not again
+        // when a second lock nests in the first (a gup's page-table lock inside mmap_sem).
+        locks.reserveCapacity(4)
     }
 
     /// Notes a step run, in one access to the state: the task is runnable and waits for
