@@ -227,26 +227,114 @@ public struct TraceLog: Codable, Hashable, Sendable {
 }
 
 /// A trace event as the ring keeps it: no reference in it, its strings and lock set coded in
-/// the log's tables (-1 for none).
+/// the log's tables (-1 for none), its optional numbers stored plain with a bit each saying
+/// whether they are there (104 bytes, not the 176 of optionals: the ring of a busy world is
+/// megabytes, written at every event).
 struct TraceRecord {
+    /// Which of the optional numbers are there.
+    private struct Fields: OptionSet {
+        let rawValue: UInt16
+        static let task = Fields(rawValue: 1 << 0)
+        static let mm = Fields(rawValue: 1 << 1)
+        static let notifier = Fields(rawValue: 1 << 2)
+        static let start = Fields(rawValue: 1 << 3)
+        static let end = Fields(rawValue: 1 << 4)
+        static let address = Fields(rawValue: 1 << 5)
+        static let pfn = Fields(rawValue: 1 << 6)
+        static let pages = Fields(rawValue: 1 << 7)
+        static let ret = Fields(rawValue: 1 << 8)
+    }
+
     var seq: Int
-    var task: Int?
-    var mm: Int?
+    private var fields: Fields = []
+    private var taskValue = 0
+    private var mmValue = 0
+    private var notifierValue = 0
+    private var pfnValue = 0
+    private var pagesValue = 0
+    private var retValue = 0
+    private var startValue: UInt64 = 0
+    private var endValue: UInt64 = 0
+    private var addressValue: UInt64 = 0
     var op: Int32
-    var call: TraceCall
-    var notifier: Int?
-    var start: UInt64?
-    var end: UInt64?
-    var address: UInt64?
-    var pfn: Int?
-    var pages: Int?
     var locks: Int32
-    var inRCU: Bool
-    var atomic: Bool
-    var ret: Int?
     var statement: Int32
     var driver: Int32
-    var inSRCU: Bool
+    var call: TraceCall
     var event: RangeEvent?
     var blockable: Bool?
+    var inRCU: Bool
+    var atomic: Bool
+    var inSRCU: Bool
+
+    init(
+        seq: Int,
+        task: Int?,
+        mm: Int?,
+        op: Int32,
+        call: TraceCall,
+        notifier: Int?,
+        start: UInt64?,
+        end: UInt64?,
+        address: UInt64?,
+        pfn: Int?,
+        pages: Int?,
+        locks: Int32,
+        inRCU: Bool,
+        atomic: Bool,
+        ret: Int?,
+        statement: Int32,
+        driver: Int32,
+        inSRCU: Bool,
+        event: RangeEvent?,
+        blockable: Bool?
+    ) {
+        (self.seq, self.op, self.call, self.locks, self.inRCU, self.atomic) = (seq, op, call, locks, inRCU, atomic)
+        (self.statement, self.driver, self.inSRCU, self.event, self.blockable) = (statement, driver, inSRCU, event, blockable)
+        (self.task, self.mm, self.notifier, self.start, self.end, self.address) = (task, mm, notifier, start, end, address)
+        (self.pfn, self.pages, self.ret) = (pfn, pages, ret)
+    }
+
+    /// Stores `value` in `slot` and notes in `fields` whether it is there.
+    private static func store<T>(_ value: T?, _ field: Fields, _ slot: inout T, _ fields: inout Fields, none: T) {
+        slot = value ?? none
+        if value == nil { fields.remove(field) } else { fields.insert(field) }
+    }
+
+    var task: Int? {
+        get { fields.contains(.task) ? taskValue : nil }
+        set { Self.store(newValue, .task, &taskValue, &fields, none: 0) }
+    }
+    var mm: Int? {
+        get { fields.contains(.mm) ? mmValue : nil }
+        set { Self.store(newValue, .mm, &mmValue, &fields, none: 0) }
+    }
+    var notifier: Int? {
+        get { fields.contains(.notifier) ? notifierValue : nil }
+        set { Self.store(newValue, .notifier, &notifierValue, &fields, none: 0) }
+    }
+    var start: UInt64? {
+        get { fields.contains(.start) ? startValue : nil }
+        set { Self.store(newValue, .start, &startValue, &fields, none: 0) }
+    }
+    var end: UInt64? {
+        get { fields.contains(.end) ? endValue : nil }
+        set { Self.store(newValue, .end, &endValue, &fields, none: 0) }
+    }
+    var address: UInt64? {
+        get { fields.contains(.address) ? addressValue : nil }
+        set { Self.store(newValue, .address, &addressValue, &fields, none: 0) }
+    }
+    var pfn: Int? {
+        get { fields.contains(.pfn) ? pfnValue : nil }
+        set { Self.store(newValue, .pfn, &pfnValue, &fields, none: 0) }
+    }
+    var pages: Int? {
+        get { fields.contains(.pages) ? pagesValue : nil }
+        set { Self.store(newValue, .pages, &pagesValue, &fields, none: 0) }
+    }
+    var ret: Int? {
+        get { fields.contains(.ret) ? retValue : nil }
+        set { Self.store(newValue, .ret, &retValue, &fields, none: 0) }
+    }
 }
