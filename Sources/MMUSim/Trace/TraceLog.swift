@@ -32,6 +32,10 @@ public struct TraceLog: Codable, Hashable, Sendable {
     public init(capacity: Int) {
         precondition(capacity > 0, "a trace needs room for one event")
         self.capacity = capacity
+        // The whole ring at once, up to a million events (its pages are touched as events fill
+        // it): growing it by doubling copied it whole each time, megabytes in the middle of an
+        // operation. A larger ring than that grows past it as before.
+        ring.reserveCapacity(min(capacity, 1 << 20))
     }
 
     /// A log that keeps no event, for a world whose trace nobody reads (the explorer's states:
