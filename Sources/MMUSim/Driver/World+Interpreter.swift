@@ -558,20 +558,8 @@ extension World {
             sharedVars[name] = newValue
             if config.checkInvariants { checkPolicyInvariants() }
         case .local(let slot):
-            let index = currentIndex
-            let last = tasks[index].scratch.driverFrames.count - 1
-            Self.setLocal(&tasks[index].scratch.driverFrames[last].locals, slot, newValue)
+            tasks[currentIndex].scratch.setLocal(slot, newValue)
         }
-    }
-
-    /// Sets a local by its slot, the slots before it 0 if they were past the end (one access).
-    private static func setLocal(_ locals: inout [Int], _ slot: Int, _ value: Int) {
-        if locals.count <= slot {
-            // Room for a few at once: a program's locals are set one after another.
-            if locals.isEmpty { locals.reserveCapacity(max(4, slot + 1)) }
-            while locals.count <= slot { locals.append(0) }
-        }
-        locals[slot] = value
     }
 
     /// Sets `ret` (what a gup, a lookup_pte or a call answers; a local unless the policy

@@ -354,15 +354,27 @@ struct Scratch: Codable, Hashable, Sendable {
 
 extension Scratch {
     /// The local in `slot` of the innermost driver frame; 0 when no program runs or it never
-    /// set it. (Mutating, as the interpreter's readers, to read the frames in place rather than
-    /// a copy of the task.)
-    mutating func local(_ slot: Int) -> Int {
+    /// set it. (Read through the task's read accessors, which lend the scratch in place: no
+    /// copy, and no check that the state's box is unique, as a mutating read made.)
+    func local(_ slot: Int) -> Int {
         guard let last = driverFrames.indices.last, slot < driverFrames[last].locals.count else { return 0 }
         return driverFrames[last].locals[slot]
     }
 
+    /// Sets the local in `slot` of the innermost driver frame, the slots before it 0 if they
+    /// were past the end, in one access to the frame.
+    mutating func setLocal(_ slot: Int, _ value: Int) {
+        let last = driverFrames.count - 1
+        if driverFrames[last].locals.count <= slot {
+            // Room for a few at once: a program's locals are set one after another.
+            if driverFrames[last].locals.isEmpty { driverFrames[last].locals.reserveCapacity(max(4, slot + 1)) }
+            while driverFrames[last].locals.count <= slot { driverFrames[last].locals.append(0) }
+        }
+        driverFrames[last].locals[slot] = value
+    }
+
     /// The `write` argument of the innermost driver frame; false when no program runs.
-    mutating func writeArgument() -> Bool {
+    func writeArgument() -> Bool {
         driverFrames.isEmpty ? false : driverFrames[driverFrames.count - 1].write
     }
 }
