@@ -33,6 +33,29 @@ struct TraceLogTests {
         #expect(statements.allSatisfy { $0.op == "fault" && $0.atomic == !$0.heldLocks.isEmpty })
     }
 
+    /// Two copies of a world share their trace's tables until one adds to them: each then
+    /// shows its own events with its own strings and locks, whatever the other added.
+    @Test("copies of a world each keep their own events after they part")
+    func copiesPart() {
+        var lab = Lab()
+        let addr = lab.mmap(2)
+        lab.write(addr, pages: 2, value: 7)
+        let kvm = lab.register("kvm")
+        let gru = lab.register("gru")
+        let seq = lab.world.lastSeq
+        var other = lab.world
+        lab.fault(kvm, addr, write: true)
+        _ = other.perform(.fault(mm: lab.mm, notifier: gru, address: addr + pageSize, write: false))
+        _ = other.perform(.fault(mm: lab.mm, notifier: kvm, address: addr + pageSize, write: false))
+        let mine = lab.world.trace.events(after: seq).filter { $0.call == .driver }
+        let theirs = other.trace.events(after: seq).filter { $0.call == .driver }
+        #expect(mine.map(\.driver) == Array(repeating: "kvm", count: 8))
+        #expect(mine.map { $0.locks.joined() } == ["", "", "", "", "mmu_lock:\(kvm)", "mmu_lock:\(kvm)", "mmu_lock:\(kvm)", ""])
+        #expect(theirs.map(\.driver) == Array(repeating: "gru", count: 9) + Array(repeating: "kvm", count: 8))
+        #expect(theirs[5].locks == ["tfh:\(gru)"] && theirs[9 + 4].locks == ["mmu_lock:\(kvm)"])
+        #expect(lab.world.trace.events.map(\.seq) == Array(1...lab.world.lastSeq))
+    }
+
     /// A ring smaller than what ran keeps the newest events in order, counts the rest, and
     /// its JSON gives the same log back.
     @Test("a full ring keeps the newest events in order and round-trips through JSON")

@@ -12,21 +12,10 @@ public struct TraceLog: Codable, Hashable, Sendable {
     private var head = 0
     /// Events dropped because the ring was full.
     public private(set) var dropped = 0
-    /// The strings the records name (operations, statement pointers, drivers).
-    private var strings: [String] = []
-    private var stringCodes: [String: Int32] = [:]
-    /// The lock sets the records name; 0 is the empty set. A set is stored in an array of its
-    /// own, never the task's.
-    private var lockSets: [[Lock]] = [[]]
-    private var lockSetCodes: [[Lock]: Int32] = [[]: 0]
-    /// Whether each lock set holds a spinlock (the task is then atomic).
-    private var lockSetSpins: [Bool] = [false]
-    /// The last lock set looked up, to find it again without hashing.
-    private var lastLockSet: Int32 = 0
-    /// The last task whose operation was looked up, and its operation's code.
-    private var lastOp: (task: Int, code: Int32) = (0, -1)
-    /// Driver statements' pointer and driver codes, by policy index and statement id.
-    private var statementCodes: [[(pointer: Int32, driver: Int32)?]] = []
+    /// The tables the records' codes index, behind one reference copied on write: a copy of a
+    /// world copies its trace (the explorer copies a world at every step it takes), and one
+    /// reference is one retain, not one for each table.
+    private var codes = Codes()
 
     /// Creates an empty log that keeps `capacity` events.
     public init(capacity: Int) {
@@ -62,65 +51,43 @@ public struct TraceLog: Codable, Hashable, Sendable {
         }
     }
 
-    /// The code of `text` in the string table.
-    private mutating func code(_ text: String) -> Int32 {
-        if let code = stringCodes[text] { return code }
-        let code = Int32(strings.count)
-        strings.append(text)
-        stringCodes[text] = code
-        return code
+    /// The tables, made this log's own before they change.
+    @inline(__always)
+    private mutating func ownCodes() -> Codes {
+        if !isKnownUniquelyReferenced(&codes) { codes = codes.copy() }
+        return codes
     }
 
     /// The code of the operation task `task` runs, if it is the task last asked for (ids are
     /// never reused).
     @inline(__always)
-    func opCode(task: Int) -> Int32? { lastOp.code >= 0 && lastOp.task == task ? lastOp.code : nil }
+    func opCode(task: Int) -> Int32? { codes.lastOp.code >= 0 && codes.lastOp.task == task ? codes.lastOp.code : nil }
 
     /// The code of `name`, the operation task `task` runs.
     mutating func opCode(task: Int, name: String) -> Int32 {
-        let found = code(name)
-        lastOp = (task, found)
+        let codes = ownCodes()
+        let found = codes.code(name)
+        codes.lastOp = (task, found)
         return found
     }
 
     /// Whether the lock set `code` holds a spinlock.
     @inline(__always)
-    func spins(_ code: Int32) -> Bool { lockSetSpins[Int(code)] }
+    func spins(_ code: Int32) -> Bool { codes.lockSetSpins[Int(code)] }
 
     /// The code of a lock set, stored in an array of the log's own the first time it is seen.
     @inline(__always)
     mutating func lockSetCode(_ locks: [Lock]) -> Int32 {
         if locks.isEmpty { return 0 }
-        if lockSets[Int(lastLockSet)] == locks { return lastLockSet }
-        // The few sets a short operation shows are found by comparison; a hash is for the rest.
-        for code in 1..<min(lockSets.count, 8) where lockSets[code] == locks {
-            lastLockSet = Int32(code)
-            return lastLockSet
-        }
-        if let code = lockSetCodes[locks] {
-            lastLockSet = code
-            return code
-        }
-        let own = locks.map { $0 }
-        let code = Int32(lockSets.count)
-        lockSets.append(own)
-        lockSetSpins.append(own.contains { $0.isSpinlock })
-        lockSetCodes[own] = code
-        lastLockSet = code
-        return code
+        return ownCodes().lockSetCode(locks)
     }
 
     /// The pointer and driver codes of statement `id` of the policy at `policy`, from `names`
     /// the first time.
     @inline(__always)
     mutating func statementCode(policy: Int, id: Int, _ names: () -> (pointer: String, driver: String)) -> (pointer: Int32, driver: Int32) {
-        if policy < statementCodes.count, id < statementCodes[policy].count, let codes = statementCodes[policy][id] { return codes }
-        while statementCodes.count <= policy { statementCodes.append([]) }
-        if statementCodes[policy].count <= id { statementCodes[policy] += repeatElement(nil, count: id + 1 - statementCodes[policy].count) }
-        let (pointer, driver) = names()
-        let codes = (code(pointer), code(driver))
-        statementCodes[policy][id] = codes
-        return codes
+        if let known = codes.statement(policy: policy, id: id) { return known }
+        return ownCodes().statementCode(policy: policy, id: id, names())
     }
 
     /// The event a record stands for.
@@ -129,7 +96,7 @@ public struct TraceLog: Codable, Hashable, Sendable {
             seq: record.seq,
             task: record.task,
             mm: record.mm,
-            op: record.op < 0 ? nil : strings[Int(record.op)],
+            op: record.op < 0 ? nil : codes.strings[Int(record.op)],
             call: record.call,
             notifier: record.notifier,
             start: record.start,
@@ -137,12 +104,12 @@ public struct TraceLog: Codable, Hashable, Sendable {
             address: record.address,
             pfn: record.pfn,
             pages: record.pages,
-            heldLocks: lockSets[Int(record.locks)],
+            heldLocks: codes.lockSets[Int(record.locks)],
             inRCU: record.inRCU,
             atomic: record.atomic,
             ret: record.ret,
-            statement: record.statement < 0 ? nil : strings[Int(record.statement)],
-            driver: record.driver < 0 ? nil : strings[Int(record.driver)],
+            statement: record.statement < 0 ? nil : codes.strings[Int(record.statement)],
+            driver: record.driver < 0 ? nil : codes.strings[Int(record.driver)],
             inSRCU: record.inSRCU,
             event: record.event,
             blockable: record.blockable
@@ -151,11 +118,12 @@ public struct TraceLog: Codable, Hashable, Sendable {
 
     /// The record of an event, its strings and locks coded in this log's tables.
     private mutating func record(_ event: TraceEvent) -> TraceRecord {
-        TraceRecord(
+        let codes = ownCodes()
+        return TraceRecord(
             seq: event.seq,
             task: event.task,
             mm: event.mm,
-            op: event.op.map { code($0) } ?? -1,
+            op: event.op.map { codes.code($0) } ?? -1,
             call: event.call,
             notifier: event.notifier,
             start: event.start,
@@ -163,12 +131,12 @@ public struct TraceLog: Codable, Hashable, Sendable {
             address: event.address,
             pfn: event.pfn,
             pages: event.pages,
-            locks: lockSetCode(event.heldLocks),
+            locks: event.heldLocks.isEmpty ? 0 : codes.lockSetCode(event.heldLocks),
             inRCU: event.inRCU,
             atomic: event.atomic,
             ret: event.ret,
-            statement: event.statement.map { code($0) } ?? -1,
-            driver: event.driver.map { code($0) } ?? -1,
+            statement: event.statement.map { codes.code($0) } ?? -1,
+            driver: event.driver.map { codes.code($0) } ?? -1,
             inSRCU: event.inSRCU,
             event: event.event,
             blockable: event.blockable
@@ -218,7 +186,7 @@ public struct TraceLog: Codable, Hashable, Sendable {
     /// Two logs are equal when they keep the same events in the same ring places.
     public static func == (a: TraceLog, b: TraceLog) -> Bool {
         a.capacity == b.capacity && a.head == b.head && a.dropped == b.dropped && a.ring.count == b.ring.count
-            && a.ring.map(a.event) == b.ring.map(b.event)
+            && (a.ring.isEmpty || a.ring.map(a.event) == b.ring.map(b.event))
     }
 
     /// Hashes what `==` compares, but the events: their count stands for them.
@@ -227,6 +195,83 @@ public struct TraceLog: Codable, Hashable, Sendable {
         hasher.combine(head)
         hasher.combine(dropped)
         hasher.combine(ring.count)
+    }
+}
+
+/// A trace log's tables: the strings and lock sets its records name by number, and the last
+/// ones looked up. A log changes them only once it holds the only reference (`ownCodes`), as
+/// a copy-on-write value would (unchecked Sendable: no two threads reach one that changes).
+/// Its fields' exclusivity is unchecked: no access to one overlaps another, and the runtime's
+/// check of each cost more than the lookup it guarded.
+private final class Codes: @unchecked Sendable {
+    /// The strings the records name (operations, statement pointers, drivers).
+    @exclusivity(unchecked) var strings: [String] = []
+    @exclusivity(unchecked) var stringCodes: [String: Int32] = [:]
+    /// The lock sets the records name; 0 is the empty set. A set is stored in an array of its
+    /// own, never the task's.
+    @exclusivity(unchecked) var lockSets: [[Lock]] = [[]]
+    @exclusivity(unchecked) var lockSetCodes: [[Lock]: Int32] = [[]: 0]
+    /// Whether each lock set holds a spinlock (the task is then atomic).
+    @exclusivity(unchecked) var lockSetSpins: [Bool] = [false]
+    /// The last lock set looked up, to find it again without hashing.
+    @exclusivity(unchecked) var lastLockSet: Int32 = 0
+    /// The last task whose operation was looked up, and its operation's code.
+    @exclusivity(unchecked) var lastOp: (task: Int, code: Int32) = (0, -1)
+    /// Driver statements' pointer and driver codes, by policy index and statement id.
+    @exclusivity(unchecked) var statementCodes: [[(pointer: Int32, driver: Int32)?]] = []
+
+    /// A copy with the same tables.
+    func copy() -> Codes {
+        let copy = Codes()
+        (copy.strings, copy.stringCodes, copy.lockSets, copy.lockSetCodes) = (strings, stringCodes, lockSets, lockSetCodes)
+        (copy.lockSetSpins, copy.lastLockSet, copy.lastOp, copy.statementCodes) = (lockSetSpins, lastLockSet, lastOp, statementCodes)
+        return copy
+    }
+
+    /// The code of `text` in the string table.
+    func code(_ text: String) -> Int32 {
+        if let code = stringCodes[text] { return code }
+        let code = Int32(strings.count)
+        strings.append(text)
+        stringCodes[text] = code
+        return code
+    }
+
+    /// The code of a non-empty lock set.
+    func lockSetCode(_ locks: [Lock]) -> Int32 {
+        if lockSets[Int(lastLockSet)] == locks { return lastLockSet }
+        // The few sets a short operation shows are found by comparison; a hash is for the rest.
+        for code in 1..<min(lockSets.count, 8) where lockSets[code] == locks {
+            lastLockSet = Int32(code)
+            return lastLockSet
+        }
+        if let code = lockSetCodes[locks] {
+            lastLockSet = code
+            return code
+        }
+        let own = locks.map { $0 }
+        let code = Int32(lockSets.count)
+        lockSets.append(own)
+        lockSetSpins.append(own.contains { $0.isSpinlock })
+        lockSetCodes[own] = code
+        lastLockSet = code
+        return code
+    }
+
+    /// The codes of statement `id` of the policy at `policy`, if they are known.
+    func statement(policy: Int, id: Int) -> (pointer: Int32, driver: Int32)? {
+        guard policy < statementCodes.count, id < statementCodes[policy].count else { return nil }
+        return statementCodes[policy][id]
+    }
+
+    /// The codes of statement `id` of the policy at `policy`, whose pointer and driver are
+    /// `names`.
+    func statementCode(policy: Int, id: Int, _ names: (pointer: String, driver: String)) -> (pointer: Int32, driver: Int32) {
+        while statementCodes.count <= policy { statementCodes.append([]) }
+        if statementCodes[policy].count <= id { statementCodes[policy] += repeatElement(nil, count: id + 1 - statementCodes[policy].count) }
+        let codes = (code(names.pointer), code(names.driver))
+        statementCodes[policy][id] = codes
+        return codes
     }
 }
 
