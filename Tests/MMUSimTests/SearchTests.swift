@@ -262,7 +262,7 @@ struct ReducibleStepTests {
     /// The action of the driver statement task `id` runs next, if that is one.
     static func nextAction(_ world: World, _ id: Int) -> Statement.Action? {
         guard case .driverStatement(let node, let statement, _)? = world.task(id)?.program.last else { return nil }
-        return world.policies[world.notifiers[node - 1].policy].statements[statement].action
+        return world.policies[world.notifiers[node - 1].policy].code[statement].statement.action
     }
 
     @Test(

@@ -5,8 +5,6 @@ public final class LoadedPolicy: Sendable {
     public let policy: Policy
     /// The variants applied.
     public var variants: [String] { policy.applied }
-    /// Every statement, nested ones included, by id.
-    let statements: [Statement]
     /// Each statement's program: the ids of the statements of a program, by its pointer.
     let programs: [String: [Int]]
     /// The step name of each statement: `driver:<name>:<pointer>`.
@@ -22,12 +20,10 @@ public final class LoadedPolicy: Sendable {
     let quiescentOnly: Bool
     /// The instance variables in a fixed order (by name): a notifier holds their values so.
     public let varNames: [String]
-    /// Each statement's names and expressions, resolved, by id.
-    let compiled: [CompiledStatement]
     /// Where the local `ret` lives (gup, lookup_pte and call answer in it).
     let ret: VarRef
-    /// Each statement with its compiled form, by id, as the interpreter reads them: one
-    /// reference a statement, so that running one copies no string, array or expression.
+    /// Every statement, nested ones included, by id, with its names and expressions resolved:
+    /// one reference a statement, so that running one copies no string, array or expression.
     let code: [StatementCode]
     /// The statement ids of the fault path, and of each callback the policy has.
     let faultProgram: [Int]?
@@ -43,14 +39,13 @@ public final class LoadedPolicy: Sendable {
             program.statements.flatMap(\.nested).forEach(visit)
         }
         policy.programs.forEach(visit)
-        self.statements = statements
         self.programs = programs
         stepNames = statements.map { "driver:\(policy.name):\($0.pointer)" }
         oldStepNames = statements.map { Self.oldStepName($0.action, tlb: policy.tlb) }
         varNames = policy.vars.keys.sorted()
         let localNames = NameResolver.localNames(statements, varNames: varNames, sharedVars: policy.sharedVars)
         let resolver = NameResolver(varNames: varNames, sharedVars: policy.sharedVars, localNames: localNames, locks: policy.locks)
-        compiled = statements.map { [resolver] in resolver.compile($0.action) }
+        let compiled = statements.map { [resolver] in resolver.compile($0.action) }
         ret = resolver.ref("ret")
         code = zip(statements, compiled).map { StatementCode(statement: $0, compiled: $1) }
         faultProgram = policy.fault.map { programs[$0.pointer] ?? [] }
@@ -242,6 +237,9 @@ struct CompiledStatement: Sendable {
     var spin = false
     /// A lock, unlock or trylock's lock name, interned once.
     var lock: LockName?
+
+    /// The lock a lock, unlock or trylock statement names, of notifier `node`'s driver.
+    func driverLock(of node: Int) -> Lock { .driver(notifier: node, name: lock!, spin: spin) }
 }
 
 /// Resolves a policy's names as `value` does (the driver's variable, else a shared one, else

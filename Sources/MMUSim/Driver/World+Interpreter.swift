@@ -273,7 +273,7 @@ extension World {
         var shown: Int?
         switch code.kind {
         case .lock:
-            let lock = Lock.driver(notifier: node, name: code.compiled.lock!, spin: code.compiled.spin)
+            let lock = code.compiled.driverLock(of: node)
             if tasks[currentIndex].locks.contains(lock) { return .blocked("\(lock.label) already held by this task: locks are not recursive") }
             if let reason = waitReason(for: lock) { return .blocked(reason) }
         case .wait:
@@ -312,18 +312,18 @@ extension World {
     private mutating func runStatement(_ node: Int, _ code: StatementCode, _ loaded: LoadedPolicy, _ id: Int, shown: Int?) -> Exec {
         switch code.statement.action {
         case .lock:
-            let lock = Lock.driver(notifier: node, name: code.compiled.lock!, spin: code.compiled.spin)
+            let lock = code.compiled.driverLock(of: node)
             if !lock.isSpinlock { checkStatementMaySleep(node, code.statement) }
             tasks[currentIndex].locks.append(lock)
         case .trylock(_, let otherwise):
-            let lock = Lock.driver(notifier: node, name: code.compiled.lock!, spin: code.compiled.spin)
+            let lock = code.compiled.driverLock(of: node)
             if waitReason(for: lock) == nil, !tasks[currentIndex].locks.contains(lock) {
                 tasks[currentIndex].locks.append(lock)
             } else {
                 pushStatements(node, loaded.program(otherwise.pointer))
             }
         case .unlock:
-            let lock = Lock.driver(notifier: node, name: code.compiled.lock!, spin: code.compiled.spin)
+            let lock = code.compiled.driverLock(of: node)
             if let index = tasks[currentIndex].locks.lastIndex(of: lock) { tasks[currentIndex].locks.remove(at: index) }
         case .inc, .dec, .set, .sample: assign(node, code.compiled.name!, shown!)
         case .wait:

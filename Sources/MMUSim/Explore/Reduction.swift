@@ -88,8 +88,8 @@ extension Search {
                 }
             }
             for loaded in world.policies.loaded {
-                for statement in loaded.statements {
-                    switch statement.action {
+                for code in loaded.code {
+                    switch code.statement.action {
                     case .trylock: trylocks = true
                     case .unregister, .put, .synchronize, .queueWork, .call: listOrGrace = true
                     case .freeNotifier: frees = true
@@ -161,8 +161,8 @@ extension Search {
             if case .driverReturn = task.program[task.program.count - 2], !Self.returnsOwnStateOnly(task) { return false }
             guard node >= 1, node <= world.notifiers.count else { return false }
             let loaded = world.policies[world.notifiers[node - 1].policy]
-            guard statement < loaded.statements.count else { return false }
-            switch loaded.statements[statement].action {
+            guard statement < loaded.code.count else { return false }
+            switch loaded.code[statement].statement.action {
             case .unlock, .mmapUnlock: guard !facts.trylocks else { return false }
             case .set(let name, let expr) where loaded.isLocal(name) && loaded.readsLocalsOnly(expr): break
             case .inc(let name) where loaded.isLocal(name), .dec(let name) where loaded.isLocal(name): break
@@ -230,7 +230,7 @@ extension Search {
     func mayInstall(_ task: TaskStruct, on node: Int, _ world: World) -> Bool {
         let loaded = world.policies[world.notifiers[node - 1].policy]
         func installs(_ id: Int) -> Bool {
-            if case .install = loaded.statements[id].action { return true }
+            if case .install = loaded.code[id].statement.action { return true }
             return false
         }
         // A callback that installs may be entered by any core step (a notification).
@@ -247,10 +247,10 @@ extension Search {
         }
         var seen = Set<Int>()
         while let id = pending.popLast() {
-            guard seen.insert(id).inserted, id < loaded.statements.count else { continue }
+            guard seen.insert(id).inserted, id < loaded.code.count else { continue }
             if installs(id) { return true }
-            for inner in loaded.statements[id].nested { pending.append(contentsOf: loaded.program(inner.pointer)) }
-            if case .retry = loaded.statements[id].action, let fault = loaded.policy.fault {
+            for inner in loaded.code[id].statement.nested { pending.append(contentsOf: loaded.program(inner.pointer)) }
+            if case .retry = loaded.code[id].statement.action, let fault = loaded.policy.fault {
                 pending.append(contentsOf: loaded.program(fault.pointer))
             }
         }
@@ -371,28 +371,28 @@ extension Search {
         private var guarding: [Set<LockName>] = []
 
         init(_ loaded: LoadedPolicy) {
-            var held = Array(repeating: Set<String>(), count: loaded.statements.count)
-            var visited = Array(repeating: false, count: loaded.statements.count)
+            var held = Array(repeating: Set<String>(), count: loaded.code.count)
+            var visited = Array(repeating: false, count: loaded.code.count)
             func walk(_ pointer: String, _ entry: Set<String>) -> Set<String> {
                 var locks = entry
                 for id in loaded.program(pointer) {
                     held[id] = visited[id] ? held[id].intersection(locks) : locks
                     visited[id] = true
                     locks = held[id]
-                    switch loaded.statements[id].action {
+                    switch loaded.code[id].statement.action {
                     case .lock(let name): locks.insert(name)
                     case .unlock(let name): locks.remove(name)
                     default: break
                     }
                     // A nested list runs with the locks held before the statement (a trylock's
                     // `else` without the lock it failed to take); after it, what both ways hold.
-                    for inner in loaded.statements[id].nested { locks.formIntersection(walk(inner.pointer, held[id])) }
+                    for inner in loaded.code[id].statement.nested { locks.formIntersection(walk(inner.pointer, held[id])) }
                 }
                 return locks
             }
             for program in loaded.policy.programs { _ = walk(program.pointer, []) }
             // Per variable, the locks held wherever it is written, and wherever it is touched.
-            let accesses = loaded.statements.map { Self.accesses($0.action, loaded) }
+            let accesses = loaded.code.map { Self.accesses($0.statement.action, loaded) }
             var writeGuard: [String: Set<String>] = [:]
             var accessGuard: [String: Set<String>] = [:]
             for (id, access) in accesses.enumerated() {
@@ -526,7 +526,7 @@ extension Search {
         else { return nil }
         if case .driverReturn = task.program[task.program.count - 2], !Self.returnsOwnStateOnly(task) { return nil }
         let loaded = world.policies[world.notifiers[node - 1].policy]
-        guard statement < loaded.statements.count else { return nil }
+        guard statement < loaded.code.count else { return nil }
         var access = DriverAccess(node: node)
         // The instance variables a name or an expression reads (nil when one is shared).
         func variables(_ names: [String]) -> Set<Int>? {
@@ -541,9 +541,9 @@ extension Search {
             return found
         }
         func reads(_ expr: Expr) -> Set<Int>? { variables(expr.leaves.compactMap(\.readName)) }
-        switch loaded.statements[statement].action {
+        switch loaded.code[statement].statement.action {
         case .lock(let name):
-            guard loaded.compiled[statement].spin else { return nil }
+            guard loaded.code[statement].compiled.spin else { return nil }
             access.lock = name
         case .unlock(let name):
             access.lock = name

@@ -652,7 +652,7 @@ extension World {
             case nil: break
             }
             hasher.combine(tasks[index].locks.count)
-            for lock in tasks[index].locks { lock.fingerprint(into: &hasher) }
+            for lock in tasks[index].locks { hasher.combine(lock) }
             hasher.combine(tasks[index].rcuDepth)
             hasher.combine(tasks[index].srcuDepth)
             hasher.combine(tasks[index].openRanges.count)
@@ -729,13 +729,6 @@ extension TaskStruct {
         "id", "operation", "program", "locks", "rcuDepth", "rcuEpoch", "srcuDepth", "srcuEpoch", "status", "blockedOn", "pauseAt",
         "result", "stepsRun", "openRanges", "scratch", "mm", "isWorker",
     ]
-}
-
-extension Lock {
-    /// A hash of the lock (a driver lock's name is a number: no characters to hash).
-    func fingerprint(into hasher: inout Hasher) {
-        hasher.combine(self)
-    }
 }
 
 extension Array {

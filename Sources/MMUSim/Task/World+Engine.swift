@@ -56,6 +56,8 @@ extension World {
                 mms[mm - 1].users += 1
                 task.program.append(.dropUser(mm: mm))
             }
+            // (Appended on the new task, not through `TaskStruct.push`: its one access to a
+            // task not yet in the world measured slower than this append.)
             task.program.append(contentsOf: steps.reversed())
         case .failure(let errno):
             task.result.fail(errno)
@@ -281,18 +283,13 @@ extension World {
         holding({ $0.append(contentsOf: locks) }, body)
     }
 
-    /// `withLocks` for one lock (no array to allocate: a fault takes the page-table lock so),
-    /// without a closure to take it.
+    /// `withLocks` for one lock (no array to allocate: a fault takes the page-table lock so).
     mutating func withLock<T>(_ lock: Lock, _ body: (inout World) -> T) -> T {
-        let index = currentIndex
-        let before = tasks[index].locks.count
-        tasks[index].locks.append(lock)
-        let result = body(&self)
-        let after = currentIndex
-        if tasks[after].locks.count >= before { tasks[after].locks.removeSubrange(before...) }
-        return result
+        holding({ $0.append(lock) }, body)
     }
 
+    /// Inlined: its callers' closure that takes the locks then costs no call.
+    @inline(__always)
     private mutating func holding<T>(_ take: (inout [Lock]) -> Void, _ body: (inout World) -> T) -> T {
         let before = tasks[currentIndex].locks.count
         take(&tasks[currentIndex].locks)
@@ -340,15 +337,14 @@ extension World {
             record.op = trace.opCode(task: id) ?? trace.opCode(task: id, name: tasks[index].op)
             record.locks = trace.lockSetCode(tasks[index].locks)
             record.inRCU = tasks[index].rcuDepth > 0
-            // isAtomic, with the lock set's spinlock known from its code.
-            record.atomic = record.inRCU || trace.spins(record.locks)
+            record.atomic = tasks[index].isAtomic
             record.inSRCU = tasks[index].srcuDepth > 0
         }
         if let id = info.statement, let node = info.notifier {
             let policy = notifiers[node - 1].policy
             let codes = trace.statementCode(policy: policy, id: id) {
                 let loaded = policies[policy]
-                return (loaded.statements[id].pointer, loaded.policy.name)
+                return (loaded.code[id].statement.pointer, loaded.policy.name)
             }
             (record.statement, record.driver) = codes
         }

@@ -168,7 +168,7 @@ extension World {
     public var statementSummaries: [String: String] {
         var summaries: [String: String] = [:]
         for loaded in policies.loaded {
-            for statement in loaded.statements { summaries["\(loaded.policy.name):\(statement.pointer)"] = statement.summary }
+            for code in loaded.code { summaries["\(loaded.policy.name):\(code.statement.pointer)"] = code.statement.summary }
         }
         return summaries
     }

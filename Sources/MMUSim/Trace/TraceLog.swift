@@ -71,10 +71,6 @@ public struct TraceLog: Codable, Hashable, Sendable {
         return found
     }
 
-    /// Whether the lock set `code` holds a spinlock.
-    @inline(__always)
-    func spins(_ code: Int32) -> Bool { codes.lockSetSpins[Int(code)] }
-
     /// The code of a lock set, stored in an array of the log's own the first time it is seen.
     @inline(__always)
     mutating func lockSetCode(_ locks: [Lock]) -> Int32 {
@@ -211,8 +207,6 @@ private final class Codes: @unchecked Sendable {
     /// own, never the task's.
     @exclusivity(unchecked) var lockSets: [[Lock]] = [[]]
     @exclusivity(unchecked) var lockSetCodes: [[Lock]: Int32] = [[]: 0]
-    /// Whether each lock set holds a spinlock (the task is then atomic).
-    @exclusivity(unchecked) var lockSetSpins: [Bool] = [false]
     /// The last lock set looked up, to find it again without hashing.
     @exclusivity(unchecked) var lastLockSet: Int32 = 0
     /// The last task whose operation was looked up, and its operation's code.
@@ -224,7 +218,7 @@ private final class Codes: @unchecked Sendable {
     func copy() -> Codes {
         let copy = Codes()
         (copy.strings, copy.stringCodes, copy.lockSets, copy.lockSetCodes) = (strings, stringCodes, lockSets, lockSetCodes)
-        (copy.lockSetSpins, copy.lastLockSet, copy.lastOp, copy.statementCodes) = (lockSetSpins, lastLockSet, lastOp, statementCodes)
+        (copy.lastLockSet, copy.lastOp, copy.statementCodes) = (lastLockSet, lastOp, statementCodes)
         return copy
     }
 
@@ -252,7 +246,6 @@ private final class Codes: @unchecked Sendable {
         let own = locks.map { $0 }
         let code = Int32(lockSets.count)
         lockSets.append(own)
-        lockSetSpins.append(own.contains { $0.isSpinlock })
         lockSetCodes[own] = code
         lastLockSet = code
         return code
