@@ -7,8 +7,8 @@ public final class LoadedPolicy: Sendable {
     public var variants: [String] { policy.applied }
     /// Each statement's program: the ids of the statements of a program, by its pointer.
     let programs: [String: [Int]]
-    /// The step name of each statement: `driver:<name>:<pointer>`.
-    let stepNames: [String]
+    /// The step name of each statement: `driver:<name>:<pointer>`, as its step carries it.
+    let stepNames: [InternedName]
     /// The name each statement's step had when the built-in kinds ran in Swift, which
     /// `pause_at` still takes (`lock:mmu_lock`, `install_spte`), or nil.
     let oldStepNames: [String?]
@@ -40,7 +40,7 @@ public final class LoadedPolicy: Sendable {
         }
         policy.programs.forEach(visit)
         self.programs = programs
-        stepNames = statements.map { "driver:\(policy.name):\($0.pointer)" }
+        stepNames = statements.map { InternedName("driver:\(policy.name):\($0.pointer)") }
         oldStepNames = statements.map { Self.oldStepName($0.action, tlb: policy.tlb) }
         varNames = policy.vars.keys.sorted()
         let localNames = NameResolver.localNames(statements, varNames: varNames, sharedVars: policy.sharedVars)

@@ -278,7 +278,7 @@ extension World {
             if let reason = waitReason(for: lock) { return .blocked(reason) }
         case .wait:
             let holds = evaluate(code.compiled.exprs[0], node)
-            guard holds != 0 else { return .blocked("\(loaded.stepNames[id]) waits") }
+            guard holds != 0 else { return .blocked("\(loaded.stepNames[id].text) waits") }
             shown = holds
         case .mmapLock:
             guard case .mmapLock(let write) = code.statement.action else { break }
@@ -350,7 +350,7 @@ extension World {
             let (start, end) = range(scope)
             agePolicy(node, from: start, to: end, clear: clear)
         case .assert(_, let name):
-            checkAssertion(node, name: name, at: loaded.stepNames[id], holds: shown! != 0)
+            checkAssertion(node, name: name, at: loaded.stepNames[id].text, holds: shown! != 0)
         case .freeNotifier:
             notifiers[node - 1].freed = true
             emit(EventInfo(.notifierFree, mm: notifiers[node - 1].mm, notifier: node))

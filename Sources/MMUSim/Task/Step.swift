@@ -226,7 +226,7 @@ enum Step: Codable, Hashable, Sendable {
 
     // Driver policies (Driver/World+Interpreter.swift).
     /// One statement of a notifier's policy, by id; `name` is `driver:<driver>:<pointer>`.
-    case driverStatement(notifier: Int, statement: Int, name: String)
+    case driverStatement(notifier: Int, statement: Int, name: InternedName)
     /// The end of a policy's callback or fault path.
     case driverReturn(notifier: Int)
     /// A policy's entry point: its program as steps.
@@ -382,7 +382,7 @@ enum Step: Codable, Hashable, Sendable {
         case .unregisterFinish: "mmu_notifier_unregister"
         case .secondaryFault: "secondary_fault"
         case .secondaryAccess: "secondary_access"
-        case .driverStatement(_, _, let name): name
+        case .driverStatement(_, _, let name): name.text
         case .driverReturn: "driver_return"
         case .driverEntry: "driver_entry"
         case .driverWork: "driver_work"

@@ -207,7 +207,7 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     /// Pushes the steps of the statements `ids` of notifier `node`'s policy, named by `names`,
     /// so that the first runs next, in one access to the program.
     @inline(__always)
-    mutating func push(statements ids: [Int], of node: Int, names: [String]) {
+    mutating func push(statements ids: [Int], of node: Int, names: [InternedName]) {
         Self.append(&state.program, ids.reversed().lazy.map { .driverStatement(notifier: node, statement: $0, name: names[$0]) })
     }
 

@@ -66,7 +66,10 @@ public struct TraceLog: Codable, Hashable, Sendable {
     /// The code of `name`, the operation task `task` runs.
     mutating func opCode(task: Int, name: String) -> Int32 {
         let codes = ownCodes()
-        let found = codes.code(name)
+        // A new task most often runs what the last one ran (a fault after a fault): its name is
+        // compared with that one's (a short string is two words), not hashed.
+        let last = codes.lastOp.code
+        let found = last >= 0 && codes.strings[Int(last)] == name ? last : codes.code(name)
         codes.lastOp = (task, found)
         return found
     }

@@ -1,10 +1,10 @@
 import Synchronization
 
-/// A driver lock's name (`mmu_lock`), kept as a number into a process-wide table of the names
-/// seen, so that a `Lock` holds no reference: the task's lock array, a step that takes or
-/// drops a lock and a trace record copy it as plain bits, and two names compare as numbers.
-/// It reads, prints and encodes as its text.
-public struct LockName: Hashable, Sendable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
+/// A name kept as a number into a process-wide table of the names seen: a driver lock's
+/// (`mmu_lock`) and a driver statement's step (`driver:kvm:/fault/3`). A `Lock` and a `Step`
+/// then hold no reference: the task's lock array and program, and a trace record, copy them as
+/// plain bits, and two names compare as numbers. It reads, prints and encodes as its text.
+public struct InternedName: Hashable, Sendable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
     /// The name's number in the table: the same text, the same number.
     let code: UInt32
 
@@ -37,6 +37,10 @@ public struct LockName: Hashable, Sendable, Codable, CustomStringConvertible, Ex
         try container.encode(text)
     }
 
-    /// The names seen so far, both ways. (A policy declares a handful; the table only grows.)
+    /// The names seen so far, both ways. (A policy declares a handful of locks and a few dozen
+    /// statements; the table only grows.)
     private static let table = Mutex<(texts: [String], codes: [String: UInt32])>(([], [:]))
 }
+
+/// A driver lock's name.
+public typealias LockName = InternedName
