@@ -23,11 +23,13 @@ func timed(_ body: () -> Void) -> Double {
 @discardableResult
 func perform(_ world: inout World, _ operation: MMUSim.Operation) -> OpResult {
     let task = world.perform(operation)
+    // The result read once (each read of a task's result copies it out of its box).
+    let result = task.result
     precondition(
-        task.status == .done && task.result.ret == 0,
-        "\(operation.name) failed: \(task.result.errno.map(\.rawValue) ?? task.status.rawValue)"
+        task.status == .done && result.ret == 0,
+        "\(operation.name) failed: \(result.errno.map(\.rawValue) ?? task.status.rawValue)"
     )
-    return task.result
+    return result
 }
 
 /// Faults every page of `size` bytes from `base` into kvm (notifier 1), then gru (notifier 2).

@@ -683,7 +683,7 @@ struct DriverFrame: Codable, Hashable, Sendable {
     /// The fault's `write` argument.
     var write: Bool
     /// The program's locals by slot (`NameResolver.localNames`; 0 until set, and past the end).
-    var locals: [Int] = []
+    var locals = FrameLocals()
     /// The last gup was a pin: the page's reference moves into the mapping installed.
     var pinned = false
     /// An `age` found a young mapping.
@@ -703,6 +703,66 @@ struct DriverFrame: Codable, Hashable, Sendable {
     var ret: Int?
     /// The gup whose steps are running, if any.
     var gup: GupFrame?
+}
+
+/// A driver frame's locals by slot, as many as up to the highest slot set, each 0 until set.
+/// The first four live in the frame itself (a fault path sets two or three: no array is
+/// allocated for them), the rest in an array. It compares, hashes and encodes as the array of
+/// its values.
+struct FrameLocals: Codable, Hashable, Sendable {
+    private var first: (Int, Int, Int, Int) = (0, 0, 0, 0)
+    private var rest: [Int] = []
+    /// One past the highest slot set.
+    private(set) var count = 0
+
+    /// The local in `slot`; 0 past the end.
+    subscript(slot: Int) -> Int {
+        guard slot < count else { return 0 }
+        switch slot {
+        case 0: return first.0
+        case 1: return first.1
+        case 2: return first.2
+        case 3: return first.3
+        default: return rest[slot - 4]
+        }
+    }
+
+    /// Sets the local in `slot`, the slots before it 0 if they were past the end.
+    mutating func set(_ slot: Int, _ value: Int) {
+        if slot >= count {
+            if slot >= 4, rest.count < slot - 3 { rest.append(contentsOf: repeatElement(0, count: slot - 3 - rest.count)) }
+            count = slot + 1
+        }
+        switch slot {
+        case 0: first.0 = value
+        case 1: first.1 = value
+        case 2: first.2 = value
+        case 3: first.3 = value
+        default: rest[slot - 4] = value
+        }
+    }
+
+    /// The values, slot by slot.
+    var values: [Int] { (0..<count).map { self[$0] } }
+
+    init() {}
+
+    init(_ values: [Int]) {
+        for (slot, value) in values.enumerated() { set(slot, value) }
+    }
+
+    static func == (a: FrameLocals, b: FrameLocals) -> Bool {
+        a.count == b.count && (0..<a.count).allSatisfy { a[$0] == b[$0] }
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(count)
+        for slot in 0..<count { hasher.combine(self[slot]) }
+    }
+
+    init(from decoder: any Decoder) throws { self.init(try [Int](from: decoder)) }
+
+    func encode(to encoder: any Encoder) throws { try values.encode(to: encoder) }
 }
 
 /// A `gup` statement while its steps run: where its `else` is, and the task's locks and

@@ -357,20 +357,14 @@ extension Scratch {
     /// set it. (Read through the task's read accessors, which lend the scratch in place: no
     /// copy, and no check that the state's box is unique, as a mutating read made.)
     func local(_ slot: Int) -> Int {
-        guard let last = driverFrames.indices.last, slot < driverFrames[last].locals.count else { return 0 }
+        guard let last = driverFrames.indices.last else { return 0 }
         return driverFrames[last].locals[slot]
     }
 
     /// Sets the local in `slot` of the innermost driver frame, the slots before it 0 if they
     /// were past the end, in one access to the frame.
     mutating func setLocal(_ slot: Int, _ value: Int) {
-        let last = driverFrames.count - 1
-        if driverFrames[last].locals.count <= slot {
-            // Room for a few at once: a program's locals are set one after another.
-            if driverFrames[last].locals.isEmpty { driverFrames[last].locals.reserveCapacity(max(4, slot + 1)) }
-            while driverFrames[last].locals.count <= slot { driverFrames[last].locals.append(0) }
-        }
-        driverFrames[last].locals[slot] = value
+        driverFrames[driverFrames.count - 1].locals.set(slot, value)
     }
 
     /// The `write` argument of the innermost driver frame; false when no program runs.

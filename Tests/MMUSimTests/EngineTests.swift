@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+
+@testable import MMUSim
+
+/// The engine's two ways of running a task: `run` without a pause point goes through the
+/// task's steps in one loop (`runUnpaused`); `step` takes them one at a time. Both must leave
+/// the same world: the same events, result, steps counted, locks and status.
+@Suite("The engine: a task run in one loop is the task stepped one step at a time")
+struct EngineTests {
+    /// A world with a page written and kvm and gru registered on it: the fault bench's setup.
+    static func faultWorld() -> (lab: Lab, addr: UInt64, kvm: Int, gru: Int) {
+        var lab = Lab()
+        let addr = lab.mmap(2)
+        lab.write(addr, pages: 2, value: 3)
+        let kvm = lab.register("kvm")
+        let gru = lab.register("gru")
+        return (lab, addr, kvm, gru)
+    }
+
+    /// kvm's fault (v17's kvm_mmu_page_fault path, gfn_to_pfn's get_user_pages under
+    /// mmap_sem, the spte set under mmu_lock), then gru's (gru_try_dropin): run, and stepped.
+    @Test("a kvm fault and a gru fault run in one loop: the events, result and steps of the same faults stepped")
+    func runEqualsStepped() throws {
+        let (lab, addr, kvm, gru) = Self.faultWorld()
+        var ran = lab.world
+        var stepped = lab.world
+        for node in [kvm, gru] {
+            let fault = Operation.fault(mm: lab.mm, notifier: node, address: addr, write: true)
+            let seq = ran.lastSeq
+            let one = ran.start(fault)
+            #expect(ran.run(one) == .done)
+            let other = stepped.start(fault)
+            var outcomes: [StepOutcome] = []
+            while stepped.task(other)?.status != .done, outcomes.count < 100 { outcomes.append(stepped.step(other)) }
+            #expect(outcomes.allSatisfy { if case .ran = $0 { true } else { $0 == .done } })
+            let (a, b) = (try #require(ran.task(one)), try #require(stepped.task(other)))
+            #expect(a.result == b.result && a.stepsRun == b.stepsRun && a.status == .done && b.status == .done)
+            #expect(a.result.ret == 0 && a.result.spte?.writable == true && a.locks.isEmpty && b.locks.isEmpty)
+            // Every event the same but its task id (the two worlds numbered their tasks alike).
+            let (x, y) = (ran.trace.events(after: seq), stepped.trace.events(after: seq))
+            #expect(x == y && !x.isEmpty, "\(x.count) events against \(y.count)")
+            // The statements each a step: 8 for kvm's fault, 9 for gru's, with the gup's 3.
+            #expect(a.stepsRun == x.filter { $0.call == .driver }.count + 3, "\(a.stepsRun) steps")
+            ran.collect(one)
+            stepped.collect(other)
+        }
+        #expect(ran.violations.isEmpty && stepped.violations.isEmpty)
+        #expect(ran.notifiers == stepped.notifiers && ran.frames == stepped.frames)
+    }
+
+    /// A kvm fault whose `lock mmu_lock` finds the lock held by another kvm fault, paused
+    /// before its install (under mmu_lock, as kvm_mmu_page_fault sets the spte): run stops
+    /// there blocked, the lock step back on the program (after 5 steps: the wait, the sample and
+    /// the gup's mmap_sem, fault and release), and finishes once the other has.
+    @Test("a task run in one loop stops blocked at a held lock, with that step still to run, and finishes later")
+    func runBlocks() throws {
+        var (lab, addr, kvm, _) = Self.faultWorld()
+        let first = lab.world.start(.fault(mm: lab.mm, notifier: kvm, address: addr, write: true), pauseAt: "driver:kvm:/fault/5")
+        #expect(lab.world.run(first) == .paused)
+        #expect(lab.world.task(first)?.locks.map(\.label) == ["mmu_lock:\(kvm)"])
+        let second = lab.world.start(.fault(mm: lab.mm, notifier: kvm, address: addr + pageSize, write: true))
+        #expect(lab.world.run(second) == .blocked)
+        let blocked = try #require(lab.world.task(second))
+        #expect(blocked.status == .blocked && blocked.blockedOn == "mmu_lock:\(kvm) held by task \(first)")
+        #expect(blocked.nextStep == "driver:kvm:/fault/3" && blocked.locks.isEmpty && blocked.stepsRun == 5)
+        #expect(lab.world.resume(first) == .done)
+        let done = try #require(lab.world.task(second))
+        #expect(done.status == .done && done.result.ret == 0 && done.result.spte?.writable == true && done.locks.isEmpty)
+        #expect(lab.world.violations.isEmpty)
+    }
+
+    /// A driver frame's locals, kept inline for the first four: as many as up to the highest
+    /// slot set, 0 until set, compared and encoded as the array they stand for.
+    @Test("a frame's locals: 0 until set, counted up to the highest slot set, equal and encoded as their array")
+    func frameLocals() throws {
+        var locals = FrameLocals()
+        #expect(locals.count == 0 && locals[0] == 0 && locals[7] == 0 && locals.values == [])
+        locals.set(2, 5)
+        #expect(locals.values == [0, 0, 5] && locals[2] == 5 && locals[3] == 0)
+        locals.set(6, -1)
+        #expect(locals.values == [0, 0, 5, 0, 0, 0, -1] && locals[6] == -1 && locals[5] == 0)
+        locals.set(4, 9)
+        #expect(locals.values == [0, 0, 5, 0, 9, 0, -1])
+        #expect(locals == FrameLocals([0, 0, 5, 0, 9, 0, -1]) && locals.hashValue == FrameLocals(locals.values).hashValue)
+        // A slot set to 0 is not a slot never set: two frames that differ so are two states.
+        var zero = FrameLocals()
+        zero.set(0, 0)
+        #expect(zero != FrameLocals() && zero.values == [0])
+        let json = try JSONEncoder().encode(locals)
+        #expect(String(decoding: json, as: UTF8.self) == "[0,0,5,0,9,0,-1]")
+        #expect(try JSONDecoder().decode(FrameLocals.self, from: json) == locals)
+    }
+}
