@@ -70,6 +70,39 @@ struct EngineTests {
         #expect(lab.world.violations.isEmpty)
     }
 
+    /// `perform` keeps the task it hands back for the next task to reuse: a task its caller
+    /// still holds is never written again, and a reused one starts as a new task would.
+    @Test("a task perform handed back stays as it was while its caller holds it; the next task starts anew either way")
+    func spareTask() throws {
+        var (lab, addr, kvm, gru) = Self.faultWorld()
+        let first = lab.world.perform(.fault(mm: lab.mm, notifier: kvm, address: addr, write: true))
+        let kept = first
+        // The caller holds `first`: the next fault's task must not be written into its state.
+        let second = lab.world.perform(.fault(mm: lab.mm, notifier: gru, address: addr, write: false))
+        #expect(first == kept && first.id != second.id && first.stepsRun == kept.stepsRun)
+        #expect(first.op == "fault" && first.result.spte?.writable == true && first.status == .done)
+        #expect(second.result.spte?.writable == false && second.status == .done && second.result.ret == 0)
+        // Faults whose tasks nobody keeps: each runs in the last one's state, each as a new task.
+        var ids: Set<Int> = []
+        for page in 0..<2 {
+            for node in [kvm, gru] {
+                let task = lab.world.perform(.fault(mm: lab.mm, notifier: node, address: addr + UInt64(page) * pageSize, write: true))
+                #expect(task.status == .done && task.result.ret == 0 && task.locks.isEmpty && task.result.retries == 0)
+                #expect(task.mm == lab.mm && !task.isWorker && task.stepsRun > 0)
+                ids.insert(task.id)
+            }
+        }
+        #expect(ids.count == 4 && lab.world.tasks.isEmpty && lab.world.violations.isEmpty)
+        // A reused task's state is a new one's: the munmap after the faults runs as on a world
+        // that reused nothing (its result, steps and events).
+        var fresh = lab.world
+        fresh.spareTask = SpareTask()
+        let seq = lab.world.lastSeq
+        let a = lab.world.perform(.munmap(mm: lab.mm, addr: addr, length: 2 * pageSize))
+        let b = fresh.perform(.munmap(mm: lab.mm, addr: addr, length: 2 * pageSize))
+        #expect(a == b && a.result.ret == 0 && lab.world.trace.events(after: seq) == fresh.trace.events(after: seq))
+    }
+
     /// A driver frame's locals, kept inline for the first four: as many as up to the highest
     /// slot set, 0 until set, compared and encoded as the array they stand for.
     @Test("a frame's locals: 0 until set, counted up to the highest slot set, equal and encoded as their array")

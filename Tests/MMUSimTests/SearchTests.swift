@@ -70,8 +70,9 @@ struct SearchTests {
         var world = World(WorldConfig(frames: 8, swapSlots: 4))
         let mm = world.createMM()
         let fields = Mirror(reflecting: world).children.compactMap(\.label)
-        #expect(Set(fields) == Set(World.sameStateFields), "World's stored fields \(fields): sameState must compare each")
-        #expect(fields.count == World.sameStateFields.count)
+        let named = World.sameStateFields + World.notStateFields
+        #expect(Set(fields) == Set(named), "World's stored fields \(fields): sameState must compare each, or name it as no state")
+        #expect(fields.count == named.count && Set(World.sameStateFields).isDisjoint(with: World.notStateFields))
         var started = world
         let id = started.start(.munmap(mm: mm, addr: mmapBase, length: pageSize))
         let task = try #require(started.tasks.first { $0.id == id })

@@ -697,6 +697,10 @@ extension World {
         "config", "frames", "freeFrames", "swap", "freeSlots", "files", "mms", "notifiers", "tasks", "nextTaskID", "nextAnonVMA",
         "trace", "lastSeq", "drivers", "policies", "sharedVars", "checker", "current", "tablesVisited", "xipSparsePfn",
     ]
+
+    /// The stored fields that are no part of a world's state, which `sameState` leaves out: the
+    /// task kept for reuse (`SpareTask`, equal in every world).
+    static let notStateFields = ["spareTask"]
 }
 
 extension TaskStruct {

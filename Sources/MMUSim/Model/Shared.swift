@@ -27,6 +27,9 @@ public struct Shared<Value: Hashable & Codable & Sendable>: Hashable, Codable, S
         }
     }
 
+    /// Whether this is the only reference to its box: a change then happens in place.
+    mutating func isUnique() -> Bool { isKnownUniquelyReferenced(&box) }
+
     /// Whether `other` keeps its value in this one's box: the same value, known without reading it.
     func sharesBox(with other: Shared) -> Bool { box === other.box }
 

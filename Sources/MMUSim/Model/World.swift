@@ -184,6 +184,8 @@ public struct World: Codable, Hashable, Sendable {
     public internal(set) var tasks: [TaskStruct] = []
     /// The next task id.
     var nextTaskID = 1
+    /// The last task `perform` handed back, for the next task to reuse (not part of the value).
+    var spareTask = SpareTask()
     /// The next anon_vma id.
     var nextAnonVMA = 1
     /// The most recent events.

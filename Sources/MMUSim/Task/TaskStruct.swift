@@ -91,11 +91,11 @@ public struct ReaderMark: Codable, Hashable, Sendable {
 /// task it runs alone. Two tasks sharing their state are the same at once.
 public struct TaskStruct: Codable, Hashable, Sendable {
     /// The task's id.
-    public let id: Int
+    public private(set) var id: Int
     /// The mm it works on, if any (the operation's, kept: the checker asks after every step).
-    public let mm: Int?
+    public private(set) var mm: Int?
     /// True for a driver's worker thread (`queue_work`), which no request started.
-    public let isWorker: Bool
+    public private(set) var isWorker: Bool
     /// The rest, shared by the copies of the task until one changes it.
     private var storage: Shared<TaskState>
 
@@ -103,11 +103,26 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     init(id: Int, operation: Operation, program: [Step]) {
         self.id = id
         mm = operation.mm
-        switch operation {
-        case .work, .srcuFree: isWorker = true
-        default: isWorker = false
-        }
+        isWorker = Self.isWorker(operation)
         storage = Shared(wrappedValue: TaskState(operation: operation, program: program))
+    }
+
+    /// Whether `operation` runs on a driver's worker thread.
+    private static func isWorker(_ operation: Operation) -> Bool {
+        switch operation {
+        case .work, .srcuFree: true
+        default: false
+        }
+    }
+
+    /// Makes this task, whose state no one else holds, a new task `id` that will run
+    /// `operation`, as `init` makes one with an empty program: its state's box, and the room of
+    /// its arrays, serve again.
+    fileprivate mutating func reuse(id: Int, operation: Operation) {
+        self.id = id
+        mm = operation.mm
+        isWorker = Self.isWorker(operation)
+        storage.wrappedValue.reset(operation: operation)
     }
 
     /// The task's state, copied out of a box it shares before it changes.
@@ -287,6 +302,25 @@ struct TaskState: Codable, Hashable, Sendable {
         locks.reserveCapacity(4)
     }
 
+    /// Makes this state, which no one else holds, a new task's that will run `operation`, equal
+    /// to `init(operation:program: [])`'s (asserted, so that a field added and not reset here
+    /// fails the tests): the operation and result boxes are written in place, the arrays
+    /// emptied with their room kept.
+    mutating func reset(operation: Operation) {
+        self.operation = operation
+        result = OpResult()
+        program.removeAll(keepingCapacity: true)
+        locks.removeAll(keepingCapacity: true)
+        (rcuDepth, rcuEpoch, srcuDepth, srcuEpoch) = (0, 0, 0, 0)
+        status = .runnable
+        blockedOn = nil
+        pauseAt = nil
+        stepsRun = 0
+        openRanges.removeAll(keepingCapacity: true)
+        scratch.reset()
+        assert(self == TaskState(operation: operation, program: []), "a reused task's state is not a new one's")
+    }
+
     /// Notes a step run, in one access to the state: the task is runnable and waits for
     /// nothing. True when its program is over.
     @inline(__always)
@@ -303,6 +337,42 @@ struct TaskState: Codable, Hashable, Sendable {
     static func sameOperationAndResult(_ a: UnsafePointer<TaskState>, _ b: UnsafePointer<TaskState>) -> Bool {
         a.pointee._operation == b.pointee._operation && a.pointee._result == b.pointee._result
     }
+}
+
+/// The last task `perform` handed back, kept so that the next task can run in its state's box
+/// once the caller has let the task go: no one else can see the box then (a secondary fault
+/// otherwise allocates a box, its operation's and result's, and its program's, locks' and
+/// frames' arrays, and frees them all at the end). Not part of the world's value: it compares
+/// equal, hashes and encodes as nothing, and a world decoded has none.
+struct SpareTask: Codable, Hashable, Sendable {
+    private var task: TaskStruct?
+
+    init() {}
+
+    /// Keeps `task` (finished) for reuse.
+    mutating func keep(_ task: TaskStruct) { self.task = task }
+
+    /// The kept task made a new task `id` that will run `operation` with an empty program,
+    /// if no one else holds its state any more; nil otherwise (the kept task is dropped).
+    mutating func take(id: Int, operation: Operation) -> TaskStruct? {
+        defer { task = nil }
+        guard task?.storageIsUnique() == true else { return nil }
+        task!.reuse(id: id, operation: operation)
+        return task
+    }
+
+    static func == (_: SpareTask, _: SpareTask) -> Bool { true }
+    func hash(into hasher: inout Hasher) {}
+    init(from decoder: any Decoder) throws {}
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encodeNil()
+    }
+}
+
+extension TaskStruct {
+    /// Whether no other task value shares this one's state.
+    fileprivate mutating func storageIsUnique() -> Bool { storage.isUnique() }
 }
 
 /// Values that a step leaves for a later step of the same task.
@@ -353,6 +423,15 @@ struct Scratch: Codable, Hashable, Sendable {
 }
 
 extension Scratch {
+    /// Makes these values a new task's, with the room of the driver frames' array kept.
+    mutating func reset() {
+        var frames: [DriverFrame] = []
+        swap(&frames, &driverFrames)
+        frames.removeAll(keepingCapacity: true)
+        self = Scratch()
+        driverFrames = frames
+    }
+
     /// The local in `slot` of the innermost driver frame; 0 when no program runs or it never
     /// set it. (Read through the task's read accessors, which lend the scratch in place: no
     /// copy, and no check that the state's box is unique, as a mutating read made.)

@@ -67,6 +67,8 @@ extension World {
         if known, let id = ran, let index = taskIndex(id) {
             // A finished task nobody else is to see leaves the list as it is collected, uncopied.
             task = !report && tasks[index].status == .done ? tasks.remove(at: index) : tasks[index]
+            // Kept for the next task to run in, once the caller lets it go.
+            if !report, let task, task.status == .done { spareTask.keep(task) }
         }
         let finished = report ? tasks.filter { $0.status == .done } : []
         tasks.removeAll { $0.status == .done }

@@ -35,7 +35,7 @@ extension World {
     public mutating func start(_ operation: Operation, pauseAt: String? = nil) -> Int {
         let id = nextTaskID
         nextTaskID += 1
-        var task = TaskStruct(id: id, operation: operation, program: [])
+        var task = spareTask.take(id: id, operation: operation) ?? TaskStruct(id: id, operation: operation, program: [])
         task.pauseAt = pauseAt
         // A registration's policy joins the world's table first: its plan names it by index.
         var registered: Policy?
