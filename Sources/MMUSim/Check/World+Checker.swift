@@ -144,16 +144,18 @@ extension World {
             // Every driver with a notifier, xpmem's pinned attachments included; a legacy pinning
             // driver has no notifier and never learns of a change, so it is not held to the pte.
             // (`subscribe` read in place: a computed property of the notifier would copy it.)
+            let (first, end) = (range.start >> pageShift, (min(range.end, taskSize) - 1) >> pageShift + 1)
+            // One page (what a fault changed): its pte looked up once for every table.
+            let onePage = end - first == 1 ? mms[range.mm - 1].pageTable.translation(at: first << pageShift) : nil
             for index in notifiers.indices where notifiers[index].mm == range.mm && notifiers[index].subscribe != Subscription.none {
                 let pins = notifiers[index].pins
                 // Read first, report after: the tables are walked in place, without copies.
                 var stale: [(address: UInt64, pfn: Int, pte: PTE)] = []
                 var writable: [UInt64] = []
-                let (first, end) = (range.start >> pageShift, (min(range.end, taskSize) - 1) >> pageShift + 1)
                 func check(_ vpn: UInt64, _ raw: UInt64) {
                     let address = vpn << pageShift
                     let entry = PTE(raw: raw)
-                    let pte = mms[range.mm - 1].pageTable.translation(at: address)
+                    let pte = onePage ?? mms[range.mm - 1].pageTable.translation(at: address)
                     // A pinned page that reclaim unmapped stays in the swap cache its swap entry names.
                     let inSwapCache = pins && pte.isSwap && self.swap[pte.slot]?.cachedPfn == Int32(entry.pfn)
                     if inSwapCache {
