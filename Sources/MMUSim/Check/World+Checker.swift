@@ -149,26 +149,30 @@ extension World {
             let onePage = end - first == 1 ? mms[range.mm - 1].pageTable.translation(at: first << pageShift) : nil
             for index in notifiers.indices where notifiers[index].mm == range.mm && notifiers[index].subscribe != Subscription.none {
                 let pins = notifiers[index].pins
-                // Read first, report after: the tables are walked in place, without copies.
-                var stale: [(address: UInt64, pfn: Int, pte: PTE)] = []
-                var writable: [UInt64] = []
-                func check(_ vpn: UInt64, _ raw: UInt64) {
+                // What one entry shows: nothing wrong, a stale frame, or a write the pte forbids.
+                func finding(_ vpn: UInt64, _ raw: UInt64) -> QuiescentFinding? {
                     let address = vpn << pageShift
                     let entry = PTE(raw: raw)
                     let pte = onePage ?? mms[range.mm - 1].pageTable.translation(at: address)
                     // A pinned page that reclaim unmapped stays in the swap cache its swap entry names.
-                    let inSwapCache = pins && pte.isSwap && self.swap[pte.slot]?.cachedPfn == Int32(entry.pfn)
-                    if inSwapCache {
-                        return
-                    } else if !pte.isPresent || pte.pfn != entry.pfn || frames[entry.pfn].generation != entry.generation {
-                        stale.append((address, entry.pfn, pte))
-                    } else if entry.write && !pte.write {
-                        writable.append(address)
+                    if pins && pte.isSwap && self.swap[pte.slot]?.cachedPfn == Int32(entry.pfn) { return nil }
+                    if !pte.isPresent || pte.pfn != entry.pfn || frames[entry.pfn].generation != entry.generation {
+                        return .stale(address: address, pfn: entry.pfn, pte: pte)
                     }
+                    return entry.write && !pte.write ? .writable(address) : nil
                 }
-                // The tables read in place, not copied out of the notifier.
-                notifiers[index].sptes.forEach(from: first, to: end, check)
-                notifiers[index].tlb.forEach(from: first, to: end, check)
+                // Read first, report after: the tables are read in place, without copies; one page
+                // by a lookup in each (no closure holding the findings, which the runtime then
+                // checks for exclusive access at every call).
+                var found = QuiescentFindings()
+                if onePage != nil {
+                    if case let raw = notifiers[index].sptes.get(first), raw != 0 { found.add(finding(first, raw)) }
+                    if case let raw = notifiers[index].tlb.get(first), raw != 0 { found.add(finding(first, raw)) }
+                } else {
+                    notifiers[index].sptes.forEach(from: first, to: end) { found.add(finding($0, $1)) }
+                    notifiers[index].tlb.forEach(from: first, to: end) { found.add(finding($0, $1)) }
+                }
+                let (stale, writable) = (found.stale, found.writable)
                 guard !stale.isEmpty || !writable.isEmpty else { continue }
                 let (id, kind) = (notifiers[index].id, notifiers[index].driverName)
                 for (address, pfn, pte) in stale {
@@ -353,4 +357,26 @@ extension World {
     private mutating func reportLostWrite(_ message: String) {
         report(.dataIntegrity, mm: nil, notifier: nil, address: nil, message)
     }
+}
+
+/// What a quiescent check found in one notifier's tables, in the order found.
+private struct QuiescentFindings {
+    var stale: [(address: UInt64, pfn: Int, pte: PTE)] = []
+    var writable: [UInt64] = []
+
+    mutating func add(_ finding: QuiescentFinding?) {
+        switch finding {
+        case .stale(let address, let pfn, let pte): stale.append((address, pfn, pte))
+        case .writable(let address): writable.append(address)
+        case nil: break
+        }
+    }
+}
+
+/// What a quiescent check found at one secondary entry.
+private enum QuiescentFinding {
+    /// The entry maps a frame the pte does not (or no longer: another generation).
+    case stale(address: UInt64, pfn: Int, pte: PTE)
+    /// The entry is writable where the pte is read-only.
+    case writable(UInt64)
 }
