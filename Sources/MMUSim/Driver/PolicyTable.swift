@@ -45,7 +45,11 @@ public final class LoadedPolicy: Sendable {
         varNames = policy.vars.keys.sorted()
         let localNames = NameResolver.localNames(statements, varNames: varNames, sharedVars: policy.sharedVars)
         let resolver = NameResolver(varNames: varNames, sharedVars: policy.sharedVars, localNames: localNames, locks: policy.locks)
-        let compiled = statements.map { [resolver] in resolver.compile($0.action) }
+        let compiled = statements.map { [resolver, programs] statement in
+            var compiled = resolver.compile(statement.action)
+            compiled.nested = statement.nested.map { programs[$0.pointer] ?? [] }
+            return compiled
+        }
         ret = resolver.ref("ret")
         code = zip(statements, compiled).map { StatementCode(statement: $0, compiled: $1) }
         faultProgram = policy.fault.map { programs[$0.pointer] ?? [] }
@@ -237,6 +241,10 @@ struct CompiledStatement: Sendable {
     var spin = false
     /// A lock, unlock or trylock's lock name, interned once.
     var lock: LockName?
+    /// The statement ids of its nested programs, in `Statement.nested`'s order (an if's then and
+    /// else, a trylock's or lookup_pte's else, a read_retry's then): found once, not by pointer
+    /// at every run.
+    var nested: [[Int]] = []
 
     /// The lock a lock, unlock or trylock statement names, of notifier `node`'s driver.
     func driverLock(of node: Int) -> Lock { .driver(notifier: node, name: lock!, spin: spin) }

@@ -315,12 +315,12 @@ extension World {
             let lock = code.compiled.driverLock(of: node)
             if !lock.isSpinlock { checkStatementMaySleep(node, code.statement) }
             tasks[currentIndex].locks.append(lock)
-        case .trylock(_, let otherwise):
+        case .trylock:
             let lock = code.compiled.driverLock(of: node)
             if waitReason(for: lock) == nil, !tasks[currentIndex].locks.contains(lock) {
                 tasks[currentIndex].locks.append(lock)
             } else {
-                pushStatements(node, loaded.program(otherwise.pointer))
+                pushStatements(node, code.compiled.nested[0])
             }
         case .unlock:
             let lock = code.compiled.driverLock(of: node)
@@ -330,9 +330,14 @@ extension World {
             checkStatementMaySleep(node, code.statement)
         case .sleep:
             checkStatementMaySleep(node, code.statement)
-        case .branch(_, let then, let otherwise):
-            let chosen = shown! != 0 ? then : otherwise
-            if let chosen { pushStatements(node, loaded.program(chosen.pointer)) }
+        case .branch:
+            // Its then, or its else if it has one (the programs' statements found at load).
+            let nested = code.compiled.nested
+            if shown! != 0 {
+                pushStatements(node, nested[0])
+            } else if nested.count > 1 {
+                pushStatements(node, nested[1])
+            }
         case .ret:
             frame.ret = shown!
             unwindToReturn(node)
@@ -377,8 +382,8 @@ extension World {
                 assignRet(node, 0)
             } else {
                 assignRet(node, -Errno.EFAULT.number)
-                if let otherwise {
-                    pushStatements(node, loaded.program(otherwise.pointer))
+                if otherwise != nil {
+                    pushStatements(node, code.compiled.nested[0])
                 } else {
                     frame.ret = -Errno.EFAULT.number
                     unwindToReturn(node)
@@ -443,8 +448,8 @@ extension World {
                 checkStatementMaySleep(node, code.statement)
                 push([.readBeginWait(mm: mm, seq: seq)])
             }
-        case .readRetry(_, let then):
-            if notifiers[node - 1].invalidateSeq != value(node, code.compiled.name!) { pushStatements(node, loaded.program(then.pointer)) }
+        case .readRetry:
+            if notifiers[node - 1].invalidateSeq != value(node, code.compiled.name!) { pushStatements(node, code.compiled.nested[0]) }
         case .hmmRangeFault(_, let otherwise):
             // hmm_range_fault under the caller's mmap_lock: -EBUSY if the subscription was
             // invalidated since read_begin, else handle_mm_fault as needed; no page reference.
