@@ -128,7 +128,6 @@ extension World {
     mutating func enterProgram(_ node: Int, _ statements: [Int], _ frame: DriverFrame) {
         let index = currentIndex
         tasks[index].scratch.driverFrames.append(frame)
-        tasks[index].program.reserveCapacity(tasks[index].program.count + statements.count + 1)
         tasks[index].program.append(.driverReturn(notifier: node))
         pushStatements(node, statements)
     }

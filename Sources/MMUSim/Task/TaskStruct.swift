@@ -223,7 +223,7 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     /// so that the first runs next, in one access to the program.
     @inline(__always)
     mutating func push(statements ids: [Int], of node: Int, names: [InternedName]) {
-        Self.append(&state.program, ids.reversed().lazy.map { .driverStatement(notifier: node, statement: $0, name: names[$0]) })
+        state.program.append(contentsOf: StatementSteps(ids: ids, node: node, names: names))
     }
 
     @inline(__always)
@@ -373,6 +373,23 @@ struct SpareTask: Codable, Hashable, Sendable {
 extension TaskStruct {
     /// Whether no other task value shares this one's state.
     fileprivate mutating func storageIsUnique() -> Bool { storage.isUnique() }
+}
+
+/// The steps of the statements `ids` of notifier `node`'s policy, last first, as a collection
+/// of known size: a program appends them with one check that it is its own and one reservation,
+/// not one of each a step.
+private struct StatementSteps: RandomAccessCollection {
+    let ids: [Int]
+    let node: Int
+    let names: [InternedName]
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { ids.count }
+
+    subscript(position: Int) -> Step {
+        let id = ids[ids.count - 1 - position]
+        return .driverStatement(notifier: node, statement: id, name: names[id])
+    }
 }
 
 /// Values that a step leaves for a later step of the same task.
