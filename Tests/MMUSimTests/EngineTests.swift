@@ -103,6 +103,28 @@ struct EngineTests {
         #expect(a == b && a.result.ret == 0 && lab.world.trace.events(after: seq) == fresh.trace.events(after: seq))
     }
 
+    /// The world's SpareTask itself: the task `perform` handed back is not reused while its
+    /// caller holds it (and is then dropped); once the caller let it go, it comes back as a new
+    /// task, equal to one made anew, its program's room kept.
+    @Test("a kept task is reused only when no one else holds its state, and then equals a new task")
+    func spareTaskTake() throws {
+        let (lab, addr, kvm, _) = Self.faultWorld()
+        var world = lab.world
+        let fault = Operation.fault(mm: lab.mm, notifier: kvm, address: addr, write: true)
+        let munmap = Operation.munmap(mm: lab.mm, addr: addr, length: pageSize)
+        #expect(world.spareTask.take(id: 50, operation: munmap) == nil, "nothing kept yet")
+        let held = world.perform(fault)
+        #expect(world.spareTask.take(id: 50, operation: munmap) == nil, "its state is shared with `held`")
+        #expect(world.spareTask.take(id: 50, operation: munmap) == nil, "a refused task is not kept")
+        _ = world.perform(fault)
+        let taken = world.spareTask.take(id: 51, operation: munmap)
+        let reused = try #require(taken)
+        #expect(reused == TaskStruct(id: 51, operation: munmap, program: []))
+        #expect(reused.id == 51 && reused.op == "munmap" && reused.stepsRun == 0 && reused.status == .runnable)
+        #expect(reused.program.isEmpty && reused.program.capacity >= 16 && reused.locks.isEmpty && reused.result == OpResult())
+        #expect(held.status == .done && held.result.spte?.writable == true && held.op == "fault")
+    }
+
     /// A driver frame's locals, kept inline for the first four: as many as up to the highest
     /// slot set, 0 until set, compared and encoded as the array they stand for.
     @Test("a frame's locals: 0 until set, counted up to the highest slot set, equal and encoded as their array")

@@ -164,18 +164,18 @@ extension World {
                 // Read first, report after: the tables are read in place, without copies; one page
                 // by a lookup in each (no closure holding the findings, which the runtime then
                 // checks for exclusive access at every call).
-                var found = QuiescentFindings()
+                var found: [QuiescentFinding] = []
                 if onePage != nil {
-                    if case let raw = notifiers[index].sptes.get(first), raw != 0 { found.add(finding(first, raw)) }
-                    if case let raw = notifiers[index].tlb.get(first), raw != 0 { found.add(finding(first, raw)) }
+                    if case let raw = notifiers[index].sptes.get(first), raw != 0, let one = finding(first, raw) { found.append(one) }
+                    if case let raw = notifiers[index].tlb.get(first), raw != 0, let one = finding(first, raw) { found.append(one) }
                 } else {
-                    notifiers[index].sptes.forEach(from: first, to: end) { found.add(finding($0, $1)) }
-                    notifiers[index].tlb.forEach(from: first, to: end) { found.add(finding($0, $1)) }
+                    notifiers[index].sptes.forEach(from: first, to: end) { if let one = finding($0, $1) { found.append(one) } }
+                    notifiers[index].tlb.forEach(from: first, to: end) { if let one = finding($0, $1) { found.append(one) } }
                 }
-                let (stale, writable) = (found.stale, found.writable)
-                guard !stale.isEmpty || !writable.isEmpty else { continue }
+                guard !found.isEmpty else { continue }
                 let (id, kind) = (notifiers[index].id, notifiers[index].driverName)
-                for (address, pfn, pte) in stale {
+                // The stale entries first, then the writable ones, each in the order found.
+                for case .stale(let address, let pfn, let pte) in found {
                     report(
                         .noStaleSpte,
                         mm: range.mm,
@@ -185,7 +185,7 @@ extension World {
                             + (pte.isPresent ? "maps pfn \(pte.pfn)" : "is not present")
                     )
                 }
-                for address in writable {
+                for case .writable(let address) in found {
                     report(
                         .noStaleWrite,
                         mm: range.mm,
@@ -356,20 +356,6 @@ extension World {
     /// A data-integrity violation about a page, not tied to one mm or notifier.
     private mutating func reportLostWrite(_ message: String) {
         report(.dataIntegrity, mm: nil, notifier: nil, address: nil, message)
-    }
-}
-
-/// What a quiescent check found in one notifier's tables, in the order found.
-private struct QuiescentFindings {
-    var stale: [(address: UInt64, pfn: Int, pte: PTE)] = []
-    var writable: [UInt64] = []
-
-    mutating func add(_ finding: QuiescentFinding?) {
-        switch finding {
-        case .stale(let address, let pfn, let pte): stale.append((address, pfn, pte))
-        case .writable(let address): writable.append(address)
-        case nil: break
-        }
     }
 }
 

@@ -59,6 +59,10 @@ public final class LoadedPolicy: Sendable {
         quiescentOnly = policy.invariants.allSatisfy(\.quiescentOnly)
     }
 
+    /// The step that runs statement `id` for notifier `node`.
+    @inline(__always)
+    func step(_ id: Int, of node: Int) -> Step { .driverStatement(notifier: node, statement: id, name: stepNames[id]) }
+
     /// The old step name of a statement: a driver lock's `lock:NAME`, and the steps of the
     /// built-in kinds' fault paths (kvm's with its TLB in front of sptes, gru's TLB alone,
     /// and the pinning kinds' without a TLB).

@@ -77,14 +77,14 @@ extension World {
     /// one gets a copy of the world, every field retained; a mutating one gets it in place.)
     mutating func statementSteps(_ node: Int, _ ids: [Int]) -> [Step] {
         let loaded = policies[notifiers[node - 1].policy]
-        return ids.map { .driverStatement(notifier: node, statement: $0, name: loaded.stepNames[$0]) }
+        return ids.map { loaded.step($0, of: node) }
     }
 
     /// Pushes the steps of the statements `ids` of `node`'s policy so that the first runs next.
     mutating func pushStatements(_ node: Int, _ ids: [Int]) {
         let loaded = policies[notifiers[node - 1].policy]
         // One access to the task's program for them all.
-        tasks[currentIndex].push(statements: ids, of: node, names: loaded.stepNames)
+        tasks[currentIndex].push(statements: ids, of: node, in: loaded)
     }
 
     // MARK: The fault path

@@ -219,11 +219,11 @@ public struct TaskStruct: Codable, Hashable, Sendable {
         Self.append(&state.program, steps.reversed())
     }
 
-    /// Pushes the steps of the statements `ids` of notifier `node`'s policy, named by `names`,
-    /// so that the first runs next, in one access to the program.
+    /// Pushes the steps of the statements `ids` of notifier `node`'s policy `policy`, so that
+    /// the first runs next, in one access to the program.
     @inline(__always)
-    mutating func push(statements ids: [Int], of node: Int, names: [InternedName]) {
-        state.program.append(contentsOf: StatementSteps(ids: ids, node: node, names: names))
+    mutating func push(statements ids: [Int], of node: Int, in policy: LoadedPolicy) {
+        state.program.append(contentsOf: StatementSteps(ids: ids, node: node, policy: policy))
     }
 
     @inline(__always)
@@ -343,7 +343,7 @@ struct TaskState: Codable, Hashable, Sendable {
 /// once the caller has let the task go: no one else can see the box then (a secondary fault
 /// otherwise allocates a box, its operation's and result's, and its program's, locks' and
 /// frames' arrays, and frees them all at the end). Not part of the world's value: it compares
-/// equal, hashes and encodes as nothing, and a world decoded has none.
+/// equal, hashes as nothing, encodes as null, and a world decoded has none.
 struct SpareTask: Codable, Hashable, Sendable {
     private var task: TaskStruct?
 
@@ -381,15 +381,12 @@ extension TaskStruct {
 private struct StatementSteps: RandomAccessCollection {
     let ids: [Int]
     let node: Int
-    let names: [InternedName]
+    let policy: LoadedPolicy
 
     var startIndex: Int { 0 }
     var endIndex: Int { ids.count }
 
-    subscript(position: Int) -> Step {
-        let id = ids[ids.count - 1 - position]
-        return .driverStatement(notifier: node, statement: id, name: names[id])
-    }
+    subscript(position: Int) -> Step { policy.step(ids[ids.count - 1 - position], of: node) }
 }
 
 /// Values that a step leaves for a later step of the same task.

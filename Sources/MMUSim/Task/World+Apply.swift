@@ -65,10 +65,15 @@ extension World {
         wakeBlocked()
         var task: TaskStruct?
         if known, let id = ran, let index = taskIndex(id) {
-            // A finished task nobody else is to see leaves the list as it is collected, uncopied.
-            task = !report && tasks[index].status == .done ? tasks.remove(at: index) : tasks[index]
-            // Kept for the next task to run in, once the caller lets it go.
-            if !report, let task, task.status == .done { spareTask.keep(task) }
+            if !report && tasks[index].status == .done {
+                // A finished task nobody else is to see leaves the list as it is collected,
+                // uncopied, and is kept for the next task to run in once the caller lets it go.
+                let done = tasks.remove(at: index)
+                spareTask.keep(done)
+                task = done
+            } else {
+                task = tasks[index]
+            }
         }
         let finished = report ? tasks.filter { $0.status == .done } : []
         tasks.removeAll { $0.status == .done }

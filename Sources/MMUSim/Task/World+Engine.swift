@@ -105,18 +105,14 @@ extension World {
                 }
                 fallthrough
             case .ran:
-                if tasks[index].state.ranStep() { finish(index) }
-                stampViolations(lastSeq)
+                _ = ranStep(index)
                 return .ran(named ? next.name : nil)
             case .blocked(let reason):
-                tasks[index].program.append(next)
-                tasks[index].status = .blocked
-                tasks[index].blockedOn = reason
+                block(index, at: next, reason)
                 return .blocked(reason)
             }
         }
-        finish(index)
-        stampViolations(lastSeq)
+        programOver(index)
         return .done
     }
 
@@ -156,20 +152,39 @@ extension World {
             case .expanded:
                 continue
             case .ran:
-                let over = tasks[index].state.ranStep()
-                if over { finish(index) }
-                stampViolations(lastSeq)
-                if over { return .done }
+                if ranStep(index) { return .done }
             case .blocked(let reason):
-                tasks[index].program.append(next)
-                tasks[index].status = .blocked
-                tasks[index].blockedOn = reason
+                block(index, at: next, reason)
                 return .blocked
             }
         }
+        programOver(index)
+        return .done
+    }
+
+    /// A step of task `index` ran: it is counted, the task finishes if its program is over, and
+    /// the step's violations are stamped. True when the task finished.
+    @inline(__always)
+    private mutating func ranStep(_ index: Int) -> Bool {
+        let over = tasks[index].state.ranStep()
+        if over { finish(index) }
+        stampViolations(lastSeq)
+        return over
+    }
+
+    /// Task `index`'s program ran out (its last steps were macros): it finishes.
+    @inline(__always)
+    private mutating func programOver(_ index: Int) {
         finish(index)
         stampViolations(lastSeq)
-        return .done
+    }
+
+    /// Step `step` of task `index` cannot run now: it goes back, and the task waits for `reason`.
+    @inline(__always)
+    private mutating func block(_ index: Int, at step: Step, _ reason: String) {
+        tasks[index].program.append(step)
+        tasks[index].status = .blocked
+        tasks[index].blockedOn = reason
     }
 
     /// Lets a paused task run on to the end or to its next blocking point (resume).
