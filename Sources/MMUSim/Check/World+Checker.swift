@@ -286,7 +286,7 @@ extension World {
                 let holds = loaded.holds[position].value { leaf in
                     switch leaf {
                     case .variable(.instance(let index)): notifiers[node].vars[index]
-                    case .variable(.shared(let name, let initial)): sharedVars[name] ?? initial
+                    case .variable(.shared(let name, let initial)): sharedVars[name.text] ?? initial
                     case .context(let field): CompiledExpr.context(field, nil)
                     default: 0
                     }

@@ -152,27 +152,43 @@ public struct PolicyTable: Hashable, Sendable, Codable {
 enum VarRef: Hashable, Sendable {
     /// An instance variable, by its index in `varNames`.
     case instance(Int)
-    /// A shared variable and its initial value.
-    case shared(String, initial: Int)
+    /// A shared variable and its initial value (the name interned: a reference holds no
+    /// string, and is copied as plain bits).
+    case shared(InternedName, initial: Int)
     /// A local of the running frame, by its slot.
     case local(Int)
 }
 
 /// An expression with its names resolved and its strings numbered: what the interpreter
-/// evaluates on every statement (an `Expr` would look each name up by string).
-indirect enum CompiledExpr: Sendable {
-    case constant(Int)
-    case variable(VarRef)
-    /// The fault's `write` argument.
-    case write
-    /// A field of the running frame's context.
-    case context(Context)
-    case compare(Compare, CompiledExpr, CompiledExpr)
-    case all([CompiledExpr])
-    case any([CompiledExpr])
-    case not(CompiledExpr)
-    case arithmetic(Arithmetic, CompiledExpr, CompiledExpr)
-    case within(CompiledExpr, CompiledExpr, CompiledExpr)
+/// evaluates on every statement (an `Expr` would look each name up by string). It is kept
+/// flat, its operations in postfix order over a stack of values, so that evaluating it walks
+/// one array of plain values (a tree of indirect enums retained and released every node it
+/// visited).
+struct CompiledExpr: Sendable {
+    /// What an operation reads from the world (`value(leaf:)` asks for it).
+    enum Leaf: Sendable {
+        case variable(VarRef)
+        /// The fault's `write` argument.
+        case write
+        /// A field of the running frame's context.
+        case context(Context)
+    }
+
+    /// One operation: a leaf or a constant pushes a value, an operator pops its operands and
+    /// pushes its result. Plain data.
+    enum Op: Sendable {
+        case constant(Int)
+        case leaf(Leaf)
+        case compare(Compare)
+        /// All of the top `count` values are true (1).
+        case all(Int)
+        /// Any of the top `count` values is true.
+        case any(Int)
+        case not
+        case arithmetic(Arithmetic)
+        /// x, low, high: low <= x < high.
+        case within
+    }
 
     /// The context fields an expression reads (DRIVERS.md's context).
     enum Context: Sendable {
@@ -187,6 +203,50 @@ indirect enum CompiledExpr: Sendable {
     /// An arithmetic operator (DRIVERS.md's min, max, add, sub, shr).
     enum Arithmetic: Sendable {
         case min, max, add, sub, shift
+    }
+
+    /// The operations in postfix order.
+    private(set) var ops: [Op] = []
+    /// The most values on the stack at once.
+    private(set) var depth = 0
+
+    /// A constant.
+    static func constant(_ number: Int) -> CompiledExpr {
+        var expr = CompiledExpr()
+        expr.push(.constant(number))
+        return expr
+    }
+
+    /// A leaf.
+    static func leaf(_ leaf: Leaf) -> CompiledExpr {
+        var expr = CompiledExpr()
+        expr.push(.leaf(leaf))
+        return expr
+    }
+
+    /// `op` over `operands`, each pushing one value.
+    static func apply(_ op: Op, to operands: [CompiledExpr]) -> CompiledExpr {
+        var expr = CompiledExpr()
+        for operand in operands {
+            for inner in operand.ops { expr.push(inner) }
+        }
+        expr.push(op)
+        return expr
+    }
+
+    /// Values on the stack after the last operation.
+    private var stack = 0
+
+    private mutating func push(_ op: Op) {
+        switch op {
+        case .constant, .leaf: stack += 1
+        case .compare, .arithmetic: stack -= 1
+        case .all(let count), .any(let count): stack -= count - 1
+        case .not: break
+        case .within: stack -= 2
+        }
+        ops.append(op)
+        depth = max(depth, stack)
     }
 }
 
@@ -266,7 +326,7 @@ struct NameResolver {
     /// Where `name` lives (every local a statement names has its slot: `localNames`).
     func ref(_ name: String) -> VarRef {
         if let index = varNames.firstIndex(of: name) { return .instance(index) }
-        if let initial = sharedVars[name] { return .shared(name, initial: initial) }
+        if let initial = sharedVars[name] { return .shared(InternedName(name), initial: initial) }
         return .local(localNames.firstIndex(of: name) ?? localNames.count)
     }
 
@@ -276,23 +336,23 @@ struct NameResolver {
         case .int(let number): return .constant(number)
         case .bool(let flag): return .constant(flag ? 1 : 0)
         case .str(let text): return .constant(World.code(text))
-        case .variable(let name), .shared(let name), .local(let name): return .variable(ref(name))
-        case .arg: return .write
+        case .variable(let name), .shared(let name), .local(let name): return .leaf(.variable(ref(name)))
+        case .arg: return .leaf(.write)
         case .context(let name):
             let fields: [String: CompiledExpr.Context] = [
                 "start": .start, "end": .end, "address": .address, "blockable": .blockable, "event": .event,
             ]
-            return .context(fields[name] ?? .other)
+            return .leaf(.context(fields[name] ?? .other))
         case .compare(let op, let a, let b):
             let ops: [String: CompiledExpr.Compare] = ["eq": .eq, "ne": .ne, "lt": .lt, "le": .le, "gt": .gt]
-            return .compare(ops[op] ?? .ge, compile(a), compile(b))
-        case .all(let operands): return .all(operands.map(compile))
-        case .any(let operands): return .any(operands.map(compile))
-        case .not(let operand): return .not(compile(operand))
+            return .apply(.compare(ops[op] ?? .ge), to: [compile(a), compile(b)])
+        case .all(let operands): return .apply(.all(operands.count), to: operands.map(compile))
+        case .any(let operands): return .apply(.any(operands.count), to: operands.map(compile))
+        case .not(let operand): return .apply(.not, to: [compile(operand)])
         case .arithmetic(let op, let a, let b):
             let ops: [String: CompiledExpr.Arithmetic] = ["min": .min, "max": .max, "add": .add, "sub": .sub]
-            return .arithmetic(ops[op] ?? .shift, compile(a), compile(b))
-        case .within(let x, let low, let high): return .within(compile(x), compile(low), compile(high))
+            return .apply(.arithmetic(ops[op] ?? .shift), to: [compile(a), compile(b)])
+        case .within(let x, let low, let high): return .apply(.within, to: [compile(x), compile(low), compile(high)])
         }
     }
 

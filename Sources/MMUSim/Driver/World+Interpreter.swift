@@ -533,7 +533,7 @@ extension World {
     mutating func value(_ node: Int, _ ref: VarRef) -> Int {
         switch ref {
         case .instance(let index): return notifiers[node - 1].vars[index]
-        case .shared(let name, let initial): return sharedVars[name] ?? initial
+        case .shared(let name, let initial): return sharedVars[name.text] ?? initial
         case .local(let slot):
             guard let index = taskIndex(current) else { return 0 }
             return tasks[index].scratch.local(slot)
@@ -559,7 +559,7 @@ extension World {
             notifiers[node - 1].vars[index] = newValue
             if config.checkInvariants { checkPolicyInvariants(of: node) }
         case .shared(let name, _):
-            sharedVars[name] = newValue
+            sharedVars[name.text] = newValue
             if config.checkInvariants { checkPolicyInvariants() }
         case .local(let slot):
             tasks[currentIndex].scratch.setLocal(slot, newValue)
@@ -584,7 +584,6 @@ extension World {
             case .context(let field):
                 guard let index = taskIndex(current) else { return CompiledExpr.context(field, nil) }
                 return CompiledExpr.context(field, tasks[index].scratch.driverFrames.last)
-            default: return 0
             }
         }
     }
@@ -594,42 +593,85 @@ extension CompiledExpr {
     /// The expression's value, true 1 and false 0, with its leaves (variables, the write
     /// argument, the context) read by `leaf`: one evaluation for the interpreter and the
     /// checker's policy invariants, each reading the world in place.
-    func value(leaf: (CompiledExpr) -> Int) -> Int {
-        switch self {
-        case .constant(let number): return number
-        case .variable, .write, .context: return leaf(self)
-        case .compare(let op, let a, let b):
-            let (x, y) = (a.value(leaf: leaf), b.value(leaf: leaf))
-            let holds =
-                switch op {
-                case .eq: x == y
-                case .ne: x != y
-                case .lt: x < y
-                case .le: x <= y
-                case .gt: x > y
-                case .ge: x >= y
-                }
-            return holds ? 1 : 0
-        case .all(let operands):
-            for operand in operands where operand.value(leaf: leaf) == 0 { return 0 }
-            return 1
-        case .any(let operands):
-            for operand in operands where operand.value(leaf: leaf) != 0 { return 1 }
-            return 0
-        case .not(let operand): return operand.value(leaf: leaf) == 0 ? 1 : 0
-        case .arithmetic(let op, let a, let b):
-            let (x, y) = (a.value(leaf: leaf), b.value(leaf: leaf))
-            switch op {
-            case .min: return min(x, y)
-            case .max: return max(x, y)
-            case .add: return x &+ y
-            case .sub: return x &- y
-            case .shift: return y >= 0 && y < 64 ? x >> y : 0
+    func value(leaf: (Leaf) -> Int) -> Int {
+        // The common shapes need no stack: a constant, a leaf.
+        if ops.count == 1 {
+            switch ops[0] {
+            case .constant(let number): return number
+            case .leaf(let read): return leaf(read)
+            default: break
             }
-        case .within(let x, let low, let high):
-            let value = x.value(leaf: leaf)
-            return low.value(leaf: leaf) <= value && value < high.value(leaf: leaf) ? 1 : 0
         }
+        // The stack in place for the expressions policies write, on the heap past that.
+        if depth <= 8 {
+            var stack = InlineArray<8, Int>(repeating: 0)
+            var span = stack.mutableSpan
+            return run(on: &span, leaf: leaf)
+        }
+        var stack = [Int](repeating: 0, count: depth)
+        var span = stack.mutableSpan
+        return run(on: &span, leaf: leaf)
+    }
+
+    /// The operations run over `stack`, which has room for `depth` values.
+    @inline(__always)
+    private func run(on stack: inout MutableSpan<Int>, leaf: (Leaf) -> Int) -> Int {
+        var top = -1
+        ops.withUnsafeBufferPointer { ops in
+            for op in ops {
+                switch op {
+                case .constant(let number):
+                    top += 1
+                    stack[top] = number
+                case .leaf(let read):
+                    top += 1
+                    stack[top] = leaf(read)
+                case .compare(let compare):
+                    let (x, y) = (stack[top - 1], stack[top])
+                    top -= 1
+                    let holds =
+                        switch compare {
+                        case .eq: x == y
+                        case .ne: x != y
+                        case .lt: x < y
+                        case .le: x <= y
+                        case .gt: x > y
+                        case .ge: x >= y
+                        }
+                    stack[top] = holds ? 1 : 0
+                case .all(let count):
+                    // Every operand is a read: evaluating all of them gives what stopping at
+                    // the first false one would.
+                    var holds = 1
+                    for position in top - count + 1..<top + 1 where stack[position] == 0 { holds = 0 }
+                    top += 1 - count
+                    stack[top] = holds
+                case .any(let count):
+                    var holds = 0
+                    for position in top - count + 1..<top + 1 where stack[position] != 0 { holds = 1 }
+                    top += 1 - count
+                    stack[top] = holds
+                case .not:
+                    stack[top] = stack[top] == 0 ? 1 : 0
+                case .arithmetic(let arithmetic):
+                    let (x, y) = (stack[top - 1], stack[top])
+                    top -= 1
+                    stack[top] =
+                        switch arithmetic {
+                        case .min: min(x, y)
+                        case .max: max(x, y)
+                        case .add: x &+ y
+                        case .sub: x &- y
+                        case .shift: y >= 0 && y < 64 ? x >> y : 0
+                        }
+                case .within:
+                    let (x, low, high) = (stack[top - 2], stack[top - 1], stack[top])
+                    top -= 2
+                    stack[top] = low <= x && x < high ? 1 : 0
+                }
+            }
+        }
+        return stack[0]
     }
 
     /// A context field as a program's frame holds it, or as no frame has it (0, blockable 1).
