@@ -146,4 +146,38 @@ struct EngineTests {
         #expect(String(decoding: json, as: UTF8.self) == "[0,0,5,0,9,0,-1]")
         #expect(try JSONDecoder().decode(FrameLocals.self, from: json) == locals)
     }
+
+    /// A secondary fault is planned without an array (`World.planned`): its refusals are
+    /// `plan`'s, the same errno and nothing run, and an accepted fault's one step runs after the
+    /// mm's user reference is taken (its program: the fault, then dropUser).
+    @Test("a fault's one step: planned as plan plans it, refused with plan's errno, the mm's user reference dropped last")
+    func faultPlannedAlone() throws {
+        var (lab, addr, kvm, gru) = Self.faultWorld()
+        let faults: [(MMUSim.Operation, Errno?)] = [
+            (.fault(mm: lab.mm, notifier: kvm, address: addr, write: true), nil),
+            (.fault(mm: lab.mm, notifier: 9, address: addr, write: true), .ENOENT),
+            (.fault(mm: lab.mm + 1, notifier: kvm, address: addr, write: true), .ENOENT),
+            (.fault(mm: lab.mm, notifier: gru, address: taskSize, write: false), .EFAULT),
+        ]
+        for (fault, refused) in faults {
+            let steps = try? lab.world.plan(fault).get()
+            let id = lab.world.start(fault)
+            let task = try #require(lab.world.task(id))
+            if let refused {
+                #expect(steps == nil && task.status == .done && task.result.errno == refused && task.program.isEmpty)
+            } else {
+                #expect(steps?.count == 1)
+                #expect(task.program == [.dropUser(mm: lab.mm)] + steps!)
+                #expect(lab.world.run(id) == .done && lab.world.task(id)?.result.errno == nil)
+            }
+            lab.world.collect(id)
+        }
+        // An unregistered notifier's fault: EFAULT, as plan says.
+        lab.run(.unregister(mm: lab.mm, notifier: gru))
+        let late = MMUSim.Operation.fault(mm: lab.mm, notifier: gru, address: addr, write: true)
+        let refused = lab.world.plan(late)
+        let id = lab.world.start(late)
+        #expect(refused == .failure(.EFAULT) && lab.world.task(id)?.result.errno == .EFAULT)
+        #expect(lab.world.violations.isEmpty)
+    }
 }

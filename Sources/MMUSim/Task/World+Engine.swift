@@ -45,11 +45,11 @@ extension World {
         default: break
         }
         if let registered { _ = policies.index(of: registered) }
-        switch plan(operation) {
-        case .success(let steps):
+        switch planned(operation) {
+        case .success(let planned):
             // Room for what a short operation pushes (a secondary fault's program and its gup's
             // steps): its program then grows in place. The last step runs first.
-            task.program.reserveCapacity(max(16, steps.count + 1))
+            task.program.reserveCapacity(max(16, planned.count + 1))
             // BUG_ON(atomic_read(&mm->mm_users) <= 0): the caller of mmu_notifier_register, and a
             // thread faulting a secondary MMU, use the mm: a user reference for the whole call.
             if let mm = holdsUser(operation, policy: registered) {
@@ -58,7 +58,10 @@ extension World {
             }
             // (Appended on the new task, not through `TaskStruct.push`: its one access to a
             // task not yet in the world measured slower than this append.)
-            task.program.append(contentsOf: steps.reversed())
+            switch planned {
+            case .one(let step): task.program.append(step)
+            case .many(let steps): task.program.append(contentsOf: steps.reversed())
+            }
         case .failure(let errno):
             task.result.fail(errno)
             task.status = .done

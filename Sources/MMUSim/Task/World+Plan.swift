@@ -1,12 +1,51 @@
 extension Errno: Error {}
 
 extension World {
+    /// ENOSYS for an operation the world's kernel does not have.
+    @inline(__always)
+    func unmodelled(_ operation: Operation) -> Errno? {
+        if config.kernel == .modern, !Self.modelledInModern(operation) { return .ENOSYS }
+        if config.kernel == .v17, !Self.modelledInV17(operation) { return .ENOSYS }
+        return nil
+    }
+
+    /// The steps `plan` gives, a secondary fault's one step without an array (`start` would
+    /// allocate and free one on the commonest operation).
+    enum Planned {
+        case one(Step)
+        case many([Step])
+
+        var count: Int {
+            switch self {
+            case .one: 1
+            case .many(let steps): steps.count
+            }
+        }
+    }
+
+    /// `plan(operation)`, a secondary fault's step planned without an array.
+    func planned(_ operation: Operation) -> Result<Planned, Errno> {
+        if case .fault(let mm, let id, let address, let write) = operation {
+            if let refused = unmodelled(operation) { return .failure(refused) }
+            return faultStep(mm: mm, notifier: id, address: address, write: write).map(Planned.one)
+        }
+        return plan(operation).map(Planned.many)
+    }
+
+    /// A secondary fault's one step (`plan`'s for `.fault`), its arguments checked.
+    func faultStep(mm: Int, notifier id: Int, address: UInt64, write: Bool) -> Result<Step, Errno> {
+        // The notifier read in place: a copy would retain each of its tables.
+        guard id >= 1, id <= notifiers.count, notifiers[id - 1].mm == mm else { return .failure(.ENOENT) }
+        guard live(mm), notifiers[id - 1].state != .unregistered, !notifiers[id - 1].frozen else { return .failure(.EFAULT) }
+        guard address < taskSize else { return .failure(.EFAULT) }
+        return .success(.secondaryFault(notifier: id, address: address & ~(pageSize - 1), write: write))
+    }
+
     /// Checks an operation's arguments as the system call's entry checks do, and gives the
     /// steps its task runs. Checks that depend on the mm's layout happen in the steps, after
     /// the locks are taken.
     func plan(_ operation: Operation) -> Result<[Step], Errno> {
-        if config.kernel == .modern, !Self.modelledInModern(operation) { return .failure(.ENOSYS) }
-        if config.kernel == .v17, !Self.modelledInV17(operation) { return .failure(.ENOSYS) }
+        if let refused = unmodelled(operation) { return .failure(refused) }
         switch operation {
         case .mmap(let mm, let addr, let length, let prot, let flags, let file, let offset):
             guard live(mm) else { return .failure(.ESRCH) }
@@ -226,11 +265,7 @@ extension World {
             }
 
         case .fault(let mm, let id, let address, let write):
-            // The notifier read in place: a copy would retain each of its tables.
-            guard id >= 1, id <= notifiers.count, notifiers[id - 1].mm == mm else { return .failure(.ENOENT) }
-            guard live(mm), notifiers[id - 1].state != .unregistered, !notifiers[id - 1].frozen else { return .failure(.EFAULT) }
-            guard address < taskSize else { return .failure(.EFAULT) }
-            return .success([.secondaryFault(notifier: id, address: address & ~(pageSize - 1), write: write)])
+            return faultStep(mm: mm, notifier: id, address: address, write: write).map { [$0] }
 
         case .entry(let mm, let id, let name, let address, let write):
             guard let notifier = notifier(id), notifier.mm == mm else { return .failure(.ENOENT) }
