@@ -180,4 +180,39 @@ struct EngineTests {
         #expect(refused == .failure(.EFAULT) && lab.world.task(id)?.result.errno == .EFAULT)
         #expect(lab.world.violations.isEmpty)
     }
+
+    /// `Scratch.reset` clears field by field, in place: every field is set here to something
+    /// other than a new task's, and the reset leaves a new task's values. The count of fields
+    /// makes a field added to `Scratch` fail here until reset and this test name it.
+    @Test("a task's scratch values reset field by field equal a new task's, every field named")
+    func scratchReset() {
+        #expect(Mirror(reflecting: Scratch()).children.count == 20)
+        var scratch = Scratch()
+        scratch.pendingFree = [1]
+        scratch.zapWork = 1
+        (scratch.flushMM, scratch.flushStart, scratch.flushEnd) = (1, 1, 1)
+        scratch.hugePages = [1]
+        scratch.young = true
+        scratch.pfn = 1
+        scratch.writable = true
+        scratch.child = 1
+        scratch.candidates = [1]
+        scratch.mappings = [Mapping(mm: 1, address: 0, write: true)]
+        scratch.exitMmap = 1
+        scratch.lookedUp = 1
+        scratch.fromHMM = true
+        scratch.migrationFailed = true
+        scratch.rangeFailed = true
+        scratch.intervalAnswer = false
+        scratch.reapFailed = true
+        scratch.driverFrames = [DriverFrame(notifier: 1, callback: nil, start: 0, end: pageSize, address: 0, write: true)]
+        // Every field differs from a new task's.
+        let fresh = Mirror(reflecting: Scratch()).children.map { String(describing: $0.value) }
+        let changed = Mirror(reflecting: scratch).children.map { String(describing: $0.value) }
+        #expect(zip(fresh, changed).allSatisfy { $0 != $1 })
+        let room = scratch.driverFrames.capacity
+        scratch.reset()
+        #expect(scratch == Scratch() && scratch.driverFrames.capacity == room)
+    }
 }
+

@@ -439,11 +439,18 @@ struct Scratch: Codable, Hashable, Sendable {
 extension Scratch {
     /// Makes these values a new task's, with the room of the driver frames' array kept.
     mutating func reset() {
-        var frames: [DriverFrame] = []
-        swap(&frames, &driverFrames)
-        frames.removeAll(keepingCapacity: true)
-        self = Scratch()
-        driverFrames = frames
+        // Field by field, in place: the arrays keep their room and an empty one is left alone
+        // (a new Scratch built and assigned destroyed and rebuilt every field). TaskState.reset
+        // asserts the result equals a new task's.
+        if !pendingFree.isEmpty { pendingFree.removeAll(keepingCapacity: true) }
+        if !hugePages.isEmpty { hugePages.removeAll(keepingCapacity: true) }
+        if !candidates.isEmpty { candidates.removeAll(keepingCapacity: true) }
+        if !mappings.isEmpty { mappings.removeAll(keepingCapacity: true) }
+        if !driverFrames.isEmpty { driverFrames.removeAll(keepingCapacity: true) }
+        (zapWork, flushMM, flushStart, flushEnd, child, exitMmap) = (0, 0, 0, 0, 0, 0)
+        (pfn, lookedUp) = (-1, -1)
+        (young, writable, fromHMM, migrationFailed, rangeFailed, reapFailed) = (false, false, false, false, false, false)
+        intervalAnswer = true
     }
 
     /// The local in `slot` of the innermost driver frame; 0 when no program runs or it never
