@@ -215,4 +215,3 @@ struct EngineTests {
         #expect(scratch == Scratch() && scratch.driverFrames.capacity == room)
     }
 }
-
