@@ -73,7 +73,8 @@ extension World {
     /// reference: no mark_page_accessed, no set_page_dirty.
     mutating func accessPresent(mm: Int, address: UInt64, mode: AccessMode) {
         let slot = mms[mm - 1].pageTable.translationSlot(at: address)
-        var pte = mms[mm - 1].pageTable.pte(at: slot)
+        let old = mms[mm - 1].pageTable.pte(at: slot)
+        var pte = old
         let pfn = pte.subpage(at: address).pfn
         let followPage = !pte.isHuge
         if mode.isCPU {
@@ -82,7 +83,11 @@ extension World {
             frames[pfn].referenced = true
         }
         if case .cpuWrite = mode { pte.dirty = true }
-        mms[mm - 1].pageTable.setPTE(pte, at: slot)
+        // follow_page writes no pte (2.6.26 mm/memory.c: set_page_dirty and mark_page_accessed
+        // on the page); a CPU access whose bits were already set changes nothing either. An
+        // unchanged pte is neither written back nor given to the quiescent checks.
+        let changed = pte != old
+        if changed { mms[mm - 1].pageTable.setPTE(pte, at: slot) }
         switch mode {
         case .cpuRead:
             let content = frames[pfn].content
@@ -104,7 +109,7 @@ extension World {
             scratch.writable = pte.write
             scratch.fromHMM = true
         }
-        markChanged(mm: mm, start: address, end: address + pageSize)
+        if changed { markChanged(mm: mm, start: address, end: address + pageSize) }
     }
 
     /// follow_page's `set_page_dirty` for FOLL_WRITE (unless the core bug leaves it out).
