@@ -229,9 +229,15 @@ extension World {
         let index = currentIndex
         // Modern: a callback in a non-blockable range (non_block_start), and an SRCU callback
         // (free_notifier), may not sleep either.
-        let frames = tasks[index].scratch.driverFrames
-        let nonBlocking = frames.contains { $0.callback != nil && $0.event != nil && !$0.blockable }
-        let srcuCallback = frames.contains { $0.callback == .freeNotifier || $0.callback == .archInvalidateSecondaryTLBs }
+        var (nonBlocking, srcuCallback) = (false, false)
+        // By index: the frames read in place.
+        for frame in tasks[index].scratch.driverFrames.indices {
+            let callback = tasks[index].scratch.driverFrames[frame].callback
+            if callback != nil, tasks[index].scratch.driverFrames[frame].event != nil, !tasks[index].scratch.driverFrames[frame].blockable {
+                nonBlocking = true
+            }
+            if callback == .freeNotifier || callback == .archInvalidateSecondaryTLBs { srcuCallback = true }
+        }
         guard tasks[index].isAtomic || nonBlocking || srcuCallback else { return nil }
         let held = (tasks[index].rcuDepth > 0 ? ["rcu_read_lock"] : []) + tasks[index].locks.filter(\.isSpinlock).map(\.label)
         return (held + (nonBlocking ? ["a non-blockable range"] : []) + (srcuCallback ? ["an SRCU callback"] : [])).joined(separator: " and ")

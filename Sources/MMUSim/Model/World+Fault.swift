@@ -17,22 +17,25 @@ extension World {
     /// - a write to a read-only pte: do_wp_page.
     /// A present pte with the needed permission just takes the access (young, dirty).
     mutating func handleFault(mm: Int, address: UInt64, mode: AccessMode) -> Exec {
-        guard let vma = mms[mm - 1].vma(containing: address) else {
+        guard let at = mms[mm - 1].vmaIndex(containing: address) else {
             abort(.EFAULT)
             return .ran
         }
-        if mode.isWrite ? !vma.prot.contains(.write) : vma.prot.isEmpty {
+        // The VMA's fields read in place; it is copied only past the present pte's path.
+        let prot = mms[mm - 1].vmas[at].prot
+        if mode.isWrite ? !prot.contains(.write) : prot.isEmpty {
             abort(mode.isWrite ? .EPERM : .EFAULT)
             return .ran
         }
         if let reason = waitReason(for: .pageTable(mm: mm)) { return .blocked(reason) }
-        if vma.hugetlb { return hugetlbFault(mm: mm, address: address, vma: vma, mode: mode) }
+        if mms[mm - 1].vmas[at].hugetlb { return hugetlbFault(mm: mm, address: address, vma: mms[mm - 1].vmas[at], mode: mode) }
         let pte = mms[mm - 1].pageTable.pte(at: address)
         if pte.isMigration { return .blocked("migration entry at \(hex(address))") }
         if pte.isPresent && (!mode.isWrite || pte.write) {
             withLock(.pageTable(mm: mm)) { $0.accessPresent(mm: mm, address: address, mode: mode) }
             return .ran
         }
+        let vma = mms[mm - 1].vmas[at]
         countFault(mode)
         // hmm_range_fault: after handle_mm_fault the walk answers -EBUSY and hmm_range_fault
         // loops: mmu_interval_check_retry again, then the walk finds the pte.
