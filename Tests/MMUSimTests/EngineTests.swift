@@ -214,27 +214,4 @@ struct EngineTests {
         scratch.reset()
         #expect(scratch == Scratch() && scratch.driverFrames.capacity == room)
     }
-
-    /// get_user_pages' follow_page (2.6.26 mm/memory.c, FOLL_GET | FOLL_TOUCH | FOLL_WRITE)
-    /// writes no pte: it takes a reference, set_page_dirty on a page neither the pte nor the
-    /// page calls dirty, and mark_page_accessed. Paused after kvm's gup (at its lock), the pte is
-    /// the one the write left, bit for bit, and no range waits for the quiescent checks; the
-    /// page is referenced and dirty, with the gup's reference on it.
-    @Test("a gup's follow_page leaves the pte as it was and gives no range to the quiescent checks")
-    func followPageWritesNoPTE() throws {
-        var (lab, addr, kvm, _) = Self.faultWorld()
-        let pte = lab.world.mms[lab.mm - 1].pageTable.pte(at: addr)
-        let pfn = pte.pfn
-        lab.world.frames[pfn].dirty = false
-        lab.world.frames[pfn].referenced = false
-        let count = lab.world.frames[pfn].refcount
-        #expect(pte.isPresent && pte.write && pte.dirty && lab.world.checker.changed.isEmpty)
-        let id = lab.world.start(.fault(mm: lab.mm, notifier: kvm, address: addr, write: true), pauseAt: "driver:kvm:/fault/3")
-        #expect(lab.world.run(id) == .paused)
-        #expect(lab.world.mms[lab.mm - 1].pageTable.pte(at: addr) == pte)
-        #expect(lab.world.checker.changed.isEmpty)
-        // The pte is dirty: follow_page leaves the page's own flag alone (no set_page_dirty).
-        #expect(lab.world.frames[pfn].referenced && !lab.world.frames[pfn].dirty && lab.world.frames[pfn].refcount == count + 1)
-        #expect(lab.world.resume(id) == .done && lab.world.violations.isEmpty)
-    }
 }

@@ -156,4 +156,34 @@ struct HugetlbTests {
         #expect(lab.pte(a).write)
         #expect(lab.world.violations.isEmpty)
     }
+
+    /// huge_pte_offset then the 4 KiB page's own entry, found by one walk when the page has its
+    /// own entry: `translationEntry` gives the slot and entry that `translationSlot` and
+    /// `translation` give, for a page with its own pte, a page under a huge pte (its frame the
+    /// huge page's frame plus the offset), an empty page whose head holds a 4 KiB pte, and an
+    /// empty head.
+    @Test("a page's translation: its own pte, or its huge page's head, the slot and entry read together")
+    func translationEntry() {
+        var table = RadixTable()
+        let head: UInt64 = 0x7f00_0000_0000
+        let huge = PTE.present(pfn: 512, write: true, huge: true)
+        table.setPTE(huge, at: head)
+        let small = PTE.present(pfn: 7, write: false)
+        table.setPTE(small, at: head + hugePageSize + 3 * pageSize)
+        table.setPTE(PTE.present(pfn: 9, write: true), at: head + 2 * hugePageSize)
+        let cases: [(UInt64, UInt64, PTE)] = [
+            (head, head, huge),
+            (head + 5 * pageSize, head, PTE.present(pfn: 517, write: true, huge: true)),
+            (head + hugePageSize + 3 * pageSize, head + hugePageSize + 3 * pageSize, small),
+            // No pte and a head with no huge pte: its own empty slot.
+            (head + hugePageSize + pageSize, head + hugePageSize + pageSize, .none),
+            (head + 2 * hugePageSize + pageSize, head + 2 * hugePageSize + pageSize, .none),
+            (head + 3 * hugePageSize, head + 3 * hugePageSize, .none),
+        ]
+        for (address, slot, translation) in cases {
+            let entry = table.translationEntry(at: address)
+            #expect(entry.slot == slot && table.translationSlot(at: address) == slot, "\(hex(address))")
+            #expect(entry.pte == table.pte(at: slot) && table.translation(at: address) == translation, "\(hex(address))")
+        }
+    }
 }

@@ -113,15 +113,25 @@ extension RadixTable {
     /// The entry that translates `address`: its own pte, or the huge pte of the 2 MiB page
     /// around it seen from that 4 KiB page (`huge_pte_offset`, then `subpage(at:)`).
     func translation(at address: UInt64) -> PTE {
-        pte(at: translationSlot(at: address)).subpage(at: address)
+        translationEntry(at: address).pte.subpage(at: address)
     }
 
     /// Where the entry that translates `address` is kept: its own slot, or, when that is
     /// empty and the slot of its huge page's first 4 KiB page holds a huge pte, that slot.
     func translationSlot(at address: UInt64) -> UInt64 {
-        guard pte(at: address).isNone else { return address }
+        translationEntry(at: address).slot
+    }
+
+    /// `translationSlot` and the entry kept there, found by one walk when `address` has its
+    /// own entry (the common case: the slot is then read once, not once for the slot and once
+    /// for its entry).
+    func translationEntry(at address: UInt64) -> (slot: UInt64, pte: PTE) {
+        let own = pte(at: address)
+        guard own.isNone else { return (address, own) }
         let head = hugePageStart(address)
-        return head != address && pte(at: head).isHuge ? head : address
+        guard head != address else { return (address, own) }
+        let huge = pte(at: head)
+        return huge.isHuge ? (head, huge) : (address, own)
     }
 
     /// Sets the entry at `address`.

@@ -75,8 +75,7 @@ extension World {
     /// on the head). get_user_pages takes `follow_hugetlb_page` there, which only takes the
     /// reference: no mark_page_accessed, no set_page_dirty.
     mutating func accessPresent(mm: Int, address: UInt64, mode: AccessMode) {
-        let slot = mms[mm - 1].pageTable.translationSlot(at: address)
-        let old = mms[mm - 1].pageTable.pte(at: slot)
+        let (slot, old) = mms[mm - 1].pageTable.translationEntry(at: address)
         var pte = old
         let pfn = pte.subpage(at: address).pfn
         let followPage = !pte.isHuge

@@ -309,14 +309,15 @@ struct TaskState: Codable, Hashable, Sendable {
     mutating func reset(operation: Operation) {
         self.operation = operation
         result = OpResult()
-        program.removeAll(keepingCapacity: true)
-        locks.removeAll(keepingCapacity: true)
+        // An array already empty (as a finished task's mostly are) is left alone.
+        if !program.isEmpty { program.removeAll(keepingCapacity: true) }
+        if !locks.isEmpty { locks.removeAll(keepingCapacity: true) }
         (rcuDepth, rcuEpoch, srcuDepth, srcuEpoch) = (0, 0, 0, 0)
         status = .runnable
         blockedOn = nil
         pauseAt = nil
         stepsRun = 0
-        openRanges.removeAll(keepingCapacity: true)
+        if !openRanges.isEmpty { openRanges.removeAll(keepingCapacity: true) }
         scratch.reset()
         assert(self == TaskState(operation: operation, program: []), "a reused task's state is not a new one's")
     }

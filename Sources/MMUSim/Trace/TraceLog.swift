@@ -78,6 +78,10 @@ public struct TraceLog: Codable, Hashable, Sendable {
     @inline(__always)
     mutating func lockSetCode(_ locks: [Lock]) -> Int32 {
         if locks.isEmpty { return 0 }
+        // The set last looked up, found by reading alone: the tables are made this log's own
+        // only to change them.
+        let last = codes.lastLockSet
+        if codes.lockSets[Int(last)] == locks { return last }
         return ownCodes().lockSetCode(locks)
     }
 
