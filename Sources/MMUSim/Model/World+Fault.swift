@@ -32,7 +32,8 @@ extension World {
         let pte = mms[mm - 1].pageTable.pte(at: address)
         if pte.isMigration { return .blocked("migration entry at \(hex(address))") }
         if pte.isPresent && (!mode.isWrite || pte.write) {
-            withLock(.pageTable(mm: mm)) { $0.accessPresent(mm: mm, address: address, mode: mode) }
+            // The pte just read is the one the access finds (its own slot: no hugetlb here).
+            withLock(.pageTable(mm: mm)) { $0.accessPresent(mm: mm, address: address, mode: mode, entry: (address, pte)) }
             return .ran
         }
         let vma = mms[mm - 1].vmas[at]
@@ -74,8 +75,10 @@ extension World {
     /// the reference are those of the 4 KiB page's frame in the huge page (the reference counts
     /// on the head). get_user_pages takes `follow_hugetlb_page` there, which only takes the
     /// reference: no mark_page_accessed, no set_page_dirty.
-    mutating func accessPresent(mm: Int, address: UInt64, mode: AccessMode) {
-        let (slot, old) = mms[mm - 1].pageTable.translationEntry(at: address)
+    /// `entry`: the slot that translates `address` and its pte, when the caller has just read
+    /// them.
+    mutating func accessPresent(mm: Int, address: UInt64, mode: AccessMode, entry: (slot: UInt64, pte: PTE)? = nil) {
+        let (slot, old) = entry ?? mms[mm - 1].pageTable.translationEntry(at: address)
         var pte = old
         let pfn = pte.subpage(at: address).pfn
         let followPage = !pte.isHuge
