@@ -240,7 +240,7 @@ private final class Codes: @unchecked Sendable {
 
     /// The code of a non-empty lock set.
     func lockSetCode(_ locks: [Lock]) -> Int32 {
-        if lockSets[Int(lastLockSet)] == locks { return lastLockSet }
+        // (The last set looked up is compared by the caller, the log, before it owns the tables.)
         // The few sets a short operation shows are found by comparison; a hash is for the rest.
         for code in 1..<min(lockSets.count, 8) where lockSets[code] == locks {
             lastLockSet = Int32(code)
