@@ -1,7 +1,11 @@
 extension World {
     /// Runs one step (or expands one macro) for the running task.
     mutating func execute(_ step: Step) -> Exec {
+        // A secondary fault's steps (the driver's statements, its gup's mmap_sem, fault and
+        // end, the program's return) in a switch of their own: the one over every step was
+        // a large part of a fault's cost.
         switch step {
+        case .driverStatement(let node, let statement, _): return driverStatement(node, statement)
         case .acquire(let lock):
             if let reason = waitReason(for: lock) { return .blocked(reason) }
             tasks[currentIndex].locks.append(lock)
@@ -9,6 +13,19 @@ extension World {
         case .release(let lock):
             if let index = tasks[currentIndex].locks.lastIndex(of: lock) { tasks[currentIndex].locks.remove(at: index) }
             return .ran
+        case .handleFault(let mm, let address, let mode): return handleFault(mm: mm, address: address, mode: mode)
+        case .driverGupDone(let node): return gupDone(node)
+        case .driverReturn(let node): return driverReturn(node)
+        case .secondaryFault(let node, let address, let write): return policyFault(node, address: address, write: write)
+        case .dropUser(let mm): return dropUser(mm: mm)
+        default: return executeOther(step)
+        }
+    }
+
+    /// `execute` for every other step.
+    @inline(never)
+    private mutating func executeOther(_ step: Step) -> Exec {
+        switch step {
         case .rcuReadLock:
             tasks[currentIndex].rcuDepth += 1
             return .ran
@@ -54,7 +71,6 @@ extension World {
         case .applyPTEs(let mm, let start, let end): return applyPTEs(mm: mm, start: start, end: end)
 
         case .touchNext(let mm, let address, let end, let mode): return touchPlan(mm: mm, address: address, end: end, mode: mode)
-        case .handleFault(let mm, let address, let mode): return handleFault(mm: mm, address: address, mode: mode)
         case .wpCopy(let mm, let address, let oldPfn, let mode): return wpCopy(mm: mm, address: address, oldPfn: oldPfn, mode: mode)
         case .wpClearFlush(let mm, let address, let oldPfn, let mode):
             return wpClearFlush(mm: mm, address: address, oldPfn: oldPfn, mode: mode)
@@ -103,7 +119,6 @@ extension World {
 
         case .takeAllLocks(let mm, let signalPending): return takeAllLocksPlan(mm: mm, signalPending: signalPending)
         case .checkSignal(let mm, let pending): return checkSignal(mm: mm, pending: pending)
-        case .dropUser(let mm): return dropUser(mm: mm)
         case .registerLink(let mm, let policy): return registerLink(mm: mm, policy: policy)
         case .dropAllLocks: return dropAllLocks()
         case .attachSecondary(let mm, let policy): return attachSecondary(mm: mm, policy: policy)
@@ -112,12 +127,8 @@ extension World {
         case .unregisterDelInit(let node): return unregisterDelInit(node)
         case .unregisterFinish(let node): return unregisterFinish(node)
 
-        case .secondaryFault(let node, let address, let write): return policyFault(node, address: address, write: write)
-        case .driverStatement(let node, let statement, _): return driverStatement(node, statement)
-        case .driverReturn(let node): return driverReturn(node)
         case .driverEntry(let node, let name, let address, let write): return policyEntry(node, name: name, address: address, write: write)
         case .driverWork(let node, let name): return policyWork(node, name: name)
-        case .driverGupDone(let node): return gupDone(node)
         case .hmmCheckRetry(let node): return hmmCheckRetry(node)
         case .readBeginWait(let mm, let seq): return readBeginWait(mm: mm, seq: seq)
 
@@ -149,6 +160,8 @@ extension World {
         case .khugepagedCount: return khugepagedCount()
         case .secondaryAccess(let node, let address, let write, let value):
             return secondaryAccess(node, address: address, write: write, value: value)
+        case .driverStatement, .acquire, .release, .handleFault, .driverGupDone, .driverReturn, .secondaryFault, .dropUser:
+            return execute(step)
         }
     }
 }
