@@ -113,7 +113,7 @@ struct CompiledExprTests {
         #expect(deep > 0)
     }
 
-    @Test("and/or with no operand, a shift out of range, within's bounds, kvm's fault condition")
+    @Test("and/or with no operand, a shift out of range, within's bounds, lone comparisons, kvm's fault condition")
     func shapes() {
         let cases: [(Expr, Int)] = [
             (.all([]), 1),
@@ -123,6 +123,12 @@ struct CompiledExprTests {
             (.arithmetic("shr", .int(256), .int(4)), 16),
             (.within(.int(3), .int(3), .int(4)), 1),
             (.within(.int(4), .int(3), .int(4)), 0),
+            // A comparison of two leaves or constants alone (evaluated without a stack): the
+            // invariants' eq(count, 0), gru's ne(flushes, tfh).
+            (.compare("eq", .variable("c"), .int(0)), 1),
+            (.compare("ne", .variable("a"), .local("x")), 1),
+            (.compare("lt", .int(5), .local("x")), 0),
+            (.compare("ge", .local("x"), .int(5)), 1),
             // kvm.json's retry check with count 0 (c) and the sampled seq (x) equal to seq (x).
             (.any([.compare("ne", .variable("c"), .int(0)), .compare("ne", .local("x"), .local("x"))]), 0),
             (.any([.compare("ne", .variable("a"), .int(0)), .compare("ne", .local("x"), .local("x"))]), 1),

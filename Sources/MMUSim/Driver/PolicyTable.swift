@@ -198,6 +198,19 @@ struct CompiledExpr: Sendable {
     /// A comparison (DRIVERS.md's eq, ne, lt, le, gt, ge).
     enum Compare: Sendable {
         case eq, ne, lt, le, gt, ge
+
+        /// Whether `x` compares so with `y`.
+        @inline(__always)
+        func holds(_ x: Int, _ y: Int) -> Bool {
+            switch self {
+            case .eq: x == y
+            case .ne: x != y
+            case .lt: x < y
+            case .le: x <= y
+            case .gt: x > y
+            case .ge: x >= y
+            }
+        }
     }
 
     /// An arithmetic operator (DRIVERS.md's min, max, add, sub, shr).

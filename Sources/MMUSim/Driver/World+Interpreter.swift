@@ -594,13 +594,11 @@ extension CompiledExpr {
     /// argument, the context) read by `leaf`: one evaluation for the interpreter and the
     /// checker's policy invariants, each reading the world in place.
     func value(leaf: (Leaf) -> Int) -> Int {
-        // The common shapes need no stack: a constant, a leaf.
-        if ops.count == 1 {
-            switch ops[0] {
-            case .constant(let number): return number
-            case .leaf(let read): return leaf(read)
-            default: break
-            }
+        // The common shapes need no stack: a constant, a leaf, a comparison of two of them
+        // (three operations ending in a comparison: its operands are pushes).
+        if ops.count == 1, let value = Self.pushed(ops[0], leaf) { return value }
+        if ops.count == 3, case .compare(let compare) = ops[2], let x = Self.pushed(ops[0], leaf), let y = Self.pushed(ops[1], leaf) {
+            return compare.holds(x, y) ? 1 : 0
         }
         // The stack in place for the expressions policies write, on the heap past that.
         if depth <= 8 {
@@ -611,6 +609,16 @@ extension CompiledExpr {
         var stack = [Int](repeating: 0, count: depth)
         var span = stack.mutableSpan
         return run(on: &span, leaf: leaf)
+    }
+
+    /// The value a constant or a leaf pushes; nil for an operator.
+    @inline(__always)
+    private static func pushed(_ op: Op, _ leaf: (Leaf) -> Int) -> Int? {
+        switch op {
+        case .constant(let number): number
+        case .leaf(let read): leaf(read)
+        default: nil
+        }
     }
 
     /// The operations run over `stack`, which has room for `depth` values.
@@ -629,16 +637,7 @@ extension CompiledExpr {
                 case .compare(let compare):
                     let (x, y) = (stack[top - 1], stack[top])
                     top -= 1
-                    let holds =
-                        switch compare {
-                        case .eq: x == y
-                        case .ne: x != y
-                        case .lt: x < y
-                        case .le: x <= y
-                        case .gt: x > y
-                        case .ge: x >= y
-                        }
-                    stack[top] = holds ? 1 : 0
+                    stack[top] = compare.holds(x, y) ? 1 : 0
                 case .all(let count):
                     // Every operand is a read: evaluating all of them gives what stopping at
                     // the first false one would.
