@@ -214,4 +214,23 @@ struct EngineTests {
         scratch.reset()
         #expect(scratch == Scratch() && scratch.driverFrames.capacity == room)
     }
+
+    /// A release drops the last hold of its lock: from the end when it was the last taken, from
+    /// the middle otherwise (locks released out of order), and nothing for a lock not held.
+    @Test("a lock released: its last hold dropped, from the end or the middle; one not held changes nothing")
+    func lockDrop() {
+        let mmap = Lock.mmapSem(mm: 1, write: false)
+        let table = Lock.pageTable(mm: 1)
+        let mmu = Lock.driver(notifier: 1, name: "mmu_lock", spin: true)
+        var locks = [mmap, table, mmu]
+        locks.drop(mmu)
+        #expect(locks == [mmap, table])
+        locks.drop(mmap)
+        #expect(locks == [table])
+        locks.drop(mmu)
+        #expect(locks == [table])
+        var twice = [mmap, table, mmap]
+        twice.drop(mmap)
+        #expect(twice == [mmap, table])
+    }
 }

@@ -44,7 +44,8 @@ public struct Checker: Codable, Hashable, Sendable {
             merged.end = max(merged.end, changed[index].end)
             changed.remove(at: index)
         }
-        changed.insert(merged, at: index)
+        // At the end (a fault's one page, a walk's next range) an append, not an insert.
+        if index == changed.count { changed.append(merged) } else { changed.insert(merged, at: index) }
     }
 
     /// Puts back a range a quiescent check could not look at yet (its mm is still busy).

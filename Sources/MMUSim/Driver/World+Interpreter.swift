@@ -323,7 +323,7 @@ extension World {
             }
         case .unlock:
             let lock = code.compiled.driverLock(of: node)
-            if let index = tasks[currentIndex].locks.lastIndex(of: lock) { tasks[currentIndex].locks.remove(at: index) }
+            tasks[currentIndex].locks.drop(lock)
         case .inc, .dec, .set, .sample: assign(node, code.compiled.name!, shown!)
         case .wait:
             checkStatementMaySleep(node, code.statement)
@@ -414,7 +414,7 @@ extension World {
             tasks[currentIndex].locks.append(.mmapSem(mm: notifiers[node - 1].mm, write: write))
         case .mmapUnlock(let write):
             let lock = Lock.mmapSem(mm: notifiers[node - 1].mm, write: write)
-            if let index = tasks[currentIndex].locks.lastIndex(of: lock) { tasks[currentIndex].locks.remove(at: index) }
+            tasks[currentIndex].locks.drop(lock)
         case .call(let op, let fields):
             runCall(node, op, fields, code.compiled.exprs)
         case .queueWork(let name):

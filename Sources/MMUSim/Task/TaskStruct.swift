@@ -63,6 +63,15 @@ public enum Lock: Codable, Hashable, Sendable {
     }
 }
 
+extension [Lock] {
+    /// Drops the last hold of `lock`, if there is one: the lock released is most often the
+    /// last one taken, removed from the end.
+    mutating func drop(_ lock: Lock) {
+        guard let index = lastIndex(of: lock) else { return }
+        if index == count - 1 { removeLast() } else { remove(at: index) }
+    }
+}
+
 /// Where a task stands.
 public enum TaskStatus: String, Codable, Hashable, Sendable, CaseIterable {
     /// It can run its next step.

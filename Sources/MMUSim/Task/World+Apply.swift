@@ -76,7 +76,8 @@ extension World {
             }
         }
         let finished = report ? tasks.filter { $0.status == .done } : []
-        tasks.removeAll { $0.status == .done }
+        // (A list emptied by the collection above is left alone.)
+        if !tasks.isEmpty { tasks.removeAll { $0.status == .done } }
         return (task, finished)
     }
 

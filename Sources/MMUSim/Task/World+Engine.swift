@@ -344,7 +344,12 @@ extension World {
         take(&tasks[currentIndex].locks)
         let result = body(&self)
         let index = currentIndex
-        if tasks[index].locks.count >= before { tasks[index].locks.removeSubrange(before...) }
+        let count = tasks[index].locks.count
+        if count == before + 1 {
+            tasks[index].locks.removeLast()
+        } else if count > before {
+            tasks[index].locks.removeSubrange(before...)
+        }
         return result
     }
 

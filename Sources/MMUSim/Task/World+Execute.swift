@@ -11,7 +11,7 @@ extension World {
             tasks[currentIndex].locks.append(lock)
             return .ran
         case .release(let lock):
-            if let index = tasks[currentIndex].locks.lastIndex(of: lock) { tasks[currentIndex].locks.remove(at: index) }
+            tasks[currentIndex].locks.drop(lock)
             return .ran
         case .handleFault(let mm, let address, let mode): return handleFault(mm: mm, address: address, mode: mode)
         case .driverGupDone(let node): return gupDone(node)
