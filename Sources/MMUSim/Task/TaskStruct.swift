@@ -67,8 +67,11 @@ extension [Lock] {
     /// Drops the last hold of `lock`, if there is one: the lock released is most often the
     /// last one taken, removed from the end.
     mutating func drop(_ lock: Lock) {
-        guard let index = lastIndex(of: lock) else { return }
-        if index == count - 1 { removeLast() } else { remove(at: index) }
+        if last == lock {
+            removeLast()
+        } else if let index = lastIndex(of: lock) {
+            remove(at: index)
+        }
     }
 }
 
