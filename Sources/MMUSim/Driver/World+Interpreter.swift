@@ -243,7 +243,11 @@ extension World {
 
     /// The running task's innermost driver frame.
     var frame: DriverFrame {
-        @inline(__always) get { tasks[currentIndex].scratch.driverFrames[tasks[currentIndex].scratch.driverFrames.count - 1] }
+        // Lent in place: reading one field does not copy the frame out (its locals and gup).
+        @inline(__always) _read {
+            let index = currentIndex
+            yield tasks[index].scratch.driverFrames[tasks[index].scratch.driverFrames.count - 1]
+        }
         // In place: a frame's locals are not copied to change one of them.
         _modify {
             let index = currentIndex
