@@ -221,45 +221,20 @@ struct CompiledExpr: Sendable {
     /// The operations in postfix order.
     private(set) var ops: [Op] = []
     /// The most values on the stack at once.
-    private(set) var depth = 0
+    private(set) var depth = 1
 
     /// A constant.
-    static func constant(_ number: Int) -> CompiledExpr {
-        var expr = CompiledExpr()
-        expr.push(.constant(number))
-        return expr
-    }
+    static func constant(_ number: Int) -> CompiledExpr { CompiledExpr(ops: [.constant(number)]) }
 
     /// A leaf.
-    static func leaf(_ leaf: Leaf) -> CompiledExpr {
-        var expr = CompiledExpr()
-        expr.push(.leaf(leaf))
-        return expr
-    }
+    static func leaf(_ leaf: Leaf) -> CompiledExpr { CompiledExpr(ops: [.leaf(leaf)]) }
 
-    /// `op` over `operands`, each pushing one value.
+    /// `op` over `operands`. Each operand leaves one value on the stack, on top of the values
+    /// of those before it: the stack is deepest while one of them runs.
     static func apply(_ op: Op, to operands: [CompiledExpr]) -> CompiledExpr {
-        var expr = CompiledExpr()
-        for operand in operands {
-            for inner in operand.ops { expr.push(inner) }
-        }
-        expr.push(op)
+        var expr = CompiledExpr(ops: operands.flatMap(\.ops) + [op])
+        for (position, operand) in operands.enumerated() { expr.depth = max(expr.depth, position + operand.depth) }
         return expr
-    }
-
-    /// Values on the stack after the last operation.
-    private var stack = 0
-
-    private mutating func push(_ op: Op) {
-        switch op {
-        case .constant, .leaf: stack += 1
-        case .compare, .arithmetic: stack -= 1
-        case .all(let count), .any(let count): stack -= count - 1
-        case .not: break
-        case .within: stack -= 2
-        }
-        ops.append(op)
-        depth = max(depth, stack)
     }
 }
 

@@ -759,7 +759,7 @@ struct DriverFrame: Codable, Hashable, Sendable {
 /// allocated for them), the rest in an array. It compares, hashes and encodes as the array of
 /// its values.
 struct FrameLocals: Codable, Hashable, Sendable {
-    private var first: (Int, Int, Int, Int) = (0, 0, 0, 0)
+    private var first = InlineArray<4, Int>(repeating: 0)
     private var rest: [Int] = []
     /// One past the highest slot set.
     private(set) var count = 0
@@ -767,13 +767,7 @@ struct FrameLocals: Codable, Hashable, Sendable {
     /// The local in `slot`; 0 past the end.
     subscript(slot: Int) -> Int {
         guard slot < count else { return 0 }
-        switch slot {
-        case 0: return first.0
-        case 1: return first.1
-        case 2: return first.2
-        case 3: return first.3
-        default: return rest[slot - 4]
-        }
+        return slot < 4 ? first[slot] : rest[slot - 4]
     }
 
     /// Sets the local in `slot`, the slots before it 0 if they were past the end.
@@ -782,13 +776,7 @@ struct FrameLocals: Codable, Hashable, Sendable {
             if slot >= 4, rest.count < slot - 3 { rest.append(contentsOf: repeatElement(0, count: slot - 3 - rest.count)) }
             count = slot + 1
         }
-        switch slot {
-        case 0: first.0 = value
-        case 1: first.1 = value
-        case 2: first.2 = value
-        case 3: first.3 = value
-        default: rest[slot - 4] = value
-        }
+        if slot < 4 { first[slot] = value } else { rest[slot - 4] = value }
     }
 
     /// The values, slot by slot.

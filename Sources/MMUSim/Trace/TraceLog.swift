@@ -121,6 +121,7 @@ public struct TraceLog: Codable, Hashable, Sendable {
 
     /// The record of an event, its strings and locks coded in this log's tables.
     private mutating func record(_ event: TraceEvent) -> TraceRecord {
+        let locks = lockSetCode(event.heldLocks)
         let codes = ownCodes()
         return TraceRecord(
             seq: event.seq,
@@ -134,7 +135,7 @@ public struct TraceLog: Codable, Hashable, Sendable {
             address: event.address,
             pfn: event.pfn,
             pages: event.pages,
-            locks: event.heldLocks.isEmpty ? 0 : codes.lockSetCode(event.heldLocks),
+            locks: locks,
             inRCU: event.inRCU,
             atomic: event.atomic,
             ret: event.ret,
@@ -238,9 +239,9 @@ private final class Codes: @unchecked Sendable {
         return code
     }
 
-    /// The code of a non-empty lock set.
+    /// The code of a non-empty lock set (`TraceLog.lockSetCode` compares the last one looked up
+    /// first, before it owns the tables).
     func lockSetCode(_ locks: [Lock]) -> Int32 {
-        // (The last set looked up is compared by the caller, the log, before it owns the tables.)
         // The few sets a short operation shows are found by comparison; a hash is for the rest.
         for code in 1..<min(lockSets.count, 8) where lockSets[code] == locks {
             lastLockSet = Int32(code)
