@@ -38,13 +38,8 @@ extension World {
         var task = spareTask.take(id: id, operation: operation) ?? TaskStruct(id: id, operation: operation, program: [])
         task.pauseAt = pauseAt
         // A registration's policy joins the world's table first: its plan names it by index.
-        var registered: Policy?
-        switch operation {
-        case .register(_, let kind, let bugs, _, _), .registerInterval(_, let kind, let bugs, _, _): registered = driverPolicy(kind, bugs: bugs)
-        case .registerPolicy(_, let policy, _, _): registered = policy
-        default: break
-        }
-        if let registered { _ = policies.index(of: registered) }
+        // (Only a registration's: any other operation builds no policy value to drop.)
+        let subscribe = operation.isRegistration ? enterRegisteredPolicy(operation) : nil
         switch planned(operation) {
         case .success(let planned):
             // Room for what a short operation pushes (a secondary fault's program and its gup's
@@ -52,7 +47,7 @@ extension World {
             task.program.reserveCapacity(max(16, planned.count + 1))
             // BUG_ON(atomic_read(&mm->mm_users) <= 0): the caller of mmu_notifier_register, and a
             // thread faulting a secondary MMU, use the mm: a user reference for the whole call.
-            if let mm = holdsUser(operation, policy: registered) {
+            if let mm = holdsUser(operation, subscribe: subscribe) {
                 mms[mm - 1].users += 1
                 task.program.append(.dropUser(mm: mm))
             }
@@ -68,6 +63,20 @@ extension World {
         }
         tasks.append(task)
         return id
+    }
+
+    /// The policy a registration registers joins the world's table; its subscription, if the
+    /// policy is known.
+    private mutating func enterRegisteredPolicy(_ operation: Operation) -> Subscription? {
+        var registered: Policy?
+        switch operation {
+        case .register(_, let kind, let bugs, _, _), .registerInterval(_, let kind, let bugs, _, _): registered = driverPolicy(kind, bugs: bugs)
+        case .registerPolicy(_, let policy, _, _): registered = policy
+        default: break
+        }
+        guard let registered else { return nil }
+        _ = policies.index(of: registered)
+        return registered.subscribe
     }
 
     /// Runs the next step of a task, whether or not it is paused; macros on the way expand

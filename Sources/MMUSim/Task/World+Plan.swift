@@ -355,10 +355,12 @@ extension World {
 
     /// The mm whose user reference `operation` holds while it runs: mmu_notifier_register (of
     /// a driver with a notifier) and a secondary MMU's fault or entry.
-    func holdsUser(_ operation: Operation, policy: Policy?) -> Int? {
+    /// `subscribe` is the registered policy's subscription (nil for an unknown driver, whose
+    /// registration fails).
+    func holdsUser(_ operation: Operation, subscribe: Subscription?) -> Int? {
         switch operation {
         case .register(let mm, _, _, _, _), .registerPolicy(let mm, _, _, _), .registerInterval(let mm, _, _, _, _):
-            policy?.subscribe == Subscription.none ? nil : mm
+            subscribe == Subscription.none ? nil : mm
         case .fault(let mm, _, _, _), .entry(let mm, _, _, _, _): mm
         default: nil
         }
