@@ -238,10 +238,24 @@ struct CompiledExpr: Sendable {
     }
 }
 
-/// A statement and its compiled form, kept together behind one reference.
+/// A statement and its compiled form, kept together behind one reference. The compiled
+/// form's fields are the class's own constants: a field read is a load, not a copy of the
+/// whole form with its arrays retained.
 final class StatementCode: Sendable {
     let statement: Statement
-    let compiled: CompiledStatement
+    /// `CompiledStatement.name`: what inc, dec, set and read_begin write, sample's local,
+    /// read_retry's.
+    let name: VarRef?
+    /// `CompiledStatement.from`: what a sample reads.
+    let from: VarRef?
+    /// `CompiledStatement.exprs`: its expressions, in the order its action lists them.
+    let exprs: [CompiledExpr]
+    /// `CompiledStatement.spin`: a lock, unlock or trylock's lock is a spinlock.
+    let spin: Bool
+    /// `CompiledStatement.lock`: a lock, unlock or trylock's lock name.
+    let lock: LockName?
+    /// `CompiledStatement.nested`: the statement ids of its nested programs.
+    let nested: [[Int]]
     /// What the interpreter does before the statement's event, read as a byte (the action
     /// itself is an indirect enum: a switch over it loads its box).
     let kind: Kind
@@ -264,7 +278,7 @@ final class StatementCode: Sendable {
 
     init(statement: Statement, compiled: CompiledStatement) {
         self.statement = statement
-        self.compiled = compiled
+        (name, from, exprs, spin, lock, nested) = (compiled.name, compiled.from, compiled.exprs, compiled.spin, compiled.lock, compiled.nested)
         kind =
             switch statement.action {
             case .lock: .lock
@@ -277,6 +291,9 @@ final class StatementCode: Sendable {
             default: .other
             }
     }
+
+    /// The lock a lock, unlock or trylock statement names, of notifier `node`'s driver.
+    func driverLock(of node: Int) -> Lock { .driver(notifier: node, name: lock!, spin: spin) }
 }
 
 /// A statement's names and expressions, resolved when its policy loads.
@@ -297,9 +314,6 @@ struct CompiledStatement: Sendable {
     /// else, a trylock's or lookup_pte's else, a read_retry's then): found once, not by pointer
     /// at every run.
     var nested: [[Int]] = []
-
-    /// The lock a lock, unlock or trylock statement names, of notifier `node`'s driver.
-    func driverLock(of node: Int) -> Lock { .driver(notifier: node, name: lock!, spin: spin) }
 }
 
 /// Resolves a policy's names as `value` does (the driver's variable, else a shared one, else

@@ -267,20 +267,30 @@ extension World {
 
     /// Runs one statement of `node`'s policy.
     mutating func driverStatement(_ node: Int, _ id: Int) -> Exec {
-        let loaded = policies[notifiers[node - 1].policy]
-        // The statement read through its one reference, not copied out of the policy.
-        let code = loaded.code[id]
+        // The policy and the statement are lent, not retained: the world's policy table only
+        // ever grows and no statement replaces it, so the world holds both for the whole
+        // statement. (Held as references read from the world, each would be retained around
+        // every call that takes the world inout: two retains and releases a statement.)
+        let loaded = Unmanaged.passUnretained(policies[notifiers[node - 1].policy])
+        let code = Unmanaged.passUnretained(loaded._withUnsafeGuaranteedRef { $0.code[id] })
+        return loaded._withUnsafeGuaranteedRef { loaded in
+            code._withUnsafeGuaranteedRef { code in driverStatement(node, id, code, loaded) }
+        }
+    }
+
+    /// `driverStatement` of the statement `code` of the policy `loaded`.
+    private mutating func driverStatement(_ node: Int, _ id: Int, _ code: StatementCode, _ loaded: LoadedPolicy) -> Exec {
         // A statement that waits changes nothing and shows nothing. The statement's event comes
         // first, then what it does: the value it reads or writes (an expression evaluated once,
         // here, for the event and for what the statement does).
         var shown: Int?
         switch code.kind {
         case .lock:
-            let lock = code.compiled.driverLock(of: node)
+            let lock = code.driverLock(of: node)
             if tasks[currentIndex].locks.contains(lock) { return .blocked("\(lock.label) already held by this task: locks are not recursive") }
             if let reason = waitReason(for: lock) { return .blocked(reason) }
         case .wait:
-            let holds = evaluate(code.compiled.exprs[0], node)
+            let holds = evaluate(code.exprs[0], node)
             guard holds != 0 else { return .blocked("\(loaded.stepNames[id].text) waits") }
             shown = holds
         case .mmapLock:
@@ -292,10 +302,10 @@ extension World {
             }
             if held { return .blocked("mmap_sem already held by this task: it is not recursive") }
             if let reason = waitReason(for: .mmapSem(mm: mm, write: write)) { return .blocked(reason) }
-        case .inc: shown = value(node, code.compiled.name!) + 1
-        case .dec: shown = value(node, code.compiled.name!) - 1
-        case .sample: shown = value(node, code.compiled.from!)
-        case .evaluates: shown = evaluate(code.compiled.exprs[0], node)
+        case .inc: shown = value(node, code.name!) + 1
+        case .dec: shown = value(node, code.name!) - 1
+        case .sample: shown = value(node, code.from!)
+        case .evaluates: shown = evaluate(code.exprs[0], node)
         case .other: break
         }
         emit(EventInfo(.driver, mm: notifiers[node - 1].mm, notifier: node, ret: shown, statement: id))
@@ -315,27 +325,27 @@ extension World {
     private mutating func runStatement(_ node: Int, _ code: StatementCode, _ loaded: LoadedPolicy, _ id: Int, shown: Int?) -> Exec {
         switch code.statement.action {
         case .lock:
-            let lock = code.compiled.driverLock(of: node)
+            let lock = code.driverLock(of: node)
             if !lock.isSpinlock { checkStatementMaySleep(node, code.statement) }
             tasks[currentIndex].locks.append(lock)
         case .trylock:
-            let lock = code.compiled.driverLock(of: node)
+            let lock = code.driverLock(of: node)
             if waitReason(for: lock) == nil, !tasks[currentIndex].locks.contains(lock) {
                 tasks[currentIndex].locks.append(lock)
             } else {
-                pushStatements(node, code.compiled.nested[0])
+                pushStatements(node, code.nested[0])
             }
         case .unlock:
-            let lock = code.compiled.driverLock(of: node)
+            let lock = code.driverLock(of: node)
             tasks[currentIndex].locks.drop(lock)
-        case .inc, .dec, .set, .sample: assign(node, code.compiled.name!, shown!)
+        case .inc, .dec, .set, .sample: assign(node, code.name!, shown!)
         case .wait:
             checkStatementMaySleep(node, code.statement)
         case .sleep:
             checkStatementMaySleep(node, code.statement)
         case .branch:
             // Its then, or its else if it has one (the programs' statements found at load).
-            let nested = code.compiled.nested
+            let nested = code.nested
             if shown! != 0 {
                 pushStatements(node, nested[0])
             } else if nested.count > 1 {
@@ -368,7 +378,7 @@ extension World {
             let mm = notifiers[node - 1].mm
             frame.pinned = pin
             beginGup(otherwise)
-            let mode = AccessMode.gup(write: evaluate(code.compiled.exprs[0], node) != 0)
+            let mode = AccessMode.gup(write: evaluate(code.exprs[0], node) != 0)
             // Its steps pushed last first (mmap_sem, the fault, its release, the end), with no
             // array to allocate for them.
             let index = currentIndex
@@ -380,13 +390,13 @@ extension World {
         case .lookupPTE(_, let otherwise):
             // atomic_pte_lookup: the pte as it is, no lock, no reference.
             let pte = mms[notifiers[node - 1].mm - 1].pageTable.translation(at: frame.address)
-            if pte.isPresent, evaluate(code.compiled.exprs[0], node) == 0 || pte.write {
+            if pte.isPresent, evaluate(code.exprs[0], node) == 0 || pte.write {
                 scratch.lookedUp = pte.pfn
                 assignRet(node, 0)
             } else {
                 assignRet(node, -Errno.EFAULT.number)
                 if otherwise != nil {
-                    pushStatements(node, code.compiled.nested[0])
+                    pushStatements(node, code.nested[0])
                 } else {
                     frame.ret = -Errno.EFAULT.number
                     unwindToReturn(node)
@@ -399,8 +409,8 @@ extension World {
             }
             installPolicy(
                 node,
-                writable: evaluate(code.compiled.exprs[0], node) != 0,
-                prefetch: code.compiled.exprs.count > 1 ? evaluate(code.compiled.exprs[1], node) : 0
+                writable: evaluate(code.exprs[0], node) != 0,
+                prefetch: code.exprs.count > 1 ? evaluate(code.exprs[1], node) : 0
             )
         case .putPage:
             dropGupReference()
@@ -420,7 +430,7 @@ extension World {
             let lock = Lock.mmapSem(mm: notifiers[node - 1].mm, write: write)
             tasks[currentIndex].locks.drop(lock)
         case .call(let op, let fields):
-            runCall(node, op, fields, code.compiled.exprs)
+            runCall(node, op, fields, code.exprs)
         case .queueWork(let name):
             // queue_work: a pending item (its worker has not started) is not queued again.
             let work = Operation.work(mm: notifiers[node - 1].mm, notifier: node, name: name)
@@ -445,14 +455,14 @@ extension World {
             // hit it is on, sleep until the mm's seq moves.
             let mm = notifiers[node - 1].mm
             let seq = notifiers[node - 1].invalidateSeq
-            assign(node, code.compiled.name!, seq)
+            assign(node, code.name!, seq)
             frame.notifierSeq = seq
             if seq == mms[mm - 1].invalidateSeq {
                 checkStatementMaySleep(node, code.statement)
                 push([.readBeginWait(mm: mm, seq: seq)])
             }
         case .readRetry:
-            if notifiers[node - 1].invalidateSeq != value(node, code.compiled.name!) { pushStatements(node, code.compiled.nested[0]) }
+            if notifiers[node - 1].invalidateSeq != value(node, code.name!) { pushStatements(node, code.nested[0]) }
         case .hmmRangeFault(_, let otherwise):
             // hmm_range_fault under the caller's mmap_lock: -EBUSY if the subscription was
             // invalidated since read_begin, else handle_mm_fault as needed; no page reference.
@@ -460,7 +470,7 @@ extension World {
             beginGup(otherwise)
             push([
                 .hmmCheckRetry(notifier: node),
-                .handleFault(mm: mm, address: frame.address, mode: .hmm(write: evaluate(code.compiled.exprs[0], node) != 0)),
+                .handleFault(mm: mm, address: frame.address, mode: .hmm(write: evaluate(code.exprs[0], node) != 0)),
                 .driverGupDone(notifier: node),
             ])
             return .expanded

@@ -543,7 +543,7 @@ extension Search {
         func reads(_ expr: Expr) -> Set<Int>? { variables(expr.leaves.compactMap(\.readName)) }
         switch loaded.code[statement].statement.action {
         case .lock(let name):
-            guard loaded.code[statement].compiled.spin else { return nil }
+            guard loaded.code[statement].spin else { return nil }
             access.lock = name
         case .unlock(let name):
             access.lock = name
