@@ -273,40 +273,44 @@ extension World {
         // it saw may never come), as balanced-ranges exempts it too.
         let nodes = only.map { $0 - 1..<$0 } ?? notifiers.indices
         for node in nodes where notifiers[node].state == .listed || notifiers[node].state == .attached {
-            let loaded = policies[notifiers[node].policy]
-            guard !loaded.invariants.isEmpty else { continue }
-            // Whether the mm is quiet is asked once, and only for a `quiescent` invariant.
-            var quiet: Bool?
-            if loaded.quiescentOnly {
-                quiet = !inFlight(notifiers[node].mm)
+            withPolicy(of: node + 1) { world, loaded in world.checkPolicyInvariants(node, loaded) }
+        }
+    }
+
+    /// `checkPolicyInvariants` of the notifier at `node` (an index), whose policy is `loaded`.
+    private mutating func checkPolicyInvariants(_ node: Int, _ loaded: LoadedPolicy) {
+        guard !loaded.invariants.isEmpty else { return }
+        // Whether the mm is quiet is asked once, and only for a `quiescent` invariant.
+        var quiet: Bool?
+        if loaded.quiescentOnly {
+            quiet = !inFlight(notifiers[node].mm)
+            if quiet == false { return }
+        }
+        // By index: the invariants and their compiled forms read in place, not copied.
+        for position in loaded.invariants.indices {
+            if loaded.invariants[position].quiescentOnly {
+                if quiet == nil { quiet = !inFlight(notifiers[node].mm) }
                 if quiet == false { continue }
             }
-            // By index: the invariants and their compiled forms read in place, not copied.
-            for position in loaded.invariants.indices {
-                if loaded.invariants[position].quiescentOnly {
-                    if quiet == nil { quiet = !inFlight(notifiers[node].mm) }
-                    if quiet == false { continue }
+            // An invariant reads the driver's variables only (no program's locals or frame),
+            // read in place.
+            let holds = loaded.holds[position].value { leaf in
+                switch leaf {
+                case .variable(.instance(let index)): notifiers[node].vars[index]
+                case .variable(.shared(let name, let initial)): sharedVars[name.text] ?? initial
+                case .context(let field): CompiledExpr.context(field, nil)
+                default: 0
                 }
-                // An invariant reads the driver's variables only (no program's locals or frame),
-                // read in place.
-                let holds = loaded.holds[position].value { leaf in
-                    switch leaf {
-                    case .variable(.instance(let index)): notifiers[node].vars[index]
-                    case .variable(.shared(let name, let initial)): sharedVars[name.text] ?? initial
-                    case .context(let field): CompiledExpr.context(field, nil)
-                    default: 0
-                    }
-                }
-                guard holds == 0 else { continue }
-                report(
-                    .policy(loaded.invariants[position].name),
-                    mm: notifiers[node].mm,
-                    notifier: node + 1,
-                    address: nil,
-                    "notifier \(node + 1) (\(notifiers[node].driverName)) breaks its invariant '\(loaded.invariants[position].name)'"
-                        + (loaded.invariants[position].quiescentOnly ? " with no operation in flight" : "")
-                )
             }
+            guard holds == 0 else { continue }
+            report(
+                .policy(loaded.invariants[position].name),
+                mm: notifiers[node].mm,
+                notifier: node + 1,
+                address: nil,
+                "notifier \(node + 1) (\(notifiers[node].driverName)) breaks its invariant '\(loaded.invariants[position].name)'"
+                    + (loaded.invariants[position].quiescentOnly ? " with no operation in flight" : "")
+            )
         }
     }
 

@@ -267,15 +267,26 @@ extension World {
 
     /// Runs one statement of `node`'s policy.
     mutating func driverStatement(_ node: Int, _ id: Int) -> Exec {
-        // The policy and the statement are lent, not retained: the world's policy table only
-        // ever grows and no statement replaces it, so the world holds both for the whole
-        // statement. (Held as references read from the world, each would be retained around
-        // every call that takes the world inout: two retains and releases a statement.)
-        let loaded = Unmanaged.passUnretained(policies[notifiers[node - 1].policy])
-        let code = Unmanaged.passUnretained(loaded._withUnsafeGuaranteedRef { $0.code[id] })
-        return loaded._withUnsafeGuaranteedRef { loaded in
-            code._withUnsafeGuaranteedRef { code in driverStatement(node, id, code, loaded) }
+        // The statement lent as its policy is (`withPolicy`): a policy's code is a constant of it.
+        withPolicy(of: node) { world, loaded in
+            Unmanaged.passUnretained(loaded.code[id])._withUnsafeGuaranteedRef { code in world.driverStatement(node, id, code, loaded) }
         }
+    }
+
+    /// `body` with the world and the policy of notifier `node`, lent, not retained: the world's
+    /// policy table only ever grows (`PolicyTable.index(of:)` appends) and is never replaced
+    /// while the world runs a step, so the world holds the policy for the whole call. (A
+    /// policy held as a reference read from the world is retained around every call that takes
+    /// the world inout, and released after: twice a statement.)
+    @inline(__always)
+    mutating func withPolicy<R>(of node: Int, _ body: (inout World, LoadedPolicy) -> R) -> R {
+        withPolicy(at: notifiers[node - 1].policy, body)
+    }
+
+    /// `withPolicy(of:)` for the policy at `index` of the world's table.
+    @inline(__always)
+    mutating func withPolicy<R>(at index: Int, _ body: (inout World, LoadedPolicy) -> R) -> R {
+        Unmanaged.passUnretained(policies[index])._withUnsafeGuaranteedRef { body(&self, $0) }
     }
 
     /// `driverStatement` of the statement `code` of the policy `loaded`.
