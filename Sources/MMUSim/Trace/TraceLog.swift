@@ -78,10 +78,12 @@ public struct TraceLog: Codable, Hashable, Sendable {
     @inline(__always)
     mutating func lockSetCode(_ locks: [Lock]) -> Int32 {
         if locks.isEmpty { return 0 }
-        // The set last looked up, found by reading alone: the tables are made this log's own
+        // The set last looked up, or the one before it (two tasks' sets alternate, as a fault of
+        // kvm and one of gru do), found by reading alone: the tables are made this log's own
         // only to change them.
-        let last = codes.lastLockSet
+        let (last, before) = codes.lastLockSets
         if codes.lockSets[Int(last)] == locks { return last }
+        if codes.lockSets[Int(before)] == locks { return before }
         return ownCodes().lockSetCode(locks)
     }
 
@@ -215,8 +217,8 @@ private final class Codes: @unchecked Sendable {
     /// own, never the task's.
     @exclusivity(unchecked) var lockSets: [[Lock]] = [[]]
     @exclusivity(unchecked) var lockSetCodes: [[Lock]: Int32] = [[]: 0]
-    /// The last lock set looked up, to find it again without hashing.
-    @exclusivity(unchecked) var lastLockSet: Int32 = 0
+    /// The last two lock sets looked up, the last first, to find them again without hashing.
+    @exclusivity(unchecked) var lastLockSets: (last: Int32, before: Int32) = (0, 0)
     /// The last task whose operation was looked up, and its operation's code.
     @exclusivity(unchecked) var lastOp: (task: Int, code: Int32) = (0, -1)
     /// Driver statements' pointer and driver codes, by policy index and statement id.
@@ -226,7 +228,7 @@ private final class Codes: @unchecked Sendable {
     func copy() -> Codes {
         let copy = Codes()
         (copy.strings, copy.stringCodes, copy.lockSets, copy.lockSetCodes) = (strings, stringCodes, lockSets, lockSetCodes)
-        (copy.lastLockSet, copy.lastOp, copy.statementCodes) = (lastLockSet, lastOp, statementCodes)
+        (copy.lastLockSets, copy.lastOp, copy.statementCodes) = (lastLockSets, lastOp, statementCodes)
         return copy
     }
 
@@ -239,23 +241,23 @@ private final class Codes: @unchecked Sendable {
         return code
     }
 
-    /// The code of a non-empty lock set (`TraceLog.lockSetCode` compares the last one looked up
+    /// The code of a non-empty lock set (`TraceLog.lockSetCode` compares the last two looked up
     /// first, before it owns the tables).
     func lockSetCode(_ locks: [Lock]) -> Int32 {
+        let code = find(locks)
+        lastLockSets = (code, lastLockSets.last)
+        return code
+    }
+
+    /// The code of a non-empty lock set, added if it is new.
+    private func find(_ locks: [Lock]) -> Int32 {
         // The few sets a short operation shows are found by comparison; a hash is for the rest.
-        for code in 1..<min(lockSets.count, 8) where lockSets[code] == locks {
-            lastLockSet = Int32(code)
-            return lastLockSet
-        }
-        if let code = lockSetCodes[locks] {
-            lastLockSet = code
-            return code
-        }
+        for code in 1..<min(lockSets.count, 8) where lockSets[code] == locks { return Int32(code) }
+        if let code = lockSetCodes[locks] { return code }
         let own = locks.map { $0 }
         let code = Int32(lockSets.count)
         lockSets.append(own)
         lockSetCodes[own] = code
-        lastLockSet = code
         return code
     }
 
