@@ -164,7 +164,17 @@ extension World {
     /// The end of a callback or of the fault path: its frame goes. A clear_flush_young whose
     /// `age` found a young mapping reports the page referenced.
     mutating func driverReturn(_ node: Int) -> Exec {
-        guard let frame = tasks[currentIndex].scratch.driverFrames.popLast() else { return .expanded }
+        let index = currentIndex
+        if tasks[index].scratch.driverFrames.isEmpty { return .expanded }
+        // A program's frame (a fault, an entry, a work item: no callback) is read in place for
+        // what its end needs, and dropped: a fault ends so every time.
+        if frame.callback == nil {
+            let (isFault, ret, address) = (frame.isFault, frame.ret, frame.address)
+            tasks[index].scratch.driverFrames.removeLast()
+            programReturned(node, isFault: isFault, ret: ret, address: address)
+            return .expanded
+        }
+        let frame = tasks[index].scratch.driverFrames.removeLast()
         if let callback = frame.callback, callback.ages {
             emit(
                 EventInfo(
@@ -194,12 +204,17 @@ extension World {
                 notifiers[node - 1].activeRanges.append(ActiveRange(notifier: node, task: current, start: frame.start, end: frame.end))
             }
         }
-        if frame.isFault, frame.ret == -Errno.EAGAIN.number { countRetry(node, address: frame.address) }
-        if frame.callback == nil, let ret = frame.ret, ret < 0 {
+        return .expanded
+    }
+
+    /// The end of a program's frame (no callback's): a fault that answered -EAGAIN is retried
+    /// by its user; a program that answered an -errno fails its task with it.
+    private mutating func programReturned(_ node: Int, isFault: Bool, ret: Int?, address: UInt64) {
+        if isFault, ret == -Errno.EAGAIN.number { countRetry(node, address: address) }
+        if let ret, ret < 0 {
             let errno = Errno.allCases.first { -$0.number == ret } ?? .EFAULT
             updateResult { $0.fail(errno) }
         }
-        return .expanded
     }
 
     /// A classic invalidate_range_start that answered -EAGAIN: the walk's caller will call no
