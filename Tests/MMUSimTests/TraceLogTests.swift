@@ -33,6 +33,31 @@ struct TraceLogTests {
         #expect(statements.allSatisfy { $0.op == "fault" && $0.atomic == !$0.heldLocks.isEmpty })
     }
 
+    /// Faults of kvm and gru in turn: each lock set comes back after the other's (the log finds
+    /// the last two sets looked up without searching its tables), and each event still shows
+    /// its own.
+    @Test("lock sets that alternate show as they were, each time")
+    func alternatingLockSets() {
+        var lab = Lab()
+        let addr = lab.mmap(2)
+        lab.write(addr, pages: 2, value: 7)
+        let kvm = lab.register("kvm")
+        let gru = lab.register("gru")
+        let seq = lab.world.lastSeq
+        for page in 0..<2 {
+            lab.fault(kvm, addr + UInt64(page) * pageSize, write: true)
+            lab.fault(gru, addr + UInt64(page) * pageSize, write: true)
+        }
+        let events = lab.world.trace.events(after: seq)
+        let kvmFault = ["", "", "", "", "mmu_lock:\(kvm)", "mmu_lock:\(kvm)", "mmu_lock:\(kvm)", ""]
+        let gruFault = ["", "", "", "", "", "tfh:\(gru)", "tfh:\(gru)", "tfh:\(gru)", ""]
+        let statements = events.filter { $0.call == .driver }
+        #expect(statements.map { $0.locks.joined(separator: ",") } == kvmFault + gruFault + kvmFault + gruFault)
+        // Each install shows its driver's lock, held around it.
+        let installs = events.filter { $0.call == .spteSet || $0.call == .tlbDropin }.map { "\($0.call) \($0.locks.joined())" }
+        #expect(installs == ["spteSet mmu_lock:\(kvm)", "tlbDropin tfh:\(gru)", "spteSet mmu_lock:\(kvm)", "tlbDropin tfh:\(gru)"])
+    }
+
     /// Two copies of a world share their trace's tables until one adds to them: each then
     /// shows its own events with its own strings and locks, whatever the other added.
     @Test("copies of a world each keep their own events after they part")
