@@ -14,8 +14,9 @@ public final class LoadedPolicy: Sendable {
     let oldStepNames: [String?]
     /// The policy's invariants (kept apart: the checker reads them after every step).
     let invariants: [PolicyInvariant]
-    /// What each invariant holds, compiled.
-    let holds: [CompiledExpr]
+    /// What each invariant holds, compiled, in buffers of the policy's own (`PlainExpr`): the
+    /// checker evaluates them after steps without retaining anything.
+    let holds: [PlainExpr]
     /// Every invariant holds only when no operation is in flight on the mm (`quiescent`).
     let quiescentOnly: Bool
     /// The instance variables in a fixed order (by name): a notifier holds their values so.
@@ -55,8 +56,12 @@ public final class LoadedPolicy: Sendable {
         faultProgram = policy.fault.map { programs[$0.pointer] ?? [] }
         callbackPrograms = policy.callbacks.mapValues { programs[$0.pointer] ?? [] }
         invariants = policy.invariants
-        holds = invariants.map { [resolver] in resolver.compile($0.holds) }
+        holds = invariants.map { [resolver] in PlainExpr(resolver.compile($0.holds)) }
         quiescentOnly = policy.invariants.allSatisfy(\.quiescentOnly)
+    }
+
+    deinit {
+        for expr in holds { expr.ops.deallocate() }
     }
 
     /// The step that runs statement `id` for notifier `node`.
@@ -248,14 +253,17 @@ final class StatementCode: Sendable {
     let name: VarRef?
     /// `CompiledStatement.from`: what a sample reads.
     let from: VarRef?
-    /// `CompiledStatement.exprs`: its expressions, in the order its action lists them.
-    let exprs: [CompiledExpr]
     /// `CompiledStatement.spin`: a lock, unlock or trylock's lock is a spinlock.
     let spin: Bool
     /// `CompiledStatement.lock`: a lock, unlock or trylock's lock name.
     let lock: LockName?
     /// `CompiledStatement.nested`: the statement ids of its nested programs.
     let nested: [[Int]]
+    /// `CompiledStatement.exprs`, its expressions in the order its action lists them, each in
+    /// a buffer of the statement's own as plain values: what the interpreter evaluates
+    /// (`World.evaluate(_:_:_:)`). Reading one copies no array, so it retains nothing (a
+    /// `CompiledExpr` read out of an array retains its operations).
+    let plainExprs: [PlainExpr]
     /// What the interpreter does before the statement's event, read as a byte (the action
     /// itself is an indirect enum: a switch over it loads its box).
     let kind: Kind
@@ -278,7 +286,8 @@ final class StatementCode: Sendable {
 
     init(statement: Statement, compiled: CompiledStatement) {
         self.statement = statement
-        (name, from, exprs, spin, lock, nested) = (compiled.name, compiled.from, compiled.exprs, compiled.spin, compiled.lock, compiled.nested)
+        (name, from, spin, lock, nested) = (compiled.name, compiled.from, compiled.spin, compiled.lock, compiled.nested)
+        plainExprs = compiled.exprs.map(PlainExpr.init)
         kind =
             switch statement.action {
             case .lock: .lock
@@ -292,8 +301,29 @@ final class StatementCode: Sendable {
             }
     }
 
+    deinit {
+        for expr in plainExprs { expr.ops.deallocate() }
+    }
+
     /// The lock a lock, unlock or trylock statement names, of notifier `node`'s driver.
     func driverLock(of node: Int) -> Lock { .driver(notifier: node, name: lock!, spin: spin) }
+}
+
+/// A compiled expression's operations in a buffer its owner allocates and frees when it goes
+/// (`StatementCode` for a statement's expressions, `LoadedPolicy` for its invariants), and its
+/// depth: plain values, copied without a retain. Unchecked Sendable: the buffer is written
+/// once, before its owner is shared.
+struct PlainExpr: @unchecked Sendable {
+    let ops: UnsafeBufferPointer<CompiledExpr.Op>
+    let depth: Int
+
+    /// A buffer of `expr`'s operations.
+    init(_ expr: CompiledExpr) {
+        let buffer = UnsafeMutableBufferPointer<CompiledExpr.Op>.allocate(capacity: expr.ops.count)
+        _ = buffer.initialize(from: expr.ops)
+        ops = UnsafeBufferPointer(buffer)
+        depth = expr.depth
+    }
 }
 
 /// A statement's names and expressions, resolved when its policy loads.

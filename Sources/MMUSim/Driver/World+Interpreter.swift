@@ -316,7 +316,7 @@ extension World {
             if tasks[currentIndex].locks.contains(lock) { return .blocked("\(lock.label) already held by this task: locks are not recursive") }
             if let reason = waitReason(for: lock) { return .blocked(reason) }
         case .wait:
-            let holds = evaluate(code.exprs[0], node)
+            let holds = evaluate(code, 0, node)
             guard holds != 0 else { return .blocked("\(loaded.stepNames[id].text) waits") }
             shown = holds
         case .mmapLock:
@@ -331,7 +331,7 @@ extension World {
         case .inc: shown = value(node, code.name!) + 1
         case .dec: shown = value(node, code.name!) - 1
         case .sample: shown = value(node, code.from!)
-        case .evaluates: shown = evaluate(code.exprs[0], node)
+        case .evaluates: shown = evaluate(code, 0, node)
         case .other: break
         }
         emit(EventInfo(.driver, mm: notifiers[node - 1].mm, notifier: node, ret: shown, statement: id))
@@ -404,7 +404,7 @@ extension World {
             let mm = notifiers[node - 1].mm
             frame.pinned = pin
             beginGup(otherwise)
-            let mode = AccessMode.gup(write: evaluate(code.exprs[0], node) != 0)
+            let mode = AccessMode.gup(write: evaluate(code, 0, node) != 0)
             // Its steps pushed last first (mmap_sem, the fault, its release, the end), with no
             // array to allocate for them.
             let index = currentIndex
@@ -416,7 +416,7 @@ extension World {
         case .lookupPTE(_, let otherwise):
             // atomic_pte_lookup: the pte as it is, no lock, no reference.
             let pte = mms[notifiers[node - 1].mm - 1].pageTable.translation(at: frame.address)
-            if pte.isPresent, evaluate(code.exprs[0], node) == 0 || pte.write {
+            if pte.isPresent, evaluate(code, 0, node) == 0 || pte.write {
                 scratch.lookedUp = pte.pfn
                 assignRet(node, 0)
             } else {
@@ -435,8 +435,8 @@ extension World {
             }
             installPolicy(
                 node,
-                writable: evaluate(code.exprs[0], node) != 0,
-                prefetch: code.exprs.count > 1 ? evaluate(code.exprs[1], node) : 0
+                writable: evaluate(code, 0, node) != 0,
+                prefetch: code.plainExprs.count > 1 ? evaluate(code, 1, node) : 0
             )
         case .putPage:
             dropGupReference()
@@ -456,7 +456,7 @@ extension World {
             let lock = Lock.mmapSem(mm: notifiers[node - 1].mm, write: write)
             tasks[currentIndex].locks.drop(lock)
         case .call(let op, let fields):
-            runCall(node, op, fields, code.exprs)
+            runCall(node, op, fields, code)
         case .queueWork(let name):
             // queue_work: a pending item (its worker has not started) is not queued again.
             let work = Operation.work(mm: notifiers[node - 1].mm, notifier: node, name: name)
@@ -496,7 +496,7 @@ extension World {
             beginGup(otherwise)
             push([
                 .hmmCheckRetry(notifier: node),
-                .handleFault(mm: mm, address: frame.address, mode: .hmm(write: evaluate(code.exprs[0], node) != 0)),
+                .handleFault(mm: mm, address: frame.address, mode: .hmm(write: evaluate(code, 0, node) != 0)),
                 .driverGupDone(notifier: node),
             ])
             return .expanded
@@ -538,13 +538,14 @@ extension World {
     /// `call`: the driver runs an mm operation on its own mm, as steps of this task (the
     /// operation's own checks and locks: a call that needs a lock the task holds blocks for
     /// good). Local `ret` is 0, or the -errno of an operation refused at its entry.
-    private mutating func runCall(_ node: Int, _ op: String, _ fields: [String: Expr], _ compiled: [CompiledExpr]) {
+    private mutating func runCall(_ node: Int, _ op: String, _ fields: [String: Expr], _ code: StatementCode) {
         var command = Command(op: op)
         command.mm = notifiers[node - 1].mm
         command.notifier = node
-        for (field, value) in zip(fields.keys.sorted(), compiled) {
+        // The statement's expressions are its fields', by name.
+        for (position, field) in fields.keys.sorted().enumerated() {
             let text: String? = if case .str(let word) = fields[field] { word } else { nil }
-            command.set(field: field, number: evaluate(value, node), text: text)
+            command.set(field: field, number: evaluate(code, position, node), text: text)
         }
         var planned: Result<[Step], Errno> = .failure(.EINVAL)
         if let operation = try? command.operation() { planned = plan(operation) }
@@ -615,16 +616,27 @@ extension World {
     /// An expression's value; true is 1, false 0. Everything is read in place: variables, the
     /// write argument, and the context from the running task's innermost frame.
     mutating func evaluate(_ expr: CompiledExpr, _ node: Int) -> Int {
-        expr.value { leaf in
-            switch leaf {
-            case .variable(let ref): return value(node, ref)
-            case .write:
-                guard let index = taskIndex(current) else { return 0 }
-                return tasks[index].scratch.writeArgument() ? 1 : 0
-            case .context(let field):
-                guard let index = taskIndex(current) else { return CompiledExpr.context(field, nil) }
-                return CompiledExpr.context(field, tasks[index].scratch.driverFrames.last)
-            }
+        expr.value { leaf in value(node, leaf) }
+    }
+
+    /// The value of expression `index` of statement `code`, evaluated over the statement's own
+    /// plain copy of it (`StatementCode.plainExprs`): no array retained and released.
+    mutating func evaluate(_ code: StatementCode, _ index: Int, _ node: Int) -> Int {
+        let expr = code.plainExprs[index]
+        return CompiledExpr.value(expr.ops, depth: expr.depth) { leaf in value(node, leaf) }
+    }
+
+    /// What a leaf of one of `node`'s expressions reads.
+    @inline(__always)
+    private mutating func value(_ node: Int, _ leaf: CompiledExpr.Leaf) -> Int {
+        switch leaf {
+        case .variable(let ref): return value(node, ref)
+        case .write:
+            guard let index = taskIndex(current) else { return 0 }
+            return tasks[index].scratch.writeArgument() ? 1 : 0
+        case .context(let field):
+            guard let index = taskIndex(current) else { return CompiledExpr.context(field, nil) }
+            return CompiledExpr.context(field, tasks[index].scratch.driverFrames.last)
         }
     }
 }
@@ -634,6 +646,13 @@ extension CompiledExpr {
     /// argument, the context) read by `leaf`: one evaluation for the interpreter and the
     /// checker's policy invariants, each reading the world in place.
     func value(leaf: (Leaf) -> Int) -> Int {
+        ops.withUnsafeBufferPointer { Self.value($0, depth: depth, leaf: leaf) }
+    }
+
+    /// `value(leaf:)` of the expression whose operations are `ops` and whose stack is `depth`
+    /// deep.
+    @inline(__always)
+    static func value(_ ops: UnsafeBufferPointer<Op>, depth: Int, leaf: (Leaf) -> Int) -> Int {
         // The common shapes need no stack: a constant, a leaf, a comparison of two of them
         // (three operations ending in a comparison: its operands are pushes).
         if ops.count == 1, let value = Self.pushed(ops[0], leaf) { return value }
@@ -644,11 +663,11 @@ extension CompiledExpr {
         if depth <= 8 {
             var stack = InlineArray<8, Int>(repeating: 0)
             var span = stack.mutableSpan
-            return run(on: &span, leaf: leaf)
+            return run(ops, on: &span, leaf: leaf)
         }
         var stack = [Int](repeating: 0, count: depth)
         var span = stack.mutableSpan
-        return run(on: &span, leaf: leaf)
+        return run(ops, on: &span, leaf: leaf)
     }
 
     /// The value a constant or a leaf pushes; nil for an operator.
@@ -661,53 +680,51 @@ extension CompiledExpr {
         }
     }
 
-    /// The operations run over `stack`, which has room for `depth` values.
+    /// The operations `ops` run over `stack`, which has room for their depth of values.
     @inline(__always)
-    private func run(on stack: inout MutableSpan<Int>, leaf: (Leaf) -> Int) -> Int {
+    private static func run(_ ops: UnsafeBufferPointer<Op>, on stack: inout MutableSpan<Int>, leaf: (Leaf) -> Int) -> Int {
         var top = -1
-        ops.withUnsafeBufferPointer { ops in
-            for op in ops {
-                switch op {
-                case .constant(let number):
-                    top += 1
-                    stack[top] = number
-                case .leaf(let read):
-                    top += 1
-                    stack[top] = leaf(read)
-                case .compare(let compare):
-                    let (x, y) = (stack[top - 1], stack[top])
-                    top -= 1
-                    stack[top] = compare.holds(x, y) ? 1 : 0
-                case .all(let count):
-                    // Every operand is a read: evaluating all of them gives what stopping at
-                    // the first false one would.
-                    var holds = 1
-                    for position in top - count + 1..<top + 1 where stack[position] == 0 { holds = 0 }
-                    top += 1 - count
-                    stack[top] = holds
-                case .any(let count):
-                    var holds = 0
-                    for position in top - count + 1..<top + 1 where stack[position] != 0 { holds = 1 }
-                    top += 1 - count
-                    stack[top] = holds
-                case .not:
-                    stack[top] = stack[top] == 0 ? 1 : 0
-                case .arithmetic(let arithmetic):
-                    let (x, y) = (stack[top - 1], stack[top])
-                    top -= 1
-                    stack[top] =
-                        switch arithmetic {
-                        case .min: min(x, y)
-                        case .max: max(x, y)
-                        case .add: x &+ y
-                        case .sub: x &- y
-                        case .shift: y >= 0 && y < 64 ? x >> y : 0
-                        }
-                case .within:
-                    let (x, low, high) = (stack[top - 2], stack[top - 1], stack[top])
-                    top -= 2
-                    stack[top] = low <= x && x < high ? 1 : 0
-                }
+        for op in ops {
+            switch op {
+            case .constant(let number):
+                top += 1
+                stack[top] = number
+            case .leaf(let read):
+                top += 1
+                stack[top] = leaf(read)
+            case .compare(let compare):
+                let (x, y) = (stack[top - 1], stack[top])
+                top -= 1
+                stack[top] = compare.holds(x, y) ? 1 : 0
+            case .all(let count):
+                // Every operand is a read: evaluating all of them gives what stopping at
+                // the first false one would.
+                var holds = 1
+                for position in top - count + 1..<top + 1 where stack[position] == 0 { holds = 0 }
+                top += 1 - count
+                stack[top] = holds
+            case .any(let count):
+                var holds = 0
+                for position in top - count + 1..<top + 1 where stack[position] != 0 { holds = 1 }
+                top += 1 - count
+                stack[top] = holds
+            case .not:
+                stack[top] = stack[top] == 0 ? 1 : 0
+            case .arithmetic(let arithmetic):
+                let (x, y) = (stack[top - 1], stack[top])
+                top -= 1
+                stack[top] =
+                    switch arithmetic {
+                    case .min: min(x, y)
+                    case .max: max(x, y)
+                    case .add: x &+ y
+                    case .sub: x &- y
+                    case .shift: y >= 0 && y < 64 ? x >> y : 0
+                    }
+            case .within:
+                let (x, low, high) = (stack[top - 2], stack[top - 1], stack[top])
+                top -= 2
+                stack[top] = low <= x && x < high ? 1 : 0
             }
         }
         return stack[0]
