@@ -82,9 +82,8 @@ extension World {
 
     /// Pushes the steps of the statements `ids` of `node`'s policy so that the first runs next.
     mutating func pushStatements(_ node: Int, _ ids: [Int]) {
-        let loaded = policies[notifiers[node - 1].policy]
-        // One access to the task's program for them all.
-        tasks[currentIndex].push(statements: ids, of: node, in: loaded)
+        // One access to the task's program for them all, the policy lent.
+        withPolicy(of: node) { world, loaded in world.tasks[world.currentIndex].push(statements: ids, of: node, in: loaded) }
     }
 
     // MARK: The fault path
@@ -94,11 +93,13 @@ extension World {
     mutating func policyFault(_ node: Int, address: UInt64, write: Bool) -> Exec {
         notifiers[node - 1].counters.faults += 1
         updateResult { $0.retries = 0 }
-        guard let fault = policies[notifiers[node - 1].policy].faultProgram else {
-            abort(.EFAULT)
-            return .ran
+        return withPolicy(of: node) { world, loaded in
+            guard let fault = loaded.faultProgram else {
+                world.abort(.EFAULT)
+                return .ran
+            }
+            return world.runProgram(node, fault, address: address, write: write, isFault: true)
         }
-        return runProgram(node, fault, address: address, write: write, isFault: true)
     }
 
     /// A policy's entry point: its program, with `address` and `write` as for a fault.
@@ -117,18 +118,25 @@ extension World {
     /// Runs the fault path's, an entry's or a work item's program as the task's next steps, in
     /// a frame of its own.
     private mutating func runProgram(_ node: Int, _ program: [Int], address: UInt64, write: Bool, isFault: Bool = false) -> Exec {
-        var frame = DriverFrame(notifier: node, callback: nil, start: address, end: address + pageSize, address: address, write: write)
-        frame.isFault = isFault
-        enterProgram(node, program, frame)
+        // The frame built where the task keeps it (a frame built first was copied there).
+        let index = currentIndex
+        tasks[index].scratch.driverFrames.append(
+            DriverFrame(notifier: node, callback: nil, start: address, end: address + pageSize, address: address, write: write, isFault: isFault)
+        )
+        enterFramedProgram(node, program)
         return .expanded
     }
 
     /// Enters the statements `statements` of `node`'s policy in `frame`: they are the task's
     /// next steps, then its return.
     mutating func enterProgram(_ node: Int, _ statements: [Int], _ frame: DriverFrame) {
-        let index = currentIndex
-        tasks[index].scratch.driverFrames.append(frame)
-        tasks[index].program.append(.driverReturn(notifier: node))
+        tasks[currentIndex].scratch.driverFrames.append(frame)
+        enterFramedProgram(node, statements)
+    }
+
+    /// `enterProgram` once its frame is the task's innermost.
+    private mutating func enterFramedProgram(_ node: Int, _ statements: [Int]) {
+        tasks[currentIndex].program.append(.driverReturn(notifier: node))
         pushStatements(node, statements)
     }
 

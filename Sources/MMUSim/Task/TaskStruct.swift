@@ -235,7 +235,9 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     /// the first runs next, in one access to the program.
     @inline(__always)
     mutating func push(statements ids: [Int], of node: Int, in policy: LoadedPolicy) {
-        state.program.append(contentsOf: StatementSteps(ids: ids, node: node, policy: policy))
+        // In one access to the state; the ids and the policy are read where they are (a
+        // collection of the steps holding them retained both).
+        state.program.pushStatements(ids, of: node, in: policy)
     }
 
     @inline(__always)
@@ -388,18 +390,14 @@ extension TaskStruct {
     fileprivate mutating func storageIsUnique() -> Bool { storage.isUnique() }
 }
 
-/// The steps of the statements `ids` of notifier `node`'s policy, last first, as a collection
-/// of known size: a program appends them with one check that it is its own and one reservation,
-/// not one of each a step.
-private struct StatementSteps: RandomAccessCollection {
-    let ids: [Int]
-    let node: Int
-    let policy: LoadedPolicy
-
-    var startIndex: Int { 0 }
-    var endIndex: Int { ids.count }
-
-    subscript(position: Int) -> Step { policy.step(ids[ids.count - 1 - position], of: node) }
+extension [Step] {
+    /// Appends the steps of the statements `ids` of notifier `node`'s policy `policy`, last
+    /// first, so that the first runs next: the room for them reserved once.
+    @inline(__always)
+    fileprivate mutating func pushStatements(_ ids: [Int], of node: Int, in policy: LoadedPolicy) {
+        if capacity < count + ids.count { reserveCapacity(Swift.max(count + ids.count, 2 * capacity)) }
+        for position in ids.indices.reversed() { append(policy.step(ids[position], of: node)) }
+    }
 }
 
 /// Values that a step leaves for a later step of the same task.
