@@ -55,8 +55,10 @@ public struct Checker: Codable, Hashable, Sendable {
 
     /// Takes the changed ranges out, for a quiescent check to look at.
     mutating func takeChanged() -> [ChangedRange] {
-        defer { changed = [] }
-        return changed
+        // Swapped out: the array moves, no reference to it is taken and dropped.
+        var taken: [ChangedRange] = []
+        swap(&taken, &changed)
+        return taken
     }
 
     /// Gives back the array `takeChanged` gave, emptied, to hold the next changes if no range

@@ -144,7 +144,9 @@ extension World {
     mutating func checkQuiescent() {
         var pending = checker.takeChanged()
         defer { checker.recycle(&pending) }
-        for range in pending {
+        // By index: an iterator would hold a reference to the array.
+        for position in pending.indices {
+            let range = pending[position]
             if inFlight(range.mm) {
                 checker.keep(range)
                 continue

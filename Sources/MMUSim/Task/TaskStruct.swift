@@ -370,10 +370,11 @@ struct SpareTask: Codable, Hashable, Sendable {
     /// The kept task made a new task `id` that will run `operation` with an empty program,
     /// if no one else holds its state any more; nil otherwise (the kept task is dropped).
     mutating func take(id: Int, operation: Operation) -> TaskStruct? {
-        defer { task = nil }
-        guard task?.storageIsUnique() == true else { return nil }
-        task!.reuse(id: id, operation: operation)
-        return task
+        // Moved out, not copied: the kept task's box is then referenced by it alone, unless
+        // someone else holds it.
+        guard var kept = task.take(), kept.storageIsUnique() else { return nil }
+        kept.reuse(id: id, operation: operation)
+        return kept
     }
 
     static func == (_: SpareTask, _: SpareTask) -> Bool { true }
