@@ -82,8 +82,8 @@ public struct TraceLog: Codable, Hashable, Sendable {
         // kvm and one of gru do), found by reading alone: the tables are made this log's own
         // only to change them.
         let (last, before) = codes.lastLockSets
-        if codes.lockSets[Int(last)] == locks { return last }
-        if codes.lockSets[Int(before)] == locks { return before }
+        if codes.lockSets[Int(last)].sameElements(locks) { return last }
+        if codes.lockSets[Int(before)].sameElements(locks) { return before }
         return ownCodes().lockSetCode(locks)
     }
 
