@@ -33,17 +33,22 @@ struct TraceLogTests {
         #expect(statements.allSatisfy { $0.op == "fault" && $0.atomic == !$0.heldLocks.isEmpty })
     }
 
-    /// Faults of kvm and gru in turn: each lock set comes back after the other's (the log finds
-    /// the last two sets looked up without searching its tables), and each event still shows
-    /// its own.
-    @Test("lock sets that alternate show as they were, each time")
-    func alternatingLockSets() {
+    /// Two written pages, kvm and gru registered on their mm, and the last event's seq.
+    private static func twoPagesUnderKVMAndGRU() -> (lab: Lab, addr: UInt64, kvm: Int, gru: Int, seq: Int) {
         var lab = Lab()
         let addr = lab.mmap(2)
         lab.write(addr, pages: 2, value: 7)
         let kvm = lab.register("kvm")
         let gru = lab.register("gru")
-        let seq = lab.world.lastSeq
+        return (lab, addr, kvm, gru, lab.world.lastSeq)
+    }
+
+    /// Faults of kvm and gru in turn: each lock set comes back after the other's (the log finds
+    /// the last two sets looked up without searching its tables), and each event still shows
+    /// its own.
+    @Test("lock sets that alternate show as they were, each time")
+    func alternatingLockSets() {
+        var (lab, addr, kvm, gru, seq) = Self.twoPagesUnderKVMAndGRU()
         for page in 0..<2 {
             lab.fault(kvm, addr + UInt64(page) * pageSize, write: true)
             lab.fault(gru, addr + UInt64(page) * pageSize, write: true)
@@ -62,12 +67,7 @@ struct TraceLogTests {
     /// shows its own events with its own strings and locks, whatever the other added.
     @Test("copies of a world each keep their own events after they part")
     func copiesPart() {
-        var lab = Lab()
-        let addr = lab.mmap(2)
-        lab.write(addr, pages: 2, value: 7)
-        let kvm = lab.register("kvm")
-        let gru = lab.register("gru")
-        let seq = lab.world.lastSeq
+        var (lab, addr, kvm, gru, seq) = Self.twoPagesUnderKVMAndGRU()
         var other = lab.world
         lab.fault(kvm, addr, write: true)
         _ = other.perform(.fault(mm: lab.mm, notifier: gru, address: addr + pageSize, write: false))
