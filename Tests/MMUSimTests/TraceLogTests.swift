@@ -63,6 +63,29 @@ struct TraceLogTests {
         #expect(installs == ["spteSet mmu_lock:\(kvm)", "tlbDropin tfh:\(gru)", "spteSet mmu_lock:\(kvm)", "tlbDropin tfh:\(gru)"])
     }
 
+    /// An event's atomic flag comes from its lock set (a spinlock held) and rcu_read_lock: kvm's
+    /// mmu_lock is a spinlock, dmirror's mutex sleeps (lib/test_hmm.c's dmirror->mutex), and a
+    /// set seen again keeps what it said the first time.
+    @Test("an event is atomic under a spinlock or rcu_read_lock, not under a mutex alone")
+    func atomicFromLockSet() throws {
+        var (lab, a) = try ModernCoreTests.lab("dmirror")
+        let seq = lab.world.lastSeq
+        lab.fault(1, a + pageSize, write: true)
+        lab.fault(1, a, write: true)
+        let events = lab.world.trace.events(after: seq)
+        let underMutex = events.filter { $0.heldLocks.contains { $0.name == "mutex" } }
+        #expect(underMutex.count >= 4 && underMutex.allSatisfy { !$0.atomic && !$0.inRCU })
+        var (kvmLab, addr, kvm, _, kvmSeq) = Self.twoPagesUnderKVMAndGRU()
+        lab.run(.munmap(mm: lab.mm, addr: a, length: 2 * pageSize))
+        kvmLab.fault(kvm, addr, write: true)
+        kvmLab.run(.munmap(mm: kvmLab.mm, addr: addr, length: 2 * pageSize))
+        let kvmEvents = kvmLab.world.trace.events(after: kvmSeq)
+        #expect(kvmEvents.contains { $0.heldLocks.contains { $0.isSpinlock } })
+        #expect(kvmEvents.contains { $0.inRCU })
+        #expect(kvmEvents.allSatisfy { $0.atomic == ($0.inRCU || $0.heldLocks.contains { $0.isSpinlock }) })
+        #expect(lab.world.trace.events(after: seq).allSatisfy { $0.atomic == ($0.inRCU || $0.heldLocks.contains { $0.isSpinlock }) })
+    }
+
     /// Two copies of a world share their trace's tables until one adds to them: each then
     /// shows its own events with its own strings and locks, whatever the other added.
     @Test("copies of a world each keep their own events after they part")

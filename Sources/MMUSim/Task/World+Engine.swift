@@ -400,7 +400,8 @@ extension World {
             record.op = trace.opCode(task: id) ?? trace.opCode(task: id, name: tasks[index].op)
             record.locks = trace.lockSetCode(tasks[index].locks)
             record.inRCU = tasks[index].rcuDepth > 0
-            record.atomic = tasks[index].isAtomic
+            // `isAtomic`, its spinlocks read off the set's code.
+            record.atomic = record.inRCU || trace.holdsSpinlock(record.locks)
             record.inSRCU = tasks[index].srcuDepth > 0
         }
         if let id = info.statement, let node = info.notifier {

@@ -87,6 +87,10 @@ public struct TraceLog: Codable, Hashable, Sendable {
         return ownCodes().lockSetCode(locks)
     }
 
+    /// Whether the lock set of code `code` holds a spinlock (known when the set was coded).
+    @inline(__always)
+    func holdsSpinlock(_ code: Int32) -> Bool { codes.spinning[Int(code)] }
+
     /// The pointer and driver codes of statement `id` of the policy at `policy`, from `names`
     /// the first time.
     @inline(__always)
@@ -216,6 +220,8 @@ private final class Codes: @unchecked Sendable {
     /// The lock sets the records name; 0 is the empty set. A set is stored in an array of its
     /// own, never the task's.
     @exclusivity(unchecked) var lockSets: [[Lock]] = [[]]
+    /// Whether each lock set holds a spinlock (the context is then atomic), by code.
+    @exclusivity(unchecked) var spinning: [Bool] = [false]
     @exclusivity(unchecked) var lockSetCodes: [[Lock]: Int32] = [[]: 0]
     /// The last two lock sets looked up, the last first, to find them again without hashing.
     @exclusivity(unchecked) var lastLockSets: (last: Int32, before: Int32) = (0, 0)
@@ -228,6 +234,7 @@ private final class Codes: @unchecked Sendable {
     func copy() -> Codes {
         let copy = Codes()
         (copy.strings, copy.stringCodes, copy.lockSets, copy.lockSetCodes) = (strings, stringCodes, lockSets, lockSetCodes)
+        copy.spinning = spinning
         (copy.lastLockSets, copy.lastOp, copy.statementCodes) = (lastLockSets, lastOp, statementCodes)
         return copy
     }
@@ -257,6 +264,7 @@ private final class Codes: @unchecked Sendable {
         let own = locks.map { $0 }
         let code = Int32(lockSets.count)
         lockSets.append(own)
+        spinning.append(own.contains { $0.isSpinlock })
         lockSetCodes[own] = code
         return code
     }
