@@ -56,10 +56,12 @@ struct CompiledExprTests {
         locks: [:]
     )
 
-    /// The compiled expression's value, its leaves read as `reference` reads them.
+    /// The compiled expression's value, evaluated where the interpreter keeps it (`PlainExprs`),
+    /// its leaves read as `reference` reads them.
     static func flat(_ expr: Expr) -> Int {
         let varNames = ["a", "b", "c"]
-        return resolver.compile(expr).value { leaf in
+        let plain = PlainExprs([resolver.compile(expr)])
+        return plain[0].value { leaf in
             switch leaf {
             case .variable(.instance(let index)): variables[varNames[index]]!
             case .variable(.shared(let name, let initial)): shared[name.text] ?? initial

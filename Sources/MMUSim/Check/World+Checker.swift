@@ -304,8 +304,7 @@ extension World {
             }
             // An invariant reads the driver's variables only (no program's locals or frame),
             // read in place.
-            let expr = loaded.holds[position]
-            let holds = CompiledExpr.value(expr.ops, depth: expr.depth) { leaf in
+            let holds = loaded.holds[position].value { leaf in
                 switch leaf {
                 case .variable(.instance(let index)): notifiers[node].vars[index]
                 case .variable(.shared(let name, let initial)): sharedVars[name.text] ?? initial

@@ -14,9 +14,9 @@ public final class LoadedPolicy: Sendable {
     let oldStepNames: [String?]
     /// The policy's invariants (kept apart: the checker reads them after every step).
     let invariants: [PolicyInvariant]
-    /// What each invariant holds, compiled, in buffers of the policy's own (`PlainExpr`): the
+    /// What each invariant holds, compiled, in buffers of the policy's own (`PlainExprs`): the
     /// checker evaluates them after steps without retaining anything.
-    let holds: [PlainExpr]
+    let holds: PlainExprs
     /// Every invariant holds only when no operation is in flight on the mm (`quiescent`).
     let quiescentOnly: Bool
     /// The instance variables in a fixed order (by name): a notifier holds their values so.
@@ -56,12 +56,8 @@ public final class LoadedPolicy: Sendable {
         faultProgram = policy.fault.map { programs[$0.pointer] ?? [] }
         callbackPrograms = policy.callbacks.mapValues { programs[$0.pointer] ?? [] }
         invariants = policy.invariants
-        holds = invariants.map { [resolver] in PlainExpr(resolver.compile($0.holds)) }
+        holds = PlainExprs(invariants.map { [resolver] in resolver.compile($0.holds) })
         quiescentOnly = policy.invariants.allSatisfy(\.quiescentOnly)
-    }
-
-    deinit {
-        for expr in holds { expr.ops.deallocate() }
     }
 
     /// The step that runs statement `id` for notifier `node`.
@@ -170,7 +166,7 @@ enum VarRef: Hashable, Sendable {
 /// one array of plain values (a tree of indirect enums retained and released every node it
 /// visited).
 struct CompiledExpr: Sendable {
-    /// What an operation reads from the world (`value(leaf:)` asks for it).
+    /// What an operation reads from the world (`value(_:depth:leaf:)` asks for it).
     enum Leaf: Sendable {
         case variable(VarRef)
         /// The fault's `write` argument.
@@ -260,10 +256,9 @@ final class StatementCode: Sendable {
     /// `CompiledStatement.nested`: the statement ids of its nested programs.
     let nested: [[Int]]
     /// `CompiledStatement.exprs`, its expressions in the order its action lists them, each in
-    /// a buffer of the statement's own as plain values: what the interpreter evaluates
-    /// (`World.evaluate(_:_:_:)`). Reading one copies no array, so it retains nothing (a
-    /// `CompiledExpr` read out of an array retains its operations).
-    let plainExprs: [PlainExpr]
+    /// a buffer of the statement's own as plain values (`PlainExprs`): what the interpreter
+    /// evaluates (`World.evaluate(_:_:_:)`).
+    let plainExprs: PlainExprs
     /// What the interpreter does before the statement's event, read as a byte (the action
     /// itself is an indirect enum: a switch over it loads its box).
     let kind: Kind
@@ -287,7 +282,7 @@ final class StatementCode: Sendable {
     init(statement: Statement, compiled: CompiledStatement) {
         self.statement = statement
         (name, from, spin, lock, nested) = (compiled.name, compiled.from, compiled.spin, compiled.lock, compiled.nested)
-        plainExprs = compiled.exprs.map(PlainExpr.init)
+        plainExprs = PlainExprs(compiled.exprs)
         kind =
             switch statement.action {
             case .lock: .lock
@@ -301,29 +296,48 @@ final class StatementCode: Sendable {
             }
     }
 
-    deinit {
-        for expr in plainExprs { expr.ops.deallocate() }
-    }
-
     /// The lock a lock, unlock or trylock statement names, of notifier `node`'s driver.
     func driverLock(of node: Int) -> Lock { .driver(notifier: node, name: lock!, spin: spin) }
 }
 
-/// A compiled expression's operations in a buffer its owner allocates and frees when it goes
-/// (`StatementCode` for a statement's expressions, `LoadedPolicy` for its invariants), and its
-/// depth: plain values, copied without a retain. Unchecked Sendable: the buffer is written
-/// once, before its owner is shared.
+/// Compiled expressions, each in a buffer of plain operations that this owner allocates and
+/// frees when it goes (a statement's expressions, a policy's invariants). One read out is plain
+/// data, copied without a retain (a `CompiledExpr` read out of an array retains its
+/// operations); it is valid while its owner is, which the interpreter and the checker lend.
+/// Not copyable: one owner frees each buffer once.
+struct PlainExprs: ~Copyable, Sendable {
+    private let items: [PlainExpr]
+
+    /// Buffers of `exprs`' operations.
+    init(_ exprs: [CompiledExpr]) {
+        items = exprs.map { expr in
+            let buffer = UnsafeMutableBufferPointer<CompiledExpr.Op>.allocate(capacity: expr.ops.count)
+            _ = buffer.initialize(from: expr.ops)
+            return PlainExpr(ops: UnsafeBufferPointer(buffer), depth: expr.depth)
+        }
+    }
+
+    deinit {
+        for item in items { item.ops.deallocate() }
+    }
+
+    var count: Int { items.count }
+
+    subscript(index: Int) -> PlainExpr { items[index] }
+}
+
+/// One of `PlainExprs`: its operations and its stack's depth. Unchecked Sendable: the buffer
+/// is written once, before its owner is shared.
 struct PlainExpr: @unchecked Sendable {
     let ops: UnsafeBufferPointer<CompiledExpr.Op>
     let depth: Int
 
-    /// A buffer of `expr`'s operations.
-    init(_ expr: CompiledExpr) {
-        let buffer = UnsafeMutableBufferPointer<CompiledExpr.Op>.allocate(capacity: expr.ops.count)
-        _ = buffer.initialize(from: expr.ops)
-        ops = UnsafeBufferPointer(buffer)
-        depth = expr.depth
-    }
+    /// Made by `PlainExprs` alone, which owns the buffer.
+    fileprivate init(ops: UnsafeBufferPointer<CompiledExpr.Op>, depth: Int) { (self.ops, self.depth) = (ops, depth) }
+
+    /// The expression's value (`CompiledExpr.value(_:depth:leaf:)`).
+    @inline(__always)
+    func value(leaf: (CompiledExpr.Leaf) -> Int) -> Int { CompiledExpr.value(ops, depth: depth, leaf: leaf) }
 }
 
 /// A statement's names and expressions, resolved when its policy loads.

@@ -303,13 +303,7 @@ extension World {
     /// the world inout, and released after: twice a statement.)
     @inline(__always)
     mutating func withPolicy<R>(of node: Int, _ body: (inout World, LoadedPolicy) -> R) -> R {
-        withPolicy(at: notifiers[node - 1].policy, body)
-    }
-
-    /// `withPolicy(of:)` for the policy at `index` of the world's table.
-    @inline(__always)
-    mutating func withPolicy<R>(at index: Int, _ body: (inout World, LoadedPolicy) -> R) -> R {
-        Unmanaged.passUnretained(policies[index])._withUnsafeGuaranteedRef { body(&self, $0) }
+        Unmanaged.passUnretained(policies[notifiers[node - 1].policy])._withUnsafeGuaranteedRef { body(&self, $0) }
     }
 
     /// `driverStatement` of the statement `code` of the policy `loaded`.
@@ -621,17 +615,11 @@ extension World {
         assign(node, policies[notifiers[node - 1].policy].ret, newValue)
     }
 
-    /// An expression's value; true is 1, false 0. Everything is read in place: variables, the
-    /// write argument, and the context from the running task's innermost frame.
-    mutating func evaluate(_ expr: CompiledExpr, _ node: Int) -> Int {
-        expr.value { leaf in value(node, leaf) }
-    }
-
-    /// The value of expression `index` of statement `code`, evaluated over the statement's own
-    /// plain copy of it (`StatementCode.plainExprs`): no array retained and released.
+    /// The value of expression `index` of statement `code`; true is 1, false 0. Everything is
+    /// read in place: variables, the write argument, and the context from the running task's
+    /// innermost frame.
     mutating func evaluate(_ code: StatementCode, _ index: Int, _ node: Int) -> Int {
-        let expr = code.plainExprs[index]
-        return CompiledExpr.value(expr.ops, depth: expr.depth) { leaf in value(node, leaf) }
+        code.plainExprs[index].value { leaf in value(node, leaf) }
     }
 
     /// What a leaf of one of `node`'s expressions reads.
@@ -650,15 +638,10 @@ extension World {
 }
 
 extension CompiledExpr {
-    /// The expression's value, true 1 and false 0, with its leaves (variables, the write
-    /// argument, the context) read by `leaf`: one evaluation for the interpreter and the
-    /// checker's policy invariants, each reading the world in place.
-    func value(leaf: (Leaf) -> Int) -> Int {
-        ops.withUnsafeBufferPointer { Self.value($0, depth: depth, leaf: leaf) }
-    }
-
-    /// `value(leaf:)` of the expression whose operations are `ops` and whose stack is `depth`
-    /// deep.
+    /// The value, true 1 and false 0, of the expression whose operations are `ops` and whose
+    /// stack is `depth` deep, with its leaves (variables, the write argument, the context) read
+    /// by `leaf`: one evaluation for the interpreter and the checker's policy invariants, each
+    /// reading the world in place.
     @inline(__always)
     static func value(_ ops: UnsafeBufferPointer<Op>, depth: Int, leaf: (Leaf) -> Int) -> Int {
         // The common shapes need no stack: a constant, a leaf, a comparison of two of them

@@ -113,14 +113,6 @@ public enum Operation: Codable, Hashable, Sendable {
         }
     }
 
-    /// Whether the operation registers a driver's notifier (of a built-in, named or given policy).
-    var isRegistration: Bool {
-        switch self {
-        case .register, .registerPolicy, .registerInterval: true
-        default: false
-        }
-    }
-
     /// The mm the operation works on, if it names one.
     public var mm: Int? {
         switch self {

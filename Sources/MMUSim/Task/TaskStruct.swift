@@ -64,6 +64,9 @@ public enum Lock: Codable, Hashable, Sendable {
 }
 
 extension [Lock] {
+    /// Whether a spinlock is among the locks: a task holding them is atomic.
+    var holdsSpinlock: Bool { contains { $0.isSpinlock } }
+
     /// Drops the last hold of `lock`, if there is one: the lock released is most often the
     /// last one taken, removed from the end.
     mutating func drop(_ lock: Lock) {
@@ -252,7 +255,7 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     /// The name of the step that runs next, if any.
     public var nextStep: String? { program.last?.name }
     /// True in atomic context: a spinlock or rcu_read_lock is held (v17 RCU disables preemption).
-    public var isAtomic: Bool { rcuDepth > 0 || locks.contains { $0.isSpinlock } }
+    public var isAtomic: Bool { rcuDepth > 0 || locks.holdsSpinlock }
 
     private enum CodingKeys: String, CodingKey {
         case id, mm, isWorker
@@ -393,10 +396,9 @@ extension TaskStruct {
 
 extension [Step] {
     /// Appends the steps of the statements `ids` of notifier `node`'s policy `policy`, last
-    /// first, so that the first runs next: the room for them reserved once.
+    /// first, so that the first runs next.
     @inline(__always)
     fileprivate mutating func pushStatements(_ ids: [Int], of node: Int, in policy: LoadedPolicy) {
-        if capacity < count + ids.count { reserveCapacity(Swift.max(count + ids.count, 2 * capacity)) }
         for position in ids.indices.reversed() { append(policy.step(ids[position], of: node)) }
     }
 }

@@ -38,8 +38,7 @@ extension World {
         var task = spareTask.take(id: id, operation: operation) ?? TaskStruct(id: id, operation: operation, program: [])
         task.pauseAt = pauseAt
         // A registration's policy joins the world's table first: its plan names it by index.
-        // (Only a registration's: any other operation builds no policy value to drop.)
-        let subscribe = operation.isRegistration ? enterRegisteredPolicy(operation) : nil
+        let subscribe = enterRegisteredPolicy(operation)
         switch planned(operation) {
         case .success(let planned):
             // Room for what a short operation pushes (a secondary fault's program and its gup's
@@ -66,15 +65,16 @@ extension World {
     }
 
     /// The policy a registration registers joins the world's table; its subscription, if the
-    /// policy is known.
+    /// policy is known; nil for any other operation (which builds no policy value to drop).
     private mutating func enterRegisteredPolicy(_ operation: Operation) -> Subscription? {
-        var registered: Policy?
+        let registered: Policy
         switch operation {
-        case .register(_, let kind, let bugs, _, _), .registerInterval(_, let kind, let bugs, _, _): registered = driverPolicy(kind, bugs: bugs)
+        case .register(_, let kind, let bugs, _, _), .registerInterval(_, let kind, let bugs, _, _):
+            guard let policy = driverPolicy(kind, bugs: bugs) else { return nil }
+            registered = policy
         case .registerPolicy(_, let policy, _, _): registered = policy
-        default: break
+        default: return nil
         }
-        guard let registered else { return nil }
         _ = policies.index(of: registered)
         return registered.subscribe
     }
@@ -400,7 +400,7 @@ extension World {
             record.op = trace.opCode(task: id) ?? trace.opCode(task: id, name: tasks[index].op)
             record.locks = trace.lockSetCode(tasks[index].locks)
             record.inRCU = tasks[index].rcuDepth > 0
-            // `isAtomic`, its spinlocks read off the set's code.
+            // `isAtomic`, whether the set holds a spinlock read off its code.
             record.atomic = record.inRCU || trace.holdsSpinlock(record.locks)
             record.inSRCU = tasks[index].srcuDepth > 0
         }

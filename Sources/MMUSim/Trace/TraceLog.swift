@@ -259,12 +259,12 @@ private final class Codes: @unchecked Sendable {
     /// The code of a non-empty lock set, added if it is new.
     private func find(_ locks: [Lock]) -> Int32 {
         // The few sets a short operation shows are found by comparison; a hash is for the rest.
-        for code in 1..<min(lockSets.count, 8) where lockSets[code] == locks { return Int32(code) }
+        for code in 1..<min(lockSets.count, 8) where lockSets[code].sameElements(locks) { return Int32(code) }
         if let code = lockSetCodes[locks] { return code }
         let own = locks.map { $0 }
         let code = Int32(lockSets.count)
         lockSets.append(own)
-        spinning.append(own.contains { $0.isSpinlock })
+        spinning.append(own.holdsSpinlock)
         lockSetCodes[own] = code
         return code
     }
