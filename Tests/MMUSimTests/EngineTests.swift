@@ -181,6 +181,34 @@ struct EngineTests {
         #expect(lab.world.violations.isEmpty)
     }
 
+    /// The running task's state is written in place through its box's writer (`World.claim`):
+    /// the box is made unique first, so a copy of the world taken between two steps (as the
+    /// explorer takes one at every step) keeps the task as it was while the original runs on,
+    /// stepped or in one loop; and no writer outlives a step (`running` holds none after).
+    @Test("a world copied between two steps keeps its task as it was while the original runs it on")
+    func copyBetweenStepsKeepsItsTask() throws {
+        let (lab, addr, kvm, _) = Self.faultWorld()
+        var world = lab.world
+        let id = world.start(.fault(mm: lab.mm, notifier: kvm, address: addr, write: true))
+        _ = world.step(id)
+        _ = world.step(id)
+        let copy = world
+        // The task's values, not the task (a task compares its state's box first).
+        let before = try #require(copy.task(id))
+        let (program, locks, frames, result) = (before.program, before.locks, before.scratch.driverFrames, before.result)
+        #expect(world.step(id) != .done)
+        #expect(world.run(id) == .done)
+        let after = try #require(copy.task(id))
+        #expect(after.status == .runnable && after.stepsRun == 2 && after.result == result && result.spte == nil)
+        #expect(after.program == program && after.locks == locks && after.scratch.driverFrames == frames && !program.isEmpty)
+        #expect(world.task(id)?.status == .done && world.task(id)!.stepsRun > 2)
+        #expect(!world.hasRunningTask && !copy.hasRunningTask)
+        // The copy, run on by itself, ends as the original did.
+        var rest = copy
+        #expect(rest.run(id) == .done)
+        #expect(rest.task(id)?.result == world.task(id)?.result && rest.task(id)?.stepsRun == world.task(id)?.stepsRun)
+    }
+
     /// `Scratch.reset` clears field by field, in place: every field is set here to something
     /// other than a new task's, and the reset leaves a new task's values. The count of fields
     /// makes a field added to `Scratch` fail here until reset and this test name it.

@@ -235,21 +235,19 @@ extension World {
     /// What makes the running task atomic (`rcu_read_lock and mmu_lock:1`), or nil when it
     /// may sleep.
     func atomicContext() -> String? {
-        // The task's fields read in place, not a copy of the task.
-        let index = currentIndex
         // Modern: a callback in a non-blockable range (non_block_start), and an SRCU callback
         // (free_notifier), may not sleep either.
         var (nonBlocking, srcuCallback) = (false, false)
         // By index: the frames read in place.
-        for frame in tasks[index].scratch.driverFrames.indices {
-            let callback = tasks[index].scratch.driverFrames[frame].callback
-            if callback != nil, tasks[index].scratch.driverFrames[frame].event != nil, !tasks[index].scratch.driverFrames[frame].blockable {
+        for frame in me.scratch.driverFrames.indices {
+            let callback = me.scratch.driverFrames[frame].callback
+            if callback != nil, me.scratch.driverFrames[frame].event != nil, !me.scratch.driverFrames[frame].blockable {
                 nonBlocking = true
             }
             if callback == .freeNotifier || callback == .archInvalidateSecondaryTLBs { srcuCallback = true }
         }
-        guard tasks[index].isAtomic || nonBlocking || srcuCallback else { return nil }
-        let held = (tasks[index].rcuDepth > 0 ? ["rcu_read_lock"] : []) + tasks[index].locks.filter(\.isSpinlock).map(\.label)
+        guard me.isAtomic || nonBlocking || srcuCallback else { return nil }
+        let held = (me.rcuDepth > 0 ? ["rcu_read_lock"] : []) + me.locks.filter(\.isSpinlock).map(\.label)
         return (held + (nonBlocking ? ["a non-blockable range"] : []) + (srcuCallback ? ["an SRCU callback"] : [])).joined(separator: " and ")
     }
 

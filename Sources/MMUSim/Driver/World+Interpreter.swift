@@ -20,7 +20,7 @@ extension World {
         switch call.kind {
         case .invalidateRangeStart:
             let range = ActiveRange(notifier: node, task: current, start: call.start, end: call.end)
-            tasks[currentIndex].openRanges.append(range)
+            me.openRanges.append(range)
             if loaded.policy.callbacks[.invalidateRangeStart] == nil { notifiers[node - 1].activeRanges.append(range) }
         case .invalidateRangeEnd:
             let range = ActiveRange(notifier: node, task: current, start: call.start, end: call.end)
@@ -29,7 +29,7 @@ extension World {
             } else {
                 checkUnmatchedEnd(call, node)
             }
-            if let index = tasks[currentIndex].openRanges.firstIndex(of: range) { tasks[currentIndex].openRanges.remove(at: index) }
+            if let index = me.openRanges.firstIndex(of: range) { me.openRanges.remove(at: index) }
         case .release:
             notifiers[node - 1].releaseDone = true
         default:
@@ -63,7 +63,7 @@ extension World {
         var frame = DriverFrame(notifier: node, callback: callback, start: call.start, end: call.end, address: call.start, write: false)
         frame.event = call.event
         frame.blockable = call.blockable
-        tasks[currentIndex].scratch.driverFrames.append(frame)
+        me.scratch.driverFrames.append(frame)
         // An empty callback (ignore_invalidate_page's) returns at once.
         guard !program.isEmpty else {
             _ = driverReturn(node)
@@ -83,7 +83,7 @@ extension World {
     /// Pushes the steps of the statements `ids` of `node`'s policy so that the first runs next.
     mutating func pushStatements(_ node: Int, _ ids: [Int]) {
         // One access to the task's program for them all, the policy lent.
-        withPolicy(of: node) { world, loaded in world.tasks[world.currentIndex].push(statements: ids, of: node, in: loaded) }
+        withPolicy(of: node) { world, loaded in world.me.program.pushStatements(ids, of: node, in: loaded) }
     }
 
     // MARK: The fault path
@@ -119,8 +119,7 @@ extension World {
     /// a frame of its own.
     private mutating func runProgram(_ node: Int, _ program: [Int], address: UInt64, write: Bool, isFault: Bool = false) -> Exec {
         // The frame built where the task keeps it (a frame built first was copied there).
-        let index = currentIndex
-        tasks[index].scratch.driverFrames.append(
+        me.scratch.driverFrames.append(
             DriverFrame(notifier: node, callback: nil, start: address, end: address + pageSize, address: address, write: write, isFault: isFault)
         )
         enterFramedProgram(node, program)
@@ -130,13 +129,13 @@ extension World {
     /// Enters the statements `statements` of `node`'s policy in `frame`: they are the task's
     /// next steps, then its return.
     mutating func enterProgram(_ node: Int, _ statements: [Int], _ frame: DriverFrame) {
-        tasks[currentIndex].scratch.driverFrames.append(frame)
+        me.scratch.driverFrames.append(frame)
         enterFramedProgram(node, statements)
     }
 
     /// `enterProgram` once its frame is the task's innermost.
     private mutating func enterFramedProgram(_ node: Int, _ statements: [Int]) {
-        tasks[currentIndex].program.append(.driverReturn(notifier: node))
+        me.program.append(.driverReturn(notifier: node))
         pushStatements(node, statements)
     }
 
@@ -153,15 +152,14 @@ extension World {
     /// took, local `ret` is the -errno, and the `else` runs. False when no such gup is running
     /// (the caller then fails the task).
     mutating func failIntoGupElse(_ errno: Errno) -> Bool {
-        guard let gup = tasks[currentIndex].scratch.driverFrames.last?.gup, let otherwise = gup.otherwise else { return false }
+        guard let gup = me.scratch.driverFrames.last?.gup, let otherwise = gup.otherwise else { return false }
         let node = frame.notifier
-        let index = currentIndex
-        while let last = tasks[index].program.popLast() {
+        while let last = me.program.popLast() {
             if case .driverGupDone(let owner) = last, owner == node { break }
         }
-        tasks[index].locks.removeSubrange(gup.locks...)
-        tasks[index].rcuDepth = gup.rcuDepth
-        tasks[index].srcuDepth = gup.srcuDepth
+        me.locks.removeSubrange(gup.locks...)
+        me.rcuDepth = gup.rcuDepth
+        me.srcuDepth = gup.srcuDepth
         dropGupReference()
         frame.gup = nil
         assignRet(node, -errno.number)
@@ -172,17 +170,16 @@ extension World {
     /// The end of a callback or of the fault path: its frame goes. A clear_flush_young whose
     /// `age` found a young mapping reports the page referenced.
     mutating func driverReturn(_ node: Int) -> Exec {
-        let index = currentIndex
-        if tasks[index].scratch.driverFrames.isEmpty { return .expanded }
+        if me.scratch.driverFrames.isEmpty { return .expanded }
         // A program's frame (a fault, an entry, a work item: no callback) is read in place for
         // what its end needs, and dropped: a fault ends so every time.
         if frame.callback == nil {
             let (isFault, ret, address) = (frame.isFault, frame.ret, frame.address)
-            tasks[index].scratch.driverFrames.removeLast(1)  // dropped in place: removeLast() copies it out
+            me.scratch.driverFrames.removeLast(1)  // dropped in place: removeLast() copies it out
             programReturned(node, isFault: isFault, ret: ret, address: address)
             return .expanded
         }
-        let frame = tasks[index].scratch.driverFrames.removeLast()
+        let frame = me.scratch.driverFrames.removeLast()
         if let callback = frame.callback, callback.ages {
             emit(
                 EventInfo(
@@ -244,7 +241,7 @@ extension World {
                     + "a start that can fail must not implement end (WARN_ON since c2655835fd8c)"
             )
         }
-        if !hasEnd, let index = tasks[currentIndex].openRanges.firstIndex(of: range) { tasks[currentIndex].openRanges.remove(at: index) }
+        if !hasEnd, let index = me.openRanges.firstIndex(of: range) { me.openRanges.remove(at: index) }
     }
 
     /// A callback the core calls outside the list walk (`alloc_notifier` once a get's
@@ -267,22 +264,15 @@ extension World {
     /// The running task's innermost driver frame.
     var frame: DriverFrame {
         // Lent in place: reading one field does not copy the frame out (its locals and gup).
-        @inline(__always) _read {
-            let index = currentIndex
-            yield tasks[index].scratch.driverFrames[tasks[index].scratch.driverFrames.count - 1]
-        }
+        @inline(__always) _read { yield me.scratch.driverFrames[me.scratch.driverFrames.count - 1] }
         // In place: a frame's locals are not copied to change one of them.
-        _modify {
-            let index = currentIndex
-            yield &tasks[index].scratch.driverFrames[tasks[index].scratch.driverFrames.count - 1]
-        }
+        _modify { yield &me.scratch.driverFrames[me.scratch.driverFrames.count - 1] }
     }
 
     /// Drops the rest of the innermost program (for return and retry), up to its return step.
     mutating func unwindToReturn(_ node: Int) {
-        let index = currentIndex
-        while !tasks[index].program.isEmpty, !tasks[index].program.nextIsReturn(of: node) {
-            tasks[index].program.removeLast()
+        while !me.program.isEmpty, !me.program.nextIsReturn(of: node) {
+            me.program.removeLast()
         }
     }
 
@@ -315,7 +305,7 @@ extension World {
         switch code.kind {
         case .lock:
             let lock = code.driverLock(of: node)
-            if tasks[currentIndex].locks.contains(lock) { return .blocked("\(lock.label) already held by this task: locks are not recursive") }
+            if me.locks.contains(lock) { return .blocked("\(lock.label) already held by this task: locks are not recursive") }
             if let reason = waitReason(for: lock) { return .blocked(reason) }
         case .wait:
             let holds = evaluate(code, 0, node)
@@ -324,7 +314,7 @@ extension World {
         case .mmapLock:
             guard case .mmapLock(let write) = code.statement.action else { break }
             let mm = notifiers[node - 1].mm
-            let held = tasks[currentIndex].locks.contains {
+            let held = me.locks.contains {
                 if case .mmapSem(let owner, _) = $0 { return owner == mm }
                 return false
             }
@@ -341,8 +331,8 @@ extension World {
         // The program's last statement returns with it: the callback's return is no point where
         // another task can run (an invalidate_range_start's window is open once its last
         // statement has run).
-        if case .ran = result, tasks[currentIndex].program.nextIsReturn(of: node) {
-            tasks[currentIndex].program.removeLast()
+        if case .ran = result, me.program.nextIsReturn(of: node) {
+            me.program.removeLast()
             _ = driverReturn(node)
         }
         return result
@@ -355,17 +345,17 @@ extension World {
         case .lock:
             let lock = code.driverLock(of: node)
             if !lock.isSpinlock { checkStatementMaySleep(node, code.statement) }
-            tasks[currentIndex].locks.append(lock)
+            me.locks.append(lock)
         case .trylock:
             let lock = code.driverLock(of: node)
-            if waitReason(for: lock) == nil, !tasks[currentIndex].locks.contains(lock) {
-                tasks[currentIndex].locks.append(lock)
+            if waitReason(for: lock) == nil, !me.locks.contains(lock) {
+                me.locks.append(lock)
             } else {
                 pushStatements(node, code.nested[0])
             }
         case .unlock:
             let lock = code.driverLock(of: node)
-            tasks[currentIndex].locks.drop(lock)
+            me.locks.drop(lock)
         case .inc, .dec, .set, .sample: assign(node, code.name!, shown!)
         case .wait:
             checkStatementMaySleep(node, code.statement)
@@ -409,11 +399,11 @@ extension World {
             let mode = AccessMode.gup(write: evaluate(code, 0, node) != 0)
             // Its steps pushed last first (mmap_sem, the fault, its release, the end), with no
             // array to allocate for them.
-            let index = currentIndex
-            tasks[index].program.append(.driverGupDone(notifier: node))
-            tasks[index].program.append(.release(.mmapSem(mm: mm, write: false)))
-            tasks[index].program.append(.handleFault(mm: mm, address: frame.address, mode: mode))
-            tasks[index].program.append(.acquire(.mmapSem(mm: mm, write: false)))
+            let address = frame.address
+            me.program.append(.driverGupDone(notifier: node))
+            me.program.append(.release(.mmapSem(mm: mm, write: false)))
+            me.program.append(.handleFault(mm: mm, address: address, mode: mode))
+            me.program.append(.acquire(.mmapSem(mm: mm, write: false)))
             return .expanded
         case .lookupPTE(_, let otherwise):
             // atomic_pte_lookup: the pte as it is, no lock, no reference.
@@ -453,10 +443,10 @@ extension World {
             if case .success(let steps) = plan(.unregister(mm: notifiers[node - 1].mm, notifier: node)) { push(steps) }
         case .mmapLock(let write):
             checkStatementMaySleep(node, code.statement)
-            tasks[currentIndex].locks.append(.mmapSem(mm: notifiers[node - 1].mm, write: write))
+            me.locks.append(.mmapSem(mm: notifiers[node - 1].mm, write: write))
         case .mmapUnlock(let write):
             let lock = Lock.mmapSem(mm: notifiers[node - 1].mm, write: write)
-            tasks[currentIndex].locks.drop(lock)
+            me.locks.drop(lock)
         case .call(let op, let fields):
             runCall(node, op, fields, code)
         case .queueWork(let name):
@@ -509,19 +499,13 @@ extension World {
     /// The start of a `gup` or `hmm_range_fault`'s own steps: where a failure unwinds to (the
     /// task's locks and read-side depths now) and the `else` it then runs.
     private mutating func beginGup(_ otherwise: Program?) {
-        let task = currentIndex
-        frame.gup = GupFrame(
-            otherwise: otherwise?.pointer,
-            locks: tasks[task].locks.count,
-            rcuDepth: tasks[task].rcuDepth,
-            srcuDepth: tasks[task].srcuDepth
-        )
+        frame.gup = GupFrame(otherwise: otherwise?.pointer, locks: me.locks.count, rcuDepth: me.rcuDepth, srcuDepth: me.srcuDepth)
     }
 
     /// A fault that would install after its driver's ->release ran fails with -EFAULT instead
     /// (docs/fidelity.md): the driver's locks the task holds go, and the gup reference.
     private mutating func failTornDown(_ node: Int) {
-        tasks[currentIndex].locks.removeAll {
+        me.locks.removeAll {
             if case .driver(let owner, _, _) = $0 { return owner == node }
             return false
         }
@@ -578,8 +562,8 @@ extension World {
         case .instance(let index): return notifiers[node - 1].vars[index]
         case .shared(let name, let initial): return sharedVars[name.text] ?? initial
         case .local(let slot):
-            guard let index = taskIndex(current) else { return 0 }
-            return tasks[index].scratch.local(slot)
+            guard hasRunningTask else { return 0 }
+            return me.scratch.local(slot)
         }
     }
 
@@ -605,7 +589,7 @@ extension World {
             sharedVars[name.text] = newValue
             if config.checkInvariants { checkPolicyInvariants() }
         case .local(let slot):
-            tasks[currentIndex].scratch.setLocal(slot, newValue)
+            me.scratch.setLocal(slot, newValue)
         }
     }
 
@@ -628,11 +612,11 @@ extension World {
         switch leaf {
         case .variable(let ref): return value(node, ref)
         case .write:
-            guard let index = taskIndex(current) else { return 0 }
-            return tasks[index].scratch.writeArgument() ? 1 : 0
+            guard hasRunningTask else { return 0 }
+            return me.scratch.writeArgument() ? 1 : 0
         case .context(let field):
-            guard let index = taskIndex(current) else { return CompiledExpr.context(field, nil) }
-            return CompiledExpr.context(field, tasks[index].scratch.driverFrames.last)
+            guard hasRunningTask else { return CompiledExpr.context(field, nil) }
+            return CompiledExpr.context(field, me.scratch.driverFrames.last)
         }
     }
 }

@@ -183,11 +183,12 @@ extension Search {
         // whatever comes next; the other kinds always run as themselves.
         guard case .notify = step else { return true }
         var probe = world
-        probe.current = id
         guard let index = probe.taskIndex(id) else { return false }
         probe.tasks[index].program.removeLast()
-        if case .ran = probe.execute(step) { return true }
-        return false
+        return probe.claim(index) { probe in
+            if case .ran = probe.execute(step) { return true }
+            return false
+        }
     }
 
     /// Whether taking `mm`'s mmap_sem for read now commutes with whatever the tasks but `id` can

@@ -699,8 +699,9 @@ extension World {
     ]
 
     /// The stored fields that are no part of a world's state, which `sameState` leaves out: the
-    /// task kept for reuse (`SpareTask`, equal in every world).
-    static let notStateFields = ["spareTask"]
+    /// task kept for reuse (`SpareTask`, equal in every world), and the running task's writer
+    /// (`RunningTask`, empty between steps, where worlds are compared).
+    static let notStateFields = ["spareTask", "running"]
 }
 
 extension TaskStruct {

@@ -5,13 +5,7 @@
 /// It compares, hashes and encodes as the value itself.
 @propertyWrapper
 public struct Shared<Value: Hashable & Codable & Sendable>: Hashable, Codable, Sendable {
-    private final class Box: @unchecked Sendable {
-        // Written only through `wrappedValue`'s modify, after it made the box unique: no other
-        // access can overlap (unchecked: the runtime's exclusivity check of a class's property
-        // cost more than most of the steps a task's state is read in).
-        @exclusivity(unchecked) var value: Value
-        init(_ value: Value) { self.value = value }
-    }
+    private typealias Box = SharedBox<Value>
 
     private var box: Box
 
@@ -26,6 +20,18 @@ public struct Shared<Value: Hashable & Codable & Sendable>: Hashable, Codable, S
             yield &box.value
         }
     }
+
+    /// A writer of the value where its box keeps it, the box made unique first: for the
+    /// running task's state, written by every step without a check that its box is unique
+    /// (`World.me`). The writer holds the box, so a change through the struct's own
+    /// `wrappedValue` while it lives copies the box away from it: `isWritten(by:)` tells.
+    mutating func writer() -> SharedWriter<Value> {
+        if !isKnownUniquelyReferenced(&box) { box = Box(box.value) }
+        return SharedWriter(box: box)
+    }
+
+    /// Whether `writer` writes this value's box.
+    func isWritten(by writer: SharedWriter<Value>) -> Bool { box === writer.box }
 
     /// Whether this is the only reference to its box: a change then happens in place.
     mutating func isUnique() -> Bool { isKnownUniquelyReferenced(&box) }
@@ -55,4 +61,25 @@ public struct Shared<Value: Hashable & Codable & Sendable>: Hashable, Codable, S
 
     /// Encodes the value itself.
     public func encode(to encoder: any Encoder) throws { try box.value.encode(to: encoder) }
+}
+
+/// The box a `Shared` keeps its value in.
+final class SharedBox<Value>: @unchecked Sendable {
+    // Written only through `Shared.wrappedValue`'s modify, after it made the box unique, or
+    // through the one writer of a unique box (`Shared.writer()`): no other access can overlap
+    // (unchecked: the runtime's exclusivity check of a class's property cost more than most of
+    // the steps a task's state is read in).
+    @exclusivity(unchecked) var value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// A writer of a `Shared` value in its box (`Shared.writer()`).
+struct SharedWriter<Value>: @unchecked Sendable {
+    fileprivate let box: SharedBox<Value>
+
+    /// The value, read and written in its box.
+    var value: Value {
+        @inline(__always) _read { yield box.value }
+        @inline(__always) nonmutating _modify { yield &box.value }
+    }
 }

@@ -4,8 +4,8 @@ extension World {
     /// One page of a touch (or of make_pages_present), then the next.
     mutating func touchPlan(mm: Int, address: UInt64, end: UInt64, mode: AccessMode) -> Exec {
         guard address < end else { return .expanded }
-        if case .cpuRead = mode, tasks[currentIndex].result.values == nil { updateResult { $0.values = [] } }
-        if tasks[currentIndex].result.faults == nil, mode.isCPU { updateResult { $0.faults = 0 } }
+        if case .cpuRead = mode, me.result.values == nil { updateResult { $0.values = [] } }
+        if me.result.faults == nil, mode.isCPU { updateResult { $0.faults = 0 } }
         push([.handleFault(mm: mm, address: address, mode: mode), .touchNext(mm: mm, address: address + pageSize, end: end, mode: mode)])
         return .expanded
     }
@@ -40,7 +40,7 @@ extension World {
         countFault(mode)
         // hmm_range_fault: after handle_mm_fault the walk answers -EBUSY and hmm_range_fault
         // loops: mmu_interval_check_retry again, then the walk finds the pte.
-        if case .hmm = mode, let node = tasks[currentIndex].scratch.driverFrames.last?.notifier {
+        if case .hmm = mode, let node = me.scratch.driverFrames.last?.notifier {
             push([.hmmCheckRetry(notifier: node), .handleFault(mm: mm, address: address, mode: mode)])
         }
         if pte.isPresent { return doWPPage(mm: mm, address: address, vma: vma, pte: pte, mode: mode) }

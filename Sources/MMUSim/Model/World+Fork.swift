@@ -107,8 +107,7 @@ extension World {
             $0.fail(.ENOMEM)
             $0.child = nil
         }
-        let index = currentIndex
-        var program = tasks[index].program
+        var program = me.program
         if config.has(.copyPageRangeEnomemSkipsEnd), case .notify(let call) = program.last, call.kind == .invalidateRangeEnd {
             program.removeLast()
         }
@@ -121,7 +120,7 @@ extension World {
         if end != nil { program.removeLast() }
         program.append(.exitMM(mm: scratch.child))
         if let end { program.append(end) }
-        tasks[index].program = program
+        me.program = program
         return .ran
     }
 }

@@ -18,7 +18,7 @@ extension World {
             push(attempt < Self.maxOOMReapRetries ? [.oomReapAttempt(mm: mm, attempt: attempt + 1)] : [.oomReapFinish(mm: mm, attempt: attempt)])
             return .ran
         }
-        tasks[currentIndex].locks.append(lock)
+        me.locks.append(lock)
         if mms[mm - 1].oomSkip {
             push([.release(lock)])
             return .ran
@@ -62,8 +62,8 @@ extension World {
     /// or a whole one, `MMF_OOM_SKIP`.
     mutating func oomReapFinish(mm: Int, attempt: Int) -> Exec {
         let lock = Lock.mmapSem(mm: mm, write: false)
-        let held = tasks[currentIndex].locks.lastIndex(of: lock)
-        if let held { tasks[currentIndex].locks.remove(at: held) }
+        let held = me.locks.lastIndex(of: lock)
+        if let held { me.locks.remove(at: held) }
         let failed = held == nil || scratch.reapFailed
         if held != nil { emit(EventInfo(.oomReap, mm: mm, ret: failed ? -Errno.EAGAIN.number : 0)) }
         if failed, attempt < Self.maxOOMReapRetries {
@@ -76,8 +76,8 @@ extension World {
 
     /// `mmap_write_downgrade`: the task's write hold on mmap_lock becomes a read hold.
     mutating func mmapDowngrade(mm: Int) -> Exec {
-        if let index = tasks[currentIndex].locks.lastIndex(of: .mmapSem(mm: mm, write: true)) {
-            tasks[currentIndex].locks[index] = .mmapSem(mm: mm, write: false)
+        if let index = me.locks.lastIndex(of: .mmapSem(mm: mm, write: true)) {
+            me.locks[index] = .mmapSem(mm: mm, write: false)
         }
         return .ran
     }

@@ -35,7 +35,7 @@ extension World {
         emit(EventInfo(.vmaDetach, mm: mm, start: start, end: end))
         let ranges = detached.map { ZapRange(start: max($0.start, start), end: min($0.end, end), hugetlb: $0.hugetlb) }
         // Modern munmap: mmap_write_downgrade once the VMAs are detached (vms_complete_munmap_vmas).
-        let downgrade: [Step] = config.kernel == .modern && tasks[currentIndex].op == "munmap" ? [.mmapDowngrade(mm: mm)] : []
+        let downgrade: [Step] = config.kernel == .modern && me.operation.name == "munmap" ? [.mmapDowngrade(mm: mm)] : []
         push(downgrade + [.unmapVMAs(mm: mm, start: start, end: end, ranges: ranges)])
         return .ran
     }
@@ -57,7 +57,7 @@ extension World {
         scratch.zapWork = Self.zapBlockSize
         // Modern: madvise(DONTNEED) clears (zap_page_range_single, MMU_NOTIFY_CLEAR); munmap and
         // exit unmap (unmap_vmas, MMU_NOTIFY_UNMAP).
-        let event: RangeEvent = tasks[currentIndex].op == "madvise" ? .clear : .unmap
+        let event: RangeEvent = me.operation.name == "madvise" ? .clear : .unmap
         var steps: [Step] = [.notify(rangeCall(.invalidateRangeStart, mm: mm, start: start, end: end, event))]
         for range in ranges {
             if range.hugetlb {

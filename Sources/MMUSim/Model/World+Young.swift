@@ -8,7 +8,7 @@ extension World {
     /// references and reports whether it is still idle (a value per page, 1 or 0).
     mutating func pageIdleNext(mm: Int, address: UInt64, end: UInt64, mark: Bool) -> Exec {
         guard address < end else { return .expanded }
-        if tasks[currentIndex].result.values == nil, !mark { updateResult { $0.values = [] } }
+        if me.result.values == nil, !mark { updateResult { $0.values = [] } }
         let next = Step.pageIdleNext(mm: mm, address: address + pageSize, end: end, mark: mark)
         let pte = mms[mm - 1].pageTable.translation(at: address)
         // page_idle_get_folio: an LRU page only (not the zero page); the read path walks only a
@@ -53,7 +53,7 @@ extension World {
     /// as referenced if its pte is young or the page referenced, and only then is
     /// `mmu_notifier_test_young` asked (the `||` stops at the first).
     mutating func khugepagedScanPTE(mm: Int, address: UInt64) -> Exec {
-        if tasks[currentIndex].result.scanned == nil {
+        if me.result.scanned == nil {
             updateResult {
                 $0.scanned = 0
                 $0.referenced = 0

@@ -204,6 +204,9 @@ public struct World: Codable, Hashable, Sendable {
     public var violations: [Violation] { checker.violations }
     /// The running task while a step executes.
     var current = 0
+    /// The running task's state while the engine runs its steps, written in place (`me`; not
+    /// part of the value).
+    var running = RunningTask()
     /// Page tables visited by range walks, for tests that show sparse ranges stay cheap.
     public internal(set) var tablesVisited = 0
     /// `__xip_sparse_page`: the zeroed page that maps the holes of execute-in-place files,

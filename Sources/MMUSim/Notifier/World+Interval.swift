@@ -126,7 +126,7 @@ extension World {
         guard mms[mm - 1].activeInvalidateRanges == 0, mms[mm - 1].invalidateSeq & 1 == 1 else { return .ran }
         mms[mm - 1].invalidateSeq += 1
         emit(EventInfo(.invalidateSeq, mm: mm, ret: mms[mm - 1].invalidateSeq))
-        tasks[currentIndex].locks.append(.notifierList(mm: mm))
+        me.locks.append(.notifierList(mm: mm))
         push([.itreeApplyDeferred(mm: mm)])
         return .ran
     }
@@ -154,7 +154,7 @@ extension World {
             }
         }
         mms[mm - 1].deferredItree = []
-        if let index = tasks[currentIndex].locks.lastIndex(of: .notifierList(mm: mm)) { tasks[currentIndex].locks.remove(at: index) }
+        if let index = me.locks.lastIndex(of: .notifierList(mm: mm)) { me.locks.remove(at: index) }
         return .ran
     }
 

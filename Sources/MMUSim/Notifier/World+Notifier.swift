@@ -50,9 +50,9 @@ extension World {
         if call.kind == .archInvalidateSecondaryTLBs, !hasArchSubscriber(call.mm) { return .expanded }
         // Modern: srcu_read_lock(&srcu) (mm/mmu_notifier.c, 6.x): the callbacks may sleep.
         if call.srcu {
-            tasks[currentIndex].srcuDepth += 1
+            me.srcuDepth += 1
         } else {
-            tasks[currentIndex].rcuDepth += 1
+            me.rcuDepth += 1
         }
         if let head = list.first {
             push([.callback(call, node: head)])
@@ -107,18 +107,16 @@ extension World {
 
     /// `rcu_read_unlock`.
     mutating func rcuReadUnlock() {
-        let index = currentIndex
-        precondition(tasks[index].rcuDepth > 0, "rcu_read_unlock without rcu_read_lock")
-        tasks[index].rcuDepth -= 1
-        if tasks[index].rcuDepth == 0 { tasks[index].rcuEpoch += 1 }
+        precondition(me.rcuDepth > 0, "rcu_read_unlock without rcu_read_lock")
+        me.rcuDepth -= 1
+        if me.rcuDepth == 0 { me.rcuEpoch += 1 }
     }
 
     /// Modern: `srcu_read_unlock` of the notifier core's SRCU.
     mutating func srcuReadUnlock() {
-        let index = currentIndex
-        precondition(tasks[index].srcuDepth > 0, "srcu_read_unlock without srcu_read_lock")
-        tasks[index].srcuDepth -= 1
-        if tasks[index].srcuDepth == 0 { tasks[index].srcuEpoch += 1 }
+        precondition(me.srcuDepth > 0, "srcu_read_unlock without srcu_read_lock")
+        me.srcuDepth -= 1
+        if me.srcuDepth == 0 { me.srcuEpoch += 1 }
     }
 
     /// `synchronize_rcu`, or in a modern core `synchronize_srcu(&srcu)`: note the readers
@@ -184,7 +182,7 @@ extension World {
         mms[mm - 1].count += 1
         withLock(.notifierList(mm: mm)) { world in
             world.mms[mm - 1].notifierList!.insert(id, at: 0)
-            let locks = world.tasks[world.currentIndex].locks.filter {
+            let locks = world.me.locks.filter {
                 if case .anonVMA = $0 { return true }
                 if case .iMmap = $0 { return true }
                 return false
@@ -205,7 +203,7 @@ extension World {
 
     /// `mm_drop_all_locks`.
     mutating func dropAllLocks() -> Exec {
-        tasks[currentIndex].locks.removeAll {
+        me.locks.removeAll {
             switch $0 {
             case .anonVMA, .iMmap, .allLocksMutex: true
             default: false
@@ -246,7 +244,7 @@ extension World {
         withLock(.notifierList(mm: mm)) { world in
             guard world.notifiers[node - 1].state == .listed else { return }
             world.unlink(node)
-            world.tasks[world.currentIndex].rcuDepth += 1
+            world.me.rcuDepth += 1
             world.push([.callRelease(node: node), .rcuReadUnlock])
         }
         return .ran
@@ -259,11 +257,11 @@ extension World {
         guard notifiers[node - 1].state == .listed else { return .ran }
         // Modern: the same, under the core's SRCU.
         if config.kernel == .modern {
-            tasks[currentIndex].srcuDepth += 1
+            me.srcuDepth += 1
             push([.callRelease(node: node), .srcuReadUnlock, .unregisterDelInit(notifier: node)])
             return .ran
         }
-        tasks[currentIndex].rcuDepth += 1
+        me.rcuDepth += 1
         push([.callRelease(node: node), .rcuReadUnlock, .unregisterDelInit(notifier: node)])
         return .ran
     }
@@ -311,7 +309,7 @@ extension World {
                 return
             }
             world.unlink(head)
-            world.tasks[world.currentIndex].rcuDepth += 1
+            world.me.rcuDepth += 1
             world.push([.callRelease(node: head), .rcuReadUnlock, .releaseV17Next(mm: mm)])
         }
         return .ran

@@ -231,16 +231,13 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     /// path, a thousand instructions for a few steps.)
     @inline(__always)
     mutating func push(_ steps: [Step]) {
-        Self.append(&state.program, steps.reversed())
+        Self.push(steps, onto: &state.program)
     }
 
-    /// Pushes the steps of the statements `ids` of notifier `node`'s policy `policy`, so that
-    /// the first runs next, in one access to the program.
+    /// Pushes `steps` onto `program` so that the first runs next.
     @inline(__always)
-    mutating func push(statements ids: [Int], of node: Int, in policy: LoadedPolicy) {
-        // In one access to the state; the ids and the policy are read where they are (a
-        // collection of the steps holding them retained both).
-        state.program.pushStatements(ids, of: node, in: policy)
+    static func push(_ steps: [Step], onto program: inout [Step]) {
+        append(&program, steps.reversed())
     }
 
     @inline(__always)
@@ -255,7 +252,7 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     /// The name of the step that runs next, if any.
     public var nextStep: String? { program.last?.name }
     /// True in atomic context: a spinlock or rcu_read_lock is held (v17 RCU disables preemption).
-    public var isAtomic: Bool { rcuDepth > 0 || locks.holdsSpinlock }
+    public var isAtomic: Bool { state.isAtomic }
 
     private enum CodingKeys: String, CodingKey {
         case id, mm, isWorker
@@ -339,6 +336,9 @@ struct TaskState: Codable, Hashable, Sendable {
         assert(self == TaskState(operation: operation, program: []), "a reused task's state is not a new one's")
     }
 
+    /// True in atomic context: a spinlock or rcu_read_lock is held (v17 RCU disables preemption).
+    var isAtomic: Bool { rcuDepth > 0 || locks.holdsSpinlock }
+
     /// Notes a step run, in one access to the state: the task is runnable and waits for
     /// nothing. True when its program is over.
     @inline(__always)
@@ -392,13 +392,70 @@ struct SpareTask: Codable, Hashable, Sendable {
 extension TaskStruct {
     /// Whether no other task value shares this one's state.
     fileprivate mutating func storageIsUnique() -> Bool { storage.isUnique() }
+
+    /// A writer of this task's state in its box, made unique first (`World.claim`).
+    fileprivate mutating func stateWriter() -> SharedWriter<TaskState> { storage.writer() }
+
+    /// Whether `writer` writes this task's state.
+    fileprivate func isStateWritten(by writer: SharedWriter<TaskState>) -> Bool { storage.isWritten(by: writer) }
+}
+
+/// The state of the task whose steps the engine runs, written in place through its box's
+/// writer: a step's change to it takes no check that the world's task array and the task's box
+/// are unique (two of each change's three; a secondary fault makes some sixty). Not part of the
+/// world's value: it compares equal, hashes as nothing, encodes as null, and between steps it
+/// holds nothing (a copy of the world between steps shares no writer).
+struct RunningTask: Codable, Hashable, Sendable {
+    fileprivate var writer: SharedWriter<TaskState>?
+
+    init() {}
+
+    static func == (_: RunningTask, _: RunningTask) -> Bool { true }
+    func hash(into hasher: inout Hasher) {}
+    init(from decoder: any Decoder) throws {}
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encodeNil()
+    }
+}
+
+extension World {
+    /// The running task's state, through its writer: step code runs claimed (`claim`). (One
+    /// yield in each accessor: a coroutine with two is not inlined, and allocates its frame.)
+    var me: TaskState {
+        @inline(__always) _read { yield running.writer!.value }
+        @inline(__always) _modify { yield &running.writer!.value }
+    }
+
+    /// Whether a task runs (a policy's invariants are also evaluated outside any).
+    var hasRunningTask: Bool {
+        @inline(__always) get { running.writer != nil }
+    }
+
+    /// Runs `body` with task `index` running: `current` is its id and its state is written
+    /// through `me`, in place. Its box is made unique first; after, nothing may have written
+    /// the state around the writer (a change through `tasks[index]` would have copied the
+    /// box away from it: a precondition, cheap, once a run).
+    @inline(__always)
+    mutating func claim<R>(_ index: Int, _ body: (inout World) -> R) -> R {
+        let outer = running.writer
+        let writer = tasks[index].stateWriter()
+        running.writer = writer
+        current = tasks[index].id
+        let result = body(&self)
+        precondition(tasks[index].isStateWritten(by: writer), "task \(tasks[index].id)'s state was written around its writer")
+        running.writer = outer
+        return result
+    }
 }
 
 extension [Step] {
     /// Appends the steps of the statements `ids` of notifier `node`'s policy `policy`, last
     /// first, so that the first runs next.
+    /// (The ids and the policy are read where they are: a collection of the steps holding them
+    /// retained both.)
     @inline(__always)
-    fileprivate mutating func pushStatements(_ ids: [Int], of node: Int, in policy: LoadedPolicy) {
+    mutating func pushStatements(_ ids: [Int], of node: Int, in policy: LoadedPolicy) {
         for position in ids.indices.reversed() { append(policy.step(ids[position], of: node)) }
     }
 }

@@ -104,15 +104,19 @@ extension World {
     private mutating func advance(_ id: Int, named: Bool, statements: inout Bool) -> Advance {
         guard let index = taskIndex(id) else { return .done }
         if tasks[index].status == .done { return .done }
-        current = id
-        while let next = tasks[index].program.popLast() {
+        return claim(index) { world in world.advanceClaimed(index, named: named, statements: &statements) }
+    }
+
+    /// `advance` of task `index`, claimed.
+    private mutating func advanceClaimed(_ index: Int, named: Bool, statements: inout Bool) -> Advance {
+        while let next = me.program.popLast() {
             if case .driverStatement = next { statements = true }
             switch execute(next) {
             case .expanded:
                 // Expansions run for free, unless the task is to pause at what comes next: then
                 // they end the step, so that run() sees the pause point (a notifier call with no
                 // notifier listed expands to nothing, and the step after it is still a pause point).
-                guard let pause = tasks[index].pauseAt, let peek = tasks[index].program.last, self.pause(pause, stopsAt: peek) else {
+                guard let pause = me.pauseAt, let peek = me.program.last, self.pause(pause, stopsAt: peek) else {
                     continue
                 }
                 fallthrough
@@ -120,7 +124,7 @@ extension World {
                 _ = ranStep(index)
                 return .ran(named ? next.name : nil)
             case .blocked(let reason):
-                block(index, at: next, reason)
+                block(at: next, reason)
                 return .blocked(reason)
             }
         }
@@ -156,17 +160,19 @@ extension World {
     /// answering for every step (a secondary fault runs 15 of them).
     private mutating func runUnpaused(_ index: Int) -> TaskStatus {
         if tasks[index].status == .done { return .done }
-        let id = tasks[index].id
-        while true {
-            current = id
-            guard let next = tasks[index].program.popLast() else { break }
+        return claim(index) { world in world.runClaimed(index) }
+    }
+
+    /// `runUnpaused` of task `index`, claimed.
+    private mutating func runClaimed(_ index: Int) -> TaskStatus {
+        while let next = me.program.popLast() {
             switch execute(next) {
             case .expanded:
                 continue
             case .ran:
                 if ranStep(index) { return .done }
             case .blocked(let reason):
-                block(index, at: next, reason)
+                block(at: next, reason)
                 return .blocked
             }
         }
@@ -178,7 +184,7 @@ extension World {
     /// the step's violations are stamped. True when the task finished.
     @inline(__always)
     private mutating func ranStep(_ index: Int) -> Bool {
-        let over = tasks[index].state.ranStep()
+        let over = me.ranStep()
         if over { finish(index) }
         stampViolations(lastSeq)
         return over
@@ -191,12 +197,13 @@ extension World {
         stampViolations(lastSeq)
     }
 
-    /// Step `step` of task `index` cannot run now: it goes back, and the task waits for `reason`.
+    /// Step `step` of the running task cannot run now: it goes back, and the task waits for
+    /// `reason`.
     @inline(__always)
-    private mutating func block(_ index: Int, at step: Step, _ reason: String) {
-        tasks[index].program.append(step)
-        tasks[index].status = .blocked
-        tasks[index].blockedOn = reason
+    private mutating func block(at step: Step, _ reason: String) {
+        me.program.append(step)
+        me.status = .blocked
+        me.blockedOn = reason
     }
 
     /// Lets a paused task run on to the end or to its next blocking point (resume).
@@ -247,20 +254,22 @@ extension World {
 
     /// Expands macro steps at the top of a task's program so that its next step is real.
     mutating func expandMacros(_ index: Int) {
-        current = tasks[index].id
-        while tasks[index].program.nextIsMacro, let next = tasks[index].program.popLast() {
-            switch execute(next) {
-            case .expanded, .ran: continue
-            case .blocked:
-                tasks[index].program.append(next)
-                return
+        claim(index) { world in
+            while world.me.program.nextIsMacro, let next = world.me.program.popLast() {
+                switch world.execute(next) {
+                case .expanded, .ran: continue
+                case .blocked:
+                    world.me.program.append(next)
+                    return
+                }
             }
         }
     }
 
+    /// The running task, task `index`, is done.
     private mutating func finish(_ index: Int) {
-        tasks[index].status = .done
-        tasks[index].blockedOn = nil
+        me.status = .done
+        me.blockedOn = nil
         checkTaskFinished(index)
     }
 
@@ -284,7 +293,7 @@ extension World {
 
     /// Pushes steps so that `steps[0]` runs next.
     mutating func push(_ steps: [Step]) {
-        tasks[currentIndex].push(steps)
+        TaskStruct.push(steps, onto: &me.program)
     }
 
     /// Ends the running operation with an error: its remaining steps are dropped and the
@@ -292,32 +301,28 @@ extension World {
     mutating func abort(_ errno: Errno) {
         // Inside a driver's gup with an `else`, the failure is the driver's to handle.
         if failIntoGupElse(errno) { return }
-        let index = currentIndex
-        tasks[index].result.fail(errno)
+        me.result.fail(errno)
         // The call still drops its user reference (the `mmput` at the bottom of its program).
-        let mmput = tasks[index].program.first.flatMap { step -> Step? in
+        let mmput = me.program.first.flatMap { step -> Step? in
             if case .dropUser = step { return step }
             return nil
         }
-        tasks[index].program = mmput.map { [$0] } ?? []
-        tasks[index].locks.removeAll()
-        tasks[index].rcuDepth = 0
-        tasks[index].srcuDepth = 0
+        me.program = mmput.map { [$0] } ?? []
+        me.locks.removeAll()
+        me.rcuDepth = 0
+        me.srcuDepth = 0
     }
 
     /// Updates the running task's result.
     mutating func updateResult(_ body: (inout OpResult) -> Void) {
-        body(&tasks[currentIndex].result)
+        body(&me.result)
     }
 
     /// The running task's scratch values.
     var scratch: Scratch {
-        @inline(__always) get { tasks[currentIndex].scratch }
+        @inline(__always) get { me.scratch }
         // In place: a change of one value does not copy the others.
-        _modify {
-            let index = currentIndex
-            yield &tasks[index].scratch
-        }
+        _modify { yield &me.scratch }
     }
 
     // MARK: Locks
@@ -349,15 +354,14 @@ extension World {
     /// Inlined: its callers' closure that takes the locks then costs no call.
     @inline(__always)
     private mutating func holding<T>(_ take: (inout [Lock]) -> Void, _ body: (inout World) -> T) -> T {
-        let before = tasks[currentIndex].locks.count
-        take(&tasks[currentIndex].locks)
+        let before = me.locks.count
+        take(&me.locks)
         let result = body(&self)
-        let index = currentIndex
-        let count = tasks[index].locks.count
+        let count = me.locks.count
         if count == before + 1 {
-            tasks[index].locks.removeLast()
+            me.locks.removeLast()
         } else if count > before {
-            tasks[index].locks.removeSubrange(before...)
+            me.locks.removeSubrange(before...)
         }
         return result
     }
@@ -397,12 +401,12 @@ extension World {
             let id = tasks[index].id
             record.task = id
             if record.mm == nil { record.mm = tasks[index].mm }
-            record.op = trace.opCode(task: id) ?? trace.opCode(task: id, name: tasks[index].op)
-            record.locks = trace.lockSetCode(tasks[index].locks)
-            record.inRCU = tasks[index].rcuDepth > 0
+            record.op = trace.opCode(task: id) ?? trace.opCode(task: id, name: me.operation.name)
+            record.locks = trace.lockSetCode(me.locks)
+            record.inRCU = me.rcuDepth > 0
             // `isAtomic`, whether the set holds a spinlock read off its code.
             record.atomic = record.inRCU || trace.holdsSpinlock(record.locks)
-            record.inSRCU = tasks[index].srcuDepth > 0
+            record.inSRCU = me.srcuDepth > 0
         }
         if let id = info.statement, let node = info.notifier {
             let policy = notifiers[node - 1].policy

@@ -8,10 +8,10 @@ extension World {
         case .driverStatement(let node, let statement, _): return driverStatement(node, statement)
         case .acquire(let lock):
             if let reason = waitReason(for: lock) { return .blocked(reason) }
-            tasks[currentIndex].locks.append(lock)
+            me.locks.append(lock)
             return .ran
         case .release(let lock):
-            tasks[currentIndex].locks.drop(lock)
+            me.locks.drop(lock)
             return .ran
         case .handleFault(let mm, let address, let mode): return handleFault(mm: mm, address: address, mode: mode)
         case .driverGupDone(let node): return gupDone(node)
@@ -27,7 +27,7 @@ extension World {
     private mutating func executeOther(_ step: Step) -> Exec {
         switch step {
         case .rcuReadLock:
-            tasks[currentIndex].rcuDepth += 1
+            me.rcuDepth += 1
             return .ran
         case .rcuReadUnlock:
             rcuReadUnlock()
