@@ -407,6 +407,8 @@ extension TaskStruct {
 /// holds nothing (a copy of the world between steps shares no writer).
 struct RunningTask: Codable, Hashable, Sendable {
     fileprivate var writer: SharedWriter<TaskState>?
+    /// The task's mm (its `TaskStruct`'s, kept beside its state), for the trace's events.
+    fileprivate(set) var mm: Int?
 
     init() {}
 
@@ -438,13 +440,14 @@ extension World {
     /// box away from it: a precondition, cheap, once a run).
     @inline(__always)
     mutating func claim<R>(_ index: Int, _ body: (inout World) -> R) -> R {
-        let outer = running.writer
+        let outer = running
         let writer = tasks[index].stateWriter()
         running.writer = writer
+        running.mm = tasks[index].mm
         current = tasks[index].id
         let result = body(&self)
         precondition(tasks[index].isStateWritten(by: writer), "task \(tasks[index].id)'s state was written around its writer")
-        running.writer = outer
+        running = outer
         return result
     }
 }

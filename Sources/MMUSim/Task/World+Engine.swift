@@ -275,14 +275,6 @@ extension World {
 
     // MARK: The running task
 
-    /// The index of the running task.
-    var currentIndex: Int {
-        @inline(__always) get {
-            guard let index = taskIndex(current) else { preconditionFailure("no running task \(current)") }
-            return index
-        }
-    }
-
     /// The index of task `id`. (By index, inlined: a closure over the tasks would copy each task
     /// it looks at, a non-mutating call from a mutating method the world.)
     @inline(__always)
@@ -396,11 +388,12 @@ extension World {
             event: info.event,
             blockable: info.blockable
         )
-        // The running task's context, read in place, once.
-        if let index = taskIndex(current) {
-            let id = tasks[index].id
+        // The running task's context, read in place, once (an event outside any task's step has
+        // none).
+        if hasRunningTask {
+            let id = current
             record.task = id
-            if record.mm == nil { record.mm = tasks[index].mm }
+            if record.mm == nil { record.mm = running.mm }
             record.op = trace.opCode(task: id) ?? trace.opCode(task: id, name: me.operation.name)
             record.locks = trace.lockSetCode(me.locks)
             record.inRCU = me.rcuDepth > 0
