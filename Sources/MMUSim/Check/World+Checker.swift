@@ -287,7 +287,10 @@ extension World {
 
     /// `checkPolicyInvariants` of the notifier at `node` (an index), whose policy is `loaded`.
     private mutating func checkPolicyInvariants(_ node: Int, _ loaded: LoadedPolicy) {
-        guard !loaded.invariants.isEmpty else { return }
+        // Invariants that held at the notifier's variables as they are still hold.
+        guard !loaded.invariants.isEmpty, !notifiers[node].invariantsHeld.held else { return }
+        // Whether every invariant was evaluated and held.
+        var allHeld = true
         // Whether the mm is quiet is asked once, and only for a `quiescent` invariant.
         var quiet: Bool?
         if loaded.quiescentOnly {
@@ -298,7 +301,10 @@ extension World {
         for position in loaded.invariants.indices {
             if loaded.invariants[position].quiescentOnly {
                 if quiet == nil { quiet = !inFlight(notifiers[node].mm) }
-                if quiet == false { continue }
+                if quiet == false {
+                    allHeld = false
+                    continue
+                }
             }
             // An invariant reads the driver's variables only (no program's locals or frame),
             // read in place.
@@ -311,6 +317,7 @@ extension World {
                 }
             }
             guard holds == 0 else { continue }
+            allHeld = false
             report(
                 .policy(loaded.invariants[position].name),
                 mm: notifiers[node].mm,
@@ -320,6 +327,7 @@ extension World {
                     + (loaded.invariants[position].quiescentOnly ? " with no operation in flight" : "")
             )
         }
+        if allHeld, loaded.invariantsReadOwnVarsOnly { notifiers[node].invariantsHeld.held = true }
     }
 
     /// An invalidate_range_end that no start of the same task opened.

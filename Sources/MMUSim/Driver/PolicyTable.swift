@@ -19,6 +19,8 @@ public final class LoadedPolicy: Sendable {
     let holds: PlainExprs
     /// Every invariant holds only when no operation is in flight on the mm (`quiescent`).
     let quiescentOnly: Bool
+    /// The invariants read no shared variable: a notifier's own variables decide them alone.
+    let invariantsReadOwnVarsOnly: Bool
     /// The instance variables in a fixed order (by name): a notifier holds their values so.
     public let varNames: [String]
     /// Where the local `ret` lives (gup, lookup_pte and call answer in it).
@@ -58,6 +60,12 @@ public final class LoadedPolicy: Sendable {
         invariants = policy.invariants
         holds = PlainExprs(invariants.map { [resolver] in resolver.compile($0.holds) })
         quiescentOnly = policy.invariants.allSatisfy(\.quiescentOnly)
+        invariantsReadOwnVarsOnly = policy.invariants.allSatisfy { invariant in
+            invariant.holds.leaves.allSatisfy { leaf in
+                guard let name = leaf.readName, case .shared = resolver.ref(name) else { return true }
+                return false
+            }
+        }
     }
 
     /// The step that runs statement `id` for notifier `node`.

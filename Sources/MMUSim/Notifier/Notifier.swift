@@ -45,8 +45,14 @@ public struct Notifier: Codable, Hashable, Sendable {
     /// True when the driver's fault path pins what it maps (a gup with `pin`): each such
     /// mapping holds its own page reference (pinning, xpmem).
     public let pins: Bool
-    /// The policy's instance variables, in its `varNames` order.
-    public internal(set) var vars: [Int] = []
+    /// The policy's instance variables, in its `varNames` order. (A change forgets that the
+    /// policy's invariants held.)
+    public internal(set) var vars: [Int] = [] {
+        didSet { invariantsHeld.held = false }
+    }
+    /// Whether the policy's invariants all held when last evaluated together, the variables
+    /// unchanged since (World+Checker.swift's `checkPolicyInvariants`).
+    var invariantsHeld = InvariantsHeld()
     /// Where the notifier is in its life.
     public var state: NotifierState
     /// Callback and fault counts.
@@ -102,4 +108,22 @@ public struct ActiveRange: Codable, Hashable, Sendable {
     public var start: UInt64
     /// First address past the range.
     public var end: UInt64
+}
+
+/// That a notifier's policy invariants all held at its variables' present values, which they
+/// alone read (the policy reads no shared variable in them): evaluated again they hold again,
+/// so the checker skips them. A cache, no part of the notifier's value: it compares equal,
+/// hashes as nothing, encodes as null, and a notifier decoded has it false.
+struct InvariantsHeld: Codable, Hashable, Sendable {
+    var held = false
+
+    init() {}
+
+    static func == (_: InvariantsHeld, _: InvariantsHeld) -> Bool { true }
+    func hash(into hasher: inout Hasher) {}
+    init(from decoder: any Decoder) throws {}
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encodeNil()
+    }
 }
