@@ -175,7 +175,7 @@ extension World {
         // what its end needs, and dropped: a fault ends so every time.
         if frame.callback == nil {
             let (isFault, ret, address) = (frame.isFault, frame.ret, frame.address)
-            me.scratch.driverFrames.removeLast(1)  // dropped in place: removeLast() copies it out
+            me.scratch.driverFrames.removeLast()
             programReturned(node, isFault: isFault, ret: ret, address: address)
             return .expanded
         }

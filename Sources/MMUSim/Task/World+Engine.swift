@@ -39,11 +39,25 @@ extension World {
         task.pauseAt = pauseAt
         // A registration's policy joins the world's table first: its plan names it by index.
         let subscribe = enterRegisteredPolicy(operation)
-        switch planned(operation) {
-        case .success(let planned):
+        // A secondary fault's one step is built where it goes (the commonest operation: no
+        // array, and no value around the step to copy and destroy); any other's come from `plan`.
+        var steps: [Step] = []
+        var refused: Errno?
+        if case .fault(let mm, let notifier, let address, _) = operation {
+            refused = unmodelled(operation) ?? faultRefusal(mm: mm, notifier: notifier, address: address)
+        } else {
+            switch plan(operation) {
+            case .success(let planned): steps = planned
+            case .failure(let errno): refused = errno
+            }
+        }
+        if let refused {
+            task.result.fail(refused)
+            task.status = .done
+        } else {
             // Room for what a short operation pushes (a secondary fault's program and its gup's
             // steps): its program then grows in place. The last step runs first.
-            task.program.reserveCapacity(max(16, planned.count + 1))
+            task.program.reserveCapacity(max(16, steps.count + 1))
             // BUG_ON(atomic_read(&mm->mm_users) <= 0): the caller of mmu_notifier_register, and a
             // thread faulting a secondary MMU, use the mm: a user reference for the whole call.
             if let mm = holdsUser(operation, subscribe: subscribe) {
@@ -52,13 +66,11 @@ extension World {
             }
             // (Appended on the new task, not through `TaskStruct.push`: its one access to a
             // task not yet in the world measured slower than this append.)
-            switch planned {
-            case .one(let step): task.program.append(step)
-            case .many(let steps): task.program.append(contentsOf: steps.reversed())
+            if case .fault(_, let notifier, let address, let write) = operation {
+                task.program.append(Self.faultStep(notifier: notifier, address: address, write: write))
+            } else {
+                task.program.append(contentsOf: steps.reversed())
             }
-        case .failure(let errno):
-            task.result.fail(errno)
-            task.status = .done
         }
         tasks.append(task)
         return id

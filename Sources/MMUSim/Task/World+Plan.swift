@@ -9,36 +9,25 @@ extension World {
         return nil
     }
 
-    /// The steps `plan` gives, a secondary fault's one step without an array (`start` would
-    /// allocate and free one on the commonest operation).
-    enum Planned {
-        case one(Step)
-        case many([Step])
-
-        var count: Int {
-            switch self {
-            case .one: 1
-            case .many(let steps): steps.count
-            }
-        }
-    }
-
-    /// `plan(operation)`, a secondary fault's step planned without an array.
-    func planned(_ operation: Operation) -> Result<Planned, Errno> {
-        if case .fault(let mm, let id, let address, let write) = operation {
-            if let refused = unmodelled(operation) { return .failure(refused) }
-            return faultStep(mm: mm, notifier: id, address: address, write: write).map(Planned.one)
-        }
-        return plan(operation).map(Planned.many)
-    }
-
     /// A secondary fault's one step (`plan`'s for `.fault`), its arguments checked.
     func faultStep(mm: Int, notifier id: Int, address: UInt64, write: Bool) -> Result<Step, Errno> {
+        if let refused = faultRefusal(mm: mm, notifier: id, address: address) { return .failure(refused) }
+        return .success(Self.faultStep(notifier: id, address: address, write: write))
+    }
+
+    /// What the entry of a secondary fault answers for these arguments, if it refuses them.
+    func faultRefusal(mm: Int, notifier id: Int, address: UInt64) -> Errno? {
         // The notifier read in place: a copy would retain each of its tables.
-        guard id >= 1, id <= notifiers.count, notifiers[id - 1].mm == mm else { return .failure(.ENOENT) }
-        guard live(mm), notifiers[id - 1].state != .unregistered, !notifiers[id - 1].frozen else { return .failure(.EFAULT) }
-        guard address < taskSize else { return .failure(.EFAULT) }
-        return .success(.secondaryFault(notifier: id, address: address & ~(pageSize - 1), write: write))
+        guard id >= 1, id <= notifiers.count, notifiers[id - 1].mm == mm else { return .ENOENT }
+        guard live(mm), notifiers[id - 1].state != .unregistered, !notifiers[id - 1].frozen else { return .EFAULT }
+        guard address < taskSize else { return .EFAULT }
+        return nil
+    }
+
+    /// A secondary fault's step, for arguments its entry takes.
+    @inline(__always)
+    static func faultStep(notifier id: Int, address: UInt64, write: Bool) -> Step {
+        .secondaryFault(notifier: id, address: address & ~(pageSize - 1), write: write)
     }
 
     /// Checks an operation's arguments as the system call's entry checks do, and gives the
