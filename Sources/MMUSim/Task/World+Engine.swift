@@ -378,49 +378,52 @@ extension World {
         lastSeq += 1
         stampViolations(lastSeq)
         guard trace.keepsEvents else { return }
-        var record = TraceRecord(
-            seq: lastSeq,
-            task: nil,
-            mm: info.mm,
-            op: -1,
-            call: info.call,
-            notifier: info.notifier,
-            start: info.start,
-            end: info.end,
-            address: info.address,
-            pfn: info.pfn,
-            pages: info.pages,
-            locks: 0,
-            inRCU: false,
-            atomic: false,
-            ret: info.ret,
-            statement: -1,
-            driver: -1,
-            inSRCU: false,
-            event: info.event,
-            blockable: info.blockable
-        )
         // The running task's context, read in place, once (an event outside any task's step has
-        // none).
+        // none), and the statement's codes: each field is then stored once, in the record built
+        // whole.
+        var (task, mm, op, locks): (Int?, Int?, Int32, Int32) = (nil, info.mm, -1, 0)
+        var (inRCU, atomic, inSRCU) = (false, false, false)
         if hasRunningTask {
-            let id = current
-            record.task = id
-            if record.mm == nil { record.mm = running.mm }
-            record.op = trace.opCode(task: id) ?? trace.opCode(task: id, name: me.operation.name)
-            record.locks = trace.lockSetCode(me.locks)
-            record.inRCU = me.rcuDepth > 0
+            task = current
+            if mm == nil { mm = running.mm }
+            op = trace.opCode(task: current) ?? trace.opCode(task: current, name: me.operation.name)
+            locks = trace.lockSetCode(me.locks)
+            inRCU = me.rcuDepth > 0
             // `isAtomic`, whether the set holds a spinlock read off its code.
-            record.atomic = record.inRCU || trace.holdsSpinlock(record.locks)
-            record.inSRCU = me.srcuDepth > 0
+            atomic = inRCU || trace.holdsSpinlock(locks)
+            inSRCU = me.srcuDepth > 0
         }
+        var (statement, driver): (Int32, Int32) = (-1, -1)
         if let id = info.statement, let node = info.notifier {
             let policy = notifiers[node - 1].policy
-            let codes = trace.statementCode(policy: policy, id: id) {
+            (statement, driver) = trace.statementCode(policy: policy, id: id) {
                 let loaded = policies[policy]
                 return (loaded.code[id].statement.pointer, loaded.policy.name)
             }
-            (record.statement, record.driver) = codes
         }
-        trace.append(record)
+        trace.append(
+            TraceRecord(
+                seq: lastSeq,
+                task: task,
+                mm: mm,
+                op: op,
+                call: info.call,
+                notifier: info.notifier,
+                start: info.start,
+                end: info.end,
+                address: info.address,
+                pfn: info.pfn,
+                pages: info.pages,
+                locks: locks,
+                inRCU: inRCU,
+                atomic: atomic,
+                ret: info.ret,
+                statement: statement,
+                driver: driver,
+                inSRCU: inSRCU,
+                event: info.event,
+                blockable: info.blockable
+            )
+        )
     }
 }
