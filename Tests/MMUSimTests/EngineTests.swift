@@ -209,6 +209,31 @@ struct EngineTests {
         #expect(rest.task(id)?.result == world.task(id)?.result && rest.task(id)?.stepsRun == world.task(id)?.stepsRun)
     }
 
+    /// The fields kept for speed alone (`NotPartOfValue`: the spare task, the running task's
+    /// writer, the invariants' cache) leave the value that holds them as it would be without them.
+    @Test("a field that is no part of a value compares equal, hashes as nothing, encodes as null and decodes as new")
+    func notPartOfValue() throws {
+        var held = InvariantsHeld()
+        held.held = true
+        #expect(held == InvariantsHeld())
+        var (one, other) = (Hasher(), Hasher())
+        one.combine(held)
+        other.combine(InvariantsHeld())
+        #expect(one.finalize() == other.finalize())
+        let data = try JSONEncoder().encode([held])
+        #expect(String(decoding: data, as: UTF8.self) == "[null]")
+        #expect(try JSONDecoder().decode([InvariantsHeld].self, from: data).first?.held == false)
+        // A world that keeps a spare task (the fault's, handed back) is the world without it.
+        let (lab, addr, kvm, _) = Self.faultWorld()
+        var kept = lab.world
+        _ = kept.perform(.fault(mm: lab.mm, notifier: kvm, address: addr, write: true))
+        var without = kept
+        without.spareTask = SpareTask()
+        #expect(kept == without && kept.hashValue == without.hashValue)
+        // (It did keep one: once the copy let it go, the task is there to take.)
+        #expect(kept.spareTask.take(id: 99, operation: .exit(mm: lab.mm)) != nil)
+    }
+
     /// `Scratch.reset` clears field by field, in place: every field is set here to something
     /// other than a new task's, and the reset leaves a new task's values. The count of fields
     /// makes a field added to `Scratch` fail here until reset and this test name it.

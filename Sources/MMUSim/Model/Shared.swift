@@ -83,3 +83,21 @@ struct SharedWriter<Value>: @unchecked Sendable {
         @inline(__always) nonmutating _modify { yield &box.value }
     }
 }
+
+/// A field of a value that is no part of the value: what a copy keeps for speed alone (a task
+/// to reuse, the running task's writer, a cache). It compares equal, hashes as nothing, encodes
+/// as null and decodes as new, so that the value holding it compares, hashes and encodes as if
+/// it were not there.
+protocol NotPartOfValue: Codable, Hashable, Sendable {
+    init()
+}
+
+extension NotPartOfValue {
+    static func == (_: Self, _: Self) -> Bool { true }
+    func hash(into hasher: inout Hasher) {}
+    init(from decoder: any Decoder) throws { self.init() }
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encodeNil()
+    }
+}

@@ -112,18 +112,10 @@ public struct ActiveRange: Codable, Hashable, Sendable {
 
 /// That a notifier's policy invariants all held at its variables' present values, which they
 /// alone read (the policy reads no shared variable in them): evaluated again they hold again,
-/// so the checker skips them. A cache, no part of the notifier's value: it compares equal,
-/// hashes as nothing, encodes as null, and a notifier decoded has it false.
-struct InvariantsHeld: Codable, Hashable, Sendable {
+/// so the checker skips them. A cache, no part of the notifier's value (`NotPartOfValue`): a
+/// notifier decoded has it false.
+struct InvariantsHeld: NotPartOfValue {
     var held = false
 
     init() {}
-
-    static func == (_: InvariantsHeld, _: InvariantsHeld) -> Bool { true }
-    func hash(into hasher: inout Hasher) {}
-    init(from decoder: any Decoder) throws {}
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encodeNil()
-    }
 }

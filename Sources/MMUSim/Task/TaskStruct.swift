@@ -360,9 +360,9 @@ struct TaskState: Codable, Hashable, Sendable {
 /// The last task `perform` handed back, kept so that the next task can run in its state's box
 /// once the caller has let the task go: no one else can see the box then (a secondary fault
 /// otherwise allocates a box, its operation's and result's, and its program's, locks' and
-/// frames' arrays, and frees them all at the end). Not part of the world's value: it compares
-/// equal, hashes as nothing, encodes as null, and a world decoded has none.
-struct SpareTask: Codable, Hashable, Sendable {
+/// frames' arrays, and frees them all at the end). Not part of the world's value
+/// (`NotPartOfValue`): a world decoded has none.
+struct SpareTask: NotPartOfValue {
     private var task: TaskStruct?
 
     init() {}
@@ -378,14 +378,6 @@ struct SpareTask: Codable, Hashable, Sendable {
         guard var kept = task.take(), kept.storageIsUnique() else { return nil }
         kept.reuse(id: id, operation: operation)
         return kept
-    }
-
-    static func == (_: SpareTask, _: SpareTask) -> Bool { true }
-    func hash(into hasher: inout Hasher) {}
-    init(from decoder: any Decoder) throws {}
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encodeNil()
     }
 }
 
@@ -403,22 +395,14 @@ extension TaskStruct {
 /// The state of the task whose steps the engine runs, written in place through its box's
 /// writer: a step's change to it takes no check that the world's task array and the task's box
 /// are unique (two of each change's three; a secondary fault makes some sixty). Not part of the
-/// world's value: it compares equal, hashes as nothing, encodes as null, and between steps it
-/// holds nothing (a copy of the world between steps shares no writer).
-struct RunningTask: Codable, Hashable, Sendable {
+/// world's value (`NotPartOfValue`), and between steps it holds nothing (a copy of the world
+/// between steps shares no writer).
+struct RunningTask: NotPartOfValue {
     fileprivate var writer: SharedWriter<TaskState>?
     /// The task's mm (its `TaskStruct`'s, kept beside its state), for the trace's events.
     fileprivate(set) var mm: Int?
 
     init() {}
-
-    static func == (_: RunningTask, _: RunningTask) -> Bool { true }
-    func hash(into hasher: inout Hasher) {}
-    init(from decoder: any Decoder) throws {}
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encodeNil()
-    }
 }
 
 extension World {
