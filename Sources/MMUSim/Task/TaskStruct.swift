@@ -226,25 +226,6 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     /// The name of the operation.
     public var op: String { operation.name }
 
-    /// Pushes `steps` so that the first runs next, in one access to the program. (Array's
-    /// append(contentsOf:) of a reversed or lazily mapped collection took Sequence's generic
-    /// path, a thousand instructions for a few steps.)
-    @inline(__always)
-    mutating func push(_ steps: [Step]) {
-        Self.push(steps, onto: &state.program)
-    }
-
-    /// Pushes `steps` onto `program` so that the first runs next.
-    @inline(__always)
-    static func push(_ steps: [Step], onto program: inout [Step]) {
-        append(&program, steps.reversed())
-    }
-
-    @inline(__always)
-    private static func append(_ program: inout [Step], _ steps: some Sequence<Step>) {
-        for step in steps { program.append(step) }
-    }
-
     /// The depth and epoch of the task's RCU read side, or of the modern core's SRCU one.
     func readSide(srcu: Bool) -> (depth: Int, epoch: Int) {
         srcu ? (srcuDepth, srcuEpoch) : (rcuDepth, rcuEpoch)
@@ -399,8 +380,6 @@ extension TaskStruct {
 /// between steps shares no writer).
 struct RunningTask: NotPartOfValue {
     fileprivate var writer: SharedWriter<TaskState>?
-    /// The task's mm (its `TaskStruct`'s, kept beside its state), for the trace's events.
-    fileprivate(set) var mm: Int?
 
     init() {}
 }
@@ -421,22 +400,30 @@ extension World {
     /// Runs `body` with task `index` running: `current` is its id and its state is written
     /// through `me`, in place. Its box is made unique first; after, nothing may have written
     /// the state around the writer (a change through `tasks[index]` would have copied the
-    /// box away from it: a precondition, cheap, once a run).
+    /// box away from it: a precondition, cheap, once a run). Claims do not nest: one task runs
+    /// at a time.
     @inline(__always)
     mutating func claim<R>(_ index: Int, _ body: (inout World) -> R) -> R {
-        let outer = running
+        precondition(!hasRunningTask, "task \(current) is running")
         let writer = tasks[index].stateWriter()
         running.writer = writer
-        running.mm = tasks[index].mm
         current = tasks[index].id
         let result = body(&self)
         precondition(tasks[index].isStateWritten(by: writer), "task \(tasks[index].id)'s state was written around its writer")
-        running = outer
+        running.writer = nil
         return result
     }
 }
 
 extension [Step] {
+    /// Pushes `steps` so that the first runs next. (Array's append(contentsOf:) of a reversed or
+    /// lazily mapped collection took Sequence's generic path, a thousand instructions for a few
+    /// steps.)
+    @inline(__always)
+    mutating func push(_ steps: [Step]) {
+        for position in steps.indices.reversed() { append(steps[position]) }
+    }
+
     /// Appends the steps of the statements `ids` of notifier `node`'s policy `policy`, last
     /// first, so that the first runs next.
     /// (The ids and the policy are read where they are: a collection of the steps holding them

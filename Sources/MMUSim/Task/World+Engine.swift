@@ -64,12 +64,10 @@ extension World {
                 mms[mm - 1].users += 1
                 task.program.append(.dropUser(mm: mm))
             }
-            // (Appended on the new task, not through `TaskStruct.push`: its one access to a
-            // task not yet in the world measured slower than this append.)
             if case .fault(_, let notifier, let address, let write) = operation {
                 task.program.append(Self.faultStep(notifier: notifier, address: address, write: write))
             } else {
-                task.program.append(contentsOf: steps.reversed())
+                task.program.push(steps)
             }
         }
         tasks.append(task)
@@ -123,7 +121,8 @@ extension World {
     private mutating func advanceClaimed(_ index: Int, named: Bool, statements: inout Bool) -> Advance {
         while let next = me.program.popLast() {
             if case .driverStatement = next { statements = true }
-            switch execute(next) {
+            let name = named ? next.name : nil
+            switch execute(consume next) {
             case .expanded:
                 // Expansions run for free, unless the task is to pause at what comes next: then
                 // they end the step, so that run() sees the pause point (a notifier call with no
@@ -134,9 +133,9 @@ extension World {
                 fallthrough
             case .ran:
                 _ = ranStep(index)
-                return .ran(named ? next.name : nil)
+                return .ran(name)
             case .blocked(let reason):
-                block(at: next, reason)
+                wait(reason)
                 return .blocked(reason)
             }
         }
@@ -178,25 +177,15 @@ extension World {
     /// `runUnpaused` of task `index`, claimed.
     private mutating func runClaimed(_ index: Int) -> TaskStatus {
         while let next = me.program.popLast() {
-            let exec: Exec
-            // A driver statement's step (most of a fault's) is taken apart here, consumed: its
-            // payload is plain, so it is dropped without `Step`'s destroy, which goes through the
-            // value witnesses of an enum with indirect cases (a third of what popping a step cost).
-            switch consume next {
-            case .driverStatement(let node, let statement, let name):
-                exec = driverStatement(node, statement)
-                if case .blocked(let reason) = exec {
-                    block(at: .driverStatement(notifier: node, statement: statement, name: name), reason)
-                    return .blocked
-                }
-            case let other:
-                exec = execute(other)
-                if case .blocked(let reason) = exec {
-                    block(at: other, reason)
-                    return .blocked
-                }
+            switch execute(consume next) {
+            case .expanded:
+                continue
+            case .ran:
+                if ranStep(index) { return .done }
+            case .blocked(let reason):
+                wait(reason)
+                return .blocked
             }
-            if case .ran = exec, ranStep(index) { return .done }
         }
         programOver(index)
         return .done
@@ -219,11 +208,10 @@ extension World {
         stampViolations(lastSeq)
     }
 
-    /// Step `step` of the running task cannot run now: it goes back, and the task waits for
-    /// `reason`.
+    /// The running task's next step cannot run now (`execute` put it back): the task waits
+    /// for `reason`.
     @inline(__always)
-    private mutating func block(at step: Step, _ reason: String) {
-        me.program.append(step)
+    private mutating func wait(_ reason: String) {
         me.status = .blocked
         me.blockedOn = reason
     }
@@ -278,12 +266,9 @@ extension World {
     mutating func expandMacros(_ index: Int) {
         claim(index) { world in
             while world.me.program.nextIsMacro, let next = world.me.program.popLast() {
-                switch world.execute(next) {
-                case .expanded, .ran: continue
-                case .blocked:
-                    world.me.program.append(next)
-                    return
-                }
+                // (A blocked macro is back on the program: the task's next step.)
+                guard case .blocked = world.execute(consume next) else { continue }
+                return
             }
         }
     }
@@ -307,7 +292,7 @@ extension World {
 
     /// Pushes steps so that `steps[0]` runs next.
     mutating func push(_ steps: [Step]) {
-        TaskStruct.push(steps, onto: &me.program)
+        me.program.push(steps)
     }
 
     /// Ends the running operation with an error: its remaining steps are dropped and the
@@ -395,7 +380,7 @@ extension World {
         var (inRCU, atomic, inSRCU) = (false, false, false)
         if hasRunningTask {
             task = current
-            if mm == nil { mm = running.mm }
+            if mm == nil { mm = me.operation.mm }
             op = trace.opCode(task: current) ?? trace.opCode(task: current, name: me.operation.name)
             locks = trace.lockSetCode(me.locks)
             inRCU = me.rcuDepth > 0

@@ -1,25 +1,49 @@
 extension World {
-    /// Runs one step (or expands one macro) for the running task.
-    mutating func execute(_ step: Step) -> Exec {
+    /// Runs one step (or expands one macro) for the running task, the step popped off its
+    /// program. A step that cannot run now changes nothing and goes back, to run next
+    /// (`.blocked`).
+    @inline(__always)
+    mutating func execute(_ step: consuming Step) -> Exec {
         // A secondary fault's steps (the driver's statements, its gup's mmap_sem, fault and
         // end, the program's return) in a switch of their own: the one over every step was
-        // a large part of a fault's cost.
-        switch step {
-        case .driverStatement(let node, let statement, _): return driverStatement(node, statement)
+        // a large part of a fault's cost. Each is taken apart, consumed: its payload is plain,
+        // so it is dropped without `Step`'s destroy, which goes through the value witnesses of
+        // an enum with indirect cases.
+        switch consume step {
+        case .driverStatement(let node, let statement, let name):
+            return requeued(driverStatement(node, statement), .driverStatement(notifier: node, statement: statement, name: name))
         case .acquire(let lock):
-            if let reason = waitReason(for: lock) { return .blocked(reason) }
-            me.locks.append(lock)
-            return .ran
+            return requeued(acquire(lock), .acquire(lock))
         case .release(let lock):
             me.locks.drop(lock)
             return .ran
-        case .handleFault(let mm, let address, let mode): return handleFault(mm: mm, address: address, mode: mode)
-        case .driverGupDone(let node): return gupDone(node)
-        case .driverReturn(let node): return driverReturn(node)
-        case .secondaryFault(let node, let address, let write): return policyFault(node, address: address, write: write)
-        case .dropUser(let mm): return dropUser(mm: mm)
-        default: return executeOther(step)
+        case .handleFault(let mm, let address, let mode):
+            return requeued(handleFault(mm: mm, address: address, mode: mode), .handleFault(mm: mm, address: address, mode: mode))
+        case .driverGupDone(let node): return requeued(gupDone(node), .driverGupDone(notifier: node))
+        case .driverReturn(let node): return requeued(driverReturn(node), .driverReturn(notifier: node))
+        case .secondaryFault(let node, let address, let write):
+            return requeued(policyFault(node, address: address, write: write), .secondaryFault(notifier: node, address: address, write: write))
+        case .dropUser(let mm): return requeued(dropUser(mm: mm), .dropUser(mm: mm))
+        case let other:
+            let exec = executeOther(other)
+            if case .blocked = exec { me.program.append(other) }
+            return exec
         }
+    }
+
+    /// `exec`, what a step did, with the step back on the program if it blocked.
+    @inline(__always)
+    private mutating func requeued(_ exec: Exec, _ step: @autoclosure () -> Step) -> Exec {
+        if case .blocked = exec { me.program.append(step()) }
+        return exec
+    }
+
+    /// Takes `lock`, unless another task holds it.
+    @inline(__always)
+    private mutating func acquire(_ lock: Lock) -> Exec {
+        if let reason = waitReason(for: lock) { return .blocked(reason) }
+        me.locks.append(lock)
+        return .ran
     }
 
     /// `execute` for every other step.
@@ -161,7 +185,7 @@ extension World {
         case .secondaryAccess(let node, let address, let write, let value):
             return secondaryAccess(node, address: address, write: write, value: value)
         case .driverStatement, .acquire, .release, .handleFault, .driverGupDone, .driverReturn, .secondaryFault, .dropUser:
-            return execute(step)
+            preconditionFailure("execute runs \(step.name) itself")
         }
     }
 }

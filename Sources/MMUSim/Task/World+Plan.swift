@@ -9,12 +9,6 @@ extension World {
         return nil
     }
 
-    /// A secondary fault's one step (`plan`'s for `.fault`), its arguments checked.
-    func faultStep(mm: Int, notifier id: Int, address: UInt64, write: Bool) -> Result<Step, Errno> {
-        if let refused = faultRefusal(mm: mm, notifier: id, address: address) { return .failure(refused) }
-        return .success(Self.faultStep(notifier: id, address: address, write: write))
-    }
-
     /// What the entry of a secondary fault answers for these arguments, if it refuses them.
     func faultRefusal(mm: Int, notifier id: Int, address: UInt64) -> Errno? {
         // The notifier read in place: a copy would retain each of its tables.
@@ -254,7 +248,8 @@ extension World {
             }
 
         case .fault(let mm, let id, let address, let write):
-            return faultStep(mm: mm, notifier: id, address: address, write: write).map { [$0] }
+            if let refused = faultRefusal(mm: mm, notifier: id, address: address) { return .failure(refused) }
+            return .success([Self.faultStep(notifier: id, address: address, write: write)])
 
         case .entry(let mm, let id, let name, let address, let write):
             guard let notifier = notifier(id), notifier.mm == mm else { return .failure(.ENOENT) }
