@@ -124,6 +124,75 @@ struct TraceLogTests {
         #expect(decoded.dropped == world.trace.dropped)
     }
 
+    /// The ring keeps an event in 80 bytes: numbers the world bounds in 32 bits, the flags in
+    /// bits, a statement's pointer and driver as one code. Every field comes back as it went in,
+    /// at the edges of what each can hold (an address of all 64 bits, a ret of any sign, a
+    /// pfn at the frame limit 2^28, a blockable false apart from none).
+    @Test("a record keeps every field of an event, in 80 bytes")
+    func compactRecord() throws {
+        #expect(MemoryLayout<TraceRecord>.stride == 80)
+        struct Log: Encodable {
+            var capacity = 4
+            var ring: [TraceEvent]
+            var head = 0
+            var dropped = 0
+        }
+        let full = TraceEvent(
+            seq: 7,
+            task: Int.max,
+            mm: 3,
+            op: "fault",
+            call: .invalidateRangeStart,
+            notifier: 2,
+            start: 0,
+            end: UInt64.max,
+            address: UInt64.max - 4095,
+            pfn: 1 << 28,
+            pages: (1 << 28) + 5,
+            heldLocks: [.driver(notifier: 2, name: "mmu_lock", spin: true)],
+            inRCU: true,
+            atomic: true,
+            ret: Int.min,
+            statement: "/fault/3",
+            driver: "kvm",
+            inSRCU: true,
+            event: .clear,
+            blockable: false
+        )
+        let bare = TraceEvent(
+            seq: 8,
+            task: nil,
+            mm: nil,
+            op: nil,
+            call: .frameFree,
+            notifier: nil,
+            start: nil,
+            end: nil,
+            address: nil,
+            pfn: nil,
+            pages: nil,
+            heldLocks: [],
+            inRCU: false,
+            atomic: false,
+            ret: nil,
+            statement: nil,
+            driver: nil,
+            event: nil,
+            blockable: nil
+        )
+        // A pointer without a driver, and the same pointer under another driver: pairs of their own.
+        let odd = [TraceEvent](
+            [(9, "/fault/3", nil), (10, "/fault/3", "gru"), (11, nil, "kvm")].map { seq, pointer, driver in
+                var event = bare
+                (event.seq, event.statement, event.driver, event.blockable, event.ret) = (seq, pointer, driver, true, 0)
+                return event
+            }
+        )
+        let events = [full, bare] + odd
+        let log = try JSONDecoder().decode(TraceLog.self, from: JSONEncoder().encode(Log(capacity: 8, ring: events)))
+        #expect(log.events == events)
+    }
+
     /// A driver lock's name is a number inside the model; its JSON is the name's text, as it
     /// was when the name was a string.
     @Test("a driver lock encodes its name as text")

@@ -388,10 +388,10 @@ extension World {
             atomic = inRCU || trace.holdsSpinlock(locks)
             inSRCU = me.srcuDepth > 0
         }
-        var (statement, driver): (Int32, Int32) = (-1, -1)
+        var statement: Int32 = 0
         if let id = info.statement, let node = info.notifier {
             let policy = notifiers[node - 1].policy
-            (statement, driver) = trace.statementCode(policy: policy, id: id) {
+            statement = trace.statementCode(policy: policy, id: id) {
                 let loaded = policies[policy]
                 return (loaded.code[id].statement.pointer, loaded.policy.name)
             }
@@ -414,7 +414,6 @@ extension World {
                 atomic: atomic,
                 ret: info.ret,
                 statement: statement,
-                driver: driver,
                 inSRCU: inSRCU,
                 event: info.event,
                 blockable: info.blockable

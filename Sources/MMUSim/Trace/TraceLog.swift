@@ -91,10 +91,10 @@ public struct TraceLog: Codable, Hashable, Sendable {
     @inline(__always)
     func holdsSpinlock(_ code: Int32) -> Bool { codes.spinning[Int(code)] }
 
-    /// The pointer and driver codes of statement `id` of the policy at `policy`, from `names`
-    /// the first time.
+    /// The code of statement `id` of the policy at `policy` (its pointer and its driver's name,
+    /// one pair of the tables), from `names` the first time.
     @inline(__always)
-    mutating func statementCode(policy: Int, id: Int, _ names: () -> (pointer: String, driver: String)) -> (pointer: Int32, driver: Int32) {
+    mutating func statementCode(policy: Int, id: Int, _ names: () -> (pointer: String, driver: String)) -> Int32 {
         if let known = codes.statement(policy: policy, id: id) { return known }
         return ownCodes().statementCode(policy: policy, id: id, names())
     }
@@ -117,8 +117,8 @@ public struct TraceLog: Codable, Hashable, Sendable {
             inRCU: record.inRCU,
             atomic: record.atomic,
             ret: record.ret,
-            statement: record.statement < 0 ? nil : codes.strings[Int(record.statement)],
-            driver: record.driver < 0 ? nil : codes.strings[Int(record.driver)],
+            statement: codes.string(codes.pairs[Int(record.statement)].pointer),
+            driver: codes.string(codes.pairs[Int(record.statement)].driver),
             inSRCU: record.inSRCU,
             event: record.event,
             blockable: record.blockable
@@ -145,8 +145,7 @@ public struct TraceLog: Codable, Hashable, Sendable {
             inRCU: event.inRCU,
             atomic: event.atomic,
             ret: event.ret,
-            statement: event.statement.map { codes.code($0) } ?? -1,
-            driver: event.driver.map { codes.code($0) } ?? -1,
+            statement: codes.pair(event.statement.map { codes.code($0) } ?? -1, event.driver.map { codes.code($0) } ?? -1),
             inSRCU: event.inSRCU,
             event: event.event,
             blockable: event.blockable
@@ -227,8 +226,12 @@ private final class Codes: @unchecked Sendable {
     @exclusivity(unchecked) var lastLockSets: (last: Int32, before: Int32) = (0, 0)
     /// The last task whose operation was looked up, and its operation's code.
     @exclusivity(unchecked) var lastOp: (task: Int, code: Int32) = (0, -1)
-    /// Driver statements' pointer and driver codes, by policy index and statement id.
-    @exclusivity(unchecked) var statementCodes: [[(pointer: Int32, driver: Int32)?]] = []
+    /// The pairs of a statement's pointer and its driver's name a record names by number (-1
+    /// for none); 0 is the pair of none, an event of no statement's.
+    @exclusivity(unchecked) var pairs: [(pointer: Int32, driver: Int32)] = [(-1, -1)]
+    @exclusivity(unchecked) var pairCodes: [Int64: Int32] = [Codes.key(-1, -1): 0]
+    /// Driver statements' pair codes, by policy index and statement id.
+    @exclusivity(unchecked) var statementCodes: [[Int32?]] = []
 
     /// A copy with the same tables.
     func copy() -> Codes {
@@ -236,6 +239,7 @@ private final class Codes: @unchecked Sendable {
         (copy.strings, copy.stringCodes, copy.lockSets, copy.lockSetCodes) = (strings, stringCodes, lockSets, lockSetCodes)
         copy.spinning = spinning
         (copy.lastLockSets, copy.lastOp, copy.statementCodes) = (lastLockSets, lastOp, statementCodes)
+        (copy.pairs, copy.pairCodes) = (pairs, pairCodes)
         return copy
     }
 
@@ -245,6 +249,21 @@ private final class Codes: @unchecked Sendable {
         let code = Int32(strings.count)
         strings.append(text)
         stringCodes[text] = code
+        return code
+    }
+
+    /// The string of code `code`, nil for -1.
+    func string(_ code: Int32) -> String? { code < 0 ? nil : strings[Int(code)] }
+
+    /// The dictionary key of a pair of string codes.
+    static func key(_ pointer: Int32, _ driver: Int32) -> Int64 { Int64(pointer) << 32 | Int64(UInt32(bitPattern: driver)) }
+
+    /// The code of the pair of string codes `pointer` and `driver`, added if it is new.
+    func pair(_ pointer: Int32, _ driver: Int32) -> Int32 {
+        if let code = pairCodes[Self.key(pointer, driver)] { return code }
+        let code = Int32(pairs.count)
+        pairs.append((pointer, driver))
+        pairCodes[Self.key(pointer, driver)] = code
         return code
     }
 
@@ -269,29 +288,31 @@ private final class Codes: @unchecked Sendable {
         return code
     }
 
-    /// The codes of statement `id` of the policy at `policy`, if they are known.
-    func statement(policy: Int, id: Int) -> (pointer: Int32, driver: Int32)? {
+    /// The pair code of statement `id` of the policy at `policy`, if it is known.
+    func statement(policy: Int, id: Int) -> Int32? {
         guard policy < statementCodes.count, id < statementCodes[policy].count else { return nil }
         return statementCodes[policy][id]
     }
 
-    /// The codes of statement `id` of the policy at `policy`, whose pointer and driver are
+    /// The pair code of statement `id` of the policy at `policy`, whose pointer and driver are
     /// `names`.
-    func statementCode(policy: Int, id: Int, _ names: (pointer: String, driver: String)) -> (pointer: Int32, driver: Int32) {
+    func statementCode(policy: Int, id: Int, _ names: (pointer: String, driver: String)) -> Int32 {
         while statementCodes.count <= policy { statementCodes.append([]) }
         if statementCodes[policy].count <= id { statementCodes[policy] += repeatElement(nil, count: id + 1 - statementCodes[policy].count) }
-        let codes = (code(names.pointer), code(names.driver))
-        statementCodes[policy][id] = codes
-        return codes
+        let code = pair(code(names.pointer), code(names.driver))
+        statementCodes[policy][id] = code
+        return code
     }
 }
 
-/// A trace event as the ring keeps it: no reference in it, its strings and lock set coded in
-/// the log's tables (-1 for none), its optional numbers stored plain with a bit each saying
-/// whether they are there (104 bytes, not the 176 of optionals: the ring of a busy world is
-/// megabytes, written at every event).
+/// A trace event as the ring keeps it: no reference in it, its strings, its statement and its
+/// lock set coded in the log's tables, its optional numbers stored plain with a bit each saying
+/// whether they are there, and the numbers a world bounds (an mm's, a notifier's, a pfn, a count
+/// of pages, each below 2^28 frames' worth) in 32 bits: 80 bytes, not the 176 of optionals. The
+/// ring of a busy world is megabytes, written at every event; its size is what a new world's
+/// first events pay to touch.
 struct TraceRecord {
-    /// Which of the optional numbers are there.
+    /// Which of the optional numbers are there, and the flags.
     private struct Fields: OptionSet {
         let rawValue: UInt16
         static let task = Fields(rawValue: 1 << 0)
@@ -303,29 +324,30 @@ struct TraceRecord {
         static let pfn = Fields(rawValue: 1 << 6)
         static let pages = Fields(rawValue: 1 << 7)
         static let ret = Fields(rawValue: 1 << 8)
+        static let inRCU = Fields(rawValue: 1 << 9)
+        static let atomic = Fields(rawValue: 1 << 10)
+        static let inSRCU = Fields(rawValue: 1 << 11)
+        static let blockableKnown = Fields(rawValue: 1 << 12)
+        static let blockable = Fields(rawValue: 1 << 13)
     }
 
     var seq: Int
-    private var fields: Fields = []
     private var taskValue = 0
-    private var mmValue = 0
-    private var notifierValue = 0
-    private var pfnValue = 0
-    private var pagesValue = 0
     private var retValue = 0
     private var startValue: UInt64 = 0
     private var endValue: UInt64 = 0
     private var addressValue: UInt64 = 0
+    private var mmValue: Int32 = 0
+    private var notifierValue: Int32 = 0
+    private var pfnValue: Int32 = 0
+    private var pagesValue: Int32 = 0
     var op: Int32
     var locks: Int32
+    /// The code of the statement's pointer and driver pair (0: none).
     var statement: Int32
-    var driver: Int32
+    private var fields: Fields = []
     var call: TraceCall
     var event: RangeEvent?
-    var blockable: Bool?
-    var inRCU: Bool
-    var atomic: Bool
-    var inSRCU: Bool
 
     init(
         seq: Int,
@@ -344,13 +366,12 @@ struct TraceRecord {
         atomic: Bool,
         ret: Int?,
         statement: Int32,
-        driver: Int32,
         inSRCU: Bool,
         event: RangeEvent?,
         blockable: Bool?
     ) {
-        (self.seq, self.op, self.call, self.locks, self.inRCU, self.atomic) = (seq, op, call, locks, inRCU, atomic)
-        (self.statement, self.driver, self.inSRCU, self.event, self.blockable) = (statement, driver, inSRCU, event, blockable)
+        (self.seq, self.op, self.call, self.locks, self.statement, self.event) = (seq, op, call, locks, statement, event)
+        (self.inRCU, self.atomic, self.inSRCU, self.blockable) = (inRCU, atomic, inSRCU, blockable)
         (self.task, self.mm, self.notifier, self.start, self.end, self.address) = (task, mm, notifier, start, end, address)
         (self.pfn, self.pages, self.ret) = (pfn, pages, ret)
     }
@@ -361,17 +382,30 @@ struct TraceRecord {
         if value == nil { fields.remove(field) } else { fields.insert(field) }
     }
 
+    /// `store` of a number the world bounds below 2^31, kept in 32 bits (one past them traps).
+    private static func store32(_ value: Int?, _ field: Fields, _ slot: inout Int32, _ fields: inout Fields) {
+        store(value.map { Int32($0) }, field, &slot, &fields, none: 0)
+    }
+
+    /// Whether `flag` is set.
+    private func flag(_ flag: Fields) -> Bool { fields.contains(flag) }
+
+    /// Sets or clears `flag`.
+    private mutating func set(_ flag: Fields, _ on: Bool) {
+        if on { fields.insert(flag) } else { fields.remove(flag) }
+    }
+
     var task: Int? {
         get { fields.contains(.task) ? taskValue : nil }
         set { Self.store(newValue, .task, &taskValue, &fields, none: 0) }
     }
     var mm: Int? {
-        get { fields.contains(.mm) ? mmValue : nil }
-        set { Self.store(newValue, .mm, &mmValue, &fields, none: 0) }
+        get { fields.contains(.mm) ? Int(mmValue) : nil }
+        set { Self.store32(newValue, .mm, &mmValue, &fields) }
     }
     var notifier: Int? {
-        get { fields.contains(.notifier) ? notifierValue : nil }
-        set { Self.store(newValue, .notifier, &notifierValue, &fields, none: 0) }
+        get { fields.contains(.notifier) ? Int(notifierValue) : nil }
+        set { Self.store32(newValue, .notifier, &notifierValue, &fields) }
     }
     var start: UInt64? {
         get { fields.contains(.start) ? startValue : nil }
@@ -386,15 +420,34 @@ struct TraceRecord {
         set { Self.store(newValue, .address, &addressValue, &fields, none: 0) }
     }
     var pfn: Int? {
-        get { fields.contains(.pfn) ? pfnValue : nil }
-        set { Self.store(newValue, .pfn, &pfnValue, &fields, none: 0) }
+        get { fields.contains(.pfn) ? Int(pfnValue) : nil }
+        set { Self.store32(newValue, .pfn, &pfnValue, &fields) }
     }
     var pages: Int? {
-        get { fields.contains(.pages) ? pagesValue : nil }
-        set { Self.store(newValue, .pages, &pagesValue, &fields, none: 0) }
+        get { fields.contains(.pages) ? Int(pagesValue) : nil }
+        set { Self.store32(newValue, .pages, &pagesValue, &fields) }
     }
     var ret: Int? {
         get { fields.contains(.ret) ? retValue : nil }
         set { Self.store(newValue, .ret, &retValue, &fields, none: 0) }
+    }
+    var inRCU: Bool {
+        get { flag(.inRCU) }
+        set { set(.inRCU, newValue) }
+    }
+    var atomic: Bool {
+        get { flag(.atomic) }
+        set { set(.atomic, newValue) }
+    }
+    var inSRCU: Bool {
+        get { flag(.inSRCU) }
+        set { set(.inSRCU, newValue) }
+    }
+    var blockable: Bool? {
+        get { flag(.blockableKnown) ? flag(.blockable) : nil }
+        set {
+            set(.blockableKnown, newValue != nil)
+            set(.blockable, newValue == true)
+        }
     }
 }
