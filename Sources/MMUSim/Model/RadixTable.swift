@@ -92,7 +92,9 @@ public struct RadixTable: Codable, Hashable, Sendable {
 
     /// The entry for a virtual page number, 0 when none.
     public func get(_ vpn: UInt64) -> UInt64 {
-        guard let leaf = leafIndex(vpn).leaf else { return 0 }
+        // An empty table answers without a walk (a driver's TLB-only or spte-only side, which
+        // the checker looks up after every fault).
+        guard count > 0, let leaf = leafIndex(vpn).leaf else { return 0 }
         return leaves[leaf][Self.slot(vpn, level: Self.upperLevels)]
     }
 
