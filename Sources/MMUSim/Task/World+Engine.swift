@@ -336,7 +336,9 @@ extension World {
 
     /// Nil when the running task could take `lock` now; otherwise what it waits for.
     func waitReason(for lock: Lock) -> String? {
-        holder(of: lock, except: current).map { "\(lock.label) held by task \($0)" }
+        // The running task is the only one (a lone fault, at its every lock): no other holder.
+        if tasks.count == 1, hasRunningTask { return nil }
+        return holder(of: lock, except: current).map { "\(lock.label) held by task \($0)" }
     }
 
     /// Runs `body` with `locks` added to the running task's held locks, for a step that takes
