@@ -35,7 +35,7 @@ func perform(_ world: inout World, _ operation: MMUSim.Operation) -> OpResult {
 /// Faults every page of `size` bytes from `base` into kvm (notifier 1), then gru (notifier 2).
 /// Each fault's task is checked done; that each one mapped its page is checked once at the
 /// end, by the entries kvm's sptes and gru's TLB then hold (one read of a task's result, a
-/// 300-byte value behind a box, cost the loop a tenth of a fault, none of it the model's).
+/// 300-byte value behind a box, cost the loop 4% of a fault, none of it the model's).
 func faultIntoBoth(_ world: inout World, mm: Int, base: UInt64, size: UInt64) {
     var address = base
     while address < base + size {
