@@ -81,7 +81,9 @@ struct SearchTests {
         }
         // A task's own fields and those of its state, the box they share.
         let taskFields = labels(task).filter { $0 != "storage" } + labels(task.state)
-        #expect(Set(taskFields) == Set(TaskStruct.sameStateFields) && taskFields.count == TaskStruct.sameStateFields.count, "\(taskFields)")
+        let taskNamed = TaskStruct.sameStateFields + TaskStruct.notStateFields
+        #expect(Set(taskFields) == Set(taskNamed) && taskFields.count == taskNamed.count, "\(taskFields)")
+        #expect(Set(TaskStruct.sameStateFields).isDisjoint(with: TaskStruct.notStateFields))
         var other = world
         #expect(world.sameState(other) && world == other)
         _ = other.perform(.mmap(mm: mm, addr: nil, length: pageSize, prot: [.read, .write], flags: MmapFlags(), file: nil, offset: 0))

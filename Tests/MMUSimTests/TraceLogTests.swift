@@ -63,6 +63,26 @@ struct TraceLogTests {
         #expect(installs == ["spteSet mmu_lock:\(kvm)", "tlbDropin tfh:\(gru)", "spteSet mmu_lock:\(kvm)", "tlbDropin tfh:\(gru)"])
     }
 
+    /// A task keeps the codes its events take from the trace's tables (`EventCodes`), for the
+    /// tables they were looked up in: a kvm fault paused under mmu_lock, its world's log then
+    /// replaced by a new one (whose tables number the sets anew: gru's tfh came first in the
+    /// old), shows mmu_lock in the events it makes in the new log, and none once it let go.
+    @Test("a task's kept lock-set code is looked up again in another log's tables")
+    func eventCodesFollowTheTables() {
+        var (lab, addr, kvm, gru, _) = Self.twoPagesUnderKVMAndGRU()
+        lab.fault(gru, addr, write: true)
+        var world = lab.world
+        let id = world.start(.fault(mm: lab.mm, notifier: kvm, address: addr, write: true), pauseAt: "driver:kvm:/fault/5")
+        #expect(world.run(id) == .paused)
+        let kept = world.tasks.first { $0.id == id }!.state.eventCodes
+        #expect(kept.serial == world.trace.codesSerial && kept.locks > 1, "mmu_lock's set came after tfh's")
+        world.trace = TraceLog(capacity: 100)
+        let before = world.lastSeq
+        world.resume(id)
+        let shown = world.trace.events(after: before).map { "\($0.call)\($0.statement ?? "") \($0.locks.joined())" }
+        #expect(shown == ["driver/fault/5 mmu_lock:\(kvm)", "spteSet mmu_lock:\(kvm)", "driver/fault/6 mmu_lock:\(kvm)", "driver/fault/7 "])
+    }
+
     /// An event's atomic flag comes from its lock set (a spinlock held) and rcu_read_lock: kvm's
     /// mmu_lock is a spinlock, dmirror's mutex sleeps (lib/test_hmm.c's dmirror->mutex), and a
     /// set seen again keeps what it said the first time.

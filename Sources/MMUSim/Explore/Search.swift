@@ -734,6 +734,10 @@ extension TaskStruct {
         "id", "operation", "program", "locks", "rcuDepth", "rcuEpoch", "srcuDepth", "srcuEpoch", "status", "blockedOn", "pauseAt",
         "result", "stepsRun", "openRanges", "scratch", "mm", "isWorker",
     ]
+
+    /// The stored fields that are no part of a task's state, which `sameState` leaves out: the
+    /// codes its events take from the trace's tables (`EventCodes`, a cache).
+    static let notStateFields = ["eventCodes"]
 }
 
 extension Array {

@@ -264,8 +264,13 @@ struct TaskState: Codable, Hashable, Sendable {
     @Shared var operation: Operation
     /// The steps still to run; the last element runs next.
     var program: [Step]
-    /// The locks it holds, in the order taken.
-    var locks: [Lock] = []
+    /// The locks it holds, in the order taken. (A change makes its code in the trace's tables
+    /// unknown: `eventCodes`.)
+    var locks: [Lock] = [] {
+        didSet { eventCodes.serial = 0 }
+    }
+    /// The codes of its operation and lock set in the trace's tables, kept for its next events.
+    var eventCodes = EventCodes()
     /// Nesting depth of rcu_read_lock.
     var rcuDepth = 0
     /// Bumped when the outermost rcu_read_unlock runs; grace periods compare it.
@@ -314,6 +319,7 @@ struct TaskState: Codable, Hashable, Sendable {
         stepsRun = 0
         if !openRanges.isEmpty { openRanges.removeAll(keepingCapacity: true) }
         scratch.reset()
+        eventCodes = EventCodes()
         assert(self == TaskState(operation: operation, program: []), "a reused task's state is not a new one's")
     }
 
@@ -371,6 +377,23 @@ extension TaskStruct {
 
     /// Whether `writer` writes this task's state.
     fileprivate func isStateWritten(by writer: SharedWriter<TaskState>) -> Bool { storage.isWritten(by: writer) }
+}
+
+/// The codes a task's events take from the trace's tables, kept in the task: its operation's
+/// and its lock set's (with whether the set holds a spinlock), known for the tables of serial
+/// `serial` (0: none known). Every event of a task names them, and looking them up compared
+/// the task's lock array with the tables' sets at each event. A change of the task's locks
+/// makes them unknown (`TaskState.locks`), and a new task starts with none. The tables only
+/// grow, and a copy of them has a serial of its own, so codes known for a serial are right for
+/// as long as the tables of that serial live, in any copy of the world; another log's tables
+/// never match. Not part of the task's value.
+struct EventCodes: NotPartOfValue {
+    var serial: UInt64 = 0
+    var op: Int32 = 0
+    var locks: Int32 = 0
+    var spinning = false
+
+    init() {}
 }
 
 /// The state of the task whose steps the engine runs, written in place through its box's

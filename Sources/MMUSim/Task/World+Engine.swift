@@ -383,11 +383,20 @@ extension World {
         if hasRunningTask {
             task = current
             if mm == nil { mm = me.operation.mm }
-            op = trace.opCode(task: current) ?? trace.opCode(task: current, name: me.operation.name)
-            locks = trace.lockSetCode(me.locks)
+            // The task's codes, looked up only when it has none for these tables.
+            var codes = me.eventCodes
+            if codes.serial != trace.codesSerial {
+                codes.op = trace.opCode(task: current) ?? trace.opCode(task: current, name: me.operation.name)
+                codes.locks = trace.lockSetCode(me.locks)
+                codes.spinning = trace.holdsSpinlock(codes.locks)
+                // Read after the lookups: one that added a code made the tables the log's own.
+                codes.serial = trace.codesSerial
+                me.eventCodes = codes
+            }
+            (op, locks) = (codes.op, codes.locks)
             inRCU = me.rcuDepth > 0
             // `isAtomic`, whether the set holds a spinlock read off its code.
-            atomic = inRCU || trace.holdsSpinlock(locks)
+            atomic = inRCU || codes.spinning
             inSRCU = me.srcuDepth > 0
         }
         var statement: Int32 = 0

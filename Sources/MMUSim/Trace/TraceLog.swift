@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The world's trace: a ring of the most recent events, with a count of those that fell off.
 ///
 /// The ring keeps each event as a `TraceRecord`, a fixed-size value with no reference in it:
@@ -86,6 +88,10 @@ public struct TraceLog: Codable, Hashable, Sendable {
         if codes.lockSets[Int(before)].sameElements(locks) { return before }
         return ownCodes().lockSetCode(locks)
     }
+
+    /// The serial of the tables the codes index (`EventCodes`).
+    @inline(__always)
+    var codesSerial: UInt64 { codes.serial }
 
     /// Whether the lock set of code `code` holds a spinlock (known when the set was coded).
     @inline(__always)
@@ -213,6 +219,9 @@ public struct TraceLog: Codable, Hashable, Sendable {
 /// Its fields' exclusivity is unchecked: no access to one overlaps another, and the runtime's
 /// check of each cost more than the lookup it guarded.
 private final class Codes: @unchecked Sendable {
+    /// This set of tables' own number: a copy has another (`EventCodes` keeps codes by it).
+    let serial = Codes.serials.add(1, ordering: .relaxed).newValue
+    private static let serials = Atomic<UInt64>(0)
     /// The strings the records name (operations, statement pointers, drivers).
     @exclusivity(unchecked) var strings: [String] = []
     @exclusivity(unchecked) var stringCodes: [String: Int32] = [:]
