@@ -66,7 +66,8 @@ struct TraceLogTests {
     /// A task keeps the codes its events take from the trace's tables (`EventCodes`), for the
     /// tables they were looked up in: a kvm fault paused under mmu_lock, its world's log then
     /// replaced by a new one (whose tables number the sets anew: gru's tfh came first in the
-    /// old), shows mmu_lock in the events it makes in the new log, and none once it let go.
+    /// old), shows mmu_lock in the events it makes in the new log, and none once it let go; a
+    /// task made in a finished fault's state (`SpareTask`) names its own operation, not the fault.
     @Test("a task's kept lock-set code is looked up again in another log's tables")
     func eventCodesFollowTheTables() {
         var (lab, addr, kvm, gru, _) = Self.twoPagesUnderKVMAndGRU()
@@ -81,6 +82,12 @@ struct TraceLogTests {
         world.resume(id)
         let shown = world.trace.events(after: before).map { "\($0.call)\($0.statement ?? "") \($0.locks.joined())" }
         #expect(shown == ["driver/fault/5 mmu_lock:\(kvm)", "spteSet mmu_lock:\(kvm)", "driver/fault/6 mmu_lock:\(kvm)", "driver/fault/7 "])
+        // A task made in a finished fault's state (`SpareTask`) names its own operation.
+        _ = world.perform(.fault(mm: lab.mm, notifier: gru, address: addr + pageSize, write: true))
+        let seq = world.lastSeq
+        _ = world.perform(.munmap(mm: lab.mm, addr: addr, length: 2 * pageSize))
+        let ops = Set(world.trace.events(after: seq).compactMap(\.op))
+        #expect(ops == ["munmap"])
     }
 
     /// An event's atomic flag comes from its lock set (a spinlock held) and rcu_read_lock: kvm's

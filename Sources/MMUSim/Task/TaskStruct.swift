@@ -379,16 +379,17 @@ extension TaskStruct {
     fileprivate func isStateWritten(by writer: SharedWriter<TaskState>) -> Bool { storage.isWritten(by: writer) }
 }
 
-/// The codes a task's events take from the trace's tables, kept in the task: its operation's
-/// and its lock set's (with whether the set holds a spinlock), known for the tables of serial
-/// `serial` (0: none known). Every event of a task names them, and looking them up compared
-/// the task's lock array with the tables' sets at each event. A change of the task's locks
-/// makes them unknown (`TaskState.locks`), and a new task starts with none. The tables only
-/// grow, and a copy of them has a serial of its own, so codes known for a serial are right for
-/// as long as the tables of that serial live, in any copy of the world; another log's tables
-/// never match. Not part of the task's value.
+/// The codes a task's events take from the trace's tables, kept in the task: its lock set's
+/// (with whether the set holds a spinlock), known for the tables of serial `serial`, and its
+/// operation's, known for those of `opSerial` (0: none known). Every event of a task names
+/// them, and looking them up compared the task's lock array with the tables' sets at each
+/// event. A change of the task's locks makes its lock set's unknown (`TaskState.locks`), and a
+/// new task starts with none. The tables only grow, and a copy of them has a serial of its
+/// own, so a code known for a serial is right in those tables, and in any later copy of them,
+/// in any copy of the world; another log's tables never match. Not part of the task's value.
 struct EventCodes: NotPartOfValue {
     var serial: UInt64 = 0
+    var opSerial: UInt64 = 0
     var op: Int32 = 0
     var locks: Int32 = 0
     var spinning = false

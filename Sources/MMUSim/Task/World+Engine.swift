@@ -386,11 +386,12 @@ extension World {
             // The task's codes, looked up only when it has none for these tables.
             var codes = me.eventCodes
             if codes.serial != trace.codesSerial {
-                codes.op = trace.opCode(task: current) ?? trace.opCode(task: current, name: me.operation.name)
+                if codes.opSerial != trace.codesSerial { codes.op = trace.opCode(name: me.operation.name) }
                 codes.locks = trace.lockSetCode(me.locks)
                 codes.spinning = trace.holdsSpinlock(codes.locks)
-                // Read after the lookups: one that added a code made the tables the log's own.
-                codes.serial = trace.codesSerial
+                // Read after the lookups: one that added a code made the tables the log's own, a
+                // copy holding every code known before.
+                (codes.serial, codes.opSerial) = (trace.codesSerial, trace.codesSerial)
                 me.eventCodes = codes
             }
             (op, locks) = (codes.op, codes.locks)

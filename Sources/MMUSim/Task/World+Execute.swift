@@ -24,10 +24,7 @@ extension World {
         case .secondaryFault(let node, let address, let write):
             return requeued(policyFault(node, address: address, write: write), .secondaryFault(notifier: node, address: address, write: write))
         case .dropUser(let mm): return requeued(dropUser(mm: mm), .dropUser(mm: mm))
-        case let other:
-            let exec = executeOther(other)
-            if case .blocked = exec { me.program.append(other) }
-            return exec
+        case let other: return requeued(executeOther(other), other)
         }
     }
 

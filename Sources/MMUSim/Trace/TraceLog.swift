@@ -60,19 +60,14 @@ public struct TraceLog: Codable, Hashable, Sendable {
         return codes
     }
 
-    /// The code of the operation task `task` runs, if it is the task last asked for (ids are
-    /// never reused).
-    @inline(__always)
-    func opCode(task: Int) -> Int32? { codes.lastOp.code >= 0 && codes.lastOp.task == task ? codes.lastOp.code : nil }
-
-    /// The code of `name`, the operation task `task` runs.
-    mutating func opCode(task: Int, name: String) -> Int32 {
+    /// The code of `name`, an operation's (a task keeps its own: `EventCodes`).
+    mutating func opCode(name: String) -> Int32 {
         let codes = ownCodes()
         // A new task most often runs what the last one ran (a fault after a fault): its name is
         // compared with that one's (a short string is two words), not hashed.
-        let last = codes.lastOp.code
+        let last = codes.lastOp
         let found = last >= 0 && codes.strings[Int(last)] == name ? last : codes.code(name)
-        codes.lastOp = (task, found)
+        codes.lastOp = found
         return found
     }
 
@@ -233,8 +228,8 @@ private final class Codes: @unchecked Sendable {
     @exclusivity(unchecked) var lockSetCodes: [[Lock]: Int32] = [[]: 0]
     /// The last two lock sets looked up, the last first, to find them again without hashing.
     @exclusivity(unchecked) var lastLockSets: (last: Int32, before: Int32) = (0, 0)
-    /// The last task whose operation was looked up, and its operation's code.
-    @exclusivity(unchecked) var lastOp: (task: Int, code: Int32) = (0, -1)
+    /// The code of the operation last looked up.
+    @exclusivity(unchecked) var lastOp: Int32 = -1
     /// The pairs of a statement's pointer and its driver's name a record names by number (-1
     /// for none); 0 is the pair of none, an event of no statement's.
     @exclusivity(unchecked) var pairs: [(pointer: Int32, driver: Int32)] = [(-1, -1)]
