@@ -307,20 +307,47 @@ struct TaskState: Codable, Hashable, Sendable {
     /// fails the tests): the operation and result boxes are written in place, the arrays
     /// emptied with their room kept.
     mutating func reset(operation: Operation) {
-        self.operation = operation
+        // A fault after a fault (the commonest succession) takes the new one's numbers alone:
+        // a whole operation assigned is copied, and the old one destroyed, by functions that
+        // switch over its every case.
+        if case .fault(let mm, let notifier, let address, let write) = operation, case .fault = self.operation {
+            self.operation = .fault(mm: mm, notifier: notifier, address: address, write: write)
+        } else {
+            self.operation = operation
+        }
         result = OpResult()
         // An array already empty (as a finished task's mostly are) is left alone.
         if !program.isEmpty { program.removeAll(keepingCapacity: true) }
         if !locks.isEmpty { locks.removeAll(keepingCapacity: true) }
         (rcuDepth, rcuEpoch, srcuDepth, srcuEpoch) = (0, 0, 0, 0)
         status = .runnable
-        blockedOn = nil
-        pauseAt = nil
+        // A string that is there already nil is left alone (an assignment releases the old one).
+        if blockedOn != nil { blockedOn = nil }
+        if pauseAt != nil { pauseAt = nil }
         stepsRun = 0
         if !openRanges.isEmpty { openRanges.removeAll(keepingCapacity: true) }
         scratch.reset()
         eventCodes = EventCodes()
         assert(self == TaskState(operation: operation, program: []), "a reused task's state is not a new one's")
+    }
+
+    /// Sets up the program of a new task that runs `operation` (its steps `steps`, or a
+    /// secondary fault's one step), with the mm's user reference `dropUser` dropped at its end,
+    /// in one access to the state. (Field by field on the task, each change checked that the
+    /// state's box was unique.)
+    mutating func begin(_ operation: Operation, pauseAt: String?, dropUser mm: Int?, steps: [Step]) {
+        if pauseAt != nil { self.pauseAt = pauseAt }
+        // Room for what a short operation pushes (a secondary fault's program and its gup's
+        // steps): its program then grows in place (a reused task's has it already). The last
+        // step runs first.
+        let room = max(16, steps.count + 1)
+        if program.capacity < room { program.reserveCapacity(room) }
+        if let mm { program.append(.dropUser(mm: mm)) }
+        if case .fault(_, let notifier, let address, let write) = operation {
+            program.append(World.faultStep(notifier: notifier, address: address, write: write))
+        } else {
+            program.push(steps)
+        }
     }
 
     /// True in atomic context: a spinlock or rcu_read_lock is held (v17 RCU disables preemption).

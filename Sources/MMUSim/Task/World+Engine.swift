@@ -36,7 +36,6 @@ extension World {
         let id = nextTaskID
         nextTaskID += 1
         var task = spareTask.take(id: id, operation: operation) ?? TaskStruct(id: id, operation: operation, program: [])
-        task.pauseAt = pauseAt
         // A registration's policy joins the world's table first: its plan names it by index.
         let subscribe = enterRegisteredPolicy(operation)
         // A secondary fault's one step is built where it goes (the commonest operation: no
@@ -52,23 +51,15 @@ extension World {
             }
         }
         if let refused {
+            task.pauseAt = pauseAt
             task.result.fail(refused)
             task.status = .done
         } else {
-            // Room for what a short operation pushes (a secondary fault's program and its gup's
-            // steps): its program then grows in place. The last step runs first.
-            task.program.reserveCapacity(max(16, steps.count + 1))
             // BUG_ON(atomic_read(&mm->mm_users) <= 0): the caller of mmu_notifier_register, and a
             // thread faulting a secondary MMU, use the mm: a user reference for the whole call.
-            if let mm = holdsUser(operation, subscribe: subscribe) {
-                mms[mm - 1].users += 1
-                task.program.append(.dropUser(mm: mm))
-            }
-            if case .fault(_, let notifier, let address, let write) = operation {
-                task.program.append(Self.faultStep(notifier: notifier, address: address, write: write))
-            } else {
-                task.program.push(steps)
-            }
+            let user = holdsUser(operation, subscribe: subscribe)
+            if let mm = user { mms[mm - 1].users += 1 }
+            task.state.begin(operation, pauseAt: pauseAt, dropUser: user, steps: steps)
         }
         tasks.append(task)
         return id
