@@ -233,8 +233,9 @@ extension World {
     }
 
     /// What makes the running task atomic (`rcu_read_lock and mmu_lock:1`), or nil when it
-    /// may sleep.
-    func atomicContext() -> String? {
+    /// may sleep. (Mutating to read the world in place: a non-mutating call from a step copies
+    /// it.)
+    mutating func atomicContext() -> String? {
         // Modern: a callback in a non-blockable range (non_block_start), and an SRCU callback
         // (free_notifier), may not sleep either.
         var (nonBlocking, srcuCallback) = (false, false)

@@ -317,16 +317,20 @@ extension World {
 
     // MARK: Locks
 
-    /// The task other than `id` that holds a lock conflicting with `lock`, if any.
-    func holder(of lock: Lock, except id: Int) -> Int? {
+    /// The task other than `id` that holds a lock conflicting with `lock`, if any. (Mutating, as
+    /// `waitReason` is: a step asks, and a non-mutating call from a mutating one copies the
+    /// world, 304 bytes, to read it.)
+    mutating func holder(of lock: Lock, except id: Int) -> Int? {
         for index in tasks.indices where tasks[index].id != id && tasks[index].locks.contains(where: { $0.conflicts(with: lock) }) {
             return tasks[index].id
         }
         return nil
     }
 
-    /// Nil when the running task could take `lock` now; otherwise what it waits for.
-    func waitReason(for lock: Lock) -> String? {
+    /// Nil when the running task could take `lock` now; otherwise what it waits for. (Mutating
+    /// to read the world in place: every lock a step takes asks, and a non-mutating call from a
+    /// step copied the world to read it.)
+    mutating func waitReason(for lock: Lock) -> String? {
         // The running task is the only one (a lone fault, at its every lock): no other holder.
         if tasks.count == 1, hasRunningTask { return nil }
         return holder(of: lock, except: current).map { "\(lock.label) held by task \($0)" }

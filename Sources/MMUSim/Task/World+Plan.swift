@@ -2,15 +2,17 @@ extension Errno: Error {}
 
 extension World {
     /// ENOSYS for an operation the world's kernel does not have.
+    /// (Mutating, as the world's other checks of a new task are: a non-mutating call from
+    /// `start` copies the world to read it.)
     @inline(__always)
-    func unmodelled(_ operation: Operation) -> Errno? {
+    mutating func unmodelled(_ operation: Operation) -> Errno? {
         if config.kernel == .modern, !Self.modelledInModern(operation) { return .ENOSYS }
         if config.kernel == .v17, !Self.modelledInV17(operation) { return .ENOSYS }
         return nil
     }
 
     /// What the entry of a secondary fault answers for these arguments, if it refuses them.
-    func faultRefusal(mm: Int, notifier id: Int, address: UInt64) -> Errno? {
+    mutating func faultRefusal(mm: Int, notifier id: Int, address: UInt64) -> Errno? {
         // The notifier read in place: a copy would retain each of its tables.
         guard id >= 1, id <= notifiers.count, notifiers[id - 1].mm == mm else { return .ENOENT }
         guard live(mm), notifiers[id - 1].state != .unregistered, !notifiers[id - 1].frozen else { return .EFAULT }
@@ -27,7 +29,7 @@ extension World {
     /// Checks an operation's arguments as the system call's entry checks do, and gives the
     /// steps its task runs. Checks that depend on the mm's layout happen in the steps, after
     /// the locks are taken.
-    func plan(_ operation: Operation) -> Result<[Step], Errno> {
+    mutating func plan(_ operation: Operation) -> Result<[Step], Errno> {
         if let refused = unmodelled(operation) { return .failure(refused) }
         switch operation {
         case .mmap(let mm, let addr, let length, let prot, let flags, let file, let offset):
