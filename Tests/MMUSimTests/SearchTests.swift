@@ -377,4 +377,25 @@ struct RadixTableIdentityTests {
         #expect(decoded == b && decoded.hashValue == b.hashValue)
         #expect(b.hasLeaf(for: 0x200) && !b.hasLeaf(for: 0x10_0000))
     }
+
+    @Test("a table encodes its upper tables as a list of 512-entry tables (kept in one array), and a table of another size does not decode")
+    func encodedTables() throws {
+        var table = RadixTable()
+        table.set(0x200, 7)
+        table.set(1 << 27, 8)
+        let object = try #require(JSONSerialization.jsonObject(with: JSONEncoder().encode(table)) as? [String: Any])
+        let uppers = try #require(object["uppers"] as? [[Int]])
+        // The root, and for 0x200 and 1 << 27 a PUD and a PMD each: five tables.
+        #expect(uppers.count == 5 && uppers.allSatisfy { $0.count == 512 })
+        #expect(uppers[0].filter { $0 != 0 }.count == 2)
+        let leaves = try #require(object["leaves"] as? [[Int]])
+        #expect(leaves.count == 2 && leaves.allSatisfy { $0.count == 512 })
+        let decoded = try JSONDecoder().decode(RadixTable.self, from: JSONEncoder().encode(table))
+        #expect(decoded == table && decoded.get(0x200) == 7 && decoded.get(1 << 27) == 8 && decoded.get(0x201) == 0)
+        var short = object
+        short["uppers"] = [Array(uppers[0].prefix(511))] + uppers.dropFirst()
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(RadixTable.self, from: JSONSerialization.data(withJSONObject: short))
+        }
+    }
 }

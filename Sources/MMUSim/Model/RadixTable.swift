@@ -13,12 +13,16 @@ public struct RadixTable: Codable, Hashable, Sendable {
     /// The number of levels above the leaf tables.
     static let upperLevels = 3
 
-    /// Upper-level tables (PGD, PUD, PMD); each entry is a child index plus one, or 0.
-    /// Index 0 is the root and is never freed.
-    private var uppers: [[Int32]] = [Array(repeating: 0, count: fanout)]
+    /// Upper-level tables (PGD, PUD, PMD), `fanout` entries each, one after another (table `t`
+    /// at `t * fanout`); each entry is a child index plus one, or 0. Table 0 is the root and is
+    /// never freed. (One array, not one a table: a walk reads one level in one access, and a
+    /// write checks one array unique, not the list's and the table's.)
+    private var uppers = [Int32](repeating: 0, count: fanout)
     /// How many entries of each upper table are in use.
     private var upperUsed: [Int32] = [0]
-    /// Leaf tables (PTE pages) of entries.
+    /// Leaf tables (PTE pages) of entries, an array each (one array of them all grows by
+    /// doubling, and the copies it leaves behind stay resident: 6 bytes a page more with kvm and
+    /// gru).
     private var leaves: [[UInt64]] = []
     /// How many entries of each leaf are non-zero.
     private var leafUsed: [Int32] = []
@@ -37,12 +41,18 @@ public struct RadixTable: Codable, Hashable, Sendable {
         case uppers, upperUsed, leaves, leafUsed, freeUppers, freeLeaves, count
     }
 
-    /// Decodes the tables and sums their entries' hash again.
+    /// Decodes the tables (a list of tables each, as they were always encoded) and sums their
+    /// entries' hash again.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        uppers = try container.decode([[Int32]].self, forKey: .uppers)
+        let upperTables = try container.decode([[Int32]].self, forKey: .uppers)
+        let leafTables = try container.decode([[UInt64]].self, forKey: .leaves)
+        guard upperTables.allSatisfy({ $0.count == Self.fanout }), leafTables.allSatisfy({ $0.count == Self.fanout }), !upperTables.isEmpty else {
+            throw DecodingError.dataCorruptedError(forKey: .uppers, in: container, debugDescription: "a table does not hold \(Self.fanout) entries")
+        }
+        uppers = Array(upperTables.joined())
         upperUsed = try container.decode([Int32].self, forKey: .upperUsed)
-        leaves = try container.decode([[UInt64]].self, forKey: .leaves)
+        leaves = leafTables
         leafUsed = try container.decode([Int32].self, forKey: .leafUsed)
         freeUppers = try container.decode([Int32].self, forKey: .freeUppers)
         freeLeaves = try container.decode([Int32].self, forKey: .freeLeaves)
@@ -50,6 +60,23 @@ public struct RadixTable: Codable, Hashable, Sendable {
         var sum: UInt64 = 0
         forEach(from: 0, to: Self.pages) { sum &+= Self.mix($0, $1) }
         digest = sum
+    }
+
+    /// Encodes the tables as a list of tables each.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(Self.tables(uppers), forKey: .uppers)
+        try container.encode(upperUsed, forKey: .upperUsed)
+        try container.encode(leaves, forKey: .leaves)
+        try container.encode(leafUsed, forKey: .leafUsed)
+        try container.encode(freeUppers, forKey: .freeUppers)
+        try container.encode(freeLeaves, forKey: .freeLeaves)
+        try container.encode(count, forKey: .count)
+    }
+
+    /// `entries` cut into its tables.
+    private static func tables<Entry>(_ entries: [Entry]) -> [[Entry]] {
+        stride(from: 0, to: entries.count, by: fanout).map { Array(entries[$0..<$0 + fanout]) }
     }
 
     /// Every page number the table covers.
@@ -103,7 +130,7 @@ public struct RadixTable: Codable, Hashable, Sendable {
     private func leafIndex(_ vpn: UInt64) -> (leaf: Int?, visited: Int) {
         var table = 0
         for level in 0..<Self.upperLevels {
-            let child = uppers[table][Self.slot(vpn, level: level)]
+            let child = uppers[table * Self.fanout + Self.slot(vpn, level: level)]
             if child == 0 { return (nil, level + 1) }
             table = Int(child - 1)
         }
@@ -118,12 +145,12 @@ public struct RadixTable: Codable, Hashable, Sendable {
         }
         var table = 0
         for level in 0..<Self.upperLevels {
-            let index = Self.slot(vpn, level: level)
-            var child = uppers[table][index]
+            let index = table * Self.fanout + Self.slot(vpn, level: level)
+            var child = uppers[index]
             if child == 0 {
                 let isLeafLevel = level == Self.upperLevels - 1
                 child = Int32((isLeafLevel ? allocLeaf() : allocUpper()) + 1)
-                uppers[table][index] = child
+                uppers[index] = child
                 upperUsed[table] += 1
             }
             table = Int(child - 1)
@@ -145,7 +172,7 @@ public struct RadixTable: Codable, Hashable, Sendable {
         var table = 0
         for level in 0..<Self.upperLevels {
             let index = Self.slot(vpn, level: level)
-            let child = uppers[table][index]
+            let child = uppers[table * Self.fanout + index]
             if child == 0 { return }
             path.append((table, index))
             table = Int(child - 1)
@@ -166,7 +193,7 @@ public struct RadixTable: Codable, Hashable, Sendable {
         var level = path.count - 1
         while level >= 0 {
             let (table, index) = path[level]
-            uppers[table][index] = 0
+            uppers[table * Self.fanout + index] = 0
             upperUsed[table] -= 1
             if upperUsed[table] > 0 || table == 0 { break }
             freeUppers.append(Int32(table))
@@ -176,9 +203,9 @@ public struct RadixTable: Codable, Hashable, Sendable {
 
     private mutating func allocUpper() -> Int {
         if let index = freeUppers.popLast() { return Int(index) }
-        uppers.append(Array(repeating: 0, count: Self.fanout))
+        uppers.append(contentsOf: repeatElement(0, count: Self.fanout))
         upperUsed.append(0)
-        return uppers.count - 1
+        return upperUsed.count - 1
     }
 
     private mutating func allocLeaf() -> Int {
@@ -232,11 +259,11 @@ public struct RadixTable: Codable, Hashable, Sendable {
             }
             return
         }
+        let offset = table * Self.fanout
         if upperUsed[table] == 0 { return }
-        let children = uppers[table]
-        for index in first...last where children[index] != 0 {
+        for index in first...last where uppers[offset + index] != 0 {
             walk(
-                table: Int(children[index] - 1),
+                table: Int(uppers[offset + index] - 1),
                 level: level + 1,
                 base: base + UInt64(index) * span,
                 start: start,
@@ -332,7 +359,7 @@ public struct RadixTable: Codable, Hashable, Sendable {
         }
         guard first <= last, upperUsed[table] > 0 else { return upperUsed[table] == 0 }
         for index in first...last where stoppedAt == nil {
-            let child = uppers[table][index]
+            let child = uppers[table * Self.fanout + index]
             if child == 0 { continue }
             let childTable = Int(child - 1)
             let emptied = updateWalk(
@@ -347,7 +374,7 @@ public struct RadixTable: Codable, Hashable, Sendable {
                 body
             )
             if emptied {
-                uppers[table][index] = 0
+                uppers[table * Self.fanout + index] = 0
                 upperUsed[table] -= 1
                 if level + 1 == Self.upperLevels {
                     freeLeaves.append(Int32(childTable))
