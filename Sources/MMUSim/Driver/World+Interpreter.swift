@@ -135,7 +135,7 @@ extension World {
 
     /// `enterProgram` once its frame is the task's innermost.
     private mutating func enterFramedProgram(_ node: Int, _ statements: [Int]) {
-        me.program.append(.driverReturn(notifier: node))
+        me.program.appendClaimed(.driverReturn(notifier: node))
         pushStatements(node, statements)
     }
 
@@ -154,7 +154,7 @@ extension World {
     mutating func failIntoGupElse(_ errno: Errno) -> Bool {
         guard let gup = me.scratch.driverFrames.last?.gup, let otherwise = gup.otherwise else { return false }
         let node = frame.notifier
-        while let last = me.program.popLast() {
+        while let last = me.program.popClaimed() {
             if case .driverGupDone(let owner) = last, owner == node { break }
         }
         me.locks.removeSubrange(gup.locks...)
@@ -332,7 +332,7 @@ extension World {
         // another task can run (an invalidate_range_start's window is open once its last
         // statement has run).
         if case .ran = result, me.program.nextIsReturn(of: node) {
-            me.program.removeLast()
+            _ = me.program.popClaimed()
             _ = driverReturn(node)
         }
         return result
@@ -400,10 +400,10 @@ extension World {
             // Its steps pushed last first (mmap_sem, the fault, its release, the end), with no
             // array to allocate for them.
             let address = frame.address
-            me.program.append(.driverGupDone(notifier: node))
-            me.program.append(.release(.mmapSem(mm: mm, write: false)))
-            me.program.append(.handleFault(mm: mm, address: address, mode: mode))
-            me.program.append(.acquire(.mmapSem(mm: mm, write: false)))
+            me.program.appendClaimed(.driverGupDone(notifier: node))
+            me.program.appendClaimed(.release(.mmapSem(mm: mm, write: false)))
+            me.program.appendClaimed(.handleFault(mm: mm, address: address, mode: mode))
+            me.program.appendClaimed(.acquire(.mmapSem(mm: mm, write: false)))
             return .expanded
         case .lookupPTE(_, let otherwise):
             // atomic_pte_lookup: the pte as it is, no lock, no reference.

@@ -719,7 +719,7 @@ extension TaskState {
     /// `TaskStruct.sameState` for the fields behind the boxes, both read where their boxes keep
     /// them. (Static, of two pointers: a method called on `a.pointee` gets a copy of the state.)
     static func same(_ a: UnsafePointer<TaskState>, _ b: UnsafePointer<TaskState>) -> Bool {
-        a.pointee.status == b.pointee.status && a.pointee.program.sameElements(b.pointee.program)
+        a.pointee.status == b.pointee.status && a.pointee.program == b.pointee.program
             && a.pointee.locks.sameElements(b.pointee.locks) && a.pointee.rcuDepth == b.pointee.rcuDepth
             && a.pointee.rcuEpoch == b.pointee.rcuEpoch && a.pointee.srcuDepth == b.pointee.srcuDepth
             && a.pointee.srcuEpoch == b.pointee.srcuEpoch && (a.pointee.stepsRun == 0) == (b.pointee.stepsRun == 0)

@@ -437,19 +437,3 @@ struct ZapRange: Codable, Hashable, Sendable {
     var end: UInt64
     var hugetlb: Bool
 }
-
-extension [Step] {
-    /// Whether the step that runs next (the last) is a macro, read in place (`last` would copy
-    /// it out, every field retained).
-    var nextIsMacro: Bool {
-        withUnsafeBufferPointer { $0.isEmpty ? false : $0[$0.count - 1].isMacro }
-    }
-
-    /// Whether the step that runs next is the return of `node`'s program, read in place.
-    func nextIsReturn(of node: Int) -> Bool {
-        withUnsafeBufferPointer { steps in
-            guard !steps.isEmpty, case .driverReturn(let owner) = steps[steps.count - 1] else { return false }
-            return owner == node
-        }
-    }
-}

@@ -158,7 +158,7 @@ public struct TaskStruct: Codable, Hashable, Sendable {
     /// The operation it runs.
     public var operation: Operation { state.operation }
     /// The steps still to run; the last element runs next.
-    var program: [Step] {
+    var program: TaskProgram {
         @inline(__always) _read { yield state.program }
         @inline(__always) _modify { yield &state.program }
     }
@@ -263,7 +263,7 @@ struct TaskState: Codable, Hashable, Sendable {
     /// The operation it runs.
     @Shared var operation: Operation
     /// The steps still to run; the last element runs next.
-    var program: [Step]
+    var program: TaskProgram
     /// The locks it holds, in the order taken. (A change makes its code in the trace's tables
     /// unknown: `eventCodes`.)
     var locks: [Lock] = [] {
@@ -296,7 +296,7 @@ struct TaskState: Codable, Hashable, Sendable {
 
     init(operation: Operation, program: [Step]) {
         self.operation = operation
-        self.program = program
+        self.program = TaskProgram(program)
         // Room for the few locks a task holds at once: the array is allocated once, not again
         // when a second lock nests in the first (a gup's page-table lock inside mmap_sem).
         locks.reserveCapacity(4)
@@ -459,29 +459,12 @@ extension World {
         let writer = tasks[index].stateWriter()
         running.writer = writer
         current = tasks[index].id
+        // Its program its own too: the engine's pushes and pops then check nothing (`TaskProgram`).
+        me.program.makeUnique()
         let result = body(&self)
         precondition(tasks[index].isStateWritten(by: writer), "task \(tasks[index].id)'s state was written around its writer")
         running.writer = nil
         return result
-    }
-}
-
-extension [Step] {
-    /// Pushes `steps` so that the first runs next. (Array's append(contentsOf:) of a reversed or
-    /// lazily mapped collection took Sequence's generic path, a thousand instructions for a few
-    /// steps.)
-    @inline(__always)
-    mutating func push(_ steps: [Step]) {
-        for position in steps.indices.reversed() { append(steps[position]) }
-    }
-
-    /// Appends the steps of the statements `ids` of notifier `node`'s policy `policy`, last
-    /// first, so that the first runs next.
-    /// (The ids and the policy are read where they are: a collection of the steps holding them
-    /// retained both.)
-    @inline(__always)
-    mutating func pushStatements(_ ids: [Int], of node: Int, in policy: LoadedPolicy) {
-        for position in ids.indices.reversed() { append(policy.step(ids[position], of: node)) }
     }
 }
 

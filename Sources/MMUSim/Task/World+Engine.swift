@@ -110,7 +110,7 @@ extension World {
 
     /// `advance` of task `index`, claimed.
     private mutating func advanceClaimed(_ index: Int, named: Bool, statements: inout Bool) -> Advance {
-        while let next = me.program.popLast() {
+        while let next = me.program.popClaimed() {
             if case .driverStatement = next { statements = true }
             let name = named ? next.name : nil
             switch execute(consume next) {
@@ -167,7 +167,7 @@ extension World {
 
     /// `runUnpaused` of task `index`, claimed.
     private mutating func runClaimed(_ index: Int) -> TaskStatus {
-        while let next = me.program.popLast() {
+        while let next = me.program.popClaimed() {
             switch execute(consume next) {
             case .expanded:
                 continue
@@ -256,7 +256,7 @@ extension World {
     /// Expands macro steps at the top of a task's program so that its next step is real.
     mutating func expandMacros(_ index: Int) {
         claim(index) { world in
-            while world.me.program.nextIsMacro, let next = world.me.program.popLast() {
+            while world.me.program.nextIsMacro, let next = world.me.program.popClaimed() {
                 // (A blocked macro is back on the program: the task's next step.)
                 guard case .blocked = world.execute(consume next) else { continue }
                 return

@@ -31,7 +31,7 @@ extension World {
     /// `exec`, what a step did, with the step back on the program if it blocked.
     @inline(__always)
     private mutating func requeued(_ exec: Exec, _ step: @autoclosure () -> Step) -> Exec {
-        if case .blocked = exec { me.program.append(step()) }
+        if case .blocked = exec { me.program.appendClaimed(step()) }
         return exec
     }
 
