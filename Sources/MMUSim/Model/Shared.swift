@@ -76,11 +76,22 @@ final class SharedBox<Value>: @unchecked Sendable {
 /// A writer of a `Shared` value in its box (`Shared.writer()`).
 struct SharedWriter<Value>: @unchecked Sendable {
     fileprivate let box: SharedBox<Value>
+    /// Where the box keeps the value: a final class's stored property lives in the object, at
+    /// one place for the object's life, and the writer holds the object. (Read and written
+    /// through it by addressors, not through the box's accessors: a step reads the running
+    /// task's state some sixty times, and the coroutine of a `_modify` was called, not inlined,
+    /// in the engine's loop.)
+    let pointer: UnsafeMutablePointer<Value>
+
+    fileprivate init(box: SharedBox<Value>) {
+        self.box = box
+        pointer = withUnsafeMutablePointer(to: &box.value) { $0 }
+    }
 
     /// The value, read and written in its box.
     var value: Value {
-        @inline(__always) _read { yield box.value }
-        @inline(__always) nonmutating _modify { yield &box.value }
+        @inline(__always) unsafeAddress { UnsafePointer(pointer) }
+        @inline(__always) nonmutating unsafeMutableAddress { pointer }
     }
 }
 
