@@ -134,6 +134,19 @@ struct CompiledExprTests {
             // kvm.json's retry check with count 0 (c) and the sampled seq (x) equal to seq (x).
             (.any([.compare("ne", .variable("c"), .int(0)), .compare("ne", .local("x"), .local("x"))]), 0),
             (.any([.compare("ne", .variable("a"), .int(0)), .compare("ne", .local("x"), .local("x"))]), 1),
+            // An or and an and of two comparisons (evaluated without a stack, the second compared
+            // only when the first does not decide): each of the four outcomes of the two.
+            (.any([.compare("eq", .variable("c"), .int(0)), .compare("eq", .local("y"), .int(0))]), 1),
+            (.any([.compare("eq", .variable("c"), .int(0)), .compare("eq", .local("y"), .int(1))]), 1),
+            (.any([.compare("eq", .variable("c"), .int(1)), .compare("eq", .local("y"), .int(0))]), 1),
+            (.any([.compare("eq", .variable("c"), .int(1)), .compare("eq", .local("y"), .int(1))]), 0),
+            (.all([.compare("lt", .variable("b"), .int(0)), .compare("gt", .local("x"), .shared("s"))]), 0),
+            (.all([.compare("lt", .variable("b"), .int(0)), .compare("lt", .local("x"), .shared("s"))]), 1),
+            (.all([.compare("gt", .variable("b"), .int(0)), .compare("lt", .local("x"), .shared("s"))]), 0),
+            (.all([.compare("gt", .variable("b"), .int(0)), .compare("gt", .local("x"), .shared("s"))]), 0),
+            // Seven operations of another shape go through the stack.
+            (.any([.compare("eq", .variable("c"), .int(0)), .not(.not(.local("y")))]), 1),
+            (.all([.compare("eq", .variable("c"), .int(0)), .arithmetic("add", .local("y"), .int(0))]), 0),
         ]
         for (expr, value) in cases {
             #expect(Self.flat(expr) == value, "\(expr)")

@@ -634,6 +634,10 @@ extension CompiledExpr {
         if ops.count == 3, case .compare(let compare) = ops[2], let x = Self.pushed(ops[0], leaf), let y = Self.pushed(ops[1], leaf) {
             return compare.holds(x, y) ? 1 : 0
         }
+        // An `or` or an `and` of two such comparisons (kvm's retry checks), the second compared
+        // only when the first does not decide: every operand is a read, so stopping early
+        // gives what evaluating both would.
+        if ops.count == 7, let pair = Self.twoComparisons(ops, leaf) { return pair }
         // The stack in place for the expressions policies write, on the heap past that.
         if depth <= 8 {
             var stack = InlineArray<8, Int>(repeating: 0)
@@ -643,6 +647,25 @@ extension CompiledExpr {
         var stack = [Int](repeating: 0, count: depth)
         var span = stack.mutableSpan
         return run(ops, on: &span, leaf: leaf)
+    }
+
+    /// The value of `any(2)` or `all(2)` over two comparisons of pushed values (seven
+    /// operations), or nil for any other shape.
+    @inline(__always)
+    private static func twoComparisons(_ ops: UnsafeBufferPointer<Op>, _ leaf: (Leaf) -> Int) -> Int? {
+        let any: Bool
+        switch ops[6] {
+        case .any(2): any = true
+        case .all(2): any = false
+        default: return nil
+        }
+        guard case .compare(let first) = ops[2], case .compare(let second) = ops[5],
+            let x = pushed(ops[0], leaf), let y = pushed(ops[1], leaf)
+        else { return nil }
+        // The first decides an `or` that holds and an `and` that does not.
+        if first.holds(x, y) == any { return any ? 1 : 0 }
+        guard let u = pushed(ops[3], leaf), let v = pushed(ops[4], leaf) else { return nil }
+        return second.holds(u, v) ? 1 : 0
     }
 
     /// The value a constant or a leaf pushes; nil for an operator.
