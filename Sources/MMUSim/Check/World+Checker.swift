@@ -173,16 +173,21 @@ extension World {
                 }
                 // Read first, report after: the tables are read in place, without copies; one page
                 // by a lookup in each (no closure holding the findings, which the runtime then
-                // checks for exclusive access at every call).
-                var found: [QuiescentFinding] = []
+                // checks for exclusive access at every call), and no list of findings unless
+                // there is one (a fault's page has none).
+                let found: [QuiescentFinding]
                 if onePage != nil {
-                    if case let raw = notifiers[index].sptes.get(first), raw != 0, let one = finding(first, raw) { found.append(one) }
-                    if case let raw = notifiers[index].tlb.get(first), raw != 0, let one = finding(first, raw) { found.append(one) }
+                    let (spte, tlb) = (notifiers[index].sptes.get(first), notifiers[index].tlb.get(first))
+                    let (fromSpte, fromTLB) = (spte != 0 ? finding(first, spte) : nil, tlb != 0 ? finding(first, tlb) : nil)
+                    guard fromSpte != nil || fromTLB != nil else { continue }
+                    found = [fromSpte, fromTLB].compactMap { $0 }
                 } else {
-                    notifiers[index].sptes.forEach(from: first, to: end) { if let one = finding($0, $1) { found.append(one) } }
-                    notifiers[index].tlb.forEach(from: first, to: end) { if let one = finding($0, $1) { found.append(one) } }
+                    var all: [QuiescentFinding] = []
+                    notifiers[index].sptes.forEach(from: first, to: end) { if let one = finding($0, $1) { all.append(one) } }
+                    notifiers[index].tlb.forEach(from: first, to: end) { if let one = finding($0, $1) { all.append(one) } }
+                    guard !all.isEmpty else { continue }
+                    found = all
                 }
-                guard !found.isEmpty else { continue }
                 let (id, kind) = (notifiers[index].id, notifiers[index].driverName)
                 // The stale entries first, then the writable ones, each in the order found.
                 for case .stale(let address, let pfn, let pte) in found {
