@@ -638,6 +638,13 @@ extension CompiledExpr {
         // only when the first does not decide: every operand is a read, so stopping early
         // gives what evaluating both would.
         if ops.count == 7, let pair = Self.twoComparisons(ops, leaf) { return pair }
+        return onStack(ops, depth: depth, leaf: leaf)
+    }
+
+    /// `value` of an expression of any other shape, through a stack. (Out of line: the stack's
+    /// room, and its guard, are made only for these.)
+    @inline(never)
+    private static func onStack(_ ops: UnsafeBufferPointer<Op>, depth: Int, leaf: (Leaf) -> Int) -> Int {
         // The stack in place for the expressions policies write, on the heap past that.
         if depth <= 8 {
             var stack = InlineArray<8, Int>(repeating: 0)
