@@ -272,7 +272,7 @@ extension World {
     /// Drops the rest of the innermost program (for return and retry), up to its return step.
     mutating func unwindToReturn(_ node: Int) {
         while !me.program.isEmpty, !me.program.nextIsReturn(of: node) {
-            me.program.removeLast()
+            _ = me.program.popClaimed()
         }
     }
 

@@ -87,12 +87,6 @@ struct SharedWriter<Value>: @unchecked Sendable {
         self.box = box
         pointer = withUnsafeMutablePointer(to: &box.value) { $0 }
     }
-
-    /// The value, read and written in its box.
-    var value: Value {
-        @inline(__always) unsafeAddress { UnsafePointer(pointer) }
-        @inline(__always) nonmutating unsafeMutableAddress { pointer }
-    }
 }
 
 /// A field of a value that is no part of the value: what a copy keeps for speed alone (a task

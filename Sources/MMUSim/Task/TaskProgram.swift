@@ -82,8 +82,6 @@ struct TaskProgram: RandomAccessCollection, RangeReplaceableCollection, Expressi
 
     var startIndex: Int { 0 }
     var endIndex: Int { storage.count }
-    var count: Int { storage.count }
-    var isEmpty: Bool { count == 0 }
     /// The steps it has room for without growing.
     var capacity: Int { storage.room }
 
@@ -91,9 +89,6 @@ struct TaskProgram: RandomAccessCollection, RangeReplaceableCollection, Expressi
         precondition(position >= 0 && position < count, "index \(position) out of a program of \(count) steps")
         return storage.withUnsafeMutablePointerToElements { $0[position] }
     }
-
-    /// The step that runs next.
-    var last: Step? { isEmpty ? nil : self[count - 1] }
 
     // MARK: Room
 

@@ -333,6 +333,11 @@ struct TraceRecord {
         static let inSRCU = Fields(rawValue: 1 << 11)
         static let blockableKnown = Fields(rawValue: 1 << 12)
         static let blockable = Fields(rawValue: 1 << 13)
+
+        /// Sets `flag` when `on`, clears it otherwise.
+        mutating func set(_ flag: Fields, _ on: Bool) {
+            if on { insert(flag) } else { remove(flag) }
+        }
     }
 
     var seq: Int
@@ -383,20 +388,12 @@ struct TraceRecord {
     /// Stores `value` in `slot` and notes in `fields` whether it is there.
     private static func store<T>(_ value: T?, _ field: Fields, _ slot: inout T, _ fields: inout Fields, none: T) {
         slot = value ?? none
-        if value == nil { fields.remove(field) } else { fields.insert(field) }
+        fields.set(field, value != nil)
     }
 
     /// `store` of a number the world bounds below 2^31, kept in 32 bits (one past them traps).
     private static func store32(_ value: Int?, _ field: Fields, _ slot: inout Int32, _ fields: inout Fields) {
         store(value.map { Int32($0) }, field, &slot, &fields, none: 0)
-    }
-
-    /// Whether `flag` is set.
-    private func flag(_ flag: Fields) -> Bool { fields.contains(flag) }
-
-    /// Sets or clears `flag`.
-    private mutating func set(_ flag: Fields, _ on: Bool) {
-        if on { fields.insert(flag) } else { fields.remove(flag) }
     }
 
     var task: Int? {
@@ -436,22 +433,22 @@ struct TraceRecord {
         set { Self.store(newValue, .ret, &retValue, &fields, none: 0) }
     }
     var inRCU: Bool {
-        get { flag(.inRCU) }
-        set { set(.inRCU, newValue) }
+        get { fields.contains(.inRCU) }
+        set { fields.set(.inRCU, newValue) }
     }
     var atomic: Bool {
-        get { flag(.atomic) }
-        set { set(.atomic, newValue) }
+        get { fields.contains(.atomic) }
+        set { fields.set(.atomic, newValue) }
     }
     var inSRCU: Bool {
-        get { flag(.inSRCU) }
-        set { set(.inSRCU, newValue) }
+        get { fields.contains(.inSRCU) }
+        set { fields.set(.inSRCU, newValue) }
     }
     var blockable: Bool? {
-        get { flag(.blockableKnown) ? flag(.blockable) : nil }
+        get { fields.contains(.blockableKnown) ? fields.contains(.blockable) : nil }
         set {
-            set(.blockableKnown, newValue != nil)
-            set(.blockable, newValue == true)
+            fields.set(.blockableKnown, newValue != nil)
+            fields.set(.blockable, newValue == true)
         }
     }
 }
